@@ -1,0 +1,331 @@
+r"""Chapter parameters: one convention for every chapter notebook, read by papermill and the CLI.
+
+Every chapter notebook has, right after its imports cell, exactly two cells:
+
+1. A code cell **tagged** ``parameters`` (papermill's tag) holding plain assignments, one per
+   line, each with a comment saying what it means and its range. Values are Python literals
+   (numbers, strings, booleans, lists/tuples of those, ``None``)::
+
+       ste = "crelu"         # surrogate derivative: "identity", "relu" or "crelu"
+       n = 2                 # input dimension, integer in [1, 50]
+       lr = 0.1              # learning rate, in (0, 1]
+       stes = ["identity", "relu", "crelu"]  # STEs compared in the sweep, 1 to 3 of them
+       seed = 0              # random seed, integer in [0, 2**31 - 1]
+
+2. The next code cell defines ``SPEC`` (name -> allowed values) and calls :func:`validate`
+   with every parameter by keyword. It imports what it uses itself (the CLI runs it alone)::
+
+       from stelib.params import Choice, Int, Real, Seq, validate
+
+       SPEC = {
+           "ste": Choice("identity", "relu", "crelu"),
+           "n": Int(1, 50),
+           "lr": Real(0, 1, low_open=True),
+           "stes": Seq(Choice("identity", "relu", "crelu"), min_len=1, max_len=3),
+           "seed": Int(0, 2**31 - 1),
+       }
+       validate(SPEC, ste=ste, n=n, lr=lr, stes=stes, seed=seed)
+
+:func:`validate` raises ``ValueError`` naming the parameter, its value and what is allowed, and
+also when the keywords and ``SPEC`` name different parameters; it returns ``None`` (so the cell
+prints nothing). ``python -m stelib params CHAPTER`` shows the names, defaults and comments of
+the parameters cell (:func:`read_parameters`) with the allowed values of ``SPEC``
+(:func:`read_spec`); ``python -m stelib rerun`` checks new values against the same ``SPEC``
+before papermill starts (:func:`check_overrides`).
+
+Command-line values are parsed by :func:`parse_value`: a Python literal if it is one
+(``3``, ``0.1``, ``1e-3``, ``True``, ``None``, ``[1, 2]``, ``"text"``), otherwise the raw
+string (so ``-p ste relu`` works without quotes). ``true``/``false`` (any case) are booleans.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import math
+import tokenize
+from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Integral
+from numbers import Real as _Real
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Bool", "Choice", "Int", "Parameter", "Real", "Seq", "Spec", "check_overrides", "describe",
+    "parse_value", "read_parameters", "read_spec", "validate",
+]
+
+
+class Spec:
+    """Allowed values of one parameter: ``check(name, value)`` raises, ``describe()`` says what."""
+
+    def check(self, name: str, value: Any) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _fail(self, name: str, value: Any) -> None:
+        raise ValueError(f"parameter {name}={value!r} is not allowed: expected {self.describe()}")
+
+
+def _fmt(x: float) -> str:
+    return "inf" if x == math.inf else "-inf" if x == -math.inf else repr(x)
+
+
+@dataclass(frozen=True)
+class Int(Spec):
+    """An integer in ``[low, high]`` (booleans are not integers here)."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def check(self, name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            self._fail(name, value)
+        below = self.low is not None and value < self.low
+        if below or (self.high is not None and value > self.high):
+            self._fail(name, value)
+
+    def describe(self) -> str:
+        lo = "-inf" if self.low is None else str(self.low)
+        hi = "inf" if self.high is None else str(self.high)
+        return f"an integer in [{lo}, {hi}]"
+
+
+@dataclass(frozen=True)
+class Real(Spec):
+    """A finite real number (an int is accepted) in ``[low, high]``; ends may be open."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def check(self, name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, _Real):
+            self._fail(name, value)
+        x = float(value)
+        too_low = x <= self.low if self.low_open else x < self.low
+        too_high = x >= self.high if self.high_open else x > self.high
+        if not math.isfinite(x) or too_low or too_high:
+            self._fail(name, value)
+
+    def describe(self) -> str:
+        lo = "(" if self.low_open or self.low == -math.inf else "["
+        hi = ")" if self.high_open or self.high == math.inf else "]"
+        return f"a finite number in {lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}"
+
+
+class Choice(Spec):
+    """One of the given options (compared with ``==``, so types matter: ``1`` is not ``"1"``)."""
+
+    def __init__(self, *options: Any):
+        if not options:
+            raise ValueError("Choice needs at least one option")
+        self.options = tuple(options)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Choice) and other.options == self.options
+
+    def __hash__(self) -> int:
+        return hash(self.options)
+
+    def __repr__(self) -> str:
+        return f"Choice({', '.join(map(repr, self.options))})"
+
+    def check(self, name: str, value: Any) -> None:
+        if isinstance(value, list | dict | set) or not any(
+            value == o and type(value) is type(o) for o in self.options
+        ):
+            self._fail(name, value)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(map(repr, self.options))
+
+
+@dataclass(frozen=True)
+class Bool(Spec):
+    """``True`` or ``False``."""
+
+    def check(self, name: str, value: Any) -> None:
+        if not isinstance(value, bool):
+            self._fail(name, value)
+
+    def describe(self) -> str:
+        return "True or False"
+
+
+@dataclass(frozen=True)
+class Seq(Spec):
+    """A list or tuple whose items all satisfy ``of``, with ``min_len <= len <= max_len``."""
+
+    of: Spec
+    min_len: int = 0
+    max_len: int | None = None
+    unique: bool = False
+
+    def check(self, name: str, value: Any) -> None:
+        if not isinstance(value, list | tuple):
+            self._fail(name, value)
+        if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
+            self._fail(name, value)
+        if self.unique and len(set(map(repr, value))) != len(value):
+            self._fail(name, value)
+        for i, item in enumerate(value):
+            try:
+                self.of.check(f"{name}[{i}]", item)
+            except ValueError as exc:
+                raise ValueError(f"parameter {name}={value!r} is not allowed: "
+                                 f"expected {self.describe()} ({exc})") from None
+
+    def describe(self) -> str:
+        if self.max_len is None:
+            n = f"at least {self.min_len}" if self.min_len else "any number of"
+        else:
+            n = f"{self.min_len} to {self.max_len}"
+        u = " distinct" if self.unique else ""
+        return f"a list of {n}{u} items, each {self.of.describe()}"
+
+
+def validate(spec: Mapping[str, Spec], /, **values: Any) -> None:
+    """Check every parameter value against ``spec``; raise ``ValueError`` at the first bad one.
+
+    The keywords must name exactly the parameters in ``spec`` (a parameter without a spec, or
+    a spec without a value, is an error in the chapter, reported as such).
+    """
+    missing = sorted(set(spec) - set(values))
+    extra = sorted(set(values) - set(spec))
+    if missing or extra:
+        raise ValueError(f"SPEC and the validated values disagree: no value for {missing}, "
+                         f"no spec for {extra}")
+    for name, allowed in spec.items():
+        allowed.check(name, values[name])
+
+
+# --------------------------------------------------------------------------- reading notebooks
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One line of a chapter's parameters cell."""
+
+    name: str
+    default: Any
+    comment: str
+    allowed: str = ""
+
+
+def _cells(nb) -> list:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _load(notebook: str | Path | Mapping) -> Mapping:
+    if isinstance(notebook, Mapping):
+        return notebook
+    import nbformat
+
+    return nbformat.read(str(notebook), as_version=4)
+
+
+def _parameters_index(nb: Mapping) -> int:
+    cells = _cells(nb)
+    tagged = [i for i, c in enumerate(cells)
+              if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"expected exactly one code cell tagged 'parameters', found {len(tagged)}")
+    if tagged[0] + 1 >= len(cells):
+        raise ValueError("the parameters cell must be followed by a validation cell")
+    return tagged[0]
+
+
+def _source(cell: Mapping) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def read_parameters(notebook: str | Path | Mapping) -> dict[str, Parameter]:
+    """Names, defaults and comments of the ``parameters`` cell, in order.
+
+    Defaults are evaluated as Python literals (``ast.literal_eval``; simple arithmetic of
+    literals such as ``2**31 - 1`` is evaluated too). Anything else is an error.
+    """
+    nb = _load(notebook)
+    src = _source(_cells(nb)[_parameters_index(nb)])
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(src).readline)
+                if tok.type == tokenize.COMMENT}
+    out: dict[str, Parameter] = {}
+    for node in ast.parse(src).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"parameters cell line {node.lineno}: only `name = literal` "
+                             "assignments are allowed")
+        name = node.targets[0].id
+        out[name] = Parameter(name, _literal(node.value, name),
+                              comments.get(node.end_lineno, comments.get(node.lineno, "")))
+    return out
+
+
+def _literal(node: ast.expr, name: str) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        pass
+    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
+    tree = ast.Expression(node)
+    if all(isinstance(n, allowed) for n in ast.walk(tree)):
+        return eval(compile(tree, "<parameters>", "eval"), {"__builtins__": {}})
+    raise ValueError(f"parameter {name}: default must be a Python literal, got {ast.unparse(node)}")
+
+
+def read_spec(notebook: str | Path | Mapping) -> dict[str, Spec]:
+    """``SPEC`` of the validation cell (the cell right after the ``parameters`` cell).
+
+    The cell is executed with the parameter defaults in scope, so it also checks them.
+    """
+    nb = _load(notebook)
+    cell = _cells(nb)[_parameters_index(nb) + 1]
+    scope: dict[str, Any] = {k: p.default for k, p in read_parameters(nb).items()}
+    exec(compile(_source(cell), "<validation cell>", "exec"), scope)  # noqa: S102 - our own notebooks
+    spec = scope.get("SPEC")
+    if not isinstance(spec, Mapping) or not all(isinstance(s, Spec) for s in spec.values()):
+        raise ValueError("the validation cell must define SPEC = {name: Int(...)/Real(...)/...}")
+    return dict(spec)
+
+
+def describe(notebook: str | Path | Mapping) -> list[Parameter]:
+    """Parameters with their allowed values filled in from ``SPEC``."""
+    nb = _load(notebook)
+    spec = read_spec(nb)
+    return [Parameter(p.name, p.default, p.comment,
+                      spec[p.name].describe() if p.name in spec else "")
+            for p in read_parameters(nb).values()]
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: a Python literal if ``text`` is one, else ``text`` itself."""
+    if text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def check_overrides(notebook: str | Path | Mapping, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate new values for a chapter before running it; return the full parameter set.
+
+    Raises ``ValueError`` naming the parameter for an unknown name (listing the valid ones) or
+    a value outside ``SPEC``.
+    """
+    nb = _load(notebook)
+    params = read_parameters(nb)
+    unknown = [k for k in overrides if k not in params]
+    if unknown:
+        raise ValueError(f"unknown parameter {unknown[0]!r}; this chapter's parameters are: "
+                         + ", ".join(params))
+    values = {k: p.default for k, p in params.items()} | dict(overrides)
+    validate(read_spec(nb), **values)
+    return values
