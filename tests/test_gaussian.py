@@ -1,0 +1,332 @@
+"""Tests of stelib.gaussian: closed forms vs Monte Carlo (stelib.network), finite differences,
+gradcheck, Yin's landscape lemmas, edge cases and argument validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stelib import gaussian as g
+from stelib.network import coarse_grads, grad_v, sample_loss, teacher
+
+STES = ("identity", "relu", "crelu")
+F64 = torch.float64
+PHI0 = 1 / math.sqrt(2 * math.pi)
+V_STAR = torch.tensor([1.0, -0.5, 0.8], dtype=F64)  # (1^T v*)^2 = 1.69 < 2 |v*|^2 = 3.78
+W_STAR = torch.tensor([0.6, -1.0, 0.3, 0.5], dtype=F64)
+N_MC = 200_000
+
+
+def t(*x) -> torch.Tensor:
+    return torch.tensor(x, dtype=F64)
+
+
+def at_angle(theta: float, norm: float = 1.0, w_star: torch.Tensor = W_STAR) -> torch.Tensor:
+    """A w with angle(w, w*) = theta and |w| = norm, in the plane of w* and a fixed direction."""
+    ws = w_star / w_star.norm()
+    e = torch.ones_like(ws)
+    e = e - (e @ ws) * ws
+    e = e / e.norm()
+    return norm * (math.cos(theta) * ws + math.sin(theta) * e)
+
+
+POINTS = {
+    "generic": (t(0.7, 1.1, -0.4), at_angle(1.1, 0.8)),
+    "wide-window": (t(-0.3, 0.9, 0.6), at_angle(2.5, 0.45)),
+}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    gen = torch.Generator().manual_seed(20240607)
+    Z = torch.randn(N_MC, 3, 4, generator=gen, dtype=F64)  # (batch, m, n)
+    return Z, teacher(V_STAR, W_STAR, Z)
+
+
+def within(closed: torch.Tensor, per_sample: torch.Tensor, k: float = 4.0) -> None:
+    """Closed form within k standard errors of the Monte Carlo mean, coordinate-wise."""
+    mean = per_sample.mean(0)
+    se = per_sample.std(0) / math.sqrt(per_sample.shape[0])
+    z = (closed - mean).abs() / se
+    assert bool((z < k).all()), f"closed {closed}, MC {mean} +- {se}, z = {z}"
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_loss_and_grad_v_vs_monte_carlo(sample, point):
+    Z, y = sample
+    v, w = POINTS[point]
+    within(g.population_loss(v, w, V_STAR, W_STAR), sample_loss(v, w, Z, y, per_sample=True))
+    within(g.population_grad(v, w, V_STAR, W_STAR)[0], grad_v(v, w, Z, y, per_sample=True))
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_expected_coarse_grad_vs_monte_carlo(sample, point):
+    Z, y = sample
+    v, w = POINTS[point]
+    mc = coarse_grads(v, w, Z, y, STES, per_sample=True)
+    for ste in STES:
+        within(g.expected_coarse_grad(v, w, V_STAR, W_STAR, ste), mc[ste])
+
+
+def test_yin_model_sample_and_protocol():
+    model = g.YinModel(V_STAR.numpy(), W_STAR)
+    assert (model.m, model.n) == (3, 4)
+    Z, y = model.sample(50_000, torch.Generator().manual_seed(1))
+    Z2, _ = model.sample(50_000, torch.Generator().manual_seed(1))
+    assert Z.shape == (50_000, 3, 4) and Z.dtype == F64 and torch.equal(Z, Z2)
+    assert torch.equal(y, teacher(V_STAR, W_STAR, Z))
+    v, w = POINTS["generic"]
+    within(model.loss(v, w), sample_loss(v, w, Z, y, per_sample=True))
+    gv, gw = g.population_grad(v, w, V_STAR, W_STAR)
+    assert torch.equal(model.grad_v(v, w), gv) and torch.equal(model.grad_w(v, w), gw)
+    assert torch.equal(model.expected_coarse_grad(v, w, "crelu"),
+                       g.expected_coarse_grad(v, w, V_STAR, W_STAR, "crelu"))
+    with pytest.raises(ValueError, match="generator must be a torch.Generator"):
+        model.sample(10, 0)
+    with pytest.raises(ValueError, match="batch"):
+        model.sample(0, torch.Generator())
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_grad_vs_finite_differences(point):
+    v, w = POINTS[point]
+    gv, gw = g.population_grad(v, w, V_STAR, W_STAR)
+    eps = 1e-6
+
+    def f(v, w):
+        return float(g.population_loss(v, w, V_STAR, W_STAR))
+
+    def e(i, k):
+        d = torch.zeros(k, dtype=F64)
+        d[i] = eps
+        return d
+
+    for grad, shift in ((gv, lambda d: (v + d, w)), (gw, lambda d: (v, w + d))):
+        k = len(grad)
+        fd = torch.tensor(
+            [(f(*shift(e(i, k))) - f(*shift(-e(i, k)))) / (2 * eps) for i in range(k)], dtype=F64)
+        torch.testing.assert_close(fd, grad, atol=1e-8, rtol=1e-7)
+
+
+def test_gradcheck_smooth_closed_forms():
+    v, w = (x.clone().requires_grad_() for x in POINTS["generic"])
+    assert torch.autograd.gradcheck(lambda v, w: g.population_loss(v, w, V_STAR, W_STAR), (v, w))
+    for ste in STES:  # expected coarse gradients are smooth in (v, w) for theta in (0, pi)
+        assert torch.autograd.gradcheck(
+            lambda v, w, s=ste: g.expected_coarse_grad(v, w, V_STAR, W_STAR, s), (v, w))
+
+
+def test_autograd_of_loss_equals_closed_grad():
+    v, w = (x.clone().requires_grad_() for x in POINTS["wide-window"])
+    g.population_loss(v, w, V_STAR, W_STAR).backward()
+    gv, gw = g.population_grad(v.detach(), w.detach(), V_STAR, W_STAR)
+    torch.testing.assert_close(v.grad, gv)
+    torch.testing.assert_close(w.grad, gw)
+
+
+def test_spurious_minimizer_lemmas():
+    vt = g.spurious_minimizer_v(V_STAR)
+    m, s = 3, float(V_STAR.sum())
+    torch.testing.assert_close(vt, torch.linalg.solve(torch.eye(m, dtype=F64) + 1,
+                                                      (torch.ones(m, m, dtype=F64) - torch.eye(m,
+                                                       dtype=F64)) @ V_STAR))
+    assert g.spurious_minima_exist(V_STAR) and not g.spurious_minima_exist(t(1.0, 1.0, 1.0))
+    assert float(g._h(vt, V_STAR)) == pytest.approx(0.0, abs=1e-14)
+    expected_norm = 2 * (m - 1) * s**2 / (math.sqrt(2 * math.pi) * (m + 1) ** 2)
+    norm_at_spurious = float(g.identity_grad_norm_at_spurious(V_STAR))
+    assert norm_at_spurious == pytest.approx(expected_norm, rel=1e-14)
+    for scale in (1e-3, 0.5, 1.0, 7.0, 1e3):
+        w = -scale * W_STAR
+        gv, gw = g.population_grad(vt, w, V_STAR, W_STAR)
+        assert float(gv.abs().max()) < 1e-15 and float(gw.abs().max()) == 0.0
+        for ste in ("relu", "crelu"):
+            assert float(g.expected_coarse_grad(vt, w, V_STAR, W_STAR, ste).abs().max()) < 1e-15
+        gid = g.expected_coarse_grad(vt, w, V_STAR, W_STAR, "identity")
+        assert float(gid.norm()) == pytest.approx(expected_norm, rel=1e-12)
+        assert g.classify_critical_point(vt, w, V_STAR, W_STAR) == "spurious minimum"
+    # a local minimum: f does not decrease when theta moves off pi or v moves off v~
+    f0 = float(g.population_loss(vt, -W_STAR, V_STAR, W_STAR))
+    assert float(g.population_loss(vt, at_angle(math.pi - 0.01), V_STAR, W_STAR)) > f0
+    assert float(g.population_loss(vt + 0.01, -W_STAR, V_STAR, W_STAR)) > f0
+    assert g.identity_grad_norm_at_spurious(t(2.0)) == 0.0  # m = 1: no spurious gradient
+
+
+def test_global_minimum_and_optimal_v():
+    assert g.classify_critical_point(V_STAR, 2 * W_STAR, V_STAR, W_STAR) == "global minimum"
+    assert abs(float(g.population_loss(V_STAR, 5 * W_STAR, V_STAR, W_STAR))) < 1e-15
+    for ste in STES:
+        grad = g.expected_coarse_grad(V_STAR, W_STAR, V_STAR, W_STAR, ste)
+        assert float(grad.abs().max()) < 1e-15
+    w = torch.randn(5, 4, generator=torch.Generator().manual_seed(3), dtype=F64)
+    vo = g.optimal_v(w, V_STAR, W_STAR)  # (5, 3)
+    assert vo.shape == (5, 3)
+    assert float(g.population_grad(vo, w, V_STAR, W_STAR)[0].abs().max()) < 1e-15
+    f0 = g.population_loss(vo, w, V_STAR, W_STAR)
+    assert bool((g.population_loss(vo + 0.05 * torch.randn_like(vo), w, V_STAR, W_STAR) > f0).all())
+    torch.testing.assert_close(g.optimal_v(-W_STAR, V_STAR, W_STAR), g.spurious_minimizer_v(V_STAR))
+
+
+def test_saddles():
+    theta = g.saddle_angle(V_STAR)
+    assert 0 < theta < math.pi
+    vs = g.saddle_v(V_STAR)
+    assert float(vs @ V_STAR) == pytest.approx(0.0, abs=1e-14)
+    for norm in (0.1, 3.0):
+        w = at_angle(theta, norm)
+        assert bool(g.is_critical(vs, w, V_STAR, W_STAR))
+        assert g.classify_critical_point(vs, w, V_STAR, W_STAR) == "saddle"
+        # relu and crelu coarse gradients vanish there too (Y5); v^T v* = 0 and h = 0 there
+        for ste in ("relu", "crelu"):
+            assert float(g.expected_coarse_grad(vs, w, V_STAR, W_STAR, ste).abs().max()) < 1e-14
+    assert g.classify_critical_point(vs, at_angle(theta + 0.1), V_STAR, W_STAR) == "not critical"
+    assert g.saddle_angle(t(1.0, 1.0, 1.0)) is None
+    with pytest.raises(ValueError, match="no saddle"):
+        g.saddle_v(t(1.0, 1.0, 1.0))
+
+
+def test_coarse_true_inner_closed_forms():
+    gen = torch.Generator().manual_seed(5)
+    v = torch.randn(20, 3, generator=gen, dtype=F64)
+    w = torch.randn(20, 4, generator=gen, dtype=F64) * torch.logspace(-1, 1, 20, dtype=F64)[:, None]
+    gw = g.population_grad(v, w, V_STAR, W_STAR)[1]
+    for ste in STES:
+        inner = g.coarse_true_inner(v, w, V_STAR, W_STAR, ste)
+        direct = (g.expected_coarse_grad(v, w, V_STAR, W_STAR, ste) * gw).sum(-1)
+        torch.testing.assert_close(inner, direct, rtol=1e-12, atol=1e-15)
+        assert bool((inner >= 0).all())
+    assert float(g.coarse_true_inner(V_STAR, -W_STAR, V_STAR, W_STAR, "crelu")) == 0.0
+
+
+@pytest.mark.parametrize("ste", STES)
+@pytest.mark.parametrize("theta, near", [(0.0, 1e-7), (math.pi, math.pi - 1e-7)])
+def test_parallel_limits(ste, theta, near):
+    v = t(0.7, 1.1, -0.4)
+    for norm in (0.3, 1.0, 4.0):
+        exact = W_STAR * norm / W_STAR.norm() * (1 if theta == 0 else -1)
+        assert float(g.angle(exact, W_STAR)) == theta
+        assert float(g.angle(3 * exact, 7 * W_STAR)) == theta  # rounding is snapped
+        close = at_angle(near, norm)
+        for fn in (g.population_loss, lambda *a: g.population_grad(*a)[0],
+                   lambda *a, s=ste: g.expected_coarse_grad(*a, s),
+                   lambda *a, s=ste: g.coarse_true_inner(*a, s)):
+            x, y = fn(v, exact, V_STAR, W_STAR), fn(v, close, V_STAR, W_STAR)
+            assert bool(torch.isfinite(x).all())
+            torch.testing.assert_close(x, y, atol=1e-6, rtol=0)
+        assert float(g.population_grad(v, exact, V_STAR, W_STAR)[1].abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("theta", [0.0, 1.0, math.pi])
+def test_extreme_norms_are_finite_and_limits(theta):
+    v = t(0.7, 1.1, -0.4)
+    tiny, huge = at_angle(theta, 1e-8), at_angle(theta, 1e8)
+    for w in (tiny, huge):
+        for ste in STES:
+            assert bool(torch.isfinite(g.expected_coarse_grad(v, w, V_STAR, W_STAR, ste)).all())
+            assert bool(torch.isfinite(g.coarse_true_inner(v, w, V_STAR, W_STAR, ste)).all())
+        assert all(bool(torch.isfinite(x).all()) for x in g.population_grad(v, w, V_STAR, W_STAR))
+    # |w| -> 0: the crelu window covers x > 0, crelu -> relu
+    torch.testing.assert_close(g.expected_coarse_grad(v, tiny, V_STAR, W_STAR, "crelu"),
+                               g.expected_coarse_grad(v, tiny, V_STAR, W_STAR, "relu"))
+    # |w| -> inf: crelu -> the true gradient, both O(1/|w|), difference O(1/|w|^2)
+    crelu = g.expected_coarse_grad(v, huge, V_STAR, W_STAR, "crelu")
+    true = g.population_grad(v, huge, V_STAR, W_STAR)[1]
+    assert float((crelu - true).abs().max()) < 1e-15
+
+
+def test_m1_n1():
+    for w in (t(2.0), t(-0.5)):  # n = 1: theta is 0 or pi
+        for ste in STES:
+            x = g.expected_coarse_grad(t(0.4, 1.0), w, t(1.0, -2.0), t(3.0), ste)
+            assert x.shape == (1,) and bool(torch.isfinite(x).all())
+    gen = torch.Generator().manual_seed(9)
+    Z = torch.randn(100_000, 1, 2, generator=gen, dtype=F64)  # m = 1
+    vs, ws, v, w = t(1.5), t(1.0, 0.2), t(-0.7), t(0.3, 1.0)
+    y = teacher(vs, ws, Z)
+    mc = coarse_grads(v, w, Z, y, STES, per_sample=True)
+    for ste in STES:
+        within(g.expected_coarse_grad(v, w, vs, ws, ste), mc[ste])
+    within(g.population_loss(v, w, vs, ws), sample_loss(v, w, Z, y, per_sample=True))
+
+
+def test_batching_and_dtypes():
+    gen = torch.Generator().manual_seed(11)
+    v = torch.randn(6, 3, generator=gen, dtype=F64)
+    w = torch.randn(6, 4, generator=gen, dtype=F64)
+    vs = torch.randn(6, 3, generator=gen, dtype=F64)
+    for ste in STES:
+        batched = g.expected_coarse_grad(v, w, vs, W_STAR, ste)
+        rows = torch.stack(
+            [g.expected_coarse_grad(v[i], w[i], vs[i], W_STAR, ste) for i in range(6)])
+        torch.testing.assert_close(batched, rows, rtol=1e-14, atol=1e-15)
+    loss = g.population_loss(v[:, None], w[None], V_STAR, W_STAR)  # (6, 6) grid
+    assert loss.shape == (6, 6)
+    torch.testing.assert_close(loss[2, 4], g.population_loss(v[2], w[4], V_STAR, W_STAR))
+    out = g.population_loss(v.numpy(), w.numpy(), V_STAR.numpy(), W_STAR.numpy())
+    assert out.dtype == F64
+    out32 = g.expected_coarse_grad(v.float(), w.float(), V_STAR.float(), W_STAR.float(), "crelu")
+    assert out32.dtype == torch.float32
+    assert g.angle([1.0, 0.0], [0.0, 2.0]).item() == pytest.approx(math.pi / 2)
+
+
+def test_bad_inputs():
+    v, w = POINTS["generic"]
+    with pytest.raises(ValueError, match="ste='sgd' is not valid; choose one of 'identity'"):
+        g.expected_coarse_grad(v, w, V_STAR, W_STAR, "sgd")
+    with pytest.raises(ValueError, match="ste="):
+        g.coarse_true_inner(v, w, V_STAR, W_STAR, "ReLU")
+    with pytest.raises(ValueError, match="w = 0 is not allowed"):
+        g.population_loss(v, torch.zeros(2, 4, dtype=F64), V_STAR, W_STAR)
+    with pytest.raises(ValueError, match="w_star = 0 is not allowed"):
+        g.YinModel(V_STAR, torch.zeros(4))
+    with pytest.raises(ValueError, match=r"v has shape \(4,\) and v_star has shape \(3,\)"):
+        g.population_grad(t(1.0, 2.0, 3.0, 4.0), w, V_STAR, W_STAR)
+    with pytest.raises(ValueError, match=r"w has shape \(3,\) and w_star"):
+        g.angle(t(1.0, 2.0, 3.0), W_STAR)
+    with pytest.raises(ValueError, match="v contains non-finite"):
+        g.population_loss(t(1.0, math.nan, 0.0), w, V_STAR, W_STAR)
+    with pytest.raises(ValueError, match="w_star contains non-finite"):
+        g.optimal_v(w, V_STAR, t(1.0, math.inf, 0.0, 0.0))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        g.population_loss(torch.zeros(2, 3), torch.ones(5, 4), V_STAR, W_STAR)
+    with pytest.raises(ValueError, match=r"v_star must have shape \(m,\)"):
+        g.spurious_minima_exist(torch.ones(2, 3))
+    with pytest.raises(ValueError, match="w must have shape"):
+        g.population_loss(v, torch.tensor(1.0), V_STAR, W_STAR)
+    with pytest.raises(ValueError, match="real floating"):
+        g.population_loss(v, np.ones(4) * 1j, V_STAR, W_STAR)
+
+
+vectors = st.lists(st.floats(-3, 3), min_size=4, max_size=4).filter(
+    lambda x: 0.1 < np.linalg.norm(x))
+
+
+@settings(max_examples=25, deadline=None)
+@given(v=st.lists(st.floats(-3, 3), min_size=3, max_size=3), w=vectors,
+       c=st.floats(0.01, 100.0))
+def test_scale_symmetry(v, w, c):
+    """C1/C2: f, df/dv, E g_id, E g_relu are invariant under w -> c w; df/dw scales as 1/c and is
+    orthogonal to w (Euler); the correlations are >= 0."""
+    v, w = t(*v), t(*w)
+    for fn in (g.population_loss, lambda *a: g.population_grad(*a)[0],
+               lambda *a: g.expected_coarse_grad(*a, "identity"),
+               lambda *a: g.expected_coarse_grad(*a, "relu")):
+        torch.testing.assert_close(fn(v, c * w, V_STAR, W_STAR), fn(v, w, V_STAR, W_STAR),
+                                   rtol=1e-10, atol=1e-12)
+    gw = g.population_grad(v, w, V_STAR, W_STAR)[1]
+    torch.testing.assert_close(g.population_grad(v, c * w, V_STAR, W_STAR)[1] * c, gw,
+                               rtol=1e-10, atol=1e-12)
+    assert abs(float(gw @ w)) < 1e-12 * (1 + float(gw.norm() * w.norm()))
+    for ste in STES:
+        assert float(g.coarse_true_inner(v, w, V_STAR, W_STAR, ste)) >= 0
+
+
+def test_crelu_breaks_scale_symmetry():
+    v, w = POINTS["generic"]
+    small = g.expected_coarse_grad(v, 0.5 * w, V_STAR, W_STAR, "crelu")
+    large = g.expected_coarse_grad(v, 2.0 * w, V_STAR, W_STAR, "crelu")
+    assert float((small - large).abs().max()) > 1e-2
