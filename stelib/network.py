@@ -84,7 +84,7 @@ def coarse_grad(v, w, Z, y_star, ste: str, *, per_sample: bool = False) -> torch
     c = surrogate_derivative(pre, ste) * v * r[:, None]  # (batch, m)
     if per_sample:
         return torch.einsum("bmn,bm->bn", Z, c)  # (batch, n)
-    return (Z.reshape(-1, Z.shape[-1]).T @ c.reshape(-1)) / Z.shape[0]  # (n,)
+    return (c.reshape(1, -1) @ Z.reshape(-1, Z.shape[-1]))[0] / Z.shape[0]  # (n,)
 
 
 def coarse_grads(v, w, Z, y_star, stes=STE_NAMES, *, per_sample: bool = False) -> dict[str, torch.Tensor]:
@@ -98,11 +98,12 @@ def coarse_grads(v, w, Z, y_star, stes=STE_NAMES, *, per_sample: bool = False) -
     pre = Z @ w  # (batch, m)
     r = (pre > 0).to(Z.dtype) @ v - y_star  # (batch,)
     vr = v * r[:, None]  # (batch, m)
-    C = torch.stack([surrogate_derivative(pre, s) * vr for s in stes], dim=-1)  # (batch, m, k)
+    C = torch.stack([surrogate_derivative(pre, s) * vr for s in stes], dim=1)  # (batch, k, m)
     if per_sample:
-        G = torch.einsum("bmn,bmk->kbn", Z, C)  # (k, batch, n)
+        G = torch.bmm(C, Z).transpose(0, 1)  # (k, batch, n)
     else:
-        G = (Z.reshape(-1, Z.shape[-1]).T @ C.reshape(-1, len(stes))).T / Z.shape[0]  # (k, n)
+        k = len(stes)
+        G = C.transpose(0, 1).reshape(k, -1) @ Z.reshape(-1, Z.shape[-1]) / Z.shape[0]  # (k, n)
     return dict(zip(stes, G, strict=True))
 
 
