@@ -3,15 +3,55 @@
 Companion library to Gongyo & Ishikawa, *Proper Straight-Through Estimator: Breaking symmetry
 promotes convergence to true minimum* (2021), and Yin et al., *Understanding Straight-Through
 Estimator in Training Activation Quantized Neural Nets* (ICLR 2019).
+
+Modules (one idea each): ``ste`` (STEs), ``network`` (the two-layer binary network on a
+batch), ``gaussian`` (Yin et al.'s closed forms), ``misspecified`` (the linear-teacher
+example), ``distributions`` and ``problems`` (inputs and labels), ``montecarlo`` (estimates
+with standard errors), ``train`` (batched coarse gradient descent), ``plotting``, ``params``
+and ``cli`` (the book's chapters and reruns).
 """
 
-from stelib import network, ste
+from stelib import distributions, gaussian, misspecified, montecarlo, network, problems, ste, train
+from stelib.distributions import DISTRIBUTIONS, make_distribution
+from stelib.gaussian import YinModel
+from stelib.misspecified import LinearTeacherModel, vanishing_norm
 from stelib.network import coarse_grad, coarse_grads, forward, grad_v, sample_loss, teacher
+from stelib.problems import LABEL_MODELS, Problem
 from stelib.ste import STE_NAMES, STES, binary_step, quantized_relu, surrogate, surrogate_derivative
+from stelib.train import History, TrainingDiverged, population_cgd, stochastic_cgd
 
 __version__ = "0.1.0"
 
-__all__ = sorted([
-    "STES", "STE_NAMES", "binary_step", "coarse_grad", "coarse_grads", "forward", "grad_v",
-    "network", "quantized_relu", "sample_loss", "ste", "surrogate", "surrogate_derivative", "teacher",
-])
+__all__ = [
+    "DISTRIBUTIONS",
+    "History",
+    "LABEL_MODELS",
+    "LinearTeacherModel",
+    "Problem",
+    "STES",
+    "STE_NAMES",
+    "TrainingDiverged",
+    "YinModel",
+    "binary_step",
+    "coarse_grad",
+    "coarse_grads",
+    "distributions",
+    "forward",
+    "gaussian",
+    "grad_v",
+    "make_distribution",
+    "misspecified",
+    "montecarlo",
+    "network",
+    "population_cgd",
+    "problems",
+    "quantized_relu",
+    "sample_loss",
+    "ste",
+    "stochastic_cgd",
+    "surrogate",
+    "surrogate_derivative",
+    "teacher",
+    "train",
+    "vanishing_norm",
+]
