@@ -83,8 +83,8 @@ def cmd_rerun(args) -> int:
         raise UsageError(str(exc)) from None
     out = output_path(ch, values, Path(args.output)).resolve()
     sources = {c.path.resolve() for c in book.chapters()}
-    if out in sources:
-        raise UsageError(f"refusing to write over the chapter source {out}")
+    if out in sources or out.parent == book.CHAPTER_DIR.resolve():
+        raise UsageError(f"refusing to write {out}: runs never go into the chapters folder")
     if out.exists() and not args.overwrite:
         raise UsageError(f"{out} exists (a run with these parameters); pass --overwrite to replace it")
     import papermill
