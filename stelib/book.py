@@ -90,21 +90,24 @@ def kernel_env() -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------ build
 
-WARNING = re.compile(r"^(?P<loc>/?[^\s:]*?(?P<doc>chapters/[\w.-]+?)(?:\.\w+)?(?::\d+)?):\s*"
-                     r"(?P<kind>WARNING|ERROR|CRITICAL|SEVERE)\b:?\s*(?P<msg>.*)$")
-
-
+WARNING = re.compile(r"(?:(?P<loc>\S+?)(?::\d+)?:\s+)?\b(?P<kind>WARNING|ERROR|CRITICAL|SEVERE):"
+                     r"\s*(?P<msg>.*)$")
+CHAPTER_DOC = re.compile(r"(chapters/[\w.-]+?)(?:\.\w+)?$")
 JB_MAIN = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
 
 
 def failing_chapters(log: str) -> dict[str, list[str]]:
-    """``{document: [messages]}`` from the warnings and errors of a Sphinx log."""
+    """``{document: [messages]}`` from the warnings and errors of a Sphinx log.
+
+    Warnings that name no chapter (configuration, theme) are filed under ``"(book)"``.
+    """
     out: dict[str, list[str]] = {}
     log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # colour codes
     for line in log.splitlines():
-        m = WARNING.match(line.strip())
+        m = WARNING.search(line.strip())
         if m:
-            out.setdefault(m["doc"], []).append(f"{m['kind']}: {m['msg']}")
+            doc = CHAPTER_DOC.search(m["loc"] or "")
+            out.setdefault(doc.group(1) if doc else "(book)", []).append(f"{m['kind']}: {m['msg']}")
     return out
 
 
@@ -132,7 +135,8 @@ def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None 
     bad = failing_chapters("".join(lines))
     print(f"\nbook build FAILED after {seconds:.1f} s (exit status {rc}).", file=sys.stderr)
     for doc, msgs in bad.items():
-        print(f"  failing chapter {doc}:", file=sys.stderr)
+        what = "not tied to a chapter" if doc == "(book)" else f"failing chapter {doc}"
+        print(f"  {what}:", file=sys.stderr)
         for msg in msgs[:5]:
             print(f"    {msg}", file=sys.stderr)
     if not bad:
@@ -222,6 +226,20 @@ def _table(header: list[str], rows: list[list[str]]):
     return table
 
 
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    """Drop repeated <script> entries (sphinx-thebe registers its config script twice under
+    Sphinx 7, and the second ``const THEBE_JS_URL`` is a JavaScript error in every page)."""
+    seen, unique = set(), []
+    for js in context.get("script_files", []):
+        attrs = getattr(js, "attributes", {})
+        key = (str(getattr(js, "filename", js) or ""), tuple(sorted(attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    if "script_files" in context:
+        context["script_files"][:] = unique
+
+
 def setup(app):
     """Sphinx entry point: the two generated-content directives."""
     from docutils import nodes
@@ -275,6 +293,7 @@ def setup(app):
         return [d for d in ("chapters/rerun", "chapters/reproducibility") if d in env.found_docs]
 
     app.connect("env-get-outdated", always_reread)
+    app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
 
 
