@@ -77,7 +77,9 @@ def as_tensor(x, *, name: str, dtype: torch.dtype | None = None, ndim: int | tup
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if t.ndim not in allowed:
             raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimension(s), got shape {tuple(t.shape)}")
-    if finite and not bool(torch.isfinite(t).all()):
+    # One summing pass (nan/inf propagate through a sum); the elementwise test only runs when
+    # the sum is not finite, which also covers a sum that merely overflowed.
+    if finite and t.numel() and not math.isfinite(float(t.detach().sum())) and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains non-finite values (nan or inf)")
     return t
 

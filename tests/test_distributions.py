@@ -1,0 +1,114 @@
+"""Input distributions and problems: moments, symmetry facts, determinism, bad inputs."""
+
+import math
+
+import pytest
+import torch
+
+from stelib.distributions import DISTRIBUTIONS, Digits, empirical_moments, make_distribution
+from stelib.problems import Problem
+
+SHAPES = {"digits": {"kind": "pca"}}
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+def test_sample_shape_dtype_and_determinism(name):
+    d = make_distribution(name, 4, **SHAPES.get(name, {}))
+    a, b = d.sample((50, 3), gen(1)), d.sample((50, 3), gen(1))
+    assert a.shape == (50, 3, 4) and a.dtype == torch.float64
+    assert torch.equal(a, b)
+    assert not torch.equal(a, d.sample((50, 3), gen(2)))
+
+
+@pytest.mark.parametrize("name", ["gaussian", "uniform", "laplace", "student_t", "digits"])
+def test_standardised_mean_and_unit_variance(name):
+    d = make_distribution(name, 3, **SHAPES.get(name, {}))
+    x = d.sample((200_000,), gen(3))
+    mu, cov = empirical_moments(x)
+    # standard error of a mean is 1/sqrt(N) = 0.0022; of a variance at most ~sqrt(kurtosis/N)
+    assert mu.abs().max() < 0.015, mu
+    assert (torch.diag(cov) - 1).abs().max() < 0.05, torch.diag(cov)
+
+
+def test_anisotropic_scales_and_mixture_mean():
+    d = make_distribution("anisotropic", 3, scales=(2.0, 1.0, 0.5))
+    _, cov = empirical_moments(d.sample((200_000,), gen(4)))
+    torch.testing.assert_close(torch.diag(cov), torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64), rtol=0.03, atol=0)
+    mix = make_distribution("mixture", 4, shift=0.5)
+    mu, _ = empirical_moments(mix.sample((200_000,), gen(5)))
+    torch.testing.assert_close(mu, mix.mean, rtol=0, atol=0.01)
+    assert mix.mean.tolist() == [0.25] * 4 and not mix.symmetric
+
+
+def test_symmetry_facts():
+    assert make_distribution("gaussian", 2).rotation_invariant
+    assert make_distribution("student_t", 2).rotation_invariant
+    assert not make_distribution("student_t", 2, radial=False).rotation_invariant
+    for name in ("uniform", "laplace", "anisotropic"):
+        d = make_distribution(name, 2)
+        assert d.symmetric and not d.rotation_invariant
+    assert make_distribution("mixture", 2, shift=0.0).symmetric
+
+
+@pytest.mark.parametrize("name", ["gaussian", "uniform", "laplace", "student_t", "anisotropic"])
+def test_symmetric_laws_give_half_probability_on_each_side(name):
+    d = make_distribution(name, 3)
+    w = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    p = (d.sample((100_000,), gen(6)) @ w > 0).double().mean().item()
+    assert abs(p - 0.5) < 4 * math.sqrt(0.25 / 100_000)
+
+
+def test_digits_is_real_checked_data():
+    d = Digits(16, kind="patch")
+    assert d.points.shape == (1797, 16)
+    assert (d.points.std(dim=0) > 0).all()  # the central patch has no dead pixels
+    pca = Digits(5)
+    _, cov = empirical_moments(pca.points)
+    torch.testing.assert_close(cov, torch.eye(5, dtype=torch.float64) * 1797 / 1796, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: make_distribution("cauchy", 2), r"distribution='cauchy' is not valid; choose one of"),
+    (lambda: make_distribution("gaussian", 0), r"n=0 must be an integer >= 1"),
+    (lambda: make_distribution("student_t", 2, df=2.0), r"df=2.0 must be a finite number in \(2.0"),
+    (lambda: make_distribution("uniform", 2, width=3), r"unknown shape parameter\(s\) \['width'\] for distribution 'uniform'"),
+    (lambda: make_distribution("anisotropic", 2, scales=(1.0,)), r"scales has 1 entries; it needs n=2"),
+    (lambda: make_distribution("digits", 7, kind="patch"), r"n=7 must be a square"),
+    (lambda: make_distribution("digits", 2, kind="rows"), r"kind='rows' is not valid"),
+    (lambda: make_distribution("gaussian", 2).sample((3,), 0), r"generator must be a torch.Generator"),
+])
+def test_bad_distribution_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_problem_labels():
+    d = make_distribution("gaussian", 2)
+    Z = d.sample((5, 3), gen(0))
+    p = Problem(d, 3, labels="teacher", v_star=[1.0, 2.0, 3.0], w_star=[1.0, 0.0])
+    torch.testing.assert_close(p.label(Z), ((Z[..., 0] > 0).double() * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).sum(-1))
+    lin = Problem(d, 3, labels="linear", a=[1.0, -1.0])
+    torch.testing.assert_close(lin.label(Z), (Z[..., 0] - Z[..., 1]).sum(-1))
+    relu = Problem(d, 3, labels="relu_teacher", v_star=[1.0, 1.0, 1.0], w_star=[0.0, 1.0])
+    torch.testing.assert_close(relu.label(Z), Z[..., 1].clamp(min=0).sum(-1))
+    noisy = Problem(d, 3, labels="sign", a=[1.0, 0.0], noise=0.5)
+    y1, y2 = noisy.sample(4, gen(9))[1], noisy.sample(4, gen(9))[1]
+    assert torch.equal(y1, y2)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"labels": "teacher"}, r"labels='teacher' needs v_star"),
+    ({"labels": "linear"}, r"labels='linear' needs a"),
+    ({"labels": "linear", "a": [1.0]}, r"a must have shape \(2,\)"),
+    ({"labels": "teacher", "v_star": [1.0], "w_star": [1.0, 0.0]}, r"v_star must have shape \(3,\)"),
+    ({"labels": "teacher", "v_star": [1.0] * 3, "w_star": [0.0, 0.0]}, r"w_star = 0 is not allowed"),
+    ({"labels": "cubic", "a": [1.0, 0.0]}, r"labels='cubic' is not valid"),
+    ({"labels": "linear", "a": [1.0, 0.0], "noise": -1.0}, r"noise=-1.0 must be"),
+])
+def test_bad_problem_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Problem(make_distribution("gaussian", 2), 3, **kwargs)

@@ -1,0 +1,121 @@
+"""Monte Carlo estimators: against the Gaussian closed forms, common random numbers, errors."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stelib import gaussian
+from stelib.distributions import make_distribution
+from stelib.montecarlo import coarse_grad, estimate, estimate_on, loss, true_grad_w
+from stelib.problems import Problem
+from stelib.ste import STE_NAMES
+
+F64 = torch.float64
+
+
+@pytest.fixture(scope="module")
+def yin():
+    g = torch.Generator().manual_seed(11)
+    m, n = 4, 3
+    v_star, w_star = torch.randn(m, generator=g, dtype=F64), torch.randn(n, generator=g, dtype=F64)
+    v, w = torch.randn(m, generator=g, dtype=F64), 1.7 * torch.randn(n, generator=g, dtype=F64)
+    model = gaussian.YinModel(v_star, w_star)
+    est = estimate(v, w, model, samples=200_000, generator=torch.Generator().manual_seed(0), true_grad=True,
+                   bandwidth=0.01)
+    return model, v, w, est
+
+
+def test_loss_and_v_gradient_within_4_standard_errors(yin):
+    model, v, w, est = yin
+    assert abs(est.loss.z_score(model.loss(v, w))).item() < 4
+    assert est.grad_v.z_score(model.grad_v(v, w)).abs().max() < 4
+
+
+@pytest.mark.parametrize("ste", STE_NAMES)
+def test_coarse_gradients_within_4_standard_errors(yin, ste):
+    model, v, w, est = yin
+    assert est.coarse[ste].z_score(model.expected_coarse_grad(v, w, ste)).abs().max() < 4
+
+
+def test_smoothed_true_gradient_matches_closed_form(yin):
+    model, v, w, est = yin
+    ref = model.grad_w(v, w)
+    # the smoothing bias is O(bandwidth^2) = 1e-4 relative; allow it on top of 4 standard errors
+    assert ((est.true_grad_w.mean - ref).abs() <= 4 * est.true_grad_w.se + 1e-3 * ref.abs().max()).all()
+
+
+def test_standard_error_is_sample_std_over_sqrt_n():
+    g = torch.Generator().manual_seed(1)
+    Z, y = torch.randn(1000, 2, 3, generator=g, dtype=F64), torch.randn(1000, generator=g, dtype=F64)
+    v, w = torch.ones(2, dtype=F64), torch.tensor([1.0, -0.5, 0.2], dtype=F64)
+    est = estimate_on(v, w, Z, y)
+    r = (((Z @ w) > 0).double() @ v - y).numpy()
+    np.testing.assert_allclose(est.loss.se.item(), np.std(0.5 * r**2, ddof=1) / np.sqrt(1000), rtol=1e-10)
+    np.testing.assert_allclose(est.loss.mean.item(), np.mean(0.5 * r**2), rtol=1e-12)
+
+
+def test_chunking_does_not_change_the_estimate():
+    p = Problem(make_distribution("laplace", 3), 2, labels="linear", a=[1.0, 2.0, 0.0])
+    v, w = torch.tensor([0.5, -1.0], dtype=F64), torch.tensor([1.0, 0.0, 1.0], dtype=F64)
+    a = estimate(v, w, p, samples=5000, generator=torch.Generator().manual_seed(3), chunk=5000)
+    b = estimate(v, w, p, samples=5000, generator=torch.Generator().manual_seed(3), chunk=5000)
+    Z, y = p.sample(5000, torch.Generator().manual_seed(3))
+    c = estimate_on(v, w, Z, y)
+    for s in STE_NAMES:
+        assert torch.equal(a.coarse[s].mean, b.coarse[s].mean)
+        torch.testing.assert_close(a.coarse[s].mean, c.coarse[s].mean, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(c=st.floats(1e-3, 1e3), seed=st.integers(0, 2**16),
+       dist=st.sampled_from(["gaussian", "uniform", "laplace", "student_t", "mixture", "digits"]),
+       labels=st.sampled_from(["teacher", "linear", "sign"]))
+def test_scale_invariance_sample_by_sample(c, seed, dist, labels):
+    """Loss, v-gradient, identity and ReLU coarse gradients are unchanged by w -> c w (C1, C2)."""
+    n, m = 4, 3
+    kw = {"kind": "pca"} if dist == "digits" else {}
+    p = Problem(make_distribution(dist, n, **kw), m, labels=labels, v_star=[1.0, -2.0, 0.5],
+                w_star=[1.0, 1.0, 0.0, 0.0], a=[0.0, 1.0, -1.0, 2.0], noise=0.3)
+    Z, y = p.sample(500, torch.Generator().manual_seed(seed))
+    v, w = torch.tensor([0.3, 1.0, -0.7], dtype=F64), torch.tensor([0.5, -1.0, 0.25, 1.0], dtype=F64)
+    a, b = estimate_on(v, w, Z, y), estimate_on(v, c * w, Z, y)
+    assert torch.equal(a.loss.mean, b.loss.mean) and torch.equal(a.grad_v.mean, b.grad_v.mean)
+    for ste in ("identity", "relu"):
+        assert torch.equal(a.coarse[ste].mean, b.coarse[ste].mean)
+
+
+def test_crelu_breaks_the_symmetry_and_has_its_limits():
+    p = Problem(make_distribution("uniform", 3), 2, labels="linear", a=[1.0, 0.0, 0.0])
+    Z, y = p.sample(20_000, torch.Generator().manual_seed(5))
+    v, w = torch.tensor([1.0, 0.5], dtype=F64), torch.tensor([0.2, 1.0, -0.4], dtype=F64)
+    est = {c: estimate_on(v, c * w, Z, y) for c in (1e-9, 1.0, 1e9)}
+    assert not torch.equal(est[1.0].coarse["crelu"].mean, est[1e-9].coarse["crelu"].mean)
+    assert torch.equal(est[1e-9].coarse["crelu"].mean, est[1e-9].coarse["relu"].mean)  # window covers all
+    assert est[1e9].coarse["crelu"].mean.abs().max() < 1e-6  # window shrinks onto z^T w = 0
+
+
+def test_wrappers_agree_with_estimate():
+    model = gaussian.YinModel([1.0, 2.0], [1.0, 0.0])
+    v, w = torch.tensor([0.5, 0.5], dtype=F64), torch.tensor([0.0, 1.0], dtype=F64)
+    full = estimate(v, w, model, samples=3000, generator=torch.Generator().manual_seed(0), true_grad=True)
+    one = coarse_grad(v, w, model, "crelu", samples=3000, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(one.mean, full.coarse["crelu"].mean)
+    assert torch.equal(loss(v, w, model, samples=3000, generator=torch.Generator().manual_seed(0)).mean, full.loss.mean)
+    tg = true_grad_w(v, w, model, samples=3000, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(tg.mean, full.true_grad_w.mean)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m: estimate([1.0, 1.0], [1.0, 0.0], m, samples=1, generator=torch.Generator()), r"samples=1 must be an integer >= 2"),
+    (lambda m: estimate([1.0], [1.0, 0.0], m, samples=10, generator=torch.Generator()), r"v has shape \(1,\) and w \(2,\); the inputs need \(2,\) and \(2,\)"),
+    (lambda m: estimate([1.0, 1.0], [1.0, 0.0], m, samples=10, generator=torch.Generator(), stes=("sign",)), r"ste='sign' is not valid"),
+    (lambda m: estimate([1.0, 1.0], [0.0, 0.0], m, samples=10, generator=torch.Generator(), true_grad=True), r"w = 0 is not allowed"),
+    (lambda m: estimate([1.0, 1.0], [1.0, 0.0], m, samples=10, generator=torch.Generator(), true_grad=True, bandwidth=0), r"bandwidth=0 must be"),
+    (lambda m: estimate([1.0, 1.0], [1.0, 0.0], object(), samples=10, generator=torch.Generator()), r"sampler must have a sample"),
+    (lambda m: estimate_on([1.0, 1.0], [1.0, 0.0], np.ones((3, 2, 2)), np.ones(4)), r"Z has 3 samples and y_star 4"),
+])
+def test_bad_inputs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(gaussian.YinModel([1.0, 2.0], [1.0, 0.0]))

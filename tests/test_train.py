@@ -1,0 +1,128 @@
+"""Coarse gradient descent: update rule, batching, divergence handling, bad inputs."""
+
+import pytest
+import torch
+
+from stelib.distributions import make_distribution
+from stelib.gaussian import YinModel
+from stelib.misspecified import LinearTeacherModel, vanishing_norm
+from stelib.network import coarse_grad, grad_v
+from stelib.problems import Problem
+from stelib.train import TrainingDiverged, population_cgd, stochastic_cgd
+
+F64 = torch.float64
+
+
+@pytest.fixture
+def yin():
+    g = torch.Generator().manual_seed(3)
+    model = YinModel(torch.randn(4, generator=g, dtype=F64), torch.randn(3, generator=g, dtype=F64))
+    return model, torch.randn(6, 4, generator=g, dtype=F64), torch.randn(6, 3, generator=g, dtype=F64)
+
+
+def test_first_step_is_the_update_rule(yin):
+    model, v0, w0 = yin
+    h = population_cgd(model, v0[:1], w0[:1], ste="crelu", lr=0.3, steps=1)
+    torch.testing.assert_close(h.v[0], v0[0] - 0.3 * model.grad_v(v0[0], w0[0]), rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(h.w[0], w0[0] - 0.3 * model.expected_coarse_grad(v0[0], w0[0], "crelu"), rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(h.loss[0, 0], model.loss(v0[0], w0[0]))
+    assert h.steps.tolist() == [0, 1]
+
+
+def test_batched_runs_equal_one_at_a_time(yin):
+    model, v0, w0 = yin
+    stes = ("relu", "identity", "crelu", "crelu", "relu", "identity")
+    lrs = torch.tensor([0.1, 0.05, 0.2, 0.1, 0.3, 0.1], dtype=F64)
+    h = population_cgd(model, v0, w0, ste=stes, lr=lrs, steps=150, record_every=10)
+    assert h.loss.shape == (16, 6) and h.ste == stes
+    for i in range(6):
+        one = population_cgd(model, v0[i : i + 1], w0[i : i + 1], ste=stes[i], lr=lrs[i].item(), steps=150, record_every=10)
+        torch.testing.assert_close(one.w[0], h.w[i], rtol=0, atol=1e-10)
+        torch.testing.assert_close(one.loss[:, 0], h.loss[:, i], rtol=0, atol=1e-10)
+
+
+def test_relu_cgd_reaches_the_global_minimum_from_a_good_start(yin):
+    model, _, _ = yin
+    w0 = (model.w_star + 0.5 * torch.tensor([0.3, -0.2, 0.4], dtype=F64))[None]
+    h = population_cgd(model, model.v_star[None] * 0.5, w0, ste="relu", lr=0.5, steps=3000, record_every=100)
+    assert h.loss[-1, 0] < 1e-8 and h.theta[-1, 0] < 1e-4
+    assert h.loss[-1, 0] < h.loss[0, 0]
+
+
+def test_crelu_settles_at_the_vanishing_norm_in_the_misspecified_model():
+    model = LinearTeacherModel(torch.tensor([1.0, 0.0], dtype=F64))
+    w0 = torch.tensor([[2.0, 0.3], [0.2, -0.1]], dtype=F64)
+    h = population_cgd(model, torch.tensor([[0.5], [0.5]], dtype=F64), w0, ste="crelu", lr=0.2, steps=4000, record_every=100)
+    torch.testing.assert_close(h.w_norm[-1], torch.full((2,), vanishing_norm("crelu"), dtype=F64), rtol=1e-6, atol=0)
+    ident = population_cgd(model, torch.tensor([[0.5]], dtype=F64), w0[:1], ste="identity", lr=0.2, steps=2000, record_every=100)
+    assert ident.w_norm[-1, 0] > 5 * ident.w_norm[0, 0]  # identity: |w| runs off
+
+
+class Exploding:
+    """A stub model whose v-gradient becomes infinite once |v| exceeds 2."""
+
+    m, n = 1, 1
+
+    def loss(self, v, w):
+        return (v**2).sum(-1)
+
+    def grad_v(self, v, w):
+        return torch.where(v.abs() > 2, torch.inf, -torch.ones_like(v))
+
+    def expected_coarse_grad(self, v, w, ste):
+        return torch.zeros_like(w)
+
+
+def test_single_run_divergence_names_step_and_lr():
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 4 with learning rate lr=0.7 \(ste='relu'\)"):
+        population_cgd(Exploding(), [[0.0]], [[1.0]], ste="relu", lr=0.7, steps=10)
+
+
+def test_batched_sweep_marks_diverged_runs():
+    h = population_cgd(Exploding(), [[0.0], [0.0]], [[1.0], [1.0]], ste=("relu", "crelu"), lr=[0.7, 0.01], steps=10)
+    assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [4, -1]
+    assert torch.isnan(h.loss[4:, 0]).all() and torch.isfinite(h.loss[:, 1]).all()
+    assert "1 diverged" in h.summary()
+
+
+def test_stochastic_first_step_uses_the_drawn_minibatch():
+    p = Problem(make_distribution("laplace", 3), 2, labels="linear", a=[1.0, 0.0, -1.0])
+    v0, w0 = torch.tensor([[0.5, -0.2]], dtype=F64), torch.tensor([[1.0, 0.5, 0.0]], dtype=F64)
+    h = stochastic_cgd(p, v0, w0, ste="crelu", lr=0.1, steps=1, batch_size=64, generator=torch.Generator().manual_seed(4))
+    Z, y = p.sample(64, torch.Generator().manual_seed(4))
+    torch.testing.assert_close(h.w[0], w0[0] - 0.1 * coarse_grad(v0[0], w0[0], Z, y, "crelu"), rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(h.v[0], v0[0] - 0.1 * grad_v(v0[0], w0[0], Z, y), rtol=1e-13, atol=1e-15)
+
+
+def test_stochastic_is_deterministic_and_common_batches_shared(yin):
+    model, v0, w0 = yin
+    kw = dict(ste=("relu", "crelu", "identity", "relu", "crelu", "identity"), lr=0.05, steps=20, batch_size=32)
+    a = stochastic_cgd(model, v0, w0, generator=torch.Generator().manual_seed(1), **kw)
+    b = stochastic_cgd(model, v0, w0, generator=torch.Generator().manual_seed(1), **kw)
+    assert torch.equal(a.w, b.w) and torch.equal(a.loss, b.loss)
+    same = stochastic_cgd(model, v0[[0, 0]], w0[[0, 0]], ste="relu", lr=0.05, steps=5, batch_size=8,
+                          generator=torch.Generator().manual_seed(2), common_batches=True)
+    assert torch.equal(same.w[0], same.w[1])
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(v0=[1.0, 2.0]), r"v0 must have 2 dimension"),
+    (dict(w0=torch.ones(3, 3)), r"v0 has 2 runs \(rows\) but w0 has 3"),
+    (dict(ste=("relu",) * 3), r"ste has 3 entries for 2 runs"),
+    (dict(ste="sign"), r"ste='sign' is not valid"),
+    (dict(lr=-0.1), r"lr=-0.1 must be a positive number"),
+    (dict(steps=0), r"steps=0 must be an integer >= 1"),
+    (dict(on_divergence="ignore"), r"on_divergence='ignore' is not valid"),
+    (dict(w0=torch.ones(2, 5)), r"the model needs m=4, n=3"),
+])
+def test_bad_inputs(yin, kwargs, match):
+    model, v0, w0 = yin
+    args = dict(v0=v0[:2], w0=w0[:2], ste="relu", lr=0.1, steps=5) | kwargs
+    with pytest.raises(ValueError, match=match):
+        population_cgd(model, **args)
+
+
+def test_stochastic_needs_a_generator(yin):
+    model, v0, w0 = yin
+    with pytest.raises(ValueError, match=r"generator must be a torch.Generator"):
+        stochastic_cgd(model, v0, w0, ste="relu", lr=0.1, steps=2, batch_size=4, generator=0)
