@@ -33,6 +33,18 @@ the parameters cell (:func:`read_parameters`) with the allowed values of ``SPEC`
 (:func:`read_spec`); ``python -m stelib rerun`` checks new values against the same ``SPEC``
 before papermill starts (:func:`check_overrides`).
 
+Checklist for a chapter notebook (``tests/test_params.py`` and ``tests/test_book.py`` check it):
+
+- kernelspec ``python3``; the first code cell (imports) starts with ``%matplotlib inline``, so
+  figures are stored as PNG whatever ``MPLBACKEND`` says;
+- seeds are parameters and generators are passed explicitly: same parameters, same printed
+  numbers (nbval compares every text output with the stored one);
+- no cell ends with ``;`` to hide a value (nbval does not honour it): write ``_ = ax.legend()``;
+- no timings or memory addresses in printed text (``tests/sanitize.cfg`` masks only a few);
+- at most 60 s for the whole chapter at default parameters;
+- add it to ``_toc.yml`` (one ``- file: chapters/NAME`` line) and run ``make execute`` to
+  store its outputs and its execution time.
+
 Command-line values are parsed by :func:`parse_value`: a Python literal if it is one
 (``3``, ``0.1``, ``1e-3``, ``True``, ``None``, ``[1, 2]``, ``"text"``), otherwise the raw
 string (so ``-p ste relu`` works without quotes). ``true``/``false`` (any case) are booleans.
@@ -71,7 +83,10 @@ class Spec:
 
 
 def _fmt(x: float) -> str:
-    return "inf" if x == math.inf else "-inf" if x == -math.inf else repr(x)
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    short = format(x, "g")
+    return short if float(short) == x else repr(x)
 
 
 @dataclass(frozen=True)
@@ -183,6 +198,8 @@ class Seq(Spec):
     def describe(self) -> str:
         if self.max_len is None:
             n = f"at least {self.min_len}" if self.min_len else "any number of"
+        elif self.min_len == self.max_len:
+            n = str(self.min_len)
         else:
             n = f"{self.min_len} to {self.max_len}"
         u = " distinct" if self.unique else ""
