@@ -1,0 +1,103 @@
+"""Tests of stelib.general_inputs: planar quadrature against closed forms and Monte Carlo, the
+Gaussian cReLU fixed point against misspecified.vanishing_norm, sample-average helpers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stelib import general_inputs as gi
+from stelib import misspecified as ms
+from stelib.distributions import make_distribution
+
+F64 = torch.float64
+PHI0 = 1 / math.sqrt(2 * math.pi)
+
+
+def unit(deg):
+    return np.array([math.cos(math.radians(deg)), math.sin(math.radians(deg))])
+
+
+@pytest.mark.parametrize("name", gi.QUADRATURE_DISTRIBUTIONS)
+def test_strip_moments_whole_plane(name):
+    d = make_distribution(name, 2)
+    P, M1, M2 = gi.strip_moments(d, unit(23), -math.inf, math.inf)
+    cov = np.diag(np.square(d.scales)) if name == "anisotropic" else np.eye(2)
+    assert P == pytest.approx(1, abs=1e-10)
+    assert np.abs(M1).max() < 1e-10 and np.abs(M2 - cov).max() < 1e-7
+
+
+def test_strip_moments_gaussian_closed_form():
+    c = 0.8
+    P, M1, M2 = gi.strip_moments(make_distribution("gaussian", 2), unit(40), 0.0, c)
+    w, u = unit(40), unit(130)
+    pdf = PHI0 * math.exp(-c * c / 2)
+    assert P == pytest.approx(0.5 * math.erf(c / math.sqrt(2)), abs=1e-12)
+    assert np.abs(M1 - (PHI0 - pdf) * w).max() < 1e-12
+    t2 = 0.5 * math.erf(c / math.sqrt(2)) - c * pdf
+    assert np.abs(M2 - (t2 * np.outer(w, w) + P * np.outer(u, u))).max() < 1e-12
+
+
+@pytest.mark.parametrize("name", ["uniform", "laplace", "anisotropic"])
+def test_strip_moments_match_monte_carlo(name):
+    d = make_distribution(name, 2)
+    Z = d.sample((400_000,), torch.Generator().manual_seed(3)).numpy()
+    w = unit(30)
+    t = Z @ w
+    ind = (t > 0.2) & (t < 1.1)
+    P, M1, M2 = gi.strip_moments(d, w, 0.2, 1.1)
+    vals = [(ind, P)] + [(ind * Z[:, i], M1[i]) for i in range(2)] + [(ind * Z[:, 0] * Z[:, 1], M2[0, 1])]
+    for x, ref in vals:
+        assert abs(x.mean() - ref) < 4 * x.std() / math.sqrt(len(x))
+
+
+@pytest.mark.parametrize("phi", [0.0, 30.0, 75.0])
+def test_gaussian_fixed_point_is_closed_form(phi):
+    a = 1.7 * unit(phi)
+    v, w = gi.crelu_fixed_point_quad(make_distribution("gaussian", 2), a)
+    assert np.linalg.norm(w) == pytest.approx(ms.vanishing_norm("crelu"), abs=1e-9)
+    assert abs(float(gi.angle_deg(w, a))) < 1e-7
+    assert v == pytest.approx(2 * PHI0 * 1.7, abs=1e-10)
+    assert float(ms.expected_coarse_grad(torch.tensor([v], dtype=F64), torch.tensor(w), torch.tensor(a), "crelu").abs().max()) < 1e-9
+
+
+def test_anisotropic_fixed_point_on_ray():
+    # a linear image of a Gaussian: the fixed point stays on the ray of a
+    v, w = gi.crelu_fixed_point_quad(make_distribution("anisotropic", 2), unit(35))
+    assert abs(float(gi.angle_deg(w, unit(35)))) < 1e-7
+
+
+@pytest.mark.parametrize("name", ["uniform", "laplace", "gaussian"])
+def test_stationary_direction_is_a_hat(name):
+    psi = gi.stationary_direction_quad(make_distribution(name, 2), unit(30))
+    assert math.degrees(psi) == pytest.approx(30, abs=1e-3)
+
+
+def test_uniform_fixed_point_quadrature_vs_monte_carlo():
+    d, a = make_distribution("uniform", 2), unit(30)
+    _, w = gi.crelu_fixed_point_quad(d, a)
+    _, w_mc = gi.crelu_fixed_point_mc(d, torch.tensor(a), samples=50_000, replicates=4,
+                                      generator=torch.Generator().manual_seed(0), steps=60)
+    ang = gi.angle_deg(w_mc, torch.tensor(a))
+    assert abs(float(ang.mean()) - float(gi.angle_deg(w, a))) < 5 * float(ang.std()) / 2 + 1e-3
+
+
+def test_profile_and_optimal_v_on_gaussian_sample():
+    a = torch.tensor([1.0, 0.5], dtype=F64)
+    Z, y = ms.LinearTeacherModel(a).sample(200_000, torch.Generator().manual_seed(1))
+    W = torch.tensor([unit(10), unit(60), unit(200)], dtype=F64)
+    loss, v = gi.profile_loss_on(W, Z, y)
+    assert torch.allclose(v, ms.optimal_v(W, a), atol=0.02)
+    assert torch.allclose(loss, ms.profile_loss(W, a), atol=0.02)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="quadrature needs"):
+        gi.strip_moments(make_distribution("mixture", 2), unit(0), 0, 1)
+    with pytest.raises(ValueError, match="quadrature needs"):
+        gi.strip_moments(make_distribution("gaussian", 3), unit(0), 0, 1)
+    with pytest.raises(ValueError, match="w = 0"):
+        gi.linear_teacher_quad(make_distribution("gaussian", 2), unit(0), [0.0, 0.0])
