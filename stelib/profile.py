@@ -49,7 +49,7 @@ import torch
 from stelib._validate import as_tensor, check_positive_int, check_real
 
 DTYPE = torch.float64
-__all__ = ["Profile", "crelu_radial_root", "direction", "profile", "stationary_angles"]
+__all__ = ["Profile", "coarse_at", "crelu_radial_root", "direction", "profile", "stationary_angles", "v_se"]
 
 
 def direction(theta) -> torch.Tensor:
@@ -138,10 +138,13 @@ def profile(Z, y, theta, *, delta: float = 0.02, with_se: bool = False) -> Profi
     return Profile(theta, f0, df, se, v)
 
 
-def stationary_angles(Z, y, *, grid: int = 3600, delta: float = 0.02) -> list[float]:
+def stationary_angles(Z, y, *, grid: int = 3600, delta: float = 0.1, merge: float = 0.05) -> list[float]:
     """Angles in [-pi, pi) where the profile slope f' changes sign (grid of ``grid`` angles,
-    wrapping around, refined by linear interpolation), sorted. Noise can add spurious pairs of
-    sign changes where f is flat; compare |f'| with its standard error (:func:`profile`)."""
+    wrapping around, refined by linear interpolation), sorted.
+
+    Noise makes the slope cross zero several times where f is flat: sign changes closer than
+    ``merge`` radians form a cluster, which counts as one stationary angle (its median) when it
+    has an odd number of crossings and as none when even (no net change of sign)."""
     grid = check_positive_int(grid, name="grid", minimum=8, maximum=10**6)
     th = -math.pi + 2 * math.pi * torch.arange(grid, dtype=DTYPE) / grid
     df = profile(Z, y, th, delta=delta).df
@@ -151,7 +154,22 @@ def stationary_angles(Z, y, *, grid: int = 3600, delta: float = 0.02) -> list[fl
         a, b = float(df[i]), float(nxt[i])
         frac = 0.0 if a == 0 else a / (a - b)
         roots.append(float(_wrap(torch.tensor(float(th[i]) + frac * 2 * math.pi / grid, dtype=DTYPE))))
-    return sorted(roots)
+    return _merge(sorted(roots), merge)
+
+
+def _merge(roots: list[float], merge: float) -> list[float]:
+    if not roots:
+        return roots
+    clusters = [[roots[0]]]
+    for r in roots[1:]:
+        if r - clusters[-1][-1] < merge:
+            clusters[-1].append(r)
+        else:
+            clusters.append([r])
+    if len(clusters) > 1 and roots[0] + 2 * math.pi - roots[-1] < merge:  # wrap around
+        clusters[0] = [r - 2 * math.pi for r in clusters.pop()] + clusters[0]
+    out = [float(_wrap(torch.tensor(c[len(c) // 2], dtype=DTYPE))) for c in clusters if len(c) % 2]
+    return sorted(out)
 
 
 def crelu_radial_root(v, w_hat, Z, y) -> float | None:
@@ -174,3 +192,33 @@ def crelu_radial_root(v, w_hat, Z, y) -> float | None:
     if bool((R[k + 1:] > 0).any()):
         return None
     return float(x[k + 1])  # R changes sign when c passes x_{k+1}
+
+
+def coarse_at(Z, y, theta: float, v: float, radius: float, ste: str, *, se_theta: float = 0.0,
+              se_v: float = 0.0, step: float = 1e-2):
+    """Sample-mean coarse gradient at w = radius * (cos theta, sin theta) and v, shape (2,), with
+    a standard error that adds the uncertainty of an *estimated* point (theta, v):
+    se^2 = se_MC^2 + (dg/dtheta se_theta)^2 + (dg/dv se_v)^2, the derivatives by central
+    differences of width ``step`` on the same sample. Returns ``(mean, se)``."""
+    from stelib.montecarlo import estimate_on
+
+    def g(t, vv):
+        w = radius * direction(torch.tensor(t, dtype=DTYPE))
+        return estimate_on(torch.tensor([vv], dtype=DTYPE), w, Z, y, stes=(ste,)).coarse[ste]
+
+    e = g(theta, v)
+    var = e.se**2
+    if se_theta > 0:
+        var = var + ((g(theta + step, v).mean - g(theta - step, v).mean) / (2 * step) * se_theta) ** 2
+    if se_v > 0:
+        var = var + ((g(theta, v + step).mean - g(theta, v - step).mean) / (2 * step) * se_v) ** 2
+    return e.mean, var.sqrt()
+
+
+def v_se(Z, y, theta: float) -> float:
+    """Delta-method standard error of v = G/P at the direction theta (P = fraction active)."""
+    z, y = _sample(Z, y)
+    s = (z @ direction(torch.tensor(theta, dtype=DTYPE)) > 0).to(DTYPE)
+    P = s.mean()
+    v = (y * s).mean() / P
+    return float(((y - v) * s / P).std() / math.sqrt(len(y)))
