@@ -1,0 +1,109 @@
+"""Tests of stelib.symmetry: exact invariances, the smoothed true-gradient estimator against
+Yin's closed form and stelib.montecarlo, and the small helpers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from stelib import gaussian
+from stelib.montecarlo import estimate_on
+from stelib.symmetry import (
+    LABEL_CHOICES,
+    least_squares_v,
+    loglog_slope,
+    make_problem,
+    mean_se,
+    radial_part,
+    rescaling_gaps,
+    scale_covariance_check,
+    smoothed_true_grad,
+)
+
+DT = torch.float64
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("labels", LABEL_CHOICES)
+@pytest.mark.parametrize("dist", ["gaussian", "uniform", "mixture", "student_t"])
+def test_rescaling_gaps_exact_for_loss_identity_relu(dist, labels):
+    g = gen(1)
+    p = make_problem(dist, n=3, m=2, labels=labels, generator=g)
+    Z, y = p.sample(300, g)
+    v, w = torch.randn(2, generator=g, dtype=DT), torch.randn(3, generator=g, dtype=DT)
+    gaps = rescaling_gaps(v, w, Z, y, scales=[1e-3, 0.37, 2.0, 1e3])
+    assert gaps["loss"] == 0.0 and gaps["identity"] == 0.0 and gaps["relu"] == 0.0
+    assert gaps["crelu"] > 0.0
+
+
+def test_make_problem_noise_and_validation():
+    p = make_problem("gaussian", n=2, m=3, labels="noisy_teacher", noise=0.3, generator=gen())
+    assert p.noise == 0.3 and p.labels == "teacher"
+    assert make_problem("gaussian", n=2, m=3, labels="teacher", generator=gen()).noise == 0.0
+    with pytest.raises(ValueError, match="labels"):
+        make_problem("gaussian", n=2, m=3, labels="bogus", generator=gen())
+
+
+def test_smoothed_true_grad_matches_closed_form():
+    g = gen(2)
+    v_star, w_star = torch.randn(3, generator=g, dtype=DT), torch.randn(4, generator=g, dtype=DT)
+    v, w = torch.randn(3, generator=g, dtype=DT), torch.randn(4, generator=g, dtype=DT)
+    model = gaussian.YinModel(v_star, w_star)
+    Z, y = model.sample(200_000, g)
+    mean, se = mean_se(smoothed_true_grad(v, w, Z, y, bandwidth=0.02))
+    exact = gaussian.population_grad(v, w, v_star, w_star)[1]
+    assert ((mean - exact) / se).abs().max() < 4.5
+    rad, rad_se = mean_se(radial_part(smoothed_true_grad(v, w, Z, y), w))
+    assert abs(rad / rad_se) < 4.5
+
+
+def test_plain_smoothing_equals_montecarlo_estimator():
+    g = gen(3)
+    p = make_problem("laplace", n=3, m=2, labels="relu_teacher", generator=g)
+    Z, y = p.sample(5000, g)
+    v, w = torch.randn(2, generator=g, dtype=DT), torch.randn(3, generator=g, dtype=DT)
+    ours = smoothed_true_grad(v, w, Z, y, bandwidth=0.05, multilinear=False).mean(0)
+    ref = estimate_on(v, w, Z, y, true_grad=True, bandwidth=0.05).true_grad_w.mean
+    torch.testing.assert_close(ours, ref)
+
+
+def test_smoothed_true_grad_scales_exactly_with_common_numbers():
+    g = gen(4)
+    p = make_problem("uniform", n=3, m=2, labels="linear", generator=g)
+    Z, y = p.sample(1000, g)
+    v, w = torch.randn(2, generator=g, dtype=DT), torch.randn(3, generator=g, dtype=DT)
+    torch.testing.assert_close(4.0 * smoothed_true_grad(v, 4.0 * w, Z, y), smoothed_true_grad(v, w, Z, y))
+    with pytest.raises(ValueError, match="w = 0"):
+        smoothed_true_grad(v, torch.zeros(3, dtype=DT), Z, y)
+
+
+def test_scale_covariance_check_passes_on_gaussian():
+    g = gen(5)
+    p = make_problem("gaussian", n=3, m=2, labels="teacher", generator=g)
+    v, w = torch.randn(2, generator=g, dtype=DT), torch.randn(3, generator=g, dtype=DT)
+    chk = scale_covariance_check(v, w, p, c=5.0, samples=50_000, generator=g)
+    assert abs(chk["z_radial"]) < 4.5 and chk["z_scale"] < 4.5 and chk["se"] > 0
+
+
+def test_least_squares_v_recovers_teacher_on_its_own_direction():
+    g = gen(6)
+    p = make_problem("laplace", n=3, m=3, labels="teacher", generator=g)
+    Z, y = p.sample(2000, g)
+    torch.testing.assert_close(least_squares_v(7.0 * p.w_star, Z, y), p.v_star)
+    with pytest.raises(ValueError, match="never fires"):
+        least_squares_v(p.w_star, torch.zeros_like(Z[:5]), y[:5])
+
+
+def test_radial_part_and_slope():
+    w = torch.tensor([3.0, 4.0], dtype=DT)
+    assert radial_part(torch.tensor([1.0, 0.0], dtype=DT), w).item() == pytest.approx(0.6)
+    x = torch.logspace(0, 3, 10, dtype=DT)
+    assert loglog_slope(x, 5 * x**-2) == pytest.approx(-2.0)
+    assert loglog_slope(x, torch.full_like(x, math.pi)) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError):
+        loglog_slope(x, -x)
