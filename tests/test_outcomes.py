@@ -1,0 +1,97 @@
+"""Tests of stelib.outcomes: classification of CGD runs in Yin's model, hitting times, tables."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from stelib import gaussian
+from stelib.gaussian import YinModel
+from stelib.outcomes import at_angle, classify, first_hit, format_table, outcome_table, sweep_inits
+from stelib.train import History, population_cgd
+
+F64 = torch.float64
+V_STAR = torch.tensor([1.0, -0.5, 0.8], dtype=F64)  # spurious minima exist
+W_STAR = torch.tensor([0.6, -1.0, 0.3, 0.5], dtype=F64)
+MODEL = YinModel(V_STAR, W_STAR)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.3, math.pi / 2, 2.0, math.pi])
+@pytest.mark.parametrize("norm", [0.5, 2.0])
+def test_at_angle_has_the_angle_and_norm(theta, norm):
+    w = at_angle(W_STAR, theta, norm)
+    assert w.shape == (4,)
+    assert math.isclose(float(w.norm()), norm, rel_tol=1e-12)
+    assert math.isclose(float(gaussian.angle(w, W_STAR)), theta, abs_tol=1e-7)
+
+
+def test_at_angle_broadcasts_and_handles_ones_direction():
+    w = at_angle(torch.ones(3, dtype=F64), torch.linspace(0, math.pi, 5), torch.tensor([[1.0], [2.0]]))
+    assert w.shape == (2, 5, 3)
+    assert torch.allclose(gaussian.angle(w, torch.ones(3, dtype=F64)),
+                          torch.linspace(0, math.pi, 5, dtype=F64).expand(2, 5), atol=1e-7)
+    with pytest.raises(ValueError, match="w_star"):
+        at_angle(torch.ones(1), 0.1)
+
+
+def test_sweep_inits_repeats_draws_per_ste():
+    v0, w0, stes = sweep_inits(3, 4, seeds=5, stes=("identity", "crelu"),
+                               generator=torch.Generator().manual_seed(0))
+    assert v0.shape == (10, 3) and w0.shape == (10, 4) and len(stes) == 10
+    assert torch.equal(v0[:5], v0[5:]) and torch.equal(w0[:5], w0[5:])
+    assert stes[:5] == ("identity",) * 5 and stes[5:] == ("crelu",) * 5
+    with pytest.raises(ValueError, match="valid|choose|ste"):
+        sweep_inits(3, 4, seeds=2, stes=("sign",), generator=torch.Generator())
+    with pytest.raises(ValueError, match="seeds"):
+        sweep_inits(3, 4, seeds=0, stes=("relu",), generator=torch.Generator())
+
+
+def _history(v, w, stes, model=MODEL):
+    """A one-record History at the given final points (for classification tests)."""
+    v, w = torch.as_tensor(v, dtype=F64), torch.as_tensor(w, dtype=F64)
+    R = v.shape[0]
+    loss = model.loss(v, w)[None]
+    theta = gaussian.angle(w, model.w_star)[None]
+    norm = w.norm(dim=-1)[None]
+    z = torch.zeros(1, R, dtype=F64)
+    return History(torch.tensor([0]), loss, theta, norm, z, v, w, tuple(stes),
+                   torch.ones(R, dtype=F64), torch.zeros(R, dtype=torch.bool),
+                   torch.full((R,), -1))
+
+
+def test_classify_the_three_kinds_of_points():
+    vt = gaussian.spurious_minimizer_v(V_STAR)
+    v = torch.stack([V_STAR, vt, V_STAR])
+    w = torch.stack([2 * W_STAR, -W_STAR, at_angle(W_STAR, 1.0)])
+    h = _history(v, w, ("relu",) * 3)
+    assert classify(h, MODEL, loss_tol=1e-8) == ["global", "spurious", "other"]
+
+
+def test_no_spurious_class_when_the_minima_do_not_exist():
+    model = YinModel(torch.ones(3, dtype=F64), W_STAR)  # (1^T v*)^2 = 9 >= 2 * 3
+    vt = gaussian.spurious_minimizer_v(model.v_star)
+    h = _history(vt[None], -W_STAR[None], ("relu",), model)
+    assert classify(h, model, loss_tol=1e-8) == ["other"]
+
+
+def test_first_hit_and_table_on_a_real_sweep():
+    v0, w0, stes = sweep_inits(3, 4, seeds=6, stes=("relu", "crelu"),
+                               generator=torch.Generator().manual_seed(1))
+    h = population_cgd(MODEL, v0, w0, ste=stes, lr=0.2, steps=1500, record_every=5)
+    hits = first_hit(h, loss_tol=1e-6)
+    labels = classify(h, MODEL, loss_tol=1e-6)
+    for i, lab in enumerate(labels):
+        if lab == "global":
+            k = int(hits[i]) // 5
+            assert h.loss[k, i] < 1e-6 and (k == 0 or h.loss[k - 1, i] >= 1e-6)
+        elif h.loss[:, i].min() >= 1e-6:
+            assert hits[i] == -1
+    rows = outcome_table(h, MODEL, loss_tol=1e-6)
+    assert [r["ste"] for r in rows] == ["relu", "crelu"]
+    for r in rows:
+        assert r["runs"] == 6
+        assert math.isclose(r["global"] + r["spurious"] + r["other"], 1.0)
+    text = format_table(rows)
+    assert text.splitlines()[0].split()[0] == "STE" and len(text.splitlines()) == 3
