@@ -250,3 +250,14 @@ def test_build_fails_naming_the_chapter(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "failing chapter chapters/broken" in err
     shutil.rmtree(tmp_path / "_build", ignore_errors=True)
+
+
+def test_merge_streams_makes_stored_outputs_deterministic():
+    out = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+           nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+           nbformat.v4.new_output("stream", name="stderr", text="c\n"),
+           nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
+           nbformat.v4.new_output("stream", name="stdout", text="d\n")]
+    merged = book.merge_streams(out)
+    assert [o.get("name") for o in merged] == ["stdout", "stderr", None, "stdout"]
+    assert merged[0]["text"] == "a\nb\n"
