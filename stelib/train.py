@@ -132,8 +132,10 @@ def _reference(model, n):
 def _theta(w, ref):
     if ref is None:
         return torch.full(w.shape[:1], float("nan"), dtype=DTYPE)
-    c = (w @ ref) / torch.linalg.vector_norm(w, dim=-1)
-    return torch.arccos(torch.clamp(c, -1.0, 1.0))
+    # Kahan's formula 2 atan2(|w_hat - ref|, |w_hat + ref|): accurate near 0 and pi, where
+    # arccos of a rounded cosine bottoms out at ~1e-8.
+    w_hat = w / torch.linalg.vector_norm(w, dim=-1, keepdim=True)
+    return 2.0 * torch.atan2(torch.linalg.vector_norm(w_hat - ref, dim=-1), torch.linalg.vector_norm(w_hat + ref, dim=-1))
 
 
 def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every, ref):

@@ -126,3 +126,10 @@ def test_stochastic_needs_a_generator(yin):
     model, v0, w0 = yin
     with pytest.raises(ValueError, match=r"generator must be a torch.Generator"):
         stochastic_cgd(model, v0, w0, ste="relu", lr=0.1, steps=2, batch_size=4, generator=0)
+
+
+def test_recorded_angle_is_accurate_near_zero_and_pi():
+    model = LinearTeacherModel(torch.tensor([1.0, 0.0], dtype=F64))
+    w0 = torch.tensor([[1.0, 1e-10], [-1.0, 1e-10]], dtype=F64)
+    h = population_cgd(model, torch.zeros(2, 1, dtype=F64), w0, ste="crelu", lr=1e-3, steps=1)
+    torch.testing.assert_close(h.theta[0], torch.tensor([1e-10, torch.pi - 1e-10], dtype=F64), rtol=1e-6, atol=0)
