@@ -12,9 +12,11 @@ each with its standard error (sample standard deviation / sqrt(samples)). Draws 
 from an explicit generator, so two calls with generators seeded alike see exactly the same
 samples (common random numbers): invariances such as w -> c w can be checked sample by sample.
 
-The true gradient :math:`\nabla_w L` exists when the law of :math:`z^\top w` has a density; it
-is estimated by smoothing the step, :math:`\sigma_h(x) = \Phi(x / (h |w|))`, which gives the
-exact gradient of a smoothed loss; its bias is O(h^2) for smooth densities (``bandwidth`` = h).
+The true gradient :math:`\nabla_w L` exists when the law of :math:`z^\top w` has a density. It
+is a boundary integral: unit i switches on where :math:`z_i^\top w = 0`, and the loss jumps
+there by :math:`v_i (r - v_i\sigma_i + v_i/2)`. The estimator replaces the Dirac mass on that
+hyperplane by a Gaussian kernel of width :math:`h|w|` (``bandwidth`` = h), so its bias is
+O(h^2) for smooth densities; the standard error grows like 1/sqrt(h).
 
 Example
 -------
@@ -105,12 +107,18 @@ def _per_sample(v, w, Z, y, stes, bandwidth):
     vr = v * r[:, None]  # (b, m)
     C = [vr if _MASKS[ste] is None else _MASKS[ste](pre) * vr for ste in stes]
     if bandwidth is not None:
+        # Kernel estimate of the boundary integral: unit i flips where x_i = z_i^T w = 0, the
+        # loss jumps by v_i (r - v_i s_i + v_i / 2) there (the residual with unit i half on),
+        # and delta(x_i) is replaced by a Gaussian kernel of width h |w|: bias O(h^2).
         h = bandwidth * torch.linalg.vector_norm(w)
         x = pre / h
-        rs = torch.special.ndtr(x) @ v - y  # smoothed residual
-        C.append(torch.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * h) * v * rs[:, None])
-    # (b, k, n): C before Z keeps Z's layout (fast); k = 0 when only the loss is wanted
-    G = torch.bmm(torch.stack(C, dim=1), Z) if C else Z.new_zeros(Z.shape[0], 0, Z.shape[2])
+        kernel = torch.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * h)  # (b, m)
+        C.append(kernel * v * (r[:, None] - v * s + 0.5 * v))
+    C = torch.stack(C, dim=1) if C else Z.new_zeros(Z.shape[0], 0, Z.shape[1])  # (b, k, m)
+    if Z.shape[1] * Z.shape[2] <= 256:
+        G = (C[..., None] * Z[:, None]).sum(dim=2)  # (b, k, n): small patches, broadcast is fastest
+    else:
+        G = torch.bmm(C, Z)  # (b, k, n): C before Z keeps Z's layout (fast)
     return 0.5 * r * r, s * r[:, None], G
 
 
