@@ -167,25 +167,36 @@ def angle_deg(x, y) -> torch.Tensor:
 
 
 def _steps(W, Z):
-    return (torch.einsum("bmn,kn->kbm", Z, W) > 0).to(torch.float64)  # (K, N, m)
+    return (Z @ W.T > 0).to(torch.float64).permute(2, 0, 1)  # (K, N, m)
 
 
 def optimal_v_on(W, Z, y_star) -> torch.Tensor:
     """Least-squares second layer per direction on a fixed sample, E[ss^T] v = E[s y*] with
     s = sigma(Z w): W (K, n), Z (N, m, n), y_star (N,) -> (K, m)."""
+    return _profile(W, Z, y_star)[1]
+
+
+def _profile(W, Z, y_star):
     W = as_tensor(W, name="W", ndim=2, dtype=torch.float64)
     Z = as_tensor(Z, name="Z", ndim=3, dtype=torch.float64)
+    y = as_tensor(y_star, name="y_star", ndim=1, dtype=torch.float64)
+    N = Z.shape[0]
+    if Z.shape[1] == 1:  # one patch: v = E[s y*] / E[s], no linear solve
+        S = (Z[:, 0] @ W.T > 0).to(torch.float64).T  # (K, N)
+        P, G = S.mean(1), S @ y / N
+        v = (G / P)[:, None]
+        return 0.5 * (y @ y) / N - 0.5 * G * G / P, v
     S = _steps(W, Z)
-    G = S.transpose(1, 2) @ S / Z.shape[0]  # (K, m, m)
-    rhs = torch.einsum("kbm,b->km", S, y_star.to(torch.float64)) / Z.shape[0]
-    return torch.linalg.solve(G + 1e-12 * torch.eye(Z.shape[1], dtype=torch.float64), rhs[..., None])[..., 0]
+    Gram = torch.bmm(S.transpose(1, 2), S) / N  # (K, m, m)
+    rhs = (S.transpose(1, 2) @ y) / N  # (K, m)
+    v = torch.linalg.solve(Gram + 1e-12 * torch.eye(Z.shape[1], dtype=torch.float64), rhs[..., None])[..., 0]
+    r = (S @ v[..., None])[..., 0] - y  # (K, N)
+    return 0.5 * (r * r).mean(dim=1), v
 
 
 def profile_loss_on(W, Z, y_star) -> tuple[torch.Tensor, torch.Tensor]:
     """min over v of the sample-average loss for each direction: (loss (K,), v_opt (K, m))."""
-    v = optimal_v_on(W, Z, y_star)
-    r = torch.einsum("kbm,km->kb", _steps(as_tensor(W, name="W", dtype=torch.float64), Z), v) - y_star
-    return 0.5 * (r * r).mean(dim=1), v
+    return _profile(W, Z, y_star)
 
 
 def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replicates: int,
@@ -194,8 +205,9 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     r"""cReLU fixed point of the linear-teacher model (m = 1) on ``replicates`` independent samples.
 
     On each fixed sample of ``samples`` patches, iterate v <- v_opt(w) (exact minimisation of the
-    sample loss over v) and w <- w - lr g_crelu / v (the coarse step with the factor v divided
-    out), starting at radius0 * a_hat, and average the iterates of the second half (Polyak).
+    sample loss over v) and w <- w - lr S^-1 g_crelu / v (the coarse step with the factor v divided
+    out, preconditioned by the sample second moment S = E[zz^T], which leaves the fixed point
+    unchanged and makes the step independent of the input scales), starting at radius0 * a_hat, and average the iterates of the second half (Polyak).
     Returns (v (R,), w (R, n)); their spread over replicates is the Monte Carlo uncertainty.
     """
     samples = check_positive_int(samples, name="samples", minimum=2)
@@ -205,6 +217,7 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     Z = torch.stack([distribution.sample((samples,), generator) for _ in range(R)])  # (R, N, n)
     y = Z @ a  # (R, N)
     Zt = Z.transpose(1, 2).contiguous()  # (R, n, N)
+    prec = torch.linalg.inv(Zt @ Z / samples)  # (R, n, n): steps preconditioned by E[zz^T]^-1
     w = (radius0 * a / torch.linalg.vector_norm(a)).expand(R, -1).clone()  # (R, n)
     w_sum, v_sum, k = torch.zeros_like(w), torch.zeros(R, dtype=torch.float64), 0
     for t in range(steps):
@@ -212,7 +225,7 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
         s = pre > 0
         v = torch.where(s, y, 0.0).sum(1) / s.sum(1)
         c = torch.where(s & (pre < 1), v[:, None] - y, 0.0)  # crelu window times residual
-        g = (Zt @ c[:, :, None])[..., 0] / samples  # (R, n)
+        g = (prec @ (Zt @ c[:, :, None]))[..., 0] / samples  # (R, n)
         w = w - lr * g
         if t >= steps // 2:
             w_sum, v_sum, k = w_sum + w, v_sum + v, k + 1
