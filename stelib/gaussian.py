@@ -175,15 +175,19 @@ def spurious_minimizer_v(v_star) -> torch.Tensor:
 
 
 def spurious_minima_exist(v_star) -> bool:
-    """True iff (1^T v*)^2 < (m + 1)/2 |v*|^2, i.e. v~^T v* < 0 (df/dtheta < 0 at theta = pi).
+    """True iff 0 < (1^T v*)^2 < (m + 1)/2 |v*|^2 (Yin et al., Prop. 1).
 
+    The right inequality is v~^T v* < 0 (df/dtheta < 0 at theta = pi, a local minimum). When
+    1^T v* = 0 the point (v~, pi) = (-v*, pi) has f = 0: it is a second *global* minimum
+    (-v*^T sigma(-Z w*) = v*^T sigma(Z w*) when 1^T v* = 0), not a spurious one.
     ``v_star`` must be one vector of shape (m,).
     """
     v_star = cf.vector(v_star, name="v_star")
     if v_star.ndim != 1:
         raise ValueError(f"v_star must have shape (m,), got shape {tuple(v_star.shape)}")
     m = v_star.shape[0]
-    return bool(v_star.sum() ** 2 < (m + 1) / 2 * (v_star @ v_star))
+    s2 = v_star.sum() ** 2
+    return bool((s2 > 0) & (s2 < (m + 1) / 2 * (v_star @ v_star)))
 
 
 def identity_grad_norm_at_spurious(v_star) -> torch.Tensor:
@@ -252,7 +256,7 @@ def classify_critical_point(v, w, v_star, w_star, *, atol: float = 1e-10) -> str
     if not bool(is_critical(v, w, v_star, w_star, atol=atol)):
         return "not critical"
     theta = float(angle(w, w_star))
-    if theta == 0.0:
+    if theta == 0.0 or float(population_loss(v, w, v_star, w_star)) <= atol:
         return "global minimum"
     if theta == math.pi and spurious_minima_exist(v_star):
         return "spurious minimum"

@@ -330,3 +330,13 @@ def test_crelu_breaks_scale_symmetry():
     small = g.expected_coarse_grad(v, 0.5 * w, V_STAR, W_STAR, "crelu")
     large = g.expected_coarse_grad(v, 2.0 * w, V_STAR, W_STAR, "crelu")
     assert float((small - large).abs().max()) > 1e-2
+
+
+def test_centred_teacher_has_a_second_global_minimum_not_a_spurious_one():
+    """1^T v* = 0: (v~, pi) = (-v*, pi) has zero loss, so it is global (Yin's Prop. 1 needs s* != 0)."""
+    v_star = torch.tensor([1.0, -1.0, 2.0, -2.0], dtype=torch.float64)
+    w_star = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    v_t = g.spurious_minimizer_v(v_star)
+    assert not g.spurious_minima_exist(v_star)
+    assert abs(float(g.population_loss(v_t, -w_star, v_star, w_star))) < 1e-15
+    assert g.classify_critical_point(v_t, -w_star, v_star, w_star) == "global minimum"
