@@ -204,13 +204,15 @@ def population_cgd(model, v0, w0, *, ste: str | tuple[str, ...], lr, steps: int,
 
 def _minibatch_grads(v, w, Z, y, groups):
     """Mini-batch v-gradient and coarse w-gradients for R runs: Z (R, B, m, n), y (R, B)."""
-    pre = torch.einsum("rbmn,rn->rbm", Z, w)  # (R, B, m)
+    R, B, m, n = Z.shape
+    Zf = Z.reshape(R, B * m, n)
+    pre = torch.bmm(Zf, w[:, :, None]).reshape(R, B, m)  # (R, B, m)
     s = (pre > 0).to(DTYPE)
-    r = torch.einsum("rbm,rm->rb", s, v) - y  # (R, B)
+    r = (s * v[:, None, :]).sum(-1) - y  # (R, B)
     gv = (s * r[..., None]).mean(dim=1)  # (R, m)
     vr = v[:, None, :] * r[..., None]  # (R, B, m)
     mu = torch.cat([surrogate_derivative(pre[sl], s_) for s_, sl in groups])  # (R, B, m)
-    gw = torch.einsum("rbmn,rbm->rn", Z, mu * vr) / Z.shape[1]  # (R, n)
+    gw = torch.bmm((mu * vr).reshape(R, 1, B * m), Zf)[:, 0] / B  # (R, n)
     return gv, gw
 
 
@@ -247,7 +249,8 @@ def stochastic_cgd(sampler, v0, w0, *, ste: str | tuple[str, ...], lr, steps: in
 
     def batch_loss(v, w):
         Z, y = last["batch"]
-        r = torch.einsum("rbm,rm->rb", (torch.einsum("rbmn,rn->rbm", Z, w) > 0).to(DTYPE), v) - y
+        pre = torch.bmm(Z.reshape(Z.shape[0], -1, Z.shape[-1]), w[:, :, None]).reshape(Z.shape[:3])
+        r = ((pre > 0).to(DTYPE) * v[:, None, :]).sum(-1) - y
         return 0.5 * (r * r).mean(dim=1)
 
     loss_fn = sampler.loss if callable(getattr(sampler, "loss", None)) else batch_loss
