@@ -181,6 +181,16 @@ def estimate_on(v, w, Z, y_star, *, stes=STE_NAMES, true_grad: bool = False,
     return acc.result()
 
 
+def true_grad_per_sample(v, w, Z, y_star, *, bandwidth: float = 0.02) -> torch.Tensor:
+    """Per-sample terms of the true-gradient estimator, shape ``(samples, n)``; their mean is
+    ``estimate_on(..., true_grad=True).true_grad_w.mean`` (for checks sample by sample)."""
+    Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE)
+    y_star = as_tensor(y_star, name="y_star", ndim=1, dtype=DTYPE)
+    v, w = _vw(v, w, *Z.shape[1:])
+    acc = _Accumulator(v, w, (), True, bandwidth)  # validates bandwidth and w != 0
+    return _per_sample(v, w, Z, y_star, (), acc.bandwidth)[2][:, -1]
+
+
 def estimate(v, w, sampler, *, samples: int, generator: torch.Generator, stes=STE_NAMES,
              true_grad: bool = False, bandwidth: float = 0.02, chunk: int = 20_000) -> MCResult:
     """Estimate loss, v-gradient, coarse gradients (and the true w-gradient) from ``samples`` draws.

@@ -40,6 +40,7 @@ import torch
 
 from stelib._validate import as_tensor, check_choice, check_positive, check_positive_int, check_real
 from stelib.distributions import DTYPE, make_distribution
+from stelib.montecarlo import true_grad_per_sample
 from stelib.network import coarse_grads, sample_loss
 from stelib.problems import Problem
 from stelib.ste import STE_NAMES
@@ -94,33 +95,15 @@ def rescaling_gaps(v, w, Z, y_star, scales: Sequence[float], stes=STE_NAMES) -> 
     return out
 
 
-def smoothed_true_grad(v, w, Z, y_star, *, bandwidth: float = 0.02,
-                       multilinear: bool = True) -> torch.Tensor:
-    r"""Per-sample gradient of the smoothed loss, shape ``(batch, n)``.
+def smoothed_true_grad(v, w, Z, y_star, *, bandwidth: float = 0.02) -> torch.Tensor:
+    r"""Per-sample terms of the kernel estimate of :math:`\nabla_w L`, shape ``(batch, n)``.
 
-    With :math:`h = \text{bandwidth}\,|w|` (held fixed) and
-    :math:`\sigma_h(x) = \Phi(x/h)`, sample :math:`k` contributes
-    :math:`\nabla_w \tfrac12(v^\top\sigma_h(Z_k w) - y^*_k)^2
-    = Z_k^\top(\varphi(Z_k w/h)/h \odot v)\,(v^\top\sigma_h(Z_k w) - y^*_k)`; its mean is the
-    estimator of :func:`stelib.montecarlo.estimate` (bias O(h^2) for smooth densities).
+    The estimator of :func:`stelib.montecarlo.estimate` (``true_grad=True``): unit i's switching
+    hyperplane :math:`z_i^\top w = 0` carries the jump :math:`v_i(r - v_i\sigma_i + v_i/2)` of the
+    loss, and the Dirac mass there is replaced by a Gaussian kernel of width
+    :math:`h = \text{bandwidth}\,|w|`; bias O(h^2) for smooth densities.
     """
-    check_positive(bandwidth, name="bandwidth")
-    v = as_tensor(v, name="v", ndim=1, dtype=DTYPE)
-    w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)
-    Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE)
-    y_star = as_tensor(y_star, name="y_star", ndim=1, dtype=DTYPE)
-    h = bandwidth * torch.linalg.vector_norm(w)
-    if float(h) == 0:
-        raise ValueError("w = 0 is not allowed: the smoothing scale bandwidth*|w| would be 0")
-    x = Z @ w / h  # (batch, m)
-    s = torch.special.ndtr(x)  # (batch, m)
-    rs = s @ v - y_star  # (batch,)
-    if multilinear:  # unit i's own term v_i^2 s_i^2 / 2 replaced by v_i^2 s_i / 2 (sigma^2 = sigma)
-        rs = rs[:, None] - v * s + v / 2  # (batch, m)
-    else:
-        rs = rs[:, None]
-    c = torch.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * h) * v * rs  # (batch, m)
-    return (Z * c[:, :, None]).sum(dim=1)  # (batch, n)
+    return true_grad_per_sample(v, w, Z, y_star, bandwidth=bandwidth)
 
 
 def mean_se(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

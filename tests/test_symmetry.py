@@ -62,12 +62,12 @@ def test_smoothed_true_grad_matches_closed_form():
     assert abs(rad / rad_se) < 4.5
 
 
-def test_plain_smoothing_equals_montecarlo_estimator():
+def test_per_sample_terms_average_to_the_montecarlo_estimate():
     g = gen(3)
     p = make_problem("laplace", n=3, m=2, labels="relu_teacher", generator=g)
     Z, y = p.sample(5000, g)
     v, w = torch.randn(2, generator=g, dtype=DT), torch.randn(3, generator=g, dtype=DT)
-    ours = smoothed_true_grad(v, w, Z, y, bandwidth=0.05, multilinear=False).mean(0)
+    ours = smoothed_true_grad(v, w, Z, y, bandwidth=0.05).mean(0)
     ref = estimate_on(v, w, Z, y, true_grad=True, bandwidth=0.05).true_grad_w.mean
     torch.testing.assert_close(ours, ref)
 
