@@ -340,3 +340,6 @@ def test_centred_teacher_has_a_second_global_minimum_not_a_spurious_one():
     assert not g.spurious_minima_exist(v_star)
     assert abs(float(g.population_loss(v_t, -w_star, v_star, w_star))) < 1e-15
     assert g.classify_critical_point(v_t, -w_star, v_star, w_star) == "global minimum"
+    centred = torch.tensor([0.3, -1.7, 2.2, 0.9], dtype=torch.float64)
+    centred = centred - centred.mean()  # 1^T v* is ~1e-16 here, not exactly 0
+    assert not g.spurious_minima_exist(centred)
