@@ -70,21 +70,28 @@ class MCResult:
 
 
 class _Moments:
-    """Running sums of per-sample values, reduced to mean and standard error."""
+    """Running sums reduced to a mean and its standard error.
+
+    Values arrive as sums over groups of ``size`` samples (``size`` = 1: per-sample values).
+    For independent samples E[(X_g - size mu)^2 / size] = var, so the variance estimate
+    (sum_g X_g^2 / size - N mu^2) / (groups - 1) is the sample variance when size = 1 and the
+    batch-means estimate otherwise.
+    """
 
     def __init__(self):
         self.s = self.s2 = None
-        self.count = 0
+        self.count = self.groups = 0
 
-    def add(self, x: torch.Tensor) -> None:  # x: (batch, ...)
-        s, s2 = x.sum(dim=0), (x * x).sum(dim=0)
+    def add(self, x: torch.Tensor, size: int = 1) -> None:  # x: (groups, ...) sums over `size` samples
+        s, s2 = x.sum(dim=0), (x * x).sum(dim=0) if size == 1 else (x * x).sum(dim=0) / size
         self.s = s if self.s is None else self.s + s
         self.s2 = s2 if self.s2 is None else self.s2 + s2
-        self.count += x.shape[0]
+        self.count += x.shape[0] * size
+        self.groups += x.shape[0]
 
     def result(self) -> Estimate:
         mean = self.s / self.count
-        var = torch.clamp(self.s2 / self.count - mean * mean, min=0) * self.count / max(self.count - 1, 1)
+        var = torch.clamp(self.s2 / self.count - mean * mean, min=0) * self.count / max(self.groups - 1, 1)
         return Estimate(mean, torch.sqrt(var / self.count))
 
 
@@ -95,13 +102,14 @@ _MASKS = {
 }
 
 
-def _per_sample(v, w, Z, y, stes, bandwidth):
-    """Per-sample loss, dl/dv, coarse gradients and (optionally) smoothed true gradient.
+def _per_sample(v, w, Z, y, stes, bandwidth, pre=None, group: int = 1):
+    """Per-sample loss and dl/dv, and the coarse gradients (and smoothed true gradient)
+    summed over groups of ``group`` consecutive samples: shape ``(b / group, k, n)``.
 
     The hot loop of every estimate: STE names are checked by the caller, so the surrogate
     derivatives are applied as masks here without re-validating each chunk.
     """
-    pre = Z @ w  # (b, m)
+    pre = Z @ w if pre is None else pre  # (b, m)
     s = (pre > 0).to(DTYPE)
     r = s @ v - y  # (b,)
     vr = v * r[:, None]  # (b, m)
@@ -114,18 +122,29 @@ def _per_sample(v, w, Z, y, stes, bandwidth):
         x = pre / h
         kernel = torch.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * h)  # (b, m)
         C.append(kernel * v * (r[:, None] - v * s + 0.5 * v))
-    C = torch.stack(C, dim=1) if C else Z.new_zeros(Z.shape[0], 0, Z.shape[1])  # (b, k, m)
-    if Z.shape[1] * Z.shape[2] <= 256:
+    b, m, n = Z.shape
+    k = len(C)
+    C = torch.stack(C, dim=1) if C else Z.new_zeros(b, 0, m)  # (b, k, m)
+    if group > 1:  # group sums: one (k, group*m) x (group*m, n) product per group
+        g = b // group
+        G = torch.bmm(C.reshape(g, group, k, m).transpose(1, 2).reshape(g, k, group * m), Z.reshape(g, group * m, n))
+    elif m * n <= 256:
         G = (C[..., None] * Z[:, None]).sum(dim=2)  # (b, k, n): small patches, broadcast is fastest
     else:
         G = torch.bmm(C, Z)  # (b, k, n): C before Z keeps Z's layout (fast)
     return 0.5 * r * r, s * r[:, None], G
 
 
-def _cache_chunk(m: int, n: int) -> int:
-    """Samples per pass so that one chunk of Z (~8 MiB) stays in cache between the forward
-    product Z w and the backward contraction C Z: Z is then read from memory once, not twice."""
-    return max(1, 2**23 // (8 * m * n))
+def _chunk_and_group(m: int, n: int, samples: int) -> tuple[int, int]:
+    """Samples per backward pass (~32 MiB of Z) and the group size of the coarse-gradient sums.
+
+    Small patches (m n <= 256) keep per-sample values. Large ones are summed over groups of up
+    to 32 samples (at least 64 groups), so the backward contraction is a few large products
+    instead of one tiny product per sample; the standard error then comes from the group sums.
+    """
+    group = 1 if m * n <= 256 else max(1, min(32, samples // 64))
+    chunk = max(group, 2**25 // (8 * m * n) // group * group)
+    return chunk, group
 
 
 def _check_stes(stes) -> tuple[str, ...]:
@@ -140,19 +159,33 @@ class _Accumulator:
             raise ValueError("w = 0 is not allowed for the true gradient: the direction w/|w| is undefined")
         self.loss, self.grad_v, self.G = _Moments(), _Moments(), _Moments()
 
-    def add(self, Z: torch.Tensor, y: torch.Tensor) -> None:
+    def add(self, Z: torch.Tensor, y: torch.Tensor, pre: torch.Tensor | None = None, *, samples: int) -> None:
+        """Add a sample; ``pre`` = Z w if already computed, ``samples`` the planned total."""
         Z, y = Z.to(DTYPE), y.to(DTYPE)
-        for Zc, yc in zip(Z.split(_cache_chunk(*Z.shape[1:])), y.split(_cache_chunk(*Z.shape[1:])), strict=True):
-            loss, gv, G = _per_sample(self.v, self.w, Zc, yc, self.stes, self.bandwidth)
-            self.loss.add(loss)
-            self.grad_v.add(gv)
-            self.G.add(G)
+        pre = Z @ self.w if pre is None else pre  # (b, m)
+        if not bool(torch.isfinite(pre).all()):  # nan/inf anywhere in Z reaches Z w
+            raise ValueError("Z contains non-finite values (nan or inf)")
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("y_star contains non-finite values (nan or inf)")
+        chunk, group = _chunk_and_group(Z.shape[1], Z.shape[2], samples)
+        for start in range(0, Z.shape[0], chunk):
+            sl = slice(start, min(start + chunk, Z.shape[0]))
+            full = (sl.stop - sl.start) // group * group
+            for part, size in ((slice(sl.start, sl.start + full), group), (slice(sl.start + full, sl.stop), None)):
+                if part.stop == part.start:
+                    continue
+                size = size or part.stop - part.start  # the remainder forms one group
+                loss, gv, G = _per_sample(self.v, self.w, Z[part], y[part], self.stes, self.bandwidth,
+                                          pre[part], group=size if size > 1 and group > 1 else 1)
+                self.loss.add(loss)
+                self.grad_v.add(gv)
+                self.G.add(G, size if group > 1 else 1)
 
     def result(self) -> MCResult:
         G = self.G.result()
         coarse = {ste: Estimate(G.mean[k], G.se[k]) for k, ste in enumerate(self.stes)}
         true = Estimate(G.mean[-1], G.se[-1]) if self.bandwidth is not None else None
-        return MCResult(self.loss.result(), self.grad_v.result(), coarse, true, self.G.count)
+        return MCResult(self.loss.result(), self.grad_v.result(), coarse, true, self.loss.count)
 
 
 def _vw(v, w, m, n):
@@ -171,13 +204,15 @@ def estimate_on(v, w, Z, y_star, *, stes=STE_NAMES, true_grad: bool = False,
     sample by sample.
     """
     stes = _check_stes(stes)
-    Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE)
+    # Z is checked for nan/inf through Z w (computed once, before any estimate), not by an
+    # extra pass over the largest array.
+    Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE, finite=False)
     y_star = as_tensor(y_star, name="y_star", ndim=1, dtype=DTYPE)
     if Z.shape[0] != y_star.shape[0] or Z.shape[0] < 2:
         raise ValueError(f"Z has {Z.shape[0]} samples and y_star {y_star.shape[0]}; need equal counts >= 2")
     v, w = _vw(v, w, *Z.shape[1:])
     acc = _Accumulator(v, w, stes, true_grad, bandwidth)
-    acc.add(Z, y_star)
+    acc.add(Z, y_star, samples=Z.shape[0])
     return acc.result()
 
 
@@ -212,7 +247,7 @@ def estimate(v, w, sampler, *, samples: int, generator: torch.Generator, stes=ST
     done = 0
     while done < samples:
         b = min(chunk, samples - done)
-        acc.add(*sampler.sample(b, generator))
+        acc.add(*sampler.sample(b, generator), samples=samples)
         done += b
     return acc.result()
 

@@ -135,3 +135,29 @@ def test_true_gradient_smoothing_bias_is_second_order():
     (r2, _), (r1, _), (r0, se0) = radial(0.2), radial(0.1), radial(0.02)
     assert abs(r0) < 4 * se0  # no detectable bias at h = 0.02
     assert 2.8 < r2 / r1 < 5.2  # halving h divides the bias by ~4 (a first-order bias gives ~2)
+
+
+def test_large_patches_use_group_sums_with_the_same_mean_and_a_consistent_standard_error():
+    """m n > 256: coarse gradients are summed over groups of samples (batch means)."""
+    from stelib.network import coarse_grads
+
+    g = torch.Generator().manual_seed(8)
+    m, n, b = 20, 16, 6403  # 6403 = 64 groups of 100... plus a remainder group
+    Z, y = torch.randn(b, m, n, generator=g, dtype=F64), torch.randn(b, generator=g, dtype=F64)
+    v, w = torch.randn(m, generator=g, dtype=F64), torch.randn(n, generator=g, dtype=F64)
+    est = estimate_on(v, w, Z, y)
+    per = coarse_grads(v, w, Z, y, per_sample=True)
+    for ste in STE_NAMES:
+        torch.testing.assert_close(est.coarse[ste].mean, per[ste].mean(0), rtol=1e-11, atol=1e-13)
+        se = per[ste].std(0) / b**0.5  # the per-sample standard error
+        ratio = est.coarse[ste].se / se
+        assert ((ratio > 0.6) & (ratio < 1.4)).all(), ratio  # batch means with >= 64 groups
+
+
+def test_non_finite_samples_are_rejected_before_any_estimate():
+    Z = torch.ones(10, 2, 3, dtype=F64)
+    Z[4, 1, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"Z contains non-finite values"):
+        estimate_on([1.0, 1.0], [1.0, 0.0, 0.0], Z, torch.zeros(10, dtype=F64))
+    with pytest.raises(ValueError, match=r"y_star contains non-finite values"):
+        estimate_on([1.0, 1.0], [1.0, 0.0, 0.0], torch.ones(10, 2, 3, dtype=F64), torch.full((10,), float("inf")))
