@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _stats import within
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,14 +47,6 @@ def sample():
     gen = torch.Generator().manual_seed(20240607)
     Z = torch.randn(N_MC, 3, 4, generator=gen, dtype=F64)  # (batch, m, n)
     return Z, teacher(V_STAR, W_STAR, Z)
-
-
-def within(closed: torch.Tensor, per_sample: torch.Tensor, k: float = 4.0) -> None:
-    """Closed form within k standard errors of the Monte Carlo mean, coordinate-wise."""
-    mean = per_sample.mean(0)
-    se = per_sample.std(0) / math.sqrt(per_sample.shape[0])
-    z = (closed - mean).abs() / se
-    assert bool((z < k).all()), f"closed {closed}, MC {mean} +- {se}, z = {z}"
 
 
 @pytest.mark.parametrize("point", POINTS)

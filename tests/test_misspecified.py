@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _stats import within
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,13 +37,6 @@ POINTS = {
 def sample():
     Z, y = ms.LinearTeacherModel(A).sample(N_MC, torch.Generator().manual_seed(7))
     return Z, y
-
-
-def within(closed: torch.Tensor, per_sample: torch.Tensor, k: float = 4.0) -> None:
-    mean = per_sample.mean(0)
-    se = per_sample.std(0) / math.sqrt(per_sample.shape[0])
-    z = (closed - mean).abs() / se
-    assert bool((z < k).all()), f"closed {closed}, MC {mean} +- {se}, z = {z}"
 
 
 @pytest.mark.parametrize("point", POINTS)
