@@ -7,8 +7,12 @@ Estimator in Training Activation Quantized Neural Nets* (ICLR 2019).
 Modules (one idea each): ``ste`` (STEs), ``network`` (the two-layer binary network on a
 batch), ``gaussian`` (Yin et al.'s closed forms), ``misspecified`` (the linear-teacher
 example), ``distributions`` and ``problems`` (inputs and labels), ``montecarlo`` (estimates
-with standard errors), ``train`` (batched coarse gradient descent), ``plotting``, ``params``
-and ``cli`` (the book's chapters and reruns).
+with standard errors), ``train`` (batched coarse gradient descent), ``plotting``, ``params``,
+``cli`` and ``book`` (the book's chapters and reruns). Chapter-specific helpers, imported by
+name: ``symmetry`` (scale-symmetry checks), ``outcomes`` (classifying CGD runs in Yin's model),
+``general_inputs`` (stationary points beyond Gaussian inputs), ``profile`` and ``fields``
+(sample-based profiles and w-plane fields of the misspecified example), ``quantnets`` and
+``practice`` (activation-quantized networks on the digits data).
 """
 
 from stelib import distributions, gaussian, misspecified, montecarlo, network, problems, ste, train
