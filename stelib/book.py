@@ -130,7 +130,7 @@ def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None 
     rc = proc.wait()
     seconds = time.perf_counter() - t0
     if rc == 0:
-        print(f"\nbook built in {seconds:.1f} s: {(output or root / '_build') / 'html'}/index.html")
+        print(f"\nbook built in {seconds:.1f} s: {(output or root) / '_build' / 'html' / 'index.html'}")
         return 0
     bad = failing_chapters("".join(lines))
     print(f"\nbook build FAILED after {seconds:.1f} s (exit status {rc}).", file=sys.stderr)
