@@ -7,15 +7,15 @@ of each of the three STEs:
   and ``loss.backward()`` -- three forward and three backward passes over Z;
 * textbook, means and standard errors: the same autograd call on each group of samples that
   stelib's estimator sums over (batch means), giving the same standard errors;
-* stelib: :func:`stelib.montecarlo.estimate_on` -- one forward product Z w, all three STEs'
-  backward contractions as one batched product over groups of samples, with the loss, the
+* stelib: :func:`stelib.montecarlo.estimate_on` -- for patches this large, the fused kernel of
+  ``stelib._fused``: per sample, the forward product, the residual and all three STEs' backward
+  contractions while the sample is in cache, summed over groups of samples, with the loss, the
   v-gradient and every standard error.
 
 Prints both speed-up ratios, the largest differences (target <= 1e-10) and the achieved
 GFLOP/s next to the machine's float64 matrix-product GFLOP/s measured in the same run. Flop
-counts: 2 m n per sample for Z w, 2 m n k for the k backward contractions. Both methods are
-bound by memory bandwidth (Z is read 6 times by the textbook way, twice by stelib), which caps
-the means-only ratio near 3.
+counts: 2 m n per sample for Z w, 2 m n k for the k backward contractions. The textbook way
+is bound by memory bandwidth: it reads Z six times, stelib's kernel once.
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ there by :math:`v_i (r - v_i\sigma_i + v_i/2)`. The estimator replaces the Dirac
 hyperplane by a Gaussian kernel of width :math:`h|w|` (``bandwidth`` = h), so its bias is
 O(h^2) for smooth densities; the standard error grows like 1/sqrt(h).
 
+Implementation: small patches (m n <= 256) keep per-sample values (PyTorch, broadcast). Larger
+ones sum the coarse gradients over groups of up to 32 samples and take the standard error
+from the group sums (batch means, at least 64 groups); on the CPU, without the true gradient,
+the fused kernel of ``stelib._fused`` computes those sums reading each sample once, and the
+PyTorch path (tested against it) serves everything else.
+
 Example
 -------
 >>> import torch
@@ -88,6 +94,13 @@ class _Moments:
         self.s2 = s2 if self.s2 is None else self.s2 + s2
         self.count += x.shape[0] * size
         self.groups += x.shape[0]
+
+    def add_sums(self, s: torch.Tensor, s2: torch.Tensor, *, count: int, groups: int) -> None:
+        """Add pre-reduced sums: ``s`` of the values, ``s2`` of (group sum)^2 / group size."""
+        self.s = s if self.s is None else self.s + s
+        self.s2 = s2 if self.s2 is None else self.s2 + s2
+        self.count += count
+        self.groups += groups
 
     def result(self) -> Estimate:
         mean = self.s / self.count
@@ -162,6 +175,8 @@ class _Accumulator:
     def add(self, Z: torch.Tensor, y: torch.Tensor, pre: torch.Tensor | None = None, *, samples: int) -> None:
         """Add a sample; ``pre`` = Z w if already computed, ``samples`` the planned total."""
         Z, y = Z.to(DTYPE), y.to(DTYPE)
+        if pre is None and self.bandwidth is None and Z.shape[1] * Z.shape[2] > 256 and Z.device.type == "cpu":
+            return self._add_fused(Z, y, samples)
         pre = Z @ self.w if pre is None else pre  # (b, m)
         if not bool(torch.isfinite(pre).all()):  # nan/inf anywhere in Z reaches Z w
             raise ValueError("Z contains non-finite values (nan or inf)")
@@ -180,6 +195,26 @@ class _Accumulator:
                 self.loss.add(loss)
                 self.grad_v.add(gv)
                 self.G.add(G, size if group > 1 else 1)
+
+    def _add_fused(self, Z: torch.Tensor, y: torch.Tensor, samples: int) -> None:
+        """Large patches: the fused kernel of :mod:`stelib._fused` reads Z once. Same group sums
+        as the PyTorch path; Z is checked for nan/inf through its results, before they are used."""
+        from stelib import _fused  # numba: compiled on first use
+
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("y_star contains non-finite values (nan or inf)")
+        b = Z.shape[0]
+        group = _chunk_and_group(Z.shape[1], Z.shape[2], samples)[1]
+        G, L, V = (torch.from_numpy(a) for a in _fused.group_sums(
+            *(t.detach().contiguous().numpy() for t in (Z, y, self.v, self.w)), group))
+        if not (bool(torch.isfinite(L).all()) and bool(torch.isfinite(G).all())):
+            raise ValueError("Z contains non-finite values (nan or inf)")
+        sizes = torch.full((G.shape[0], 1, 1), float(group), dtype=DTYPE)
+        sizes[-1] = b - (G.shape[0] - 1) * group  # the remainder forms one group
+        G = G[:, [STE_NAMES.index(ste) for ste in self.stes]]  # (groups, k, n)
+        self.loss.add_sums(L[:, 0].sum(), L[:, 1].sum(), count=b, groups=b)
+        self.grad_v.add_sums(V[:, 0].sum(0), V[:, 1].sum(0), count=b, groups=b)
+        self.G.add_sums(G.sum(0), (G * G / sizes).sum(0), count=b, groups=G.shape[0])
 
     def result(self) -> MCResult:
         G = self.G.result()
