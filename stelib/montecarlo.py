@@ -38,7 +38,7 @@ Example
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -72,7 +72,6 @@ class MCResult:
     coarse: dict[str, Estimate]
     true_grad_w: Estimate | None
     samples: int
-    extras: dict = field(default_factory=dict)
 
 
 class _Moments:
@@ -89,11 +88,7 @@ class _Moments:
         self.count = self.groups = 0
 
     def add(self, x: torch.Tensor, size: int = 1) -> None:  # x: (groups, ...) sums over `size` samples
-        s, s2 = x.sum(dim=0), (x * x).sum(dim=0) if size == 1 else (x * x).sum(dim=0) / size
-        self.s = s if self.s is None else self.s + s
-        self.s2 = s2 if self.s2 is None else self.s2 + s2
-        self.count += x.shape[0] * size
-        self.groups += x.shape[0]
+        self.add_sums(x.sum(dim=0), (x * x).sum(dim=0) / size, count=x.shape[0] * size, groups=x.shape[0])
 
     def add_sums(self, s: torch.Tensor, s2: torch.Tensor, *, count: int, groups: int) -> None:
         """Add pre-reduced sums: ``s`` of the values, ``s2`` of (group sum)^2 / group size."""
@@ -172,12 +167,13 @@ class _Accumulator:
             raise ValueError("w = 0 is not allowed for the true gradient: the direction w/|w| is undefined")
         self.loss, self.grad_v, self.G = _Moments(), _Moments(), _Moments()
 
-    def add(self, Z: torch.Tensor, y: torch.Tensor, pre: torch.Tensor | None = None, *, samples: int) -> None:
-        """Add a sample; ``pre`` = Z w if already computed, ``samples`` the planned total."""
+    def add(self, Z: torch.Tensor, y: torch.Tensor, *, samples: int, fused: bool = True) -> None:
+        """Add a sample; ``samples`` is the planned total (it sets the group size). Large patches
+        on the CPU go to the fused kernel unless ``fused=False`` (the PyTorch reference path)."""
         Z, y = Z.to(DTYPE), y.to(DTYPE)
-        if pre is None and self.bandwidth is None and Z.shape[1] * Z.shape[2] > 256 and Z.device.type == "cpu":
+        if fused and self.bandwidth is None and Z.shape[1] * Z.shape[2] > 256 and Z.device.type == "cpu":
             return self._add_fused(Z, y, samples)
-        pre = Z @ self.w if pre is None else pre  # (b, m)
+        pre = Z @ self.w  # (b, m), computed once for the check and every chunk
         if not bool(torch.isfinite(pre).all()):  # nan/inf anywhere in Z reaches Z w
             raise ValueError("Z contains non-finite values (nan or inf)")
         if not bool(torch.isfinite(y).all()):
