@@ -40,6 +40,7 @@ import torch
 
 from stelib._validate import as_tensor, check_choice, check_positive, check_positive_int, check_real
 from stelib.distributions import DTYPE, make_distribution
+from stelib.general_inputs import optimal_v_on
 from stelib.montecarlo import true_grad_per_sample
 from stelib.network import coarse_grads, sample_loss
 from stelib.problems import Problem
@@ -147,15 +148,14 @@ def least_squares_v(w, Z, y_star) -> torch.Tensor:
     """argmin_v of the sample mean of (v^T sigma(Z w) - y*)^2, shape (m,) (least squares).
 
     For a population this is the optimal second layer for the direction of w (it does not
-    depend on |w|). Raises ``ValueError`` if some unit never fires on the sample.
+    depend on |w|): :func:`stelib.general_inputs.optimal_v_on` for one direction. Raises
+    ``ValueError`` if some unit never fires on the sample.
     """
     w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)
     Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE)
-    y_star = as_tensor(y_star, name="y_star", ndim=1, dtype=DTYPE)
-    S = ((Z @ w) > 0).to(DTYPE)  # (batch, m)
-    if bool((S.sum(0) == 0).any()):
+    if bool((((Z @ w) > 0).sum(0) == 0).any()):
         raise ValueError("a hidden unit never fires on this sample: v is not identified")
-    return torch.linalg.lstsq(S, y_star[:, None]).solution[:, 0]
+    return optimal_v_on(w[None], Z, y_star)[0]
 
 
 def loglog_slope(x, y) -> float:
