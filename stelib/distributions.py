@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -44,9 +45,9 @@ class Distribution:
     """Base class: subclasses implement :meth:`_draw` returning ``(*shape, n)`` float64."""
 
     n: int
-    name: str = field(init=False, default="distribution")
-    symmetric: bool = field(init=False, default=True)
-    rotation_invariant: bool = field(init=False, default=False)
+    name: ClassVar[str] = "distribution"
+    symmetric: ClassVar[bool] = True  # subclasses whose facts depend on parameters use properties
+    rotation_invariant: ClassVar[bool] = False
 
     def __post_init__(self):
         check_positive_int(self.n, name="n", maximum=4096)
@@ -75,10 +76,8 @@ class Distribution:
 class Gaussian(Distribution):
     """i.i.d. N(0, 1) coordinates (Yin et al.'s setting)."""
 
-    def __post_init__(self):
-        super().__post_init__()
-        object.__setattr__(self, "name", "gaussian")
-        object.__setattr__(self, "rotation_invariant", True)
+    name: ClassVar[str] = "gaussian"
+    rotation_invariant: ClassVar[bool] = True
 
     def _draw(self, shape, generator):
         return torch.randn(*shape, self.n, generator=generator, dtype=DTYPE)
@@ -88,9 +87,7 @@ class Gaussian(Distribution):
 class Uniform(Distribution):
     """i.i.d. uniform coordinates on [-sqrt 3, sqrt 3] (the cube; unit variance)."""
 
-    def __post_init__(self):
-        super().__post_init__()
-        object.__setattr__(self, "name", "uniform")
+    name: ClassVar[str] = "uniform"
 
     def _draw(self, shape, generator):
         u = torch.rand(*shape, self.n, generator=generator, dtype=DTYPE)
@@ -101,9 +98,7 @@ class Uniform(Distribution):
 class Laplace(Distribution):
     """i.i.d. Laplace coordinates with scale 1/sqrt 2 (unit variance)."""
 
-    def __post_init__(self):
-        super().__post_init__()
-        object.__setattr__(self, "name", "laplace")
+    name: ClassVar[str] = "laplace"
 
     def _draw(self, shape, generator):
         e = -torch.log1p(-torch.rand(*shape, self.n, generator=generator, dtype=DTYPE))  # Exp(1)
@@ -121,12 +116,15 @@ class StudentT(Distribution):
 
     df: float = 5.0
     radial: bool = True
+    name: ClassVar[str] = "student_t"
 
     def __post_init__(self):
         super().__post_init__()
         check_real(self.df, name="df", low=2.0, low_open=True, high=1e6)
-        object.__setattr__(self, "name", "student_t")
-        object.__setattr__(self, "rotation_invariant", bool(self.radial))
+
+    @property
+    def rotation_invariant(self) -> bool:
+        return bool(self.radial)
 
     def _draw(self, shape, generator):
         g = torch.randn(*shape, self.n, generator=generator, dtype=DTYPE)
@@ -144,6 +142,7 @@ class AnisotropicGaussian(Distribution):
     """
 
     scales: tuple[float, ...] | None = None
+    name: ClassVar[str] = "anisotropic"
 
     def __post_init__(self):
         super().__post_init__()
@@ -154,8 +153,10 @@ class AnisotropicGaussian(Distribution):
         if len(scales) != self.n:
             raise ValueError(f"scales has {len(scales)} entries; it needs n={self.n}")
         object.__setattr__(self, "scales", scales)
-        object.__setattr__(self, "name", "anisotropic")
-        object.__setattr__(self, "rotation_invariant", len(set(scales)) == 1)
+
+    @property
+    def rotation_invariant(self) -> bool:
+        return len(set(self.scales)) == 1
 
     def _draw(self, shape, generator):
         s = torch.tensor(self.scales, dtype=DTYPE)
@@ -175,14 +176,17 @@ class GaussianMixture(Distribution):
     sep: float = 1.0
     std: float = 0.6
     shift: float = 0.5
+    name: ClassVar[str] = "mixture"
 
     def __post_init__(self):
         super().__post_init__()
         check_real(self.sep, name="sep", low=0.0, high=100.0)
         check_positive(self.std, name="std")
         check_real(self.shift, name="shift", low=-100.0, high=100.0)
-        object.__setattr__(self, "name", "mixture")
-        object.__setattr__(self, "symmetric", self.shift == 0.0)
+
+    @property
+    def symmetric(self) -> bool:
+        return self.shift == 0.0
 
     @property
     def direction(self) -> torch.Tensor:
@@ -220,6 +224,8 @@ class Digits(Distribution):
     """
 
     kind: str = "pca"
+    name: ClassVar[str] = "digits"
+    symmetric: ClassVar[bool] = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -228,8 +234,6 @@ class Digits(Distribution):
             raise ValueError(f"n={self.n} is too large for digits PCA; allowed 1..64")
         if self.kind == "patch" and (math.isqrt(self.n) ** 2 != self.n or self.n > 64):
             raise ValueError(f"n={self.n} must be a square k^2 <= 64 for digits patches")
-        object.__setattr__(self, "name", "digits")
-        object.__setattr__(self, "symmetric", False)
         object.__setattr__(self, "_points", self._build())
 
     def _build(self) -> torch.Tensor:
@@ -275,7 +279,7 @@ def make_distribution(name: str, n: int, **shape) -> Distribution:
     """Build the distribution called ``name`` on R^n; ``shape`` holds its shape parameters."""
     check_choice(name, tuple(DISTRIBUTIONS), name="distribution")
     cls = DISTRIBUTIONS[name]
-    allowed = {f for f in cls.__dataclass_fields__ if f not in ("n", "name", "symmetric", "rotation_invariant")}
+    allowed = set(cls.__dataclass_fields__) - {"n"}
     unknown = set(shape) - allowed
     if unknown:
         raise ValueError(f"unknown shape parameter(s) {sorted(unknown)} for distribution {name!r}; "
