@@ -38,7 +38,8 @@ from stelib.network import teacher
 from stelib.ste import check_ste
 
 __all__ = [
-    "YinModel", "angle", "classify_critical_point", "coarse_true_inner", "expected_coarse_grad",
+    "YinModel", "angle", "classify_critical_point", "coarse_true_inner", "descent_ratio",
+    "expected_coarse_grad",
     "identity_grad_norm_at_spurious", "is_critical", "optimal_v", "population_grad",
     "population_loss", "saddle_angle", "saddle_v", "spurious_minima_exist", "spurious_minimizer_v",
 ]
@@ -161,6 +162,30 @@ def coarse_true_inner(v, w, v_star, w_star, ste: str) -> torch.Tensor:
     safe = torch.where(sin > 0, sin, torch.ones_like(sin))
     big = torch.where(sin > 0, cf.cdf_minus_half(1.0 / (r * safe)), torch.full_like(sin, 0.5))
     return (base * big)[..., 0]
+
+
+def descent_ratio(v, w, v_star, w_star, ste: str) -> torch.Tensor:
+    r"""The ratio that decides whether a coarse gradient step is a descent step, shape (...).
+
+    .. math::
+
+        R_\mu(v, w) = \frac{|\mathbb{E}\,g_\mu|^2}
+        {|\partial_v f|^2 + \langle \mathbb{E}\,g_\mu, \partial_w f\rangle}.
+
+    A step :math:`(v, w) \leftarrow (v - \eta\,\partial_v f, w - \eta\,\mathbb{E}g_\mu)` on a
+    region where :math:`\nabla f` is :math:`\ell`-Lipschitz lowers :math:`f` by at least
+    :math:`\eta D - \tfrac{\ell\eta^2}{2}(|\partial_v f|^2 + |\mathbb{E}g_\mu|^2)`, with
+    :math:`D` the denominator above; a fixed step is a descent step only where :math:`R_\mu` is
+    bounded. Yin et al. (ICLR 2019) bound it for the ReLU STE and show that it blows up near the
+    spurious minimisers for the identity STE (book: Yin's setting, ``prop-yin-descent``).
+    ``inf`` where the denominator is 0 and the numerator is not; ``nan`` where both are 0.
+    """
+    v, w, v_star, w_star = _args(v, w, v_star, w_star)
+    eg = expected_coarse_grad(v, w, v_star, w_star, ste)
+    gv, _ = population_grad(v, w, v_star, w_star)
+    num = (eg * eg).sum(-1)
+    den = (gv * gv).sum(-1) + coarse_true_inner(v, w, v_star, w_star, ste)
+    return num / den
 
 
 def spurious_minimizer_v(v_star) -> torch.Tensor:
