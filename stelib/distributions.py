@@ -1,4 +1,4 @@
-r"""Input distributions with one interface (THEORY.md sections 3-5).
+r"""Input distributions with one interface (book: the scale-symmetry chapter and the chapter on general inputs).
 
 Each distribution describes one patch :math:`z \in \mathbb{R}^n`; an input :math:`Z` stacks
 ``m`` independent patches. Every distribution is standardised so that each coordinate has
@@ -6,7 +6,7 @@ mean 0 and variance 1 where that is possible (the shifted mixture is the deliber
 its mean is not 0), and states the facts the theory uses:
 
 * ``symmetric``: the law is invariant under :math:`z \mapsto -z` (then
-  :math:`P(z^\top w > 0) = 1/2` for every w, THEORY.md section 4);
+  :math:`P(z^\top w > 0) = 1/2` for every w, book: prop-gi-spurious);
 * ``rotation_invariant``: the law is invariant under every rotation (then the whole loss
   landscape equals the Gaussian one);
 * ``mean``: the mean vector, shape ``(n,)``.
@@ -170,7 +170,7 @@ class GaussianMixture(Distribution):
     ``e`` is the unit vector (1, ..., 1)/sqrt n; ``sep`` the component offset, ``s`` their
     common standard deviation and ``shift`` a common offset along ``e``. With shift = 0 the
     mixture is centred and symmetric; with shift != 0 it is neither (the non-centred case of
-    THEORY.md section 4).
+    book: prop-gi-spurious).
     """
 
     sep: float = 1.0

@@ -1,4 +1,4 @@
-r"""Yin et al.'s teacher-student model under i.i.d. Gaussian inputs (THEORY.md sections 2 and 4).
+r"""Yin et al.'s teacher-student model under i.i.d. Gaussian inputs (book: Yin's setting).
 
 Input :math:`Z \in \mathbb{R}^{m\times n}` with i.i.d. N(0, 1) entries, student
 :math:`y = v^\top\sigma(Zw)`, teacher :math:`y^* = v^{*\top}\sigma(Zw^*)`,
@@ -113,7 +113,7 @@ def optimal_v(w, v_star, w_star) -> torch.Tensor:
 
 
 def expected_coarse_grad(v, w, v_star, w_star, ste: str) -> torch.Tensor:
-    r"""E_Z[g_ste(v, w; Z)] in closed form, shape (..., n) (THEORY.md section 4).
+    r"""E_Z[g_ste(v, w; Z)] in closed form, shape (..., n) (book: prop-yin-coarse).
 
     With :math:`\varphi_0 = \varphi(0)`, :math:`a = 1/|w|` and
     :math:`h = |v|^2 + (1^\top v)^2 - (1^\top v)(1^\top v^*) + v^\top v^*`:
@@ -145,7 +145,7 @@ def expected_coarse_grad(v, w, v_star, w_star, ste: str) -> torch.Tensor:
 
 
 def coarse_true_inner(v, w, v_star, w_star, ste: str) -> torch.Tensor:
-    r"""<E g_ste, df/dw> in closed form, shape (...) (Yin's Lemmas 5, 8; THEORY.md section 4).
+    r"""<E g_ste, df/dw> in closed form, shape (...) (Yin et al.'s Lemmas 5, 8; book: prop-yin-corr).
 
     :math:`\frac{\sin\theta\,(v^\top v^*)^2}{(2\pi)^{3/2}|w|}\times c_{ste}` with
     :math:`c = 1` (identity), :math:`1/2` (relu), :math:`\Phi(a/\sin\theta) - 1/2` (crelu,
@@ -261,7 +261,7 @@ def saddle_v(v_star) -> torch.Tensor:
 def is_critical(v, w, v_star, w_star, *, atol: float = 1e-10) -> torch.Tensor:
     """|df/dv| <= atol and |w| |df/dw| <= atol (scale-free), bool of shape (...).
 
-    Uses the convention df/dw = 0 at theta in {0, pi} (THEORY.md section 4).
+    Uses the convention df/dw = 0 at theta in {0, pi} (book: prop-yin-loss).
     """
     gv, gw = population_grad(v, w, v_star, w_star)
     r = torch.linalg.vector_norm(cf.vector(w, name="w"), dim=-1).to(gw.dtype)

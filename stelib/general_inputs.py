@@ -1,4 +1,4 @@
-r"""Stationary points and STE fixed points beyond Gaussian inputs (THEORY.md sections 3-5).
+r"""Stationary points and STE fixed points beyond Gaussian inputs (book: the chapter on general inputs).
 
 Two tools for the chapter "Beyond Gaussian inputs":
 

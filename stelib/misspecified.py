@@ -1,4 +1,4 @@
-r"""The linear-teacher misspecified example (THEORY.md section 5).
+r"""The linear-teacher misspecified example (book: the misspecified example, prop-ms-stationary to prop-ms-rates).
 
 Student :math:`y = v\,\sigma(w^\top z)` (one hidden unit, m = 1), inputs :math:`z\sim N(0, I_n)`,
 teacher :math:`y^* = a^\top z` (linear: no binary network reproduces it). Write

@@ -1,4 +1,4 @@
-r"""The two-layer binary network of THEORY.md section 2, for any input batch and labels.
+r"""The two-layer binary network of the book (notation in the introduction), for any input batch and labels.
 
 .. math::
 
@@ -72,7 +72,7 @@ def grad_v(v, w, Z, y_star, *, per_sample: bool = False) -> torch.Tensor:
 
 
 def coarse_grad(v, w, Z, y_star, ste: str, *, per_sample: bool = False) -> torch.Tensor:
-    """Coarse gradient g_mu with respect to w (THEORY.md section 2), shape ``(n,)``.
+    """Coarse gradient g_mu with respect to w (book: the primer, eq-sym-coarse), shape ``(n,)``.
 
     ``w = 0`` is allowed here (the sample formula is defined there); the population closed
     forms reject it.

@@ -5,10 +5,10 @@ independent patches from the distribution, and labels from one of:
 
 * ``teacher``: Yin et al.'s teacher :math:`y^* = v^{*\top}\sigma(Z w^*)` (same architecture);
 * ``relu_teacher``: :math:`y^* = v^{*\top}\mathrm{relu}(Z w^*)` (misspecified);
-* ``linear``: :math:`y^* = \sum_i a^\top z_i` (misspecified; THEORY.md section 5 for m = 1);
+* ``linear``: :math:`y^* = \sum_i a^\top z_i` (misspecified; book: the misspecified example for m = 1);
 * ``sign``: :math:`y^* = \sum_i \operatorname{sign}(a^\top z_i)` (misspecified);
 
-plus optional Gaussian label noise of standard deviation ``noise`` (THEORY.md section 3: the
+plus optional Gaussian label noise of standard deviation ``noise`` (book: the scale-symmetry chapter: the
 scale symmetry holds for *any* labels). Problems have the same ``sample(batch, generator)``
 method as the closed-form models, so Monte Carlo estimators and the stochastic trainer take
 either.

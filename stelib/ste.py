@@ -1,7 +1,7 @@
 r"""Straight-through estimators for the binary step and the multi-bit quantized ReLU.
 
 The forward pass is always the quantizer; the backward pass replaces its (almost everywhere
-zero) derivative by the derivative :math:`\mu'` of a surrogate :math:`\mu` (THEORY.md section 2):
+zero) derivative by the derivative :math:`\mu'` of a surrogate :math:`\mu` (book: the primer):
 
 .. math::
 

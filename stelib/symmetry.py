@@ -1,4 +1,4 @@
-r"""The scale symmetry :math:`w \mapsto c\,w` and what the STEs do with it (THEORY.md section 3).
+r"""The scale symmetry :math:`w \mapsto c\,w` and what the STEs do with it (book: the scale-symmetry chapter).
 
 For the binary network :math:`y = v^\top\sigma(Zw)` and any labels, :math:`\sigma(cx) = \sigma(x)`
 (:math:`c > 0`) makes the sample loss invariant, :math:`\ell(v, cw; Z) = \ell(v, w; Z)`, hence

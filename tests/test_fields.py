@@ -1,6 +1,6 @@
 """Tests of stelib.fields (grids, field evaluation, CGD paths) and stelib.profile (profile loss,
 stationary directions and cReLU vanishing radius from samples) against the closed forms of
-stelib.misspecified (THEORY.md section 5)."""
+stelib.misspecified (book: the misspecified example)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of stelib.misspecified (THEORY.md section 5): closed forms vs Monte Carlo, finite
+"""Tests of stelib.misspecified (book: the misspecified example): closed forms vs Monte Carlo, finite
 differences, stationary set, the cReLU vanishing norm (claim C5), edge cases, bad input."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from stelib.ste import STE_NAMES, binary_step, quantized_relu, surrogate, surrog
 
 
 def numpy_mu_prime(x, ste, upper=1.0):
-    """THEORY.md section 2, written independently of stelib."""
+    """The primer's definitions, written independently of stelib."""
     x = np.asarray(x, dtype=float)
     return {"identity": np.ones_like(x), "relu": (x > 0).astype(float),
             "crelu": ((x > 0) & (x < upper)).astype(float)}[ste]
