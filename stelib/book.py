@@ -262,7 +262,7 @@ def setup(app):
     from docutils import nodes
     from sphinx.util.docutils import SphinxDirective
 
-    from stelib import params
+    from stelib import params, specs
 
     class ParametersDirective(SphinxDirective):
         """One section per chapter: name, default, allowed values, meaning."""
@@ -276,7 +276,7 @@ def setup(app):
                 ref += nodes.Text("Chapter: ")
                 ref += nodes.literal(text=f"python -m stelib rerun {ch.name} -p NAME VALUE")
                 rows = [[p.name, repr(p.default), p.allowed, p.comment]
-                        for p in params.describe(ch.path)]
+                        for p in params.describe(specs.get(ch.name), ch.path)]
                 out += [section, ref, _table(["name", "default", "allowed", "meaning"], rows)]
             return out
 

@@ -38,6 +38,15 @@ def _chapter(name: str) -> book.Chapter:
         raise UsageError(str(exc)) from None
 
 
+def _spec(name: str) -> params.ChapterSpec:
+    from stelib import specs
+
+    try:
+        return specs.get(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_list(args) -> int:
     chs = book.chapters()
     width = max((len(c.name) for c in chs), default=0)
@@ -48,7 +57,8 @@ def cmd_list(args) -> int:
 
 def cmd_params(args) -> int:
     ch = _chapter(args.chapter)
-    rows = [(p.name, repr(p.default), p.allowed, p.comment) for p in params.describe(ch.path)]
+    spec = _spec(ch.name)
+    rows = [(p.name, repr(p.default), p.allowed, p.comment) for p in params.describe(spec, ch.path)]
     header = ("name", "default", "allowed", "meaning")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     print(f"{ch.name}: {ch.title}\n")
@@ -78,7 +88,7 @@ def cmd_rerun(args) -> int:
             raise UsageError(f"parameter {name!r} given twice")
         overrides[name] = params.parse_value(text)
     try:
-        values = params.check_overrides(ch.path, overrides)
+        values = params.check_overrides(_spec(ch.name), ch.path, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     out = output_path(ch, values, Path(args.output)).resolve()

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from stelib import book, cli, params
+from stelib import book, cli, params, specs
 from stelib.params import Bool, Choice, Int, Real, Seq
 
 CHAPTERS = book.chapters()
@@ -44,7 +44,7 @@ def bad_values(spec: params.Spec) -> list:
 
 def matrix():
     for ch in CHAPTERS:
-        for name, spec in params.read_spec(ch.path).items():
+        for name, spec in specs.get(ch.name).params.items():
             for value in bad_values(spec):
                 yield pytest.param(ch.name, name, value, id=f"{ch.name}-{name}-{value!r}")
 
@@ -81,7 +81,7 @@ def test_list_and_params(capsys):
         assert ch.name in listed and ch.title in listed
     assert cli.main(["params", "primer"]) == 0
     shown = capsys.readouterr().out
-    for p in params.describe(book.chapter("primer").path):
+    for p in params.describe(specs.get("primer"), book.chapter("primer").path):
         assert p.name in shown and repr(p.default) in shown and p.allowed in shown
 
 
