@@ -61,6 +61,8 @@ as floats, otherwise the raw string (so ``-p ste relu`` works without quotes).
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import io
 import math
 import tokenize
@@ -344,7 +346,19 @@ def read_parameters(notebook: str | Path | Mapping) -> dict[str, Parameter]:
     Defaults are evaluated as Python literals (``ast.literal_eval``; simple arithmetic of
     literals such as ``2**31 - 1`` is evaluated too). Anything else is an error.
     """
-    nb = _load(notebook)
+    if not isinstance(notebook, Mapping):
+        path = Path(notebook)
+        cached = _read_parameters_file(str(path.resolve()), path.stat().st_mtime_ns)
+        return copy.deepcopy(cached)  # defaults are lists: the cache must not share them
+    return _read_parameters_nb(notebook)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_parameters_file(path: str, mtime_ns: int) -> dict[str, Parameter]:
+    return _read_parameters_nb(_load(path))
+
+
+def _read_parameters_nb(nb: Mapping) -> dict[str, Parameter]:
     src = _source(_cells(nb)[_parameters_index(nb)])
     comments = {tok.start[0]: tok.string.lstrip("#").strip()
                 for tok in tokenize.generate_tokens(io.StringIO(src).readline)
