@@ -275,14 +275,18 @@ def cmd_execute(args) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stelib", description=__doc__.split("\n")[0].strip("`: "))
     p.add_argument("--version", action="version", version=f"stelib {__version__}")
-    p.add_argument("--root", metavar="DIR", help="the book's folder (default: found from the "
-                   "working directory)")
+    root_help = "the book's folder (default: found from the working directory)"
+    p.add_argument("--root", metavar="DIR", help=root_help)
+    common = argparse.ArgumentParser(add_help=False)  # --root also after the command
+    common.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=root_help)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("list", help="list the chapters").set_defaults(func=cmd_list)
-    pp = sub.add_parser("params", help="a chapter's parameters: defaults, allowed values, rules")
+    sub.add_parser("list", help="list the chapters", parents=[common]).set_defaults(func=cmd_list)
+    pp = sub.add_parser("params", help="a chapter's parameters: defaults, allowed values, rules",
+                        parents=[common])
     pp.add_argument("chapter")
     pp.set_defaults(func=cmd_params)
     pr = sub.add_parser("rerun", help="execute a chapter with new parameters (papermill)",
+                        parents=[common],
                         description="Values are Python literals (3, 0.1, -1e5, True, [1, 2], 'x'), "
                         "inf/-inf/nan, or else plain strings (relu).")
     pr.add_argument("chapter")
@@ -293,12 +297,14 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true", help="replace an existing run")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_rerun)
-    pb = sub.add_parser("build", help="execute chapters (cached) and build HTML into _build/html")
+    pb = sub.add_parser("build", help="execute chapters (cached) and build HTML into _build/html",
+                        parents=[common])
     pb.add_argument("--teacher", action="store_true",
                     help="teacher's edition: exercise solutions left out (into _build/teacher)")
     pb.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     pb.set_defaults(func=cmd_build)
-    pe = sub.add_parser("execute", help="re-execute chapters in place with default parameters")
+    pe = sub.add_parser("execute", help="re-execute chapters in place with default parameters",
+                        parents=[common])
     pe.add_argument("names", nargs="*", metavar="CHAPTER", help="chapter names (default: all)")
     pe.set_defaults(func=cmd_execute)
     return p

@@ -255,7 +255,7 @@ def toy_book(tmp_path, monkeypatch) -> Path:
 
 
 def _rerun(root: Path, out: Path, *extra: str) -> int:
-    return cli.main(["--root", str(root), "rerun", "toy", "-o", str(out), "--no-progress", *extra])
+    return cli.main(["rerun", "toy", "--root", str(root), "-o", str(out), "--no-progress", *extra])
 
 
 def test_rerun_writes_when_finished_and_refuses_to_overwrite(toy_book, tmp_path, capsys):
