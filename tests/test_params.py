@@ -267,3 +267,38 @@ def test_practice_cuda_needs_a_gpu():
         with pytest.raises(ValueError, match="device='cuda'"):
             check_overrides(specs.get("practice"), path, {"device": "cuda"})
     check_overrides(specs.get("practice"), path, {"device": "auto"})
+
+
+def test_convert_spec_turns_an_old_cell_into_a_spec_module(tmp_path):
+    """tools/convert_spec.py: SPEC dict + trailing `if ...: raise` checks -> ChapterSpec + Rules."""
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import convert_spec
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    old = '''from stelib.params import Choice, Int, Seq, validate
+
+STE = Choice("identity", "relu", "crelu")
+SPEC = {"stes": Seq(STE, min_len=1), "n": Int(1, 50), "m": Int(1, 50)}
+validate(SPEC, stes=stes, n=n, m=m)
+if m > n:
+    raise ValueError("m <= n")
+'''
+    module = tmp_path / "toy_spec.py"
+    module.write_text(convert_spec.convert_cell("toy", old, ["stes", "n", "m"]))
+    spec = importlib.util.spec_from_file_location("toy_spec", module)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert list(mod.SPEC.params) == ["stes", "n", "m"] and mod.SPEC.rules[0].text == "m <= n"
+    mod.SPEC.check({"stes": ["relu"], "n": 5, "m": 5})
+    with pytest.raises(ValueError, match=r"parameters m=6, n=5 are not allowed together: expected m <= n"):
+        mod.SPEC.check({"stes": ["relu"], "n": 5, "m": 6})
+    with pytest.raises(SystemExit, match="by hand"):
+        convert_spec.convert_cell("toy", old + "_g = n + 1\n", ["stes", "n", "m"])
+    nb = nbformat.read(str(ROOT / "chapters" / "yin_gaussian.ipynb"), as_version=4)
+    assert convert_spec.add_rerun_box(nb, "yin_gaussian")
+    assert "<params-yin_gaussian>" in nb.cells[0].source
+    assert nb.cells[0].source.startswith("# ") and not convert_spec.add_rerun_box(nb, "yin_gaussian")

@@ -15,7 +15,10 @@ It does three things:
 2. replaces the cell by the one-liner
    ``from stelib.params import check_chapter; check_chapter("NAME", globals())``, tagged
    ``remove-cell`` (hidden in the rendered page), with no outputs;
-3. lists the parameter comments that contain ``=`` (papermill's ``--help-notebook`` drops
+3. puts the box "Rerun this chapter" (``RERUN_BOX``) under the chapter's title, unless the
+   first markdown cell has it already; it links to the chapter's anchored parameter table on
+   the rerun page (``params-NAME``, made by the ``stelib-parameters`` directive);
+4. lists the parameter comments that contain ``=`` (papermill's ``--help-notebook`` drops
    those lines) or still state the allowed values: rewrite them by hand to say what a value
    means.
 
@@ -36,6 +39,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 ONE_LINER = 'from stelib.params import check_chapter; check_chapter("{name}", globals())'
+RERUN_BOX = """
+:::{{admonition}} Rerun this chapter
+:class: tip
+`stelib rerun {name} -p NAME VALUE` runs this page again with your own values (see
+{{doc}}`how to rerun a chapter <rerun>`); the {{ref}}`parameter table of this chapter
+<params-{name}>` lists each parameter's default, allowed values and meaning.
+:::
+"""
+
+
+def add_rerun_box(nb, name: str) -> bool:
+    """Insert ``RERUN_BOX`` after the title line of the first markdown cell; False if present."""
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    if "Rerun this chapter" in cell.source:
+        return False
+    title, _, rest = cell.source.partition("\n")
+    cell.source = f"{title}\n{RERUN_BOX.format(name=name)}{rest}"
+    return True
 
 
 class _ToValues(ast.NodeTransformer):
@@ -141,6 +162,8 @@ def main(argv=None) -> int:
     tags = [t for t in cell.metadata.get("tags", []) if t != "remove-cell"]
     cell.metadata["tags"] = [*tags, "remove-cell"]
     cell.metadata.pop("execution", None)
+    if add_rerun_box(nb, name):
+        print(f"{args.notebook}: {'would add' if args.dry_run else 'added'} the box 'Rerun this chapter'")
     if not args.dry_run:
         nbformat.write(nb, str(args.notebook))
         print(f"{args.notebook}: validation cell is now `{one_liner}` (tag remove-cell)")
