@@ -279,6 +279,9 @@ def test_chapters_follow_the_notebook_conventions():
             if cell.cell_type == "code":
                 assert not cell.source.rstrip().endswith(";"), \
                     f"{ch.name}: end cells with `_ = ...`, not `;` (nbval ignores the `;`)"
+        stale = [i for i, c in enumerate(nb.cells) if "execution" in c.metadata]
+        assert not stale and "papermill" not in nb.metadata, \
+            f"{ch.name}: stale execution timestamps in cells {stale[:5]} (`stelib execute` strips them)"
 
 
 def test_failing_chapters_are_named():
