@@ -366,7 +366,13 @@ def setup(app):
             out = []
             for ch in chapters(Path(self.env.srcdir)):
                 self.env.note_dependency(str(ch.path))
-                spec = specs.get(ch.name)
+                try:
+                    spec = specs.get(ch.name)
+                except ValueError as exc:  # a chapter without stelib/specs/<name>.py
+                    out.append(self.state.document.reporter.warning(
+                        f"{exc} (write stelib/specs/{ch.name}.py, e.g. with tools/convert_spec.py)",
+                        line=self.lineno))
+                    continue
                 anchor = f"params-{ch.name}"
                 section = nodes.rubric(text=f"{ch.name}: {ch.title}", ids=[anchor], names=[anchor])
                 self.state.document.note_explicit_target(section)
