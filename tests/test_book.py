@@ -334,3 +334,15 @@ def test_merge_streams_makes_stored_outputs_deterministic():
     merged = book.merge_streams(out)
     assert [o.get("name") for o in merged] == ["stdout", "stderr", None, "stdout"]
     assert merged[0]["text"] == "a\nb\n"
+
+
+PROSE_LINK_PAGES = ["chapters/primer.ipynb", "chapters/rerun.md", "chapters/reproducibility.md"]
+
+
+@pytest.mark.parametrize("page", PROSE_LINK_PAGES)
+def test_doc_links_have_prose_text(page):
+    """`{doc}` links carry explicit link text (a bare one renders the target page's title,
+    e.g. the book's title in mid-sentence); figures are captioned by myst-nb, not by hand."""
+    text = (ROOT / page).read_text()
+    assert not re.findall(r"\{doc\}`[^`<]*`", text), "write {doc}`link text <target>`"
+    assert not re.search(r"\*\*Figure \d+\.\*\*", text), "use a myst-nb figure caption"
