@@ -36,7 +36,7 @@ teacher: $(STAMP)
 	$(PY) -m stelib build --teacher
 
 test: $(STAMP)
-	$(PY) -m ruff check stelib tests benchmarks
+	$(PY) -m ruff check stelib tests benchmarks tools
 	$(PY) -m pytest
 
 execute: $(STAMP)
@@ -47,7 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_montecarlo.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check stelib tests benchmarks
+	$(PY) -m ruff check stelib tests benchmarks tools
 
 clean:
 	rm -rf _build .jupyter_cache runs
