@@ -7,38 +7,47 @@ export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test execute bench lint clean help
+# The CPU build of torch (2.13.0+cpu, pinned in constraints.txt) lives on PyTorch's CPU index;
+# `make TORCH_INDEX=` skips that index (e.g. where a local wheel or mirror provides it).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
+
+.PHONY: book teacher test execute bench lint clean help
 
 help:
 	@echo "make book     build the book into _build/html (creates .venv, executes chapters, cached)"
+	@echo "make teacher  the teacher's edition without exercise solutions, _build/teacher/_build/html"
 	@echo "make test     library tests, nbval on every chapter, book build and browser checks"
 	@echo "make execute  re-execute every chapter with default parameters, storing outputs"
 	@echo "make bench    run the benchmarks and print their ratios"
 	@echo "make lint     ruff"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[book,test]"
+	$(PIP_INSTALL) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch
+	$(PIP_INSTALL) -e ".[book,test]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m stelib.book build
+	$(PY) -m stelib build
+
+teacher: $(STAMP)
+	$(PY) -m stelib build --teacher
 
 test: $(STAMP)
-	$(PY) -m ruff check stelib tests benchmarks
+	$(PY) -m ruff check stelib tests benchmarks tools
 	$(PY) -m pytest
 
 execute: $(STAMP)
-	$(PY) -m stelib.book execute
+	$(PY) -m stelib execute
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_montecarlo.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check stelib tests benchmarks
+	$(PY) -m ruff check stelib tests benchmarks tools
 
 clean:
 	rm -rf _build .jupyter_cache runs

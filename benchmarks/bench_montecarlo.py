@@ -21,18 +21,22 @@ is bound by memory bandwidth: it reads Z six times, stelib's kernel once.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
+from tqdm.auto import tqdm
 
 from stelib.montecarlo import _chunk_and_group, estimate_on
 from stelib.ste import STE_NAMES, binary_step
 
 
-def best_time(fn, repeats: int) -> float:
+def best_time(fn, repeats: int, label: str = "timing") -> float:
+    """Shortest of ``repeats`` timed calls after a warm-up (the progress bar is outside the
+    timed region, on stderr)."""
     fn()  # warm-up
     times = []
-    for _ in range(repeats):
+    for _ in tqdm(range(repeats), desc=label, file=sys.stderr, leave=False):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -76,19 +80,19 @@ def main() -> None:
     w = torch.randn(n, generator=g, dtype=torch.float64)
     y = torch.randn(b, generator=g, dtype=torch.float64)
 
-    t_text = best_time(lambda: textbook(v, w, Z, y), args.repeats)
-    t_ours = best_time(lambda: estimate_on(v, w, Z, y), args.repeats)
+    t_text = best_time(lambda: textbook(v, w, Z, y), args.repeats, "textbook autograd")
+    t_ours = best_time(lambda: estimate_on(v, w, Z, y), args.repeats, "stelib estimate_on")
     ref, ours = textbook(v, w, Z, y), estimate_on(v, w, Z, y)
     diff = max((ref[s] - ours.coarse[s].mean).abs().max().item() for s in STE_NAMES)
     group = _chunk_and_group(m, n, b)[1]
-    t_text_se = best_time(lambda: textbook_grouped(v, w, Z, y, group), 1)
+    t_text_se = best_time(lambda: textbook_grouped(v, w, Z, y, group), 1, "textbook per group")
     ref_se = textbook_grouped(v, w, Z, y, group)
     diff_se = max(max((ref_se[s][0] - ours.coarse[s].mean).abs().max().item(),
                       (ref_se[s][1] - ours.coarse[s].se).abs().max().item()) for s in STE_NAMES)
 
     k = len(STE_NAMES)
     a = torch.randn(2048, 2048, generator=g, dtype=torch.float64)
-    t_mm = best_time(lambda: a @ a, 3)
+    t_mm = best_time(lambda: a @ a, 3, "matmul")
     gflops_mm = 2 * 2048**3 / t_mm / 1e9
     flops_text = k * 2 * (2 * b * m * n)
     flops_ours = 2 * b * m * n + 2 * b * m * n * k

@@ -26,6 +26,7 @@ if "--native" not in sys.argv:
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "default")
 
 import torch  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 from stelib.gaussian import YinModel  # noqa: E402
 from stelib.train import population_cgd  # noqa: E402
@@ -53,7 +54,7 @@ def main() -> None:
     idx = torch.linspace(0, R - 1, min(args.single, R)).round().long().unique()
     diff_w = diff_loss = 0.0
     t0 = time.perf_counter()
-    for i in idx.tolist():
+    for i in tqdm(idx.tolist(), desc="runs one at a time", file=sys.stderr, leave=False):
         one = population_cgd(model, v0[i : i + 1], w0[i : i + 1], ste=stes[i], lr=lr, steps=args.steps)
         diff_w = max(diff_w, (one.w[0] - batched.w[i]).abs().max().item(), (one.v[0] - batched.v[i]).abs().max().item())
         diff_loss = max(diff_loss, (one.loss[:, 0] - batched.loss[:, i]).abs().max().item())

@@ -16,6 +16,7 @@ name: ``symmetry`` (scale-symmetry checks), ``outcomes`` (classifying CGD runs i
 """
 
 from stelib import distributions, gaussian, misspecified, montecarlo, network, problems, ste, train
+from stelib._version import __version__ as __version__
 from stelib.distributions import DISTRIBUTIONS, make_distribution
 from stelib.gaussian import YinModel
 from stelib.misspecified import LinearTeacherModel, vanishing_norm
@@ -23,8 +24,6 @@ from stelib.network import coarse_grad, coarse_grads, forward, grad_v, sample_lo
 from stelib.problems import LABEL_MODELS, Problem
 from stelib.ste import STE_NAMES, STES, binary_step, quantized_relu, surrogate, surrogate_derivative
 from stelib.train import History, TrainingDiverged, population_cgd, stochastic_cgd
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DISTRIBUTIONS",

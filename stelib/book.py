@@ -1,24 +1,28 @@
-"""Build, execute and describe the book: the driver behind ``make book`` and ``make execute``.
+"""Build, execute and describe the book: the driver behind ``stelib build`` and ``stelib execute``.
 
-``python -m stelib.book build``
+``stelib build`` (``python -m stelib.book build``)
     ``jupyter-book build . -W --keep-going``. Chapters are executed through jupyter-cache
-    (``execute: cache`` in ``_config.yml``), so a second build with nothing changed re-runs
-    nothing. On failure the chapters that caused errors or warnings are named.
-``python -m stelib.book execute [NAME ...]``
+    (``execute: cache`` in ``_config.yml``, the cache in ``_build/.jupyter_cache``), so a
+    second build with nothing changed re-runs nothing. On failure the chapters that caused
+    errors or warnings are named. ``--teacher`` builds the teacher's edition without the
+    exercise solutions into ``_build/teacher``.
+``stelib execute [NAME ...]`` (``python -m stelib.book execute``)
     Re-execute chapters in place with their default parameters (stored outputs are the book's
     promise, checked by nbval) and record each one's wall-clock time, with the package
-    versions, in ``chapters/reproducibility.json`` (read by the Reproducibility page).
+    versions and the git commit, in ``chapters/reproducibility.json`` (read by the
+    Reproducibility page).
 
 The chapter list is ``_toc.yml``: every ``.ipynb`` listed there is a chapter, so adding a
-chapter is one ``- file: chapters/NAME`` line. This module is also a Sphinx extension (listed
-in ``_config.yml``) providing the directives ``stelib-parameters`` (the parameter reference
-of every chapter, read from the notebooks) and ``stelib-reproducibility`` (execution times
-and versions from ``chapters/reproducibility.json`` and the build environment).
+chapter is one ``- file: chapters/NAME`` line (and its spec, ``stelib/specs/NAME.py``). This
+module is also a Sphinx extension (listed in ``_config.yml``) providing the directives
+``stelib-parameters`` (the parameter reference of every chapter, each table anchored as
+``params-<chapter>``) and ``stelib-reproducibility`` (execution times and versions), and a
+``build-finished`` hook that makes a plain ``jupyter-book build .`` fail when a chapter
+failed to execute (read from myst-nb's execution records).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -33,10 +37,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TOC = ROOT / "_toc.yml"
 CHAPTER_DIR = ROOT / "chapters"
-TIMINGS = CHAPTER_DIR / "reproducibility.json"
+TIMINGS = CHAPTER_DIR / "reproducibility.json"  # of this checkout; timings_path(root) in general
 BUDGET_SECONDS = 60.0
-PACKAGES = ("torch", "numpy", "scipy", "matplotlib", "scikit-learn", "papermill", "nbclient",
-            "ipykernel", "jupyter-book", "myst-nb", "jupyter-cache", "sphinx", "nbval")
+# Every package that decides a printed digit or a stored output (numerics, data, formatting,
+# the kernel and the text nbval compares), then the book's tool chain.
+PACKAGES = ("stelib", "torch", "numpy", "scipy", "numba", "llvmlite", "scikit-learn", "pandas",
+            "matplotlib", "pillow", "ipython", "ipykernel", "jupyter-client", "nbformat",
+            "nbclient", "papermill", "jupyter-book", "myst-nb", "jupyter-cache", "sphinx",
+            "sphinx-book-theme", "sphinx-proof", "sphinx-exercise", "nbval")
+TEACHER_ENV = "STELIB_TEACHER"  # set by `stelib build --teacher`: hide exercise solutions
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,11 @@ def _title(path: Path) -> str:
         if cell.cell_type == "markdown" and m:
             return m.group(1).strip()
     return path.stem
+
+
+def timings_path(root: Path = ROOT) -> Path:
+    """``chapters/reproducibility.json`` of the book at ``root``."""
+    return root / "chapters" / "reproducibility.json"
 
 
 def chapters(root: Path = ROOT) -> list[Chapter]:
@@ -112,15 +126,25 @@ def failing_chapters(log: str) -> dict[str, list[str]]:
 
 
 def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None = None,
-          extra: tuple[str, ...] = ()) -> int:
-    """Run ``jupyter-book build -W --keep-going``; print a summary naming failing chapters."""
+          extra: tuple[str, ...] = (), teacher: bool = False) -> int:
+    """Run ``jupyter-book build -W --keep-going``; print a summary naming failing chapters.
+
+    ``teacher``: the teacher's edition, exercise solutions left out (sphinx-exercise's
+    ``hide_solutions``), into ``root/_build/teacher/_build/html`` unless ``output`` is given.
+    """
     cmd = [sys.executable, "-c", JB_MAIN, "build", str(root), "-W", "--keep-going", *extra]
+    env = kernel_env()
+    if teacher:
+        env[TEACHER_ENV] = "1"
+        output = output if output is not None else root / "_build" / "teacher"
+    else:
+        env.pop(TEACHER_ENV, None)
     if config is not None:
         cmd += ["--config", str(config)]
     if output is not None:
         cmd += ["--path-output", str(output)]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=root, env=kernel_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines = []
     assert proc.stdout is not None
@@ -147,13 +171,30 @@ def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None 
 # ---------------------------------------------------------------------------------- execute
 
 
-def versions() -> dict[str, str]:
-    """Python, platform and the installed versions of the packages the book depends on."""
+def git_commit(root: Path = ROOT) -> str:
+    """``git rev-parse HEAD`` of the book (``+dirty`` when tracked files differ from it), or
+    ``"unknown"`` outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def versions(root: Path = ROOT) -> dict[str, str]:
+    """Python, platform, the git commit and the installed versions of every package that
+    decides a printed digit (``PACKAGES``)."""
+    from stelib import __version__
+
     out = {"python": platform.python_version(), "platform": platform.platform(),
-           "cpus": str(os.cpu_count())}
+           "cpus": str(os.cpu_count()), "git commit": git_commit(root)}
     for pkg in PACKAGES:
         try:
-            out[pkg] = metadata.version(pkg)
+            out[pkg] = __version__ if pkg == "stelib" else metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
@@ -171,11 +212,21 @@ def execute_notebook(path: Path, *, timeout: int = 600) -> float:
     t0 = time.perf_counter()
     client.execute(env=kernel_env())
     seconds = time.perf_counter() - t0
+    strip_execution_metadata(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
     nbformat.write(nb, str(path))
     return seconds
+
+
+def strip_execution_metadata(nb) -> None:
+    """Remove timestamps that say nothing about the outputs (cell ``execution`` records,
+    papermill's notebook/cell records), so stored chapters differ only where outputs do."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
 
 
 def merge_streams(outputs: list) -> list:
@@ -194,25 +245,30 @@ def merge_streams(outputs: list) -> list:
 
 def execute(names: list[str] | None = None, *, root: Path = ROOT) -> int:
     """Execute the named chapters (all by default) and record their times; 1 on failure."""
+    from tqdm.auto import tqdm
+
     chs = chapters(root) if not names else [chapter(n, root) for n in names]
-    record = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    timings = timings_path(root)
+    record = json.loads(timings.read_text()) if timings.exists() else {}
     times = record.get("chapters", {})
     status = 0
-    for ch in chs:
-        print(f"executing {ch.name} ...", end=" ", flush=True)
+    bar = tqdm(chs, desc="chapters", unit="chapter", file=sys.stderr, dynamic_ncols=True)
+    for ch in bar:
+        bar.set_postfix_str(ch.name)
         try:
             seconds = execute_notebook(ch.path)
         except Exception as exc:  # report and carry on with the other chapters
-            print(f"FAILED\n  chapter {ch.name}: {type(exc).__name__}: {str(exc)[-2000:]}")
+            bar.write(f"{ch.name}: FAILED\n  {type(exc).__name__}: {str(exc)[-2000:]}")
             status = 1
             continue
         over = "  OVER the 60 s budget" if seconds > BUDGET_SECONDS else ""
-        print(f"{seconds:.1f} s{over}")
+        bar.write(f"{ch.name}: {seconds:.1f} s{over}")
         times[ch.name] = {"seconds": round(seconds, 1), "title": ch.title}
+    bar.close()
     known = {c.name for c in chapters(root)}
     record = {"chapters": {k: v for k, v in times.items() if k in known},
-              "environment": versions(), "budget_seconds": BUDGET_SECONDS}
-    TIMINGS.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+              "environment": versions(root), "budget_seconds": BUDGET_SECONDS}
+    timings.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return status
 
 
@@ -257,39 +313,96 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
         context["script_files"][:] = unique
 
 
+def _config_inited(app, config):
+    """Cache under ``<book>/_build`` whatever the working directory; the teacher's edition."""
+    cache = config["nb_execution_cache_path"] if "nb_execution_cache_path" in config else ""
+    if cache and not Path(cache).is_absolute():
+        config["nb_execution_cache_path"] = str(Path(app.srcdir) / cache)
+    if os.environ.get(TEACHER_ENV) and "hide_solutions" in config:
+        config["hide_solutions"] = True
+
+
+def failed_executions(env) -> dict[str, str]:
+    """``{document: error}`` for every notebook myst-nb executed without success in this build."""
+    try:
+        from myst_nb.sphinx_ import NbMetadataCollector
+    except ImportError:  # pragma: no cover - myst-nb is how chapters are executed at all
+        return {}
+    out = {}
+    for doc in sorted(env.found_docs):
+        data = NbMetadataCollector.get_exec_data(env, doc)
+        if data and not data.get("succeeded", True):
+            out[doc] = str(data.get("error") or "execution failed")
+    return out
+
+
+def _build_finished(app, exception):
+    """Fail the build (exit status 1, even without -W) when a chapter failed to execute: its
+    page would otherwise mix fresh outputs with stale stored ones."""
+    if exception is not None:
+        return
+    from sphinx.util import logging
+
+    failed = failed_executions(app.env)
+    for doc, error in failed.items():
+        logging.getLogger(__name__).error(f"chapter {doc} failed to execute ({error}); its page "
+                                          "is not a result", location=doc)
+    if failed:
+        app.statuscode = 1
+
+
 def setup(app):
-    """Sphinx entry point: the two generated-content directives."""
+    """Sphinx entry point: the two generated-content directives and the build checks."""
     from docutils import nodes
     from sphinx.util.docutils import SphinxDirective
 
-    from stelib import params
+    from stelib import params, specs
 
     class ParametersDirective(SphinxDirective):
-        """One section per chapter: name, default, allowed values, meaning."""
+        """One anchored section per chapter (``params-<chapter>``): name, default, allowed
+        values, meaning, and the rules spanning parameters."""
 
         def run(self):
             out = []
             for ch in chapters(Path(self.env.srcdir)):
                 self.env.note_dependency(str(ch.path))
-                section = nodes.rubric(text=f"{ch.name}: {ch.title}")
+                try:
+                    spec = specs.get(ch.name)
+                except ValueError as exc:  # a chapter without stelib/specs/<name>.py
+                    out.append(self.state.document.reporter.warning(
+                        f"{exc} (write stelib/specs/{ch.name}.py, e.g. with tools/convert_spec.py)",
+                        line=self.lineno))
+                    continue
+                anchor = f"params-{ch.name}"
+                section = nodes.rubric(text=f"{ch.name}: {ch.title}", ids=[anchor], names=[anchor])
+                self.state.document.note_explicit_target(section)
                 ref = nodes.paragraph()
-                ref += nodes.Text("Chapter: ")
-                ref += nodes.literal(text=f"python -m stelib rerun {ch.name} -p NAME VALUE")
-                rows = [[p.name, repr(p.default), p.allowed, p.comment]
-                        for p in params.describe(ch.path)]
+                ref += nodes.Text("Rerun: ")
+                ref += nodes.literal(text=f"stelib rerun {ch.name} -p NAME VALUE")
+                rows = [[p.name, params.short(p.default), p.allowed, p.comment]
+                        for p in params.describe(spec, ch.path)]
                 out += [section, ref, _table(["name", "default", "allowed", "meaning"], rows)]
+                if spec.rules:
+                    rules = nodes.bullet_list()
+                    for rule in spec.rules:
+                        item = nodes.list_item()
+                        item += nodes.paragraph(text=rule.text)
+                        rules += item
+                    intro = nodes.paragraph(text="Checked together, with the values given:")
+                    out += [intro, rules]
             return out
 
     class ReproducibilityDirective(SphinxDirective):
-        """Per-chapter execution times of ``make execute`` and the package versions."""
+        """Per-chapter execution times of ``stelib execute``, the versions and git commit."""
 
         def run(self):
-            path = Path(self.env.srcdir) / TIMINGS.relative_to(ROOT)
+            root = Path(self.env.srcdir)
+            path = timings_path(root)
             self.env.note_dependency(str(path))
             record = json.loads(path.read_text()) if path.exists() else {}
             times = record.get("chapters", {})
             rows = []
-            for ch in chapters(Path(self.env.srcdir)):
+            for ch in chapters(root):
                 t = times.get(ch.name)
                 sec = "not yet executed" if t is None else f"{t['seconds']:.1f}"
                 ok = "" if t is None else ("yes" if t["seconds"] <= BUDGET_SECONDS else "NO")
@@ -297,8 +410,9 @@ def setup(app):
             total = sum(t["seconds"] for t in times.values())
             rows.append(["total", "", f"{total:.1f}", ""])
             recorded = record.get("environment", {})
-            now = versions()
-            vrows = [[k, recorded.get(k, "-"), now.get(k, "-")] for k in now]
+            now = versions(root)
+            vrows = [[k, recorded.get(k, "-"), now.get(k, "-")]
+                     for k in dict.fromkeys([*now, *recorded])]
             return [_table(["chapter", "title", "seconds", f"within {BUDGET_SECONDS:.0f} s"], rows),
                     nodes.rubric(text="Versions"),
                     _table(["package", "when the outputs were stored", "this build"], vrows)]
@@ -309,22 +423,20 @@ def setup(app):
     def always_reread(app, env, added, changed, removed):
         return [d for d in ("chapters/rerun", "chapters/reproducibility") if d in env.found_docs]
 
+    app.connect("config-inited", _config_inited, priority=900)
     app.connect("env-get-outdated", always_reread)
     app.connect("html-page-context", _dedupe_scripts)
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+    app.connect("build-finished", _build_finished)
+    from stelib import __version__
+
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": __version__}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stelib.book",
-                                     description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("build", help="execute chapters (cached) and build HTML into _build/html")
-    ex = sub.add_parser("execute", help="re-execute chapters in place with default parameters")
-    ex.add_argument("names", nargs="*", help="chapter names (default: all)")
-    args = parser.parse_args(argv)
-    if args.command == "build":
-        return build()
-    return execute(args.names)
+    """``python -m stelib.book build|execute``: the same as ``stelib build|execute``."""
+    from stelib import cli
+
+    return cli.main(argv)
 
 
 if __name__ == "__main__":

@@ -1,37 +1,44 @@
 r"""Chapter parameters: one convention for every chapter notebook, read by papermill and the CLI.
 
-Every chapter notebook has, right after its imports cell, exactly two cells:
+The allowed values of a chapter's parameters live in the library, one module per chapter in
+:mod:`stelib.specs` (``stelib/specs/<chapter>.py`` defines ``SPEC = ChapterSpec(...)``), so they
+are readable, importable and testable without executing a notebook. A chapter notebook has,
+right after its imports cell, exactly two cells:
 
 1. A code cell **tagged** ``parameters`` (papermill's tag) holding plain assignments, one per
-   line, each with a comment saying what it means and its range. Values are Python literals
-   (numbers, strings, booleans, lists/tuples of those, ``None``)::
+   line, each with a comment saying what the value *means* (no ``=`` in it: papermill's
+   ``--help-notebook`` drops such lines; the allowed values are in the spec, not repeated here).
+   Values are Python literals (numbers, strings, booleans, lists/tuples of those, ``None``)::
 
-       ste = "crelu"         # surrogate derivative: "identity", "relu" or "crelu"
-       n = 2                 # input dimension, integer in [1, 50]
-       lr = 0.1              # learning rate, in (0, 1]
-       stes = ["identity", "relu", "crelu"]  # STEs compared in the sweep, 1 to 3 of them
-       seed = 0              # random seed, integer in [0, 2**31 - 1]
+       ste = "crelu"  # surrogate derivative of the STE
+       n = 2  # input dimension
+       seed = 0  # random seed
 
-2. The next code cell defines ``SPEC`` (name -> allowed values) and calls :func:`validate`
-   with every parameter by keyword. It imports what it uses itself (the CLI runs it alone)::
+2. A validation cell, tagged ``remove-cell`` (the rendered page does not show it), of one line::
 
-       from stelib.params import Choice, Int, Real, Seq, validate
+       from stelib.params import check_chapter; check_chapter("primer", globals())
 
-       SPEC = {
-           "ste": Choice("identity", "relu", "crelu"),
-           "n": Int(1, 50),
-           "lr": Real(0, 1, low_open=True),
-           "stes": Seq(Choice("identity", "relu", "crelu"), min_len=1, max_len=3),
-           "seed": Int(0, 2**31 - 1),
-       }
-       validate(SPEC, ste=ste, n=n, lr=lr, stes=stes, seed=seed)
+   :func:`check_chapter` checks every parameter against its :class:`Spec` and then every
+   cross-parameter :class:`Rule` *with the values in the notebook's namespace* (the defaults,
+   or papermill's injected values), raising ``ValueError`` naming the parameter, its value and
+   what is allowed.
 
-:func:`validate` raises ``ValueError`` naming the parameter, its value and what is allowed, and
-also when the keywords and ``SPEC`` name different parameters; it returns ``None`` (so the cell
-prints nothing). ``python -m stelib params CHAPTER`` shows the names, defaults and comments of
-the parameters cell (:func:`read_parameters`) with the allowed values of ``SPEC``
-(:func:`read_spec`); ``python -m stelib rerun`` checks new values against the same ``SPEC``
-before papermill starts (:func:`check_overrides`).
+A spec module::
+
+    from stelib.params import ChapterSpec, Choice, Int, Real, Rule
+
+    SPEC = ChapterSpec("toy", {
+        "ste": Choice("identity", "relu", "crelu"),
+        "n": Int(1, 50),
+        "m": Int(1, 50),
+        "seed": Int(0, 2**31 - 1),
+    }, rules=(Rule("m <= n", lambda v: v["m"] <= v["n"]),))
+
+``stelib params CHAPTER`` shows the names, defaults and meanings of the parameters cell
+(:func:`read_parameters`, which parses the cell and executes nothing) with the allowed values
+and rules of the spec; ``stelib rerun`` checks new values with the same spec and rules
+*before* papermill starts (:func:`check_overrides`). ``tools/convert_spec.py`` turns an
+old-style chapter (a ``SPEC = {...}; validate(...)`` cell) into this form.
 
 Checklist for a chapter notebook (``tests/test_params.py`` and ``tests/test_book.py`` check it):
 
@@ -42,31 +49,48 @@ Checklist for a chapter notebook (``tests/test_params.py`` and ``tests/test_book
 - no cell ends with ``;`` to hide a value (nbval does not honour it): write ``_ = ax.legend()``;
 - no timings or memory addresses in printed text (``tests/sanitize.cfg`` masks only a few);
 - at most 60 s for the whole chapter at default parameters;
-- add it to ``_toc.yml`` (one ``- file: chapters/NAME`` line) and run ``make execute`` to
-  store its outputs and its execution time.
+- add it to ``_toc.yml`` (one ``- file: chapters/NAME`` line), add ``stelib/specs/NAME.py``
+  and run ``stelib execute NAME`` to store its outputs and its execution time.
 
 Command-line values are parsed by :func:`parse_value`: a Python literal if it is one
-(``3``, ``0.1``, ``1e-3``, ``True``, ``None``, ``[1, 2]``, ``"text"``), otherwise the raw
-string (so ``-p ste relu`` works without quotes). ``true``/``false`` (any case) are booleans.
+(``3``, ``0.1``, ``1e-3``, ``True``, ``None``, ``[1, 2]``, ``"text"``), ``inf``/``-inf``/``nan``
+as floats, otherwise the raw string (so ``-p ste relu`` works without quotes).
+``true``/``false`` (any case) are booleans.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import io
 import math
 import tokenize
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from numbers import Integral
 from numbers import Real as _Real
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "Bool", "Choice", "Int", "Parameter", "Real", "Seq", "Spec", "check_overrides", "describe",
-    "parse_value", "read_parameters", "read_spec", "validate",
+    "Bool", "ChapterSpec", "Choice", "Int", "Parameter", "Real", "Rule", "Seq", "Spec",
+    "check_chapter", "check_overrides", "describe", "parse_value", "read_parameters", "short",
+    "validate",
 ]
+
+MAX_SHOWN = 80  # characters of a value echoed in an error message
+
+
+def short(value: Any, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 400-digit integer is not echoed in full)."""
+    try:
+        text = repr(value)
+    except ValueError:  # int too large to convert (sys.int_info.default_max_str_digits)
+        text = f"<integer of more than {len(str(2**64))} digits>"
+    if len(text) > limit:
+        text = f"{text[:limit - 20]}...<{len(text)} characters>"
+    return text
 
 
 class Spec:
@@ -79,7 +103,7 @@ class Spec:
         raise NotImplementedError
 
     def _fail(self, name: str, value: Any) -> None:
-        raise ValueError(f"parameter {name}={value!r} is not allowed: expected {self.describe()}")
+        raise ValueError(f"parameter {name}={short(value)} is not allowed: expected {self.describe()}")
 
 
 def _fmt(x: float) -> str:
@@ -121,7 +145,10 @@ class Real(Spec):
     def check(self, name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, _Real):
             self._fail(name, value)
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:  # an integer beyond the float range
+            self._fail(name, value)
         too_low = x <= self.low if self.low_open else x < self.low
         too_high = x >= self.high if self.high_open else x > self.high
         if not math.isfinite(x) or too_low or too_high:
@@ -192,7 +219,7 @@ class Seq(Spec):
             try:
                 self.of.check(f"{name}[{i}]", item)
             except ValueError as exc:
-                raise ValueError(f"parameter {name}={value!r} is not allowed: "
+                raise ValueError(f"parameter {name}={short(value)} is not allowed: "
                                  f"expected {self.describe()} ({exc})") from None
 
     def describe(self) -> str:
@@ -215,10 +242,61 @@ def validate(spec: Mapping[str, Spec], /, **values: Any) -> None:
     missing = sorted(set(spec) - set(values))
     extra = sorted(set(values) - set(spec))
     if missing or extra:
-        raise ValueError(f"SPEC and the validated values disagree: no value for {missing}, "
+        raise ValueError(f"the spec and the validated values disagree: no value for {missing}, "
                          f"no spec for {extra}")
     for name, allowed in spec.items():
         allowed.check(name, values[name])
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition spanning parameters: ``holds(values)`` is true for an allowed combination.
+
+    ``text`` says the condition in words (shown by ``stelib params`` and in error messages);
+    ``names`` are the parameters it involves (their values are echoed when it fails).
+    """
+
+    text: str
+    holds: Callable[[Mapping[str, Any]], bool]
+    names: tuple[str, ...] = ()
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        if not self.holds(values):
+            shown = ", ".join(f"{k}={short(values[k])}" for k in self.names if k in values)
+            raise ValueError(f"parameters {shown} are not allowed together: expected {self.text}")
+
+
+@dataclass(frozen=True)
+class ChapterSpec:
+    """Allowed values of one chapter's parameters (in the order of its parameters cell) and the
+    rules spanning them. ``check(values)`` checks the values, then the rules, with the given
+    values (never with the defaults in place of a new value)."""
+
+    name: str
+    params: Mapping[str, Spec]
+    rules: tuple[Rule, ...] = field(default=())
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        validate(self.params, **values)
+        for rule in self.rules:
+            rule.check(values)
+
+
+def check_chapter(chapter: str, scope: Mapping[str, Any]) -> None:
+    """The one-line validation cell of a chapter: ``check_chapter("primer", globals())``.
+
+    Takes the chapter's parameters from ``scope`` (the notebook's namespace after the
+    parameters cell and papermill's injected cell) and checks them with the chapter's spec in
+    :mod:`stelib.specs`; returns ``None`` so the cell prints nothing.
+    """
+    from stelib import specs
+
+    spec = specs.get(chapter)
+    missing = [k for k in spec.params if k not in scope]
+    if missing:
+        raise ValueError(f"chapter {chapter!r}: parameters {missing} are not defined before the "
+                         "validation cell")
+    spec.check({k: scope[k] for k in spec.params})
 
 
 # --------------------------------------------------------------------------- reading notebooks
@@ -268,7 +346,19 @@ def read_parameters(notebook: str | Path | Mapping) -> dict[str, Parameter]:
     Defaults are evaluated as Python literals (``ast.literal_eval``; simple arithmetic of
     literals such as ``2**31 - 1`` is evaluated too). Anything else is an error.
     """
-    nb = _load(notebook)
+    if not isinstance(notebook, Mapping):
+        path = Path(notebook)
+        cached = _read_parameters_file(str(path.resolve()), path.stat().st_mtime_ns)
+        return copy.deepcopy(cached)  # defaults are lists: the cache must not share them
+    return _read_parameters_nb(notebook)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_parameters_file(path: str, mtime_ns: int) -> dict[str, Parameter]:
+    return _read_parameters_nb(_load(path))
+
+
+def _read_parameters_nb(nb: Mapping) -> dict[str, Parameter]:
     src = _source(_cells(nb)[_parameters_index(nb)])
     comments = {tok.start[0]: tok.string.lstrip("#").strip()
                 for tok in tokenize.generate_tokens(io.StringIO(src).readline)
@@ -297,52 +387,41 @@ def _literal(node: ast.expr, name: str) -> Any:
     raise ValueError(f"parameter {name}: default must be a Python literal, got {ast.unparse(node)}")
 
 
-def read_spec(notebook: str | Path | Mapping) -> dict[str, Spec]:
-    """``SPEC`` of the validation cell (the cell right after the ``parameters`` cell).
-
-    The cell is executed with the parameter defaults in scope, so it also checks them.
-    """
-    nb = _load(notebook)
-    cell = _cells(nb)[_parameters_index(nb) + 1]
-    scope: dict[str, Any] = {k: p.default for k, p in read_parameters(nb).items()}
-    exec(compile(_source(cell), "<validation cell>", "exec"), scope)  # noqa: S102 - our own notebooks
-    spec = scope.get("SPEC")
-    if not isinstance(spec, Mapping) or not all(isinstance(s, Spec) for s in spec.values()):
-        raise ValueError("the validation cell must define SPEC = {name: Int(...)/Real(...)/...}")
-    return dict(spec)
-
-
-def describe(notebook: str | Path | Mapping) -> list[Parameter]:
-    """Parameters with their allowed values filled in from ``SPEC``."""
-    nb = _load(notebook)
-    spec = read_spec(nb)
+def describe(spec: ChapterSpec, notebook: str | Path | Mapping) -> list[Parameter]:
+    """Parameters of the notebook's parameters cell with their allowed values from ``spec``."""
     return [Parameter(p.name, p.default, p.comment,
-                      spec[p.name].describe() if p.name in spec else "")
-            for p in read_parameters(nb).values()]
+                      spec.params[p.name].describe() if p.name in spec.params else "")
+            for p in read_parameters(notebook).values()]
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value: a Python literal if ``text`` is one, else ``text`` itself."""
-    if text.strip().lower() in ("true", "false"):
-        return text.strip().lower() == "true"
+    """A command-line value: a Python literal if ``text`` is one, else ``text`` itself.
+
+    ``inf``, ``-inf`` and ``nan`` (any case) are floats, so that a spec can reject them by name.
+    """
+    word = text.strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    if word in ("inf", "+inf", "-inf", "nan", "infinity", "-infinity"):
+        return float(word)
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 
-def check_overrides(notebook: str | Path | Mapping, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def check_overrides(spec: ChapterSpec, notebook: str | Path | Mapping,
+                    overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Validate new values for a chapter before running it; return the full parameter set.
 
-    Raises ``ValueError`` naming the parameter for an unknown name (listing the valid ones) or
-    a value outside ``SPEC``.
+    Raises ``ValueError`` naming the parameter for an unknown name (listing the valid ones), a
+    value outside its spec, or a combination that breaks a rule (checked with the new values).
     """
-    nb = _load(notebook)
-    params = read_parameters(nb)
+    params = read_parameters(notebook)
     unknown = [k for k in overrides if k not in params]
     if unknown:
-        raise ValueError(f"unknown parameter {unknown[0]!r}; this chapter's parameters are: "
+        raise ValueError(f"unknown parameter {short(unknown[0])}; this chapter's parameters are: "
                          + ", ".join(params))
     values = {k: p.default for k, p in params.items()} | dict(overrides)
-    validate(read_spec(nb), **values)
+    spec.check(values)
     return values

@@ -317,7 +317,9 @@ def load_yin_table(data_dir: str | None = None) -> list[dict[str, object]]:
     import csv
     from pathlib import Path
 
-    root = Path(data_dir) if data_dir is not None else Path(__file__).resolve().parent.parent / "data"
+    here = Path(__file__).resolve().parent  # data/ of the checkout, or stelib/data in a wheel
+    root = Path(data_dir) if data_dir is not None else next(
+        (d for d in (here.parent / "data", here / "data") if (d / YIN_TABLE).is_file()), here / "data")
     raw = (root / YIN_TABLE).read_bytes()
     sums = dict(line.split()[::-1] for line in (root / "SHA256SUMS").read_text().splitlines() if line.strip())
     digest = hashlib.sha256(raw).hexdigest()

@@ -104,9 +104,9 @@ def _ignored(url: str) -> bool:
     return urlparse(url).path in IGNORED_URLS
 
 
-def _open(browser, server, page_path):
+def _open(browser, server, page_path, width=1280):
     """Open a page, recording console errors, failed requests and requests leaving localhost."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     problems: list[str] = []
 
     def route(r):
@@ -151,6 +151,63 @@ def test_page_in_browser(page_path, built, server, browser):
     bad_links = [u for u in links if u.startswith(server) and not _link_ok(built, server, u)]
     assert not bad_links, f"internal links that do not resolve: {bad_links[:10]}"
     assert not problems, "\n".join(problems)
+
+
+SCROLL_CHECK = r"""() => {
+  document.querySelectorAll("details").forEach(d => d.open = true);  // hidden inputs count too
+  return [...document.querySelectorAll("div.cell div.cell_input pre, div.cell_input pre")]
+    .filter(p => p.scrollWidth > p.clientWidth + 1)
+    .map(p => `${p.scrollWidth - p.clientWidth}px too wide: ${p.textContent.split("\n")
+      .reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`);
+}"""
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("page_path", PAGES)
+def test_no_code_cell_scrolls_sideways(page_path, built, server, browser):
+    """At a 1366 px wide window every line of every code cell is visible without scrolling."""
+    page, _ = _open(browser, server, page_path, width=1366)
+    try:
+        wide = page.evaluate(SCROLL_CHECK)
+    finally:
+        page.close()
+    assert not wide, f"code cells that scroll sideways on {page_path}:\n" + "\n".join(wide)
+
+
+@pytest.mark.book
+def test_numbering_anchors_and_navigation(built):
+    """Propositions and figures numbered per chapter, the rerun box links to an anchored
+    parameter table, figures carry myst-nb captions, and the intro is in the sidebar."""
+    primer = (built / "chapters" / "primer.html").read_text()
+    assert re.search(r"Proposition 1\.1\b", primer) and re.search(r"Proposition 1\.2\b", primer)
+    assert re.search(r"Fig\. 1\.1\b", primer) and re.search(r"Fig\. 1\.2\b", primer)
+    assert "**Figure" not in primer and "<strong>Figure" not in primer
+    assert 'href="rerun.html#params-primer"' in primer
+    assert '<span class="doc">introduction</span>' in primer  # {doc} links with prose text
+    rerun = (built / "chapters" / "rerun.html").read_text()
+    for ch in book.chapters():
+        assert f'id="params-{ch.name}"' in rerun, ch.name
+    nav = re.search(r'<nav class="[^"]*bd-docs-nav.*?</nav>', primer, flags=re.S)
+    assert nav and "intro.html" in nav.group(0), "the intro page is missing from the sidebar"
+    repro = (built / "chapters" / "reproducibility.html").read_text()
+    for key in ("stelib", "git commit", "numba", "pandas", "llvmlite"):
+        assert f"<p>{key}</p>" in repro, key
+
+
+def test_teacher_edition_hides_solutions(monkeypatch, tmp_path):
+    """`stelib build --teacher` sets sphinx-exercise's hide_solutions (through the extension)."""
+    class App:
+        srcdir = str(tmp_path)
+
+    config = {"hide_solutions": False, "nb_execution_cache_path": "_build/.jupyter_cache"}
+    monkeypatch.setenv(book.TEACHER_ENV, "1")
+    book._config_inited(App(), config)
+    assert config["hide_solutions"] is True
+    assert config["nb_execution_cache_path"] == str(tmp_path / "_build" / ".jupyter_cache")
+    monkeypatch.delenv(book.TEACHER_ENV)
+    config = {"hide_solutions": False, "nb_execution_cache_path": "/abs/cache"}
+    book._config_inited(App(), config)
+    assert config == {"hide_solutions": False, "nb_execution_cache_path": "/abs/cache"}
 
 
 @functools.cache
@@ -204,7 +261,7 @@ def test_toc_lists_every_chapter_notebook():
 
 def test_every_chapter_executed_within_budget():
     """``make execute`` recorded every chapter, each within the 60 s budget."""
-    record = json.loads(book.TIMINGS.read_text())
+    record = json.loads(book.timings_path().read_text())
     for ch in book.chapters():
         assert ch.name in record["chapters"], f"run `make execute` after adding {ch.name}"
         seconds = record["chapters"][ch.name]["seconds"]
@@ -222,6 +279,9 @@ def test_chapters_follow_the_notebook_conventions():
             if cell.cell_type == "code":
                 assert not cell.source.rstrip().endswith(";"), \
                     f"{ch.name}: end cells with `_ = ...`, not `;` (nbval ignores the `;`)"
+        stale = [i for i, c in enumerate(nb.cells) if "execution" in c.metadata]
+        assert not stale and "papermill" not in nb.metadata, \
+            f"{ch.name}: stale execution timestamps in cells {stale[:5]} (`stelib execute` strips them)"
 
 
 def test_failing_chapters_are_named():
@@ -250,6 +310,19 @@ def test_build_fails_naming_the_chapter(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "failing chapter chapters/broken" in err
     shutil.rmtree(tmp_path / "_build", ignore_errors=True)
+    # a plain `jupyter-book build .` (no -W) fails too, through stelib.book's build-finished hook
+    (tmp_path / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: force\n"
+                                          "  cache: _build/.jupyter_cache\n"
+                                          "only_build_toc_files: true\n"
+                                          "sphinx:\n  extra_extensions: [stelib.book]\n")
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", book.JB_MAIN, "build", "."], cwd=tmp_path,
+                          capture_output=True, text=True, env=book.kernel_env())
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert "chapter chapters/broken failed to execute" in proc.stdout + proc.stderr
+    shutil.rmtree(tmp_path / "_build", ignore_errors=True)
 
 
 def test_merge_streams_makes_stored_outputs_deterministic():
@@ -261,3 +334,15 @@ def test_merge_streams_makes_stored_outputs_deterministic():
     merged = book.merge_streams(out)
     assert [o.get("name") for o in merged] == ["stdout", "stderr", None, "stdout"]
     assert merged[0]["text"] == "a\nb\n"
+
+
+PROSE_LINK_PAGES = ["chapters/primer.ipynb", "chapters/rerun.md", "chapters/reproducibility.md"]
+
+
+@pytest.mark.parametrize("page", PROSE_LINK_PAGES)
+def test_doc_links_have_prose_text(page):
+    """`{doc}` links carry explicit link text (a bare one renders the target page's title,
+    e.g. the book's title in mid-sentence); figures are captioned by myst-nb, not by hand."""
+    text = (ROOT / page).read_text()
+    assert not re.findall(r"\{doc\}`[^`<]*`", text), "write {doc}`link text <target>`"
+    assert not re.search(r"\*\*Figure \d+\.\*\*", text), "use a myst-nb figure caption"

@@ -1,22 +1,32 @@
-"""``python -m stelib``: listing, parameter display, and the bad-parameter matrix of ``rerun``.
+"""``stelib``: listing, parameter display, the bad-input tables of ``rerun``, and runs that
+are written only when finished.
 
-The matrix is generated from every chapter's own SPEC, so a new chapter is covered without
-editing this file: each parameter gets values just outside what it allows, and each must
-stop ``rerun`` with exit status 2, a message naming the parameter, and no file written.
+The per-parameter matrix is generated from every chapter's spec in :mod:`stelib.specs`, so a
+new chapter is covered without editing this file: each parameter gets values just outside what
+it allows, and each must stop ``rerun`` with exit status 2, a message naming the parameter, and
+no file written. The tables below add the cases that span parameters or concern the output
+folder. Runs that execute use a toy book (one tiny chapter) so they take seconds.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import signal
 import subprocess
 import sys
+import textwrap
+import time
+from pathlib import Path
 
+import nbformat
 import pytest
 
-from stelib import book, cli, params
-from stelib.params import Bool, Choice, Int, Real, Seq
+from stelib import book, cli, params, specs
+from stelib.params import Bool, ChapterSpec, Choice, Int, Real, Seq
 
 CHAPTERS = book.chapters()
+ROOT = book.ROOT
 
 
 def bad_values(spec: params.Spec) -> list:
@@ -27,7 +37,7 @@ def bad_values(spec: params.Spec) -> list:
         out += [spec.high + 1] if spec.high is not None else []
         return out
     if isinstance(spec, Real):
-        out = [math.nan, "0.5", [0.5]]
+        out = [math.nan, "0.5", [0.5], 10**400]
         out += [spec.low if spec.low_open else spec.low - 1] if math.isfinite(spec.low) else []
         out += [spec.high if spec.high_open else spec.high + 1] if math.isfinite(spec.high) else []
         return out
@@ -44,77 +54,271 @@ def bad_values(spec: params.Spec) -> list:
 
 def matrix():
     for ch in CHAPTERS:
-        for name, spec in params.read_spec(ch.path).items():
+        for name, spec in specs.get(ch.name).params.items():
             for value in bad_values(spec):
-                yield pytest.param(ch.name, name, value, id=f"{ch.name}-{name}-{value!r}")
+                yield pytest.param(ch.name, name, value, id=f"{ch.name}-{name}-{params.short(value, 30)}")
+
+
+def _text(value) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else repr(value)
 
 
 @pytest.mark.parametrize(("chapter", "name", "value"), list(matrix()))
 def test_bad_parameter_exits_2_and_writes_nothing(chapter, name, value, tmp_path, capsys):
     out = tmp_path / "runs"
-    rc = cli.main(["rerun", chapter, "-p", name, repr(value), "-o", str(out), "--no-progress"])
+    rc = cli.main(["rerun", chapter, "-p", name, _text(value), "-o", str(out), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2, err
-    assert f"parameter {name}=" in err
+    assert f"parameter {name}=" in err and "Traceback" not in err
+    assert len(err) < 600, "long values are cut in messages"
     assert not out.exists()
 
 
+# Issue 16: combinations that passed the old pre-check (it ran the rules with the defaults)
+# and values argparse or float() could not handle. Each: exit 2, these words, nothing written.
+BAD_COMBINATIONS = [
+    ("yin_gaussian", ["-p", "seeds", "10", "-p", "sgd_seeds", "20"], "sgd_seeds=20, seeds=10"),
+    ("yin_gaussian", ["-p", "teacher_seed", "46"], "teacher_seed=46"),
+    ("misspecified", ["-p", "steps", "150"], "steps=150"),
+    ("misspecified", ["-p", "a", "[0, 0]"], "a=[0, 0]"),
+    ("misspecified", ["-p", "starts", "[[1e-300, 0]]"], "starts=[[1e-300, 0]]"),
+    ("general_inputs", ["-p", "m", "4"], "m=4"),
+    ("scale_symmetry", ["-p", "fit_norms", "[10, 5]"], "fit_norms=[10, 5]"),
+    ("primer", ["-p", "x_max", "-inf"], "parameter x_max=-inf"),
+    ("primer", ["-p", "x_max", "-1e5"], "parameter x_max=-100000.0"),
+    ("primer", ["-p", "x_max", "1" + "0" * 400], "parameter x_max=1000"),
+    ("primer", ["-p", "bits", "9" * 5000], "parameter bits="),
+    ("primer", ["-p", "bits", "x" * 5000], "characters>"),
+    ("primer", ["-p", "no_such", "1"], "unknown parameter 'no_such'"),
+    ("primer", ["-p", "bits", "2", "-p", "bits", "3"], "parameter 'bits' given twice"),
+    ("nope", [], "unknown chapter 'nope'"),
+]
+
+
+@pytest.mark.parametrize(("chapter", "extra", "words"), BAD_COMBINATIONS,
+                         ids=lambda x: params.short(x, 24))
+def test_bad_inputs_exit_2_with_a_message(chapter, extra, words, tmp_path, capsys):
+    out = tmp_path / "runs"
+    rc = cli.main(["rerun", chapter, *extra, "-o", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and err.startswith("error: "), err
+    assert len(err) < 600 and not out.exists()
+
+
+def test_valid_combination_passes_the_check():
+    values = params.check_overrides(specs.get("yin_gaussian"), book.chapter("yin_gaussian").path,
+                                    {"seeds": 500, "sgd_seeds": 200})
+    assert (values["seeds"], values["sgd_seeds"]) == (500, 200)
+
+
+def _output_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    named_dir = tmp_path / "named"
+    values = params.check_overrides(specs.get("primer"), book.chapter("primer").path, {})
+    cli.output_path(book.chapter("primer"), values, named_dir).mkdir(parents=True)
+    return {
+        "output dir is a file": (["-o", str(a_file)], "is a file"),
+        "output dir under a file": (["-o", str(a_file / "sub" / "runs")], "which is a file"),
+        "output name is a directory": (["-o", str(named_dir), "--overwrite"], "is a directory"),
+        "output dir in chapters/": (["-o", str(ROOT / "chapters" / "sub")], "chapters folder"),
+        "output dir is chapters/": (["-o", str(ROOT / "chapters")], "chapters folder"),
+        "unwritable output dir": (["-o", "/proc/stelib-runs"], "cannot write runs into"),
+        "no book at --root": (["--root", str(tmp_path / "nowhere")], "no _toc.yml"),
+    }
+
+
+@pytest.mark.parametrize("case", ["output dir is a file", "output dir under a file",
+                                  "output name is a directory", "output dir in chapters/",
+                                  "output dir is chapters/", "unwritable output dir",
+                                  "no book at --root"])
+def test_bad_output_places_exit_2(case, tmp_path, capsys):
+    extra, words = _output_cases(tmp_path)[case]
+    root_opts = extra[:2] if extra[0] == "--root" else []
+    rest = extra[2:] if root_opts else extra
+    before = sorted(p.name for p in (ROOT / "chapters").iterdir())
+    rc = cli.main([*root_opts, "rerun", "primer", *rest, "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and "Traceback" not in err, err
+    assert sorted(p.name for p in (ROOT / "chapters").iterdir()) == before
+
+
+def test_read_only_output_dir_exits_2(tmp_path, capsys, monkeypatch):
+    """A folder the user cannot write: chmod where that binds, else the error mkstemp raises."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: make the write fail as it would for a user
+        def denied(*a, **k):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(cli.tempfile, "mkstemp", denied)
+    rc = cli.main(["rerun", "primer", "-o", str(ro), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot write runs into" in err and "Permission denied" in err
+    assert list(ro.iterdir()) == []
+
+
 @pytest.mark.parametrize("argv", [
-    ["rerun", "no-such-chapter"],
     ["params", "no-such-chapter"],
-    ["rerun", "primer", "-p", "no_such_parameter", "1"],
-    ["rerun", "primer", "-p", "bits", "2", "-p", "bits", "3"],
-    ["rerun", "primer", "-o", str(book.CHAPTER_DIR)],
+    ["rerun", "primer", "-p", "bits"],
+    ["rerun"],
+    ["list", "-p", "a", "b"],
+    ["execute", "no-such-chapter"],
+    ["frobnicate"],
 ])
-def test_usage_errors_exit_2(argv, capsys, tmp_path):
-    if argv[0] == "rerun" and "-o" not in argv:
-        argv = [*argv, "-o", str(tmp_path / "runs")]
+def test_usage_errors_exit_2(argv, capsys):
     assert cli.main(argv) == 2
-    assert capsys.readouterr().err.startswith("error: ")
-    assert not (tmp_path / "runs").exists()
+    err = capsys.readouterr().err
+    assert "error" in err and "Traceback" not in err
 
 
-def test_list_and_params(capsys):
+def test_list_params_and_version(capsys):
     assert cli.main(["list"]) == 0
     listed = capsys.readouterr().out
     for ch in CHAPTERS:
         assert ch.name in listed and ch.title in listed
-    assert cli.main(["params", "primer"]) == 0
+    assert cli.main(["params", "yin_gaussian"]) == 0
     shown = capsys.readouterr().out
-    for p in params.describe(book.chapter("primer").path):
-        assert p.name in shown and repr(p.default) in shown and p.allowed in shown
+    for p in params.describe(specs.get("yin_gaussian"), book.chapter("yin_gaussian").path):
+        assert p.name in shown and params.short(p.default) in shown and p.allowed in shown
+    assert "sgd_seeds <= seeds" in shown
+    from stelib import __version__
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"stelib {__version__}"
+
+
+def test_list_and_params_without_a_book(tmp_path, monkeypatch, capsys):
+    """Outside any book (and with the package not in a checkout) the specs still answer."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(book, "ROOT", tmp_path / "not-a-checkout")
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "no book found" in out and all(n in out for n in specs.names())
+    assert cli.main(["params", "primer"]) == 0
+    assert "an integer in [1, 8]" in capsys.readouterr().out
+    assert cli.main(["rerun", "primer"]) == 2
+    assert "--root DIR" in capsys.readouterr().err
+
+
+def test_root_is_found_from_the_working_directory(monkeypatch):
+    monkeypatch.chdir(ROOT / "chapters")
+    assert cli.find_root() == ROOT.resolve()
 
 
 def test_command_line_exit_status_and_message(tmp_path):
-    """The real entry point: argparse errors and bad values both exit with status 2."""
+    """The real entry points: argparse errors, bad values and unknown chapters exit 2."""
     run = [sys.executable, "-m", "stelib", "rerun", "primer", "-o", str(tmp_path / "r")]
     bad = subprocess.run([*run, "-p", "bits", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "parameter bits=0" in bad.stderr
     assert subprocess.run([*run, "-p", "bits"], capture_output=True).returncode == 2
+    nope = subprocess.run([sys.executable, "-m", "stelib.book", "execute", "nope"],
+                          capture_output=True, text=True)
+    assert nope.returncode == 2 and "unknown chapter 'nope'" in nope.stderr
+    assert "Traceback" not in nope.stderr
     assert not (tmp_path / "r").exists()
-
-
-def test_rerun_executes_and_refuses_to_overwrite(tmp_path, capsys):
-    argv = ["rerun", "primer", "-p", "bits", "1", "-p", "alpha", "1.0", "-o", str(tmp_path),
-            "--no-progress"]
-    assert cli.main(argv) == 0
-    runs = list(tmp_path.glob("primer-*.ipynb"))
-    assert len(runs) == 1
-    import nbformat
-
-    nb = nbformat.read(str(runs[0]), as_version=4)
-    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert "bits = 1" in injected[0].source and "alpha = 1.0" in injected[0].source
-    assert all(o.get("output_type") != "error" for c in nb.cells for o in c.get("outputs", []))
-    mtime = runs[0].stat().st_mtime
-    assert cli.main(argv) == 2
-    assert "--overwrite" in capsys.readouterr().err
-    assert runs[0].stat().st_mtime == mtime
 
 
 def test_output_name_depends_on_values_only(tmp_path):
     ch = book.chapter("primer")
     a = cli.output_path(ch, {"bits": 1, "alpha": 1.0}, tmp_path)
-    b = cli.output_path(ch, {"alpha": 1.0, "bits": 1}, tmp_path)
+    b = cli.output_path(ch, {"alpha": 1.0, "bits": 2 - 1}, tmp_path)
     c = cli.output_path(ch, {"alpha": 1.0, "bits": 2}, tmp_path)
     assert a == b != c and a.parent == tmp_path
+
+
+# --------------------------------------------------------------- runs, on a one-chapter book
+
+TOY = ChapterSpec("toy", {"x": Int(0, 10)})
+TOY_CELLS = [
+    "import time",
+    "x = 1  # what the toy does: 7 fails, 8 sleeps",
+    "pass",
+    "if x == 7:\n    raise RuntimeError('seven')\nif x == 8:\n    time.sleep(120)\nprint(x * 2)",
+]
+
+
+@pytest.fixture
+def toy_book(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/intro\nchapters:\n"
+                                   "  - file: chapters/toy\n")
+    (root / "chapters" / "intro.md").write_text("# Intro\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Toy")]
+                                  + [nbformat.v4.new_code_cell(s) for s in TOY_CELLS])
+    nb.cells[2].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(root / "chapters" / "toy.ipynb"))
+    monkeypatch.setattr(cli, "_spec", lambda name: TOY)
+    return root
+
+
+def _rerun(root: Path, out: Path, *extra: str) -> int:
+    return cli.main(["rerun", "toy", "--root", str(root), "-o", str(out), "--no-progress", *extra])
+
+
+def test_rerun_writes_when_finished_and_refuses_to_overwrite(toy_book, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert _rerun(toy_book, out, "-p", "x", "3") == 0
+    runs = list(out.glob("toy-*.ipynb"))
+    assert [p.name for p in out.iterdir()] == [runs[0].name]  # no temporary file left
+    nb = nbformat.read(str(runs[0]), as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "x = 3" in injected[0].source
+    assert nb.cells[-1].outputs[0]["text"] == "6\n"
+    mtime = runs[0].stat().st_mtime_ns
+    assert _rerun(toy_book, out, "-p", "x", "3") == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert runs[0].stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("link", ["hard", "symbolic"])
+def test_overwrite_replaces_a_link_never_its_target(toy_book, tmp_path, link):
+    out = tmp_path / "runs"
+    out.mkdir()
+    victim = toy_book / "chapters" / "toy.ipynb"
+    before = victim.read_bytes()
+    values = params.check_overrides(TOY, victim, {"x": 2})
+    name = cli.output_path(book.chapter("toy", toy_book), values, out)
+    (os.link if link == "hard" else os.symlink)(victim, name)
+    assert _rerun(toy_book, out, "-p", "x", "2", "--overwrite") == 0
+    assert victim.read_bytes() == before
+    assert not name.is_symlink() and name.stat().st_ino != victim.stat().st_ino
+    assert "x = 2" in name.read_text()
+
+
+def test_failed_run_is_not_taken_for_a_result(toy_book, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert _rerun(toy_book, out, "-p", "x", "7") == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError" in err and "seven" in err
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 1 and names[0].endswith(".failed.ipynb")
+    assert _rerun(toy_book, out, "-p", "x", "7") == 1  # a second try is not refused as "exists"
+
+
+def test_interrupted_run_leaves_nothing(toy_book, tmp_path):
+    out = tmp_path / "runs"
+    code = textwrap.dedent(f"""
+        import sys
+        from stelib import cli
+        from stelib.params import ChapterSpec, Int
+        cli._spec = lambda name: ChapterSpec("toy", {{"x": Int(0, 10)}})
+        sys.exit(cli.main(["--root", {str(toy_book)!r}, "rerun", "toy", "-p", "x", "8",
+                           "-o", {str(out)!r}, "--no-progress"]))
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the kernel is in the sleeping cell
+        partial = list(out.glob(".toy-*.partial.ipynb")) if out.exists() else []
+        if partial and "time.sleep" in partial[0].read_text() and '"x = 8' in partial[0].read_text():
+            break
+        time.sleep(0.5)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == cli.INTERRUPTED, err
+    assert "nothing was written" in err
+    assert list(out.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import nbformat
@@ -10,17 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stelib import specs
 from stelib.params import (
     Bool,
+    ChapterSpec,
     Choice,
     Int,
     Real,
+    Rule,
     Seq,
+    check_chapter,
     check_overrides,
     describe,
     parse_value,
     read_parameters,
-    read_spec,
+    short,
     validate,
 )
 
@@ -28,33 +33,29 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 PARAMS_SRC = '''\
-ste = "crelu"  # surrogate: "identity", "relu" or "crelu"
-n = 2  # input dimension, in [1, 50]
-lr = 0.1  # learning rate, in (0, 1]
+ste = "crelu"  # surrogate of the STE
+n = 2  # input dimension
+lr = 0.1  # learning rate
 stes = ["identity", "relu"]  # STEs to compare
 plot = True  # draw the figure
 seed = 2**31 - 1  # random seed
 '''
-SPEC_SRC = '''\
-from stelib.params import Bool, Choice, Int, Real, Seq, validate
-SPEC = {
+TOY = ChapterSpec("toy", {
     "ste": Choice("identity", "relu", "crelu"),
     "n": Int(1, 50),
     "lr": Real(0, 1, low_open=True),
     "stes": Seq(Choice("identity", "relu", "crelu"), min_len=1, max_len=3),
     "plot": Bool(),
     "seed": Int(0, 2**31 - 1),
-}
-validate(SPEC, ste=ste, n=n, lr=lr, stes=stes, plot=plot, seed=seed)
-'''
+}, rules=(Rule("n <= 10 when plotting", lambda v: v["n"] <= 10 or not v["plot"], ("n", "plot")),))
 
 
-def toy_notebook(params: str = PARAMS_SRC, spec: str = SPEC_SRC):
+def toy_notebook(params: str = PARAMS_SRC, check: str = "pass"):
     nb = nbformat.v4.new_notebook()
     p = nbformat.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell("# Toy"), nbformat.v4.new_code_cell("import math"),
-                p, nbformat.v4.new_code_cell(spec), nbformat.v4.new_code_cell("print(n)")]
+                p, nbformat.v4.new_code_cell(check), nbformat.v4.new_code_cell("print(n)")]
     return nb
 
 
@@ -63,11 +64,11 @@ def test_read_parameters_defaults_and_comments():
     assert list(params) == ["ste", "n", "lr", "stes", "plot", "seed"]
     assert params["seed"].default == 2**31 - 1
     assert params["stes"].default == ["identity", "relu"]
-    assert params["n"].comment == "input dimension, in [1, 50]"
+    assert params["n"].comment == "input dimension"
 
 
 def test_describe_fills_allowed_values():
-    rows = {p.name: p for p in describe(toy_notebook())}
+    rows = {p.name: p for p in describe(TOY, toy_notebook())}
     assert rows["ste"].allowed == "one of 'identity', 'relu', 'crelu'"
     assert rows["lr"].allowed == "a finite number in (0, 1]"
     assert rows["n"].allowed == "an integer in [1, 50]"
@@ -81,17 +82,17 @@ def test_describe_fills_allowed_values():
 ])
 def test_bad_values_name_the_parameter(name, value):
     with pytest.raises(ValueError, match=rf"parameter {name}=") as err:
-        check_overrides(toy_notebook(), {name: value})
-    assert repr(value) in str(err.value)
+        check_overrides(TOY, toy_notebook(), {name: value})
+    assert short(value) in str(err.value)
 
 
 def test_unknown_parameter_lists_valid_names():
     with pytest.raises(ValueError, match="unknown parameter 'eta'.*ste, n, lr, stes, plot, seed"):
-        check_overrides(toy_notebook(), {"eta": 0.1})
+        check_overrides(TOY, toy_notebook(), {"eta": 0.1})
 
 
 def test_good_overrides_return_all_values():
-    values = check_overrides(toy_notebook(), {"lr": 1, "stes": ("crelu",)})
+    values = check_overrides(TOY, toy_notebook(), {"lr": 1, "stes": ("crelu",)})
     assert values["lr"] == 1 and values["stes"] == ("crelu",) and values["ste"] == "crelu"
 
 
@@ -109,22 +110,44 @@ def test_parameters_cell_rejects_code():
         read_parameters(toy_notebook(params="import os\n"))
 
 
-def test_missing_spec_or_tag():
-    with pytest.raises(ValueError, match="SPEC"):
-        read_spec(toy_notebook(spec="x = 1\n"))
+def test_missing_tag():
     nb = toy_notebook()
     nb.cells[2].metadata["tags"] = []
     with pytest.raises(ValueError, match="tagged 'parameters'"):
         read_parameters(nb)
 
 
+def test_rules_use_the_given_values_not_the_defaults():
+    with pytest.raises(ValueError, match=r"parameters n=20, plot=True are not allowed together"):
+        check_overrides(TOY, toy_notebook(), {"n": 20})
+    assert check_overrides(TOY, toy_notebook(), {"n": 20, "plot": False})["n"] == 20
+
+
+def test_long_and_huge_values_are_cut_in_messages():
+    with pytest.raises(ValueError) as err:
+        check_overrides(TOY, toy_notebook(), {"ste": "x" * 5000})
+    assert len(str(err.value)) < 300 and "5002 characters" in str(err.value)
+    with pytest.raises(ValueError, match="parameter lr=") as err:  # 400 digits: OverflowError before
+        check_overrides(TOY, toy_notebook(), {"lr": 10**400})
+    assert len(str(err.value)) < 300
+    with pytest.raises(ValueError, match="parameter n="):
+        check_overrides(TOY, toy_notebook(), {"n": 10**5000})
+
+
 @pytest.mark.parametrize(("text", "value"), [
     ("3", 3), ("0.1", 0.1), ("1e-3", 1e-3), ("-2", -2), ("True", True), ("false", False),
     ("None", None), ("[1, 2]", [1, 2]), ("('a', 'b')", ("a", "b")), ("relu", "relu"),
-    ("'3'", "3"), ("a b", "a b"),
+    ("'3'", "3"), ("a b", "a b"), ("-1e5", -1e5), ("1e999", math.inf),
 ])
 def test_parse_value(text, value):
     assert parse_value(text) == value and type(parse_value(text)) is type(value)
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "+inf", "NaN", "-Infinity"])
+def test_parse_value_non_finite_floats(text):
+    x = parse_value(text)
+    assert isinstance(x, float) and not math.isfinite(x)
+    assert str(x).lstrip("-") in ("inf", "nan") and (x < 0) == text.startswith("-")
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False), st.floats(0, 10), st.floats(0, 10))
@@ -159,10 +182,123 @@ def test_seq_unique():
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_follows_the_convention(chapter):
-    """A parameters cell, a SPEC naming exactly its parameters, and valid defaults."""
-    params = read_parameters(chapter)
-    spec = read_spec(chapter)
-    assert list(params) == list(spec), "SPEC must list the parameters in the cell's order"
+    """Parameters cell + hidden one-line validation cell; the library spec names exactly the
+    cell's parameters, in order; comments say what a value means (no '=', no ranges); the
+    defaults pass the spec and its rules; papermill lists every parameter."""
+    from papermill.inspection import inspect_notebook
+
+    nb = nbformat.read(str(chapter), as_version=4)
+    params = read_parameters(nb)
+    spec = specs.get(chapter.stem)
+    assert list(params) == list(spec.params), "the spec must list the parameters in the cell's order"
     for p in params.values():
-        assert p.comment, f"parameter {p.name} has no comment (meaning, range)"
-    check_overrides(chapter, {})
+        assert p.comment, f"parameter {p.name} has no comment saying what it means"
+        assert "=" not in p.comment, f"papermill drops the comment of {p.name}: it contains '='"
+        assert not re.search(r"\bin [\[(][^\]]*, [^\]]*[\])]", p.comment), \
+            f"the allowed values of {p.name} belong in stelib/specs/{chapter.stem}.py"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    i = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    check = code[i + 1]
+    assert check.source.strip() == (f'from stelib.params import check_chapter; '
+                                    f'check_chapter("{chapter.stem}", globals())')
+    assert "remove-cell" in check.metadata.get("tags", []) and not check.outputs
+    check_overrides(spec, nb, {})
+    inferred = list(inspect_notebook(str(chapter)))
+    assert inferred == list(params), "papermill --help-notebook must list every parameter"
+
+
+def test_every_spec_has_a_chapter():
+    assert specs.names() == sorted(p.stem for p in CHAPTERS if p.stem in specs.names())
+    assert set(specs.names()) <= {p.stem for p in CHAPTERS}
+    with pytest.raises(ValueError, match="no parameter spec for chapter 'nope'"):
+        specs.get("nope")
+
+
+def test_check_chapter_reads_the_namespace():
+    scope = {"x_max": 3.0, "scales": [1.0], "m": 1, "n": 1, "batch": 1, "bits": 1, "alpha": 1.0,
+             "seed": 0}
+    assert check_chapter("primer", scope) is None
+    with pytest.raises(ValueError, match="parameter bits=9"):
+        check_chapter("primer", scope | {"bits": 9})
+    with pytest.raises(ValueError, match=r"\['seed'\] are not defined"):
+        check_chapter("primer", {k: v for k, v in scope.items() if k != "seed"})
+
+
+# Issue 16 item 1: rules spanning parameters, checked with the user's values (each of these
+# passed the old pre-check, which ran the rules with the defaults) -- and a valid combination.
+CROSS = [
+    ("yin_gaussian", {"seeds": 10, "sgd_seeds": 20}, r"sgd_seeds=20, seeds=10"),
+    ("yin_gaussian", {"teacher_seed": 46}, r"teacher_seed=46, m=6 .*spurious minima"),
+    ("misspecified", {"steps": 150}, r"steps=150 .*multiple of 100"),
+    ("misspecified", {"plane_steps": 7}, r"plane_steps=7 .*even"),
+    ("misspecified", {"a": [0, 0]}, r"a=\[0, 0\]"),
+    ("misspecified", {"a": [1e-300, 0.0]}, r"a=\[1e-300, 0.0\]"),
+    ("misspecified", {"starts": [[1e-300, 0]]}, r"starts=\[\[1e-300, 0\]\]"),
+    ("general_inputs", {"m": 4}, r"v_star=\[1.0, -0.5, 1.0\], m=4"),
+    ("general_inputs", {"digits_kind": "patch"}, r"digits_kind='patch', n=2"),
+    ("scale_symmetry", {"fit_norms": [10, 5]}, r"fit_norms=\[10, 5\]"),
+    ("scale_symmetry", {"norms": [1.0, 3.0, 2.0]}, r"norms=\[1.0, 3.0, 2.0\] .*increasing"),
+]
+
+
+@pytest.mark.parametrize(("chapter", "overrides", "message"), CROSS, ids=lambda x: str(x)[:30])
+def test_cross_parameter_rules_use_the_new_values(chapter, overrides, message):
+    path = ROOT / "chapters" / f"{chapter}.ipynb"
+    with pytest.raises(ValueError, match=message):
+        check_overrides(specs.get(chapter), path, overrides)
+
+
+def test_valid_combinations_are_accepted():
+    path = ROOT / "chapters" / "yin_gaussian.ipynb"
+    values = check_overrides(specs.get("yin_gaussian"), path, {"seeds": 500, "sgd_seeds": 200})
+    assert values["sgd_seeds"] == 200
+    gi = ROOT / "chapters" / "general_inputs.ipynb"
+    check_overrides(specs.get("general_inputs"), gi, {"m": 4, "v_star": [1.0, 1, 1, 1]})
+    check_overrides(specs.get("general_inputs"), gi, {"digits_kind": "patch", "n": 4})
+
+
+def test_practice_cuda_needs_a_gpu():
+    import torch
+
+    path = ROOT / "chapters" / "practice.ipynb"
+    if torch.cuda.is_available():
+        check_overrides(specs.get("practice"), path, {"device": "cuda"})
+    else:
+        with pytest.raises(ValueError, match="device='cuda'"):
+            check_overrides(specs.get("practice"), path, {"device": "cuda"})
+    check_overrides(specs.get("practice"), path, {"device": "auto"})
+
+
+def test_convert_spec_turns_an_old_cell_into_a_spec_module(tmp_path):
+    """tools/convert_spec.py: SPEC dict + trailing `if ...: raise` checks -> ChapterSpec + Rules."""
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import convert_spec
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    old = '''from stelib.params import Choice, Int, Seq, validate
+
+STE = Choice("identity", "relu", "crelu")
+SPEC = {"stes": Seq(STE, min_len=1), "n": Int(1, 50), "m": Int(1, 50)}
+validate(SPEC, stes=stes, n=n, m=m)
+if m > n:
+    raise ValueError("m <= n")
+'''
+    module = tmp_path / "toy_spec.py"
+    module.write_text(convert_spec.convert_cell("toy", old, ["stes", "n", "m"]))
+    spec = importlib.util.spec_from_file_location("toy_spec", module)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert list(mod.SPEC.params) == ["stes", "n", "m"] and mod.SPEC.rules[0].text == "m <= n"
+    mod.SPEC.check({"stes": ["relu"], "n": 5, "m": 5})
+    with pytest.raises(ValueError, match=r"parameters m=6, n=5 are not allowed together: expected m <= n"):
+        mod.SPEC.check({"stes": ["relu"], "n": 5, "m": 6})
+    with pytest.raises(SystemExit, match="by hand"):
+        convert_spec.convert_cell("toy", old + "_g = n + 1\n", ["stes", "n", "m"])
+    nb = nbformat.read(str(ROOT / "chapters" / "yin_gaussian.ipynb"), as_version=4)
+    assert convert_spec.add_rerun_box(nb, "yin_gaussian")
+    assert "<params-yin_gaussian>" in nb.cells[0].source
+    assert nb.cells[0].source.startswith("# ") and not convert_spec.add_rerun_box(nb, "yin_gaussian")
