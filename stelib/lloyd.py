@@ -7,7 +7,8 @@ Lloyd's algorithm" to simulated half-Gaussian data. The variant here is Lloyd's 
 the levels constrained to the uniform grid :math:`\{0, \alpha, 2\alpha, \dots, L\alpha\}`,
 :math:`L = 2^b - 1`; it alternates
 
-1. *assignment*: each sample goes to its nearest level, :math:`k_i = \mathrm{clamp}(\mathrm{round}(x_i/\alpha), 0, L)`;
+1. *assignment*: each sample goes to its nearest level, :math:`k_i = \mathrm{clamp}(\mathrm{round}(x_i/\alpha), 0, L)`
+   (on sorted samples with prefix sums, so one step costs :math:`O(L \log n)`);
 2. *update*: the least-squares step for these assignments,
    :math:`\alpha = \sum_i k_i x_i / \sum_i k_i^2`,
 
@@ -68,12 +69,17 @@ def uniform_lloyd(x, bits: int, *, tol: float = 1e-12, max_iter: int = 10_000) -
         raise ValueError(f"x must be a 1-D array of at least 2 finite non-negative samples, not all 0; "
                          f"got shape {x.shape}")
     levels = 2**bits - 1
-    alpha = float(x.max()) / levels
+    xs = np.sort(x)
+    csum = np.concatenate([[0.0], np.cumsum(xs)])
+    ks = np.arange(levels + 1)
+    alpha = float(xs[-1]) / levels
     iterations = 0
     while iterations < max_iter:
         iterations += 1
-        k = np.clip(np.rint(x / alpha), 0, levels)
-        new = float(k @ x / (k @ k))
+        # level k takes the sorted block [(k - 1/2) alpha, (k + 1/2) alpha); the top level all beyond
+        edges = np.concatenate([[0], np.searchsorted(xs, (ks[1:] - 0.5) * alpha), [xs.size]])
+        counts, sums = np.diff(edges), np.diff(csum[edges])
+        new = float(ks @ sums / (ks**2 @ counts))
         done = abs(new - alpha) <= tol * alpha
         alpha = new
         if done:

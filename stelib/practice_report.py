@@ -172,19 +172,25 @@ def yin_verdicts(results: dict, rows=None):
     return pd.DataFrame(out)
 
 
-def change_frame(result, **labels):
+def change_frame(result, *, control: str | None = None, **labels):
     """Per (bits, STE): change of the training loss and test accuracy (%) from record 0 to the
-    last, mean and sd over seeds, and whether it is a rise, a fall or within the spread."""
+    last, mean and sd over seeds, read as a rise, a fall or within the spread (mean +- sd
+    containing 0). With ``control`` (an STE of ``result``, e.g. the one that found the starting
+    minimum) each seed's change is taken relative to the control's change for the same seed: the
+    common part (such as the refreshed running statistics of batch normalisation) cancels."""
     import pandas as pd
 
+    c = None if control is None else result.stes.index(check_choice(control, result.stes, name="control"))
     rows = []
     for i, b in enumerate(result.bits):
         for j, s in enumerate(result.stes):
             for name, x, scale in (("loss", result.train_loss, 1.0), ("acc", result.test_accuracy, 100.0)):
                 d = scale * (x[i, j, :, -1] - x[i, j, :, 0])
+                if c is not None:
+                    d = d - scale * (x[i, c, :, -1] - x[i, c, :, 0])
                 m, sd = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
                 rows.append({**labels, "bits": b, "ste": s, "what": name, "start": scale * float(x[i, j, :, 0].mean()),
-                             "change": m, "sd": sd,
+                             "end": scale * float(x[i, j, :, -1].mean()), "change": m, "sd": sd,
                              "reading": "rise" if m - sd > 0 else "fall" if m + sd < 0 else "within spread"})
     return pd.DataFrame(rows)
 
