@@ -143,7 +143,7 @@ def fit(model, data: DataSplit, *, epochs: int, lr: float, batch_size: int = 64,
         data = DataSplit(data.x_train.to(dt), data.y_train, data.x_test.to(dt), data.y_test, data.name)
     n = data.x_train.shape[0]
     n_eval = n if n_eval is None else check_positive_int(n_eval, name="n_eval", maximum=n)
-    n_probe = check_positive_int(n_probe, name="n_probe", maximum=n)
+    n_probe = min(check_positive_int(n_probe, name="n_probe"), n)  # at most the training set
     with _threads(threads):
         return _fit(model, data, epochs, lr, batch_size, momentum, diverge_factor, n_eval, n_probe)
 
