@@ -127,7 +127,7 @@ def _evaluate(model, data, n_eval, n_probe, chunk=256):
 
 
 def fit(model, data: DataSplit, *, epochs: int, lr: float, batch_size: int = 64, momentum: float = 0.9,
-        diverge_factor: float = 2.0, n_eval: int | None = None, n_probe: int = 512,
+        diverge_factor: float = 2.0, n_eval: int | None = None, n_probe: int = 256,
         threads: int | None = 1) -> dict[str, torch.Tensor]:
     """Mini-batch coarse gradient descent (SGD with momentum) of every model of the ensemble.
 
@@ -228,7 +228,7 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
           alpha: dict[int, float] | None = None, act_range: float = 1.0, init: str = "random",
           pre_epochs: int = 10, width: int | None = None, data: DataSplit | None = None, data_seed: int = 0,
           device: str = "cpu", diverge_factor: float = 2.0, n_eval: int | None = None,
-          n_probe: int = 512) -> PracticeResult:
+          n_probe: int = 256) -> PracticeResult:
     """Train ``arch`` with every combination of ``bits`` x ``stes`` x ``seeds`` (see the module docstring).
 
     ``alpha``: the step per bit width (every one in ``bits``); default act_range / (2^b - 1),

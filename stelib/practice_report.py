@@ -212,3 +212,14 @@ def plot_runs(df, y: str, *, col: str | None = None, row: str | None = None, log
     if logy:
         g.set(yscale="log")
     return g
+
+
+def pair_counts(results: dict, a: str, b: str) -> dict[str, int]:
+    """How often ``a`` is ahead of (``">"``), tied with (``"="``) or behind (``"<"``) ``b`` over the
+    architectures, bit widths and both metrics of ``results`` (:func:`judge` with the spread)."""
+    out = {">": 0, "=": 0, "<": 0}
+    for r in results.values():
+        for metric, hb in METRICS.items():
+            for st in stats_of(r, metric).values():
+                out[judge(*st[a], *st[b], higher_better=hb)] += 1
+    return out
