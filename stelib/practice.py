@@ -148,6 +148,11 @@ def fit(model, data: DataSplit, *, epochs: int, lr: float, batch_size: int = 64,
         return _fit(model, data, epochs, lr, batch_size, momentum, diverge_factor, n_eval, n_probe)
 
 
+def divergence_limit(initial_loss: torch.Tensor, factor: float) -> torch.Tensor:
+    """The loss above which a run counts as diverged: factor x max(initial loss, ln 10)."""
+    return factor * torch.clamp(initial_loss, min=math.log(10))
+
+
 def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe):
     dev, M, n = data.x_train.device, model.M, data.x_train.shape[0]
     model.to(dev).train()
@@ -168,7 +173,7 @@ def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe)
             recs[k].append(v)
         return ev["train_loss"]
 
-    limit = factor * torch.clamp(record(diverged), min=math.log(10))
+    limit = divergence_limit(record(diverged), factor)
     for _ in range(epochs):
         perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in uniq])[which].to(dev)  # (M, n)
         frozen = diverged.clone()

@@ -189,6 +189,13 @@ def test_exploding_finite_loss_is_flagged(data):
     assert not loose.diverged.any()
 
 
+def test_divergence_limit_has_the_chance_level_floor():
+    from stelib.practice import divergence_limit
+
+    got = divergence_limit(torch.tensor([0.05, 2.0, 5.0], dtype=torch.float64), 3.0)
+    assert torch.allclose(got, torch.tensor([3 * math.log(10), 3 * math.log(10), 15.0], dtype=torch.float64))
+
+
 def test_pretrained_start_and_continue_training(small):
     r = train("mlp", bits=(2, 4), stes=("relu", "crelu"), seeds=(0, 3), epochs=1, norm="plain", init="pretrained",
               pre_epochs=2, alpha={2: 0.65, 4: 0.19}, data=small)
