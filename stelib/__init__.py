@@ -11,8 +11,9 @@ with standard errors), ``train`` (batched coarse gradient descent), ``plotting``
 ``cli`` and ``book`` (the book's chapters and reruns). Chapter-specific helpers, imported by
 name: ``symmetry`` (scale-symmetry checks), ``outcomes`` (classifying CGD runs in Yin's model),
 ``general_inputs`` (stationary points beyond Gaussian inputs), ``profile`` and ``fields``
-(sample-based profiles and w-plane fields of the misspecified example), ``quantnets`` and
-``practice`` (activation-quantized networks on the digits data).
+(sample-based profiles and w-plane fields of the misspecified example), ``quantnets``,
+``bignets``, ``datasets``, ``lloyd``, ``practice`` and ``practice_report`` (activation-quantized
+networks on real data).
 """
 
 from stelib import distributions, gaussian, misspecified, montecarlo, network, problems, ste, train

@@ -1,20 +1,26 @@
-r"""Activation-quantized networks on real data: scikit-learn's 8x8 digits (THEORY.md section 6).
+r"""Training activation-quantized networks with an STE, in the three regimes of chapter practice.
 
-Small networks whose hidden activations are the b-bit quantized ReLU of Yin et al.,
-:math:`\sigma_\alpha(x) = \alpha\,\mathrm{clamp}(\lceil x/\alpha\rceil, 0, 2^b - 1)`, with float
-weights, trained by coarse gradient descent with the identity, ReLU or clipped-ReLU STE
-(:func:`stelib.ste.quantized_relu`). An optional batch normalisation sits in front of each
-quantizer. Every run is an *ensemble*: M independent models (bit widths x STEs x seeds) are
-stored side by side along a model axis and trained in one tensor computation (batched matrix
-products, grouped convolutions, per-channel batch normalisation), with an elementwise optimizer
-(SGD with momentum), so each model follows exactly the trajectory it would follow alone.
+Every run is an *ensemble*: M independent models (bit widths x STEs x seeds) trained together
+by mini-batch coarse gradient descent (SGD with momentum); model m is initialised and shuffles
+its mini-batches with ``torch.Generator().manual_seed(seeds[m])``, so models with the same seed
+are compared on common random numbers. The regimes differ by the normalisation in front of each
+quantizer (``norm``, :mod:`stelib.quantnets`), the step alpha and the initialisation:
 
-* :func:`load_digits_split` -- standardised train/test tensors (SHA-256-checked, no download);
-* :class:`QuantAct`, :class:`QuantMLP`, :class:`QuantCNN` -- the modules (``(B, 64)`` images in,
-  ``(M, B, 10)`` logits out), defined in :mod:`stelib.quantnets` and re-exported here;
-* :func:`train` -- build and train an ensemble, returning a :class:`PracticeResult`;
-* :func:`continue_training` -- restart trained models with other STEs (Yin et al.'s
-  "repelled from good minima" experiment).
+* Yin et al.'s recipe: ``norm="plain"`` (no scale and shift), alpha from Lloyd's algorithm
+  (:mod:`stelib.lloyd`, passed as ``alpha={bits: alpha}``), ``init="pretrained"`` (a
+  full-precision ReLU network of the same architecture and seed, trained first);
+* no normalisation: ``norm="none"``, alpha = act_range / (2^b - 1), random initialisation;
+* a learnable gain: ``norm="affine"``.
+
+Each epoch records, for every model, the training loss (cross-entropy of the model in
+evaluation mode on the first ``n_eval`` training images: one estimator from the first record
+to the last), the test accuracy, the norms of the weights feeding each quantizer (and of the
+gain), and a probe of each quantizer's input on the first ``n_probe`` training images: the
+share inside the clipped-ReLU window (0, (2^b - 1) alpha) and the median |z|.
+
+A run *diverges* when a mini-batch loss is not finite or its recorded training loss exceeds
+``diverge_factor`` x max(initial loss, ln 10) (ln 10: the loss of a uniform guess over the 10
+classes); its later records are NaN and its parameters stop receiving gradients.
 
 Example
 -------
@@ -25,99 +31,51 @@ torch.Size([1, 1, 1, 2])
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from stelib._validate import check_choice, check_choices, check_positive, check_positive_int, check_real
-from stelib.distributions import _digits_array
-from stelib.quantnets import ActConfig, QuantAct, QuantCNN, QuantMLP, _Ensemble
+from stelib.bignets import BIG_ARCHS, NetList
+from stelib.datasets import DataSplit, DigitsSplit, load_data, load_digits_split, resolve_device
+from stelib.quantnets import NORMS, ActConfig, QuantAct, QuantCNN, QuantMLP
 from stelib.ste import STE_NAMES
 
-DTYPE = torch.float64
-ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn")
-# SHA-256 of load_digits().target as int64 bytes (the images are checked by distributions._digits_array)
-DIGITS_TARGET_SHA256 = "a3c91c262eddcf7ba8f0e37507c30284493c9b20412ffe4af30d536401f7ba21"
+__all__ = ["ARCHITECTURES", "ActConfig", "DataSplit", "DigitsSplit", "PracticeResult", "QuantAct", "QuantCNN",
+           "QuantMLP", "continue_training", "fit", "load_data", "load_digits_split", "resolve_device", "train"]
 
-
-def resolve_device(device: str) -> torch.device:
-    """``"cpu"``, ``"cuda"`` (``ValueError`` if no GPU) or ``"auto"`` (a GPU when one is present)."""
-    check_choice(device, ("cpu", "cuda", "auto"), name="device")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for, but no CUDA GPU is available; use 'cpu' or 'auto'")
-    return torch.device(device)
-
-
-@dataclass(frozen=True)
-class DigitsSplit:
-    """Train/test split: ``x_*`` (N, 64) float64 standardised with the training statistics, ``y_*`` (N,)."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-
-def _digits_targets() -> np.ndarray:
-    from sklearn.datasets import load_digits
-
-    y = np.ascontiguousarray(load_digits().target, dtype=np.int64)
-    digest = hashlib.sha256(y.tobytes()).hexdigest()
-    if digest != DIGITS_TARGET_SHA256:
-        raise ValueError(f"scikit-learn's digits labels have SHA-256 {digest}, expected {DIGITS_TARGET_SHA256}")
-    return y
-
-
-def load_digits_split(seed: int = 0, *, test_fraction: float = 0.25, device: str = "cpu") -> DigitsSplit:
-    """The 1797 digits, split at random (``torch.Generator`` seeded with ``seed``) into train and test.
-
-    Each pixel is standardised with the mean and standard deviation of the training part
-    (constant pixels are only centred). Images and labels are checked against their SHA-256.
-    """
-    check_positive_int(seed, name="seed", minimum=0, maximum=2**63 - 1)
-    check_real(test_fraction, name="test_fraction", low=0.05, high=0.95)
-    dev = resolve_device(device)
-    x = torch.from_numpy(_digits_array())  # (1797, 64)
-    y = torch.from_numpy(_digits_targets())  # (1797,)
-    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-    n_test = round(test_fraction * x.shape[0])
-    test, tr = perm[:n_test], perm[n_test:]
-    mu, sd = x[tr].mean(dim=0), x[tr].std(dim=0)
-    sd = torch.where(sd > 0, sd, torch.ones_like(sd))
-    z = (x - mu) / sd
-    return DigitsSplit(z[tr].to(dev), y[tr].to(dev), z[test].to(dev), y[test].to(dev))
+ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn", *BIG_ARCHS)
+RECORDS = ("train_loss", "test_accuracy", "weight_norms", "gain_norms", "probe")
 
 
 @dataclass(frozen=True)
 class PracticeResult:
     """A trained ensemble and its history. Arrays are indexed ``[bits, ste, seed, ...]``.
 
-    ``train_loss`` and ``test_accuracy`` (nb, ns, nseed, epochs + 1): cross-entropy on the
-    training set (at the start, then the mean mini-batch loss of each epoch) and accuracy on the
-    test set (evaluation mode), before training and after each epoch; ``weight_norms`` (nb, ns, nseed, layers, epochs + 1): norm of (W, b) of each layer
-    feeding a quantizer; ``gain_norms`` the same for the BN (gain, shift), or None without BN;
-    ``diverged`` (nb, ns, nseed) runs that produced a non-finite loss (their later records are NaN).
+    ``train_loss``, ``test_accuracy`` (nb, ns, nseed, epochs + 1); ``weight_norms``,
+    ``gain_norms`` (None without a gain), ``inside`` and ``median_abs`` (nb, ns, nseed, layers,
+    epochs + 1); ``diverged`` (nb, ns, nseed); ``alphas`` the step per bit width;
+    ``pretrained`` the full-precision run the models started from (or None).
     """
 
     arch: str
+    norm: str
     bits: tuple[int, ...]
     stes: tuple[str, ...]
     seeds: tuple[int, ...]
-    batchnorm: bool
+    alphas: dict[int, float]
     train_loss: torch.Tensor
     test_accuracy: torch.Tensor
     weight_norms: torch.Tensor
     gain_norms: torch.Tensor | None
+    inside: torch.Tensor
+    median_abs: torch.Tensor
     diverged: torch.Tensor
     model: nn.Module
+    pretrained: PracticeResult | None = None
 
     def final(self, what: str = "test_accuracy") -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation over seeds of the last record: (nb, ns) each."""
@@ -126,26 +84,12 @@ class PracticeResult:
         return x.mean(dim=-1), sd
 
 
-def _configs(bits, stes, seeds, act_range):
-    cfg = [ActConfig(b, act_range / (2**b - 1), s) for b in bits for s in stes for _ in seeds]
-    return cfg, [sd for _ in bits for _ in stes for sd in seeds]
-
-
-def _check_common(epochs, lr, batch_size, momentum):
+def _check_common(epochs, lr, batch_size, momentum, diverge_factor=2.0):
     check_positive_int(epochs, name="epochs", minimum=0, maximum=10_000)
     check_real(lr, name="lr", low=0.0, high=10.0, low_open=True)
     check_positive_int(batch_size, name="batch_size", maximum=100_000)
     check_real(momentum, name="momentum", low=0.0, high=1.0, high_open=True)
-
-
-def _evaluate(model, data, train_loss: bool):
-    model.eval()
-    with torch.no_grad():
-        loss = nn.functional.cross_entropy(model(data.x_train).transpose(1, 2), data.y_train.expand(
-            model.M, -1), reduction="none").mean(1) if train_loss else None
-        acc = (model(data.x_test).argmax(-1) == data.y_test).to(DTYPE).mean(1)
-    model.train()
-    return loss, acc
+    check_real(diverge_factor, name="diverge_factor", low=1.0, high=1e6, low_open=True)
 
 
 @contextmanager
@@ -160,170 +104,207 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def fit(model: _Ensemble, data: DigitsSplit, *, epochs: int, lr: float, batch_size: int = 64,
-        momentum: float = 0.9, threads: int | None = 1) -> dict[str, torch.Tensor]:
+def _evaluate(model, data, n_eval, n_probe, chunk=256):
+    """Training loss on the first n_eval images, test accuracy, probe on the first n_probe images."""
+    model.eval()
+    acts = [a for a in model.modules() if isinstance(a, QuantAct)]
+    with torch.no_grad():
+        for a in acts:
+            a.probe = True
+        model(data.x_train[:n_probe])
+        probe = model.probe_stats()
+        for a in acts:
+            a.probe = False
+        loss = sum(nn.functional.cross_entropy(model(data.x_train[s:s + chunk]).transpose(1, 2),
+                                               data.y_train[s:s + chunk].expand(model.M, -1), reduction="none").sum(1)
+                   for s in range(0, n_eval, chunk)) / n_eval
+        n_test = data.x_test.shape[0]
+        acc = sum((model(data.x_test[s:s + chunk]).argmax(-1) == data.y_test[s:s + chunk]).sum(1)
+                  for s in range(0, n_test, chunk)).to(torch.float64) / n_test
+    model.train()
+    return {"train_loss": loss.double(), "test_accuracy": acc, "weight_norms": model.weight_norms(),
+            "gain_norms": model.gain_norms(), "probe": probe}
+
+
+def fit(model, data: DataSplit, *, epochs: int, lr: float, batch_size: int = 64, momentum: float = 0.9,
+        diverge_factor: float = 2.0, n_eval: int | None = None, n_probe: int = 256,
+        threads: int | None = 1) -> dict[str, torch.Tensor]:
     """Mini-batch coarse gradient descent (SGD with momentum) of every model of the ensemble.
 
-    Model m shuffles the training set with ``torch.Generator().manual_seed(seeds[m])`` (models
-    with the same seed see the same batches). Returns per-model records, each ``(M, epochs + 1,
-    ...)``: ``train_loss`` (record 0: the initial model on the whole training set in evaluation
-    mode; then the mean mini-batch loss of each epoch, as reported during training),
-    ``test_accuracy``, ``weight_norms``, ``gain_norms`` (or None), and ``diverged`` (M,).
-
-    ``threads`` intra-op threads are used during training and the caller's setting is restored
-    afterwards (None leaves it alone). The default 1 is deliberate: these tensors are small, and
-    on a busy machine splitting each small operation over OpenMP threads was measured to be more
-    than ten times slower than one thread.
+    Model m shuffles the training set with ``torch.Generator().manual_seed(seeds[m])`` at every
+    epoch. Returns per-model records ``(M, epochs + 1, ...)`` (see the module docstring) and
+    ``diverged`` (M,). ``threads`` intra-op threads are used and the caller's setting restored
+    afterwards (None leaves it alone); 1 is deliberate: these tensors are small, and on a busy
+    machine OpenMP threads were measured to be more than ten times slower than one thread.
     """
-    _check_common(epochs, lr, batch_size, momentum)
+    _check_common(epochs, lr, batch_size, momentum, diverge_factor)
+    dt = next(model.parameters()).dtype
+    if data.x_train.dtype != dt:
+        data = DataSplit(data.x_train.to(dt), data.y_train, data.x_test.to(dt), data.y_test, data.name)
+    n = data.x_train.shape[0]
+    n_eval = n if n_eval is None else check_positive_int(n_eval, name="n_eval", maximum=n)
+    n_probe = min(check_positive_int(n_probe, name="n_probe"), n)  # at most the training set
     with _threads(threads):
-        return _fit(model, data, epochs, lr, batch_size, momentum)
+        return _fit(model, data, epochs, lr, batch_size, momentum, diverge_factor, n_eval, n_probe)
 
 
-def _fit(model, data, epochs, lr, batch_size, momentum):
-    dev, M = data.x_train.device, model.M
+def divergence_limit(initial_loss: torch.Tensor, factor: float) -> torch.Tensor:
+    """The loss above which a run counts as diverged: factor x max(initial loss, ln 10)."""
+    return factor * torch.clamp(initial_loss, min=math.log(10))
+
+
+def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe):
+    dev, M, n = data.x_train.device, model.M, data.x_train.shape[0]
     model.to(dev).train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     uniq = sorted(set(model.seeds))
     gens = {s: torch.Generator().manual_seed(s) for s in uniq}
     which = torch.tensor([uniq.index(s) for s in model.seeds])  # model -> its seed's row
-    n = data.x_train.shape[0]
     diverged = torch.zeros(M, dtype=torch.bool, device=dev)
-    recs = {"train_loss": [], "test_accuracy": [], "weight_norms": [], "gain_norms": []}
+    recs = {k: [] for k in RECORDS}
 
-    def record(running=None):
-        loss, acc = _evaluate(model, data, running is None)
-        loss = running if running is not None else loss
-        g = model.gain_norms()
-        for k, v in (("train_loss", loss), ("test_accuracy", acc), ("weight_norms", model.weight_norms()),
-                     ("gain_norms", g)):
+    def record(frozen):
+        ev = _evaluate(model, data, n_eval, n_probe)
+        for k in RECORDS:
+            v = ev[k]
             if v is not None:
                 v = v.clone()
-                v[diverged] = math.nan
+                v[frozen] = math.nan
             recs[k].append(v)
+        return ev["train_loss"]
 
-    record()
+    limit = divergence_limit(record(diverged), factor)
     for _ in range(epochs):
         perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in uniq])[which].to(dev)  # (M, n)
-        running = torch.zeros(M, dtype=DTYPE, device=dev)
+        frozen = diverged.clone()
         for start in range(0, n, batch_size):
             idx = perms[:, start:start + batch_size]  # (M, B)
             logits = model(data.x_train[idx])  # (M, B, 10)
             losses = nn.functional.cross_entropy(logits.transpose(1, 2), data.y_train[idx],
                                                  reduction="none").mean(1)  # (M,)
-            diverged |= ~torch.isfinite(losses)
-            running += losses.detach() * idx.shape[1] / n
+            diverged |= ~torch.isfinite(losses.detach())
             opt.zero_grad(set_to_none=True)
             losses.masked_fill(diverged, 0.0).sum().backward()
             opt.step()
-        record(running)
-    out = {k: torch.stack(v, dim=1).cpu() for k, v in recs.items() if v and v[0] is not None}
+        loss = record(frozen)
+        diverged |= ~torch.isfinite(loss) | (loss > limit)
+    out = {k: torch.stack(v, dim=1).cpu() for k, v in recs.items() if v[0] is not None}
     out["gain_norms"] = out.get("gain_norms")
     out["diverged"] = diverged.cpu()
     return out
 
 
-def _result(arch, bits, stes, seeds, batchnorm, model, h) -> PracticeResult:
+def _result(arch, norm, bits, stes, seeds, alphas, model, h, pretrained=None) -> PracticeResult:
     shape = (len(bits), len(stes), len(seeds))
 
     def r(t):
         return None if t is None else t.reshape(*shape, *t.shape[1:])
 
-    wn = r(h["weight_norms"]).movedim(-1, -2)  # (nb, ns, nseed, layers, T)
-    gn = None if h["gain_norms"] is None else r(h["gain_norms"]).movedim(-1, -2)
-    return PracticeResult(arch, tuple(bits), tuple(stes), tuple(seeds), batchnorm, r(h["train_loss"]),
-                          r(h["test_accuracy"]), wn, gn, r(h["diverged"]), model)
+    def layers(t):
+        return None if t is None else r(t).movedim(4, 3)  # (nb, ns, nseed, layers, T)
+
+    p = h["probe"]
+    return PracticeResult(arch, norm, tuple(bits), tuple(stes), tuple(seeds), dict(alphas), r(h["train_loss"]),
+                          r(h["test_accuracy"]), layers(h["weight_norms"]), layers(h["gain_norms"]),
+                          layers(p[..., 0]), layers(p[..., 1]), r(h["diverged"]), model, pretrained)
+
+
+def _tuple(values, name, check):
+    values = tuple(check(v) for v in (values if not isinstance(values, int | str) else (values,)))
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"{name}={values!r} must be a non-empty list of distinct values")
+    return values
+
+
+def _build(arch, configs, seeds, norm, width, data):
+    if arch in BIG_ARCHS:
+        if len(data.shape) != 3:
+            raise ValueError(f"arch={arch!r} needs image data (mnist or cifar10), got dataset {data.name!r}")
+        return NetList(configs, seeds, arch=arch, in_shape=data.shape, norm=norm)
+    if arch == "cnn" and data.shape not in ((64,), (1, 8, 8)):
+        raise ValueError(f"arch='cnn' is the 8x8 digits network, got dataset {data.name!r}; use 'lenet5'")
+    if arch == "mlp":
+        return QuantMLP(configs, seeds, hidden=(width, width), norm=norm, inputs=math.prod(data.shape))
+    return QuantCNN(configs, seeds, channels=(width // 2, width), norm=norm)
 
 
 def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2), epochs: int = 20,
-          lr: float = 0.05, batch_size: int = 64, momentum: float = 0.9, act_range: float = 1.0,
-          batchnorm: bool = False, width: int | None = None, data: DigitsSplit | None = None,
-          data_seed: int = 0, device: str = "cpu") -> PracticeResult:
-    """Train ``arch`` ("mlp" or "cnn") with every combination of ``bits`` x ``stes`` x ``seeds``.
+          lr: float = 0.05, batch_size: int = 64, momentum: float = 0.9, norm: str = "none",
+          alpha: dict[int, float] | None = None, act_range: float = 1.0, init: str = "random",
+          pre_epochs: int = 10, width: int | None = None, data: DataSplit | None = None, data_seed: int = 0,
+          device: str = "cpu", diverge_factor: float = 2.0, n_eval: int | None = None,
+          n_probe: int = 256) -> PracticeResult:
+    """Train ``arch`` with every combination of ``bits`` x ``stes`` x ``seeds`` (see the module docstring).
 
-    The quantizer of a b-bit model has step alpha = act_range / (2^b - 1), so every bit width
-    has the same output range [0, act_range] (1 bit, act_range 1: the binary step). ``width``
-    is the hidden width of the MLP (two hidden layers; default 32) or the channel count of the
-    CNN's second convolution (the first has width / 2; default 16). Raises ``ValueError``
-    naming any bad argument.
+    ``alpha``: the step per bit width (every one in ``bits``); default act_range / (2^b - 1),
+    the same output range [0, act_range] for all bit widths. ``init="pretrained"`` first trains
+    a full-precision ReLU network per seed (same architecture and ``norm``, ``pre_epochs``
+    epochs at ``lr``) and starts every quantized model from the one with its seed. ``width``:
+    hidden width of the MLP (default 32) or channels of the CNN's second convolution (default
+    16). Raises ``ValueError`` naming any bad argument before anything is trained.
     """
     check_choice(arch, ARCHITECTURES, name="arch")
-    bits = tuple(check_positive_int(b, name="bits", maximum=8) for b in (bits if not isinstance(bits, int) else (bits,)))
+    bits = _tuple(bits, "bits", lambda b: check_positive_int(b, name="bits", maximum=8))
     stes = check_choices(stes, STE_NAMES, name="stes")
-    seeds = tuple(check_positive_int(s, name="seeds", minimum=0, maximum=2**63 - 1)
-                  for s in (seeds if not isinstance(seeds, int) else (seeds,)))
-    for name, vals in (("bits", bits), ("stes", stes), ("seeds", seeds)):
-        if not vals or len(set(vals)) != len(vals):
-            raise ValueError(f"{name}={vals!r} must be a non-empty list of distinct values")
-    _check_common(epochs, lr, batch_size, momentum)
+    stes = _tuple(stes, "stes", lambda s: s)
+    seeds = _tuple(seeds, "seeds", lambda s: check_positive_int(s, name="seeds", minimum=0, maximum=2**63 - 1))
+    _check_common(epochs, lr, batch_size, momentum, diverge_factor)
+    check_choice(norm, NORMS, name="norm")
+    check_choice(init, ("random", "pretrained"), name="init")
+    check_positive_int(pre_epochs, name="pre_epochs", maximum=10_000)
     check_positive(act_range, name="act_range")
-    if not isinstance(batchnorm, bool):
-        raise ValueError(f"batchnorm={batchnorm!r} must be True or False")
+    if alpha is None:
+        alpha = {b: act_range / (2**b - 1) for b in bits}
+    elif not isinstance(alpha, dict) or set(bits) - set(alpha):
+        raise ValueError(f"alpha={alpha!r} must be a dict giving a step for every bit width in {bits}")
+    alpha = {b: check_positive(alpha[b], name=f"alpha[{b}]") for b in bits}
     width = (32 if arch == "mlp" else 16) if width is None else check_positive_int(
         width, name="width", minimum=2, maximum=1024)
-    data = load_digits_split(data_seed, device=device) if data is None else data
     resolve_device(device)
-    cfg, sds = _configs(bits, stes, seeds, act_range)
-    model = (QuantMLP(cfg, sds, hidden=(width, width), batchnorm=batchnorm) if arch == "mlp"
-             else QuantCNN(cfg, sds, channels=(width // 2, width), batchnorm=batchnorm))
-    h = fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum)
-    return _result(arch, bits, stes, seeds, batchnorm, model, h)
+    data = load_data("digits", seed=data_seed, device=device) if data is None else data
+    configs = [ActConfig(b, alpha[b], s) for b in bits for s in stes for _ in seeds]
+    sds = [sd for _ in bits for _ in stes for sd in seeds]
+    kw = dict(lr=lr, batch_size=batch_size, momentum=momentum, diverge_factor=diverge_factor, n_eval=n_eval,
+              n_probe=n_probe)
+    pre = None
+    if init == "pretrained":
+        fp = _build(arch, [ActConfig(0, 1.0, "relu")] * len(seeds), seeds, norm, width, data)
+        pre = _result(arch, norm, (0,), ("relu",), seeds, {0: math.inf}, fp, fit(fp, data, epochs=pre_epochs, **kw))
+        model = fp.select([seeds.index(s) for s in sds], configs)
+    else:
+        model = _build(arch, configs, sds, norm, width, data)
+    h = fit(model, data, epochs=epochs, **kw)
+    return _result(arch, norm, bits, stes, seeds, alpha, model, h, pre)
 
 
-def continue_training(result: PracticeResult, *, stes=STE_NAMES, epochs: int = 10, lr: float = 1e-4,
-                      batch_size: int = 64, momentum: float = 0.9, data: DigitsSplit | None = None,
-                      data_seed: int = 0, device: str = "cpu") -> PracticeResult:
-    """Restart every model of ``result`` (trained with one STE) once per STE in ``stes``.
+def continue_training(result: PracticeResult, *, from_ste: str | None = None, bits=None, stes=STE_NAMES,
+                      epochs: int = 10, lr: float = 1e-5, batch_size: int = 64, momentum: float = 0.9,
+                      data: DataSplit | None = None, data_seed: int = 0, device: str = "cpu",
+                      n_eval: int | None = None) -> PracticeResult:
+    """Restart the models of ``result`` trained with ``from_ste`` (default: its only STE) and bit
+    widths ``bits`` (default: all) once per STE in ``stes``.
 
     All copies start from the trained weights (and BN statistics) and continue with their own
-    STE at learning rate ``lr``: Yin et al.'s test of whether a poor STE is repelled from the
-    minimum a good one found.
+    STE at learning rate ``lr`` (Yin et al.: 1e-5): their test of whether a poor STE is repelled
+    from the minimum a good one found. Record 0 is the starting point, measured with the same
+    loss estimator as the last record.
     """
-    if len(result.stes) != 1:
-        raise ValueError(f"result must come from a single STE, got stes={result.stes!r}")
-    stes = check_choices(stes, STE_NAMES, name="stes")
+    if from_ste is None:
+        if len(result.stes) != 1:
+            raise ValueError(f"from_ste=None needs a result of a single STE, got stes={result.stes!r}")
+        from_ste = result.stes[0]
+    j = result.stes.index(check_choice(from_ste, result.stes, name="from_ste"))
+    bits = result.bits if bits is None else _tuple(bits, "bits", lambda b: b)
+    for b in bits:
+        check_choice(str(b), tuple(map(str, result.bits)), name="bits")
+    stes = _tuple(check_choices(stes, STE_NAMES, name="stes"), "stes", lambda s: s)
     _check_common(epochs, lr, batch_size, momentum)
-    data = load_digits_split(data_seed, device=device) if data is None else data
-    old = result.model
-    nb, nseed = len(result.bits), len(result.seeds)
-    src = torch.tensor([b * nseed + s for b in range(nb) for _ in stes for s in range(nseed)])
-    model = copy.deepcopy(old).cpu()
-    cfg = [replace(old.configs[int(i)], ste=ste) for i, ste in
-           zip(src, [st for _ in range(nb) for st in stes for _ in range(nseed)], strict=True)]
-    model.configs, model.seeds, model.M = tuple(cfg), tuple(old.seeds[int(i)] for i in src), len(cfg)
-    for a in model.acts:  # new quantizers and BN sizes, then copy the selected models' tensors
-        bn = a.bn is not None
-        new = QuantAct(model.configs, a.features, batchnorm=bn, spatial=isinstance(a.bn, nn.BatchNorm2d))
-        a.configs, a.blocks, a.bn = new.configs, new.blocks, new.bn if bn else None
-    state = {k: (v.cpu().reshape(old.M, -1)[src].reshape(-1, *v.shape[1:]) if v.ndim and v.shape[0] % old.M == 0
-                 else v.cpu()) for k, v in old.state_dict().items()}
-    for k, p in model.named_parameters():
-        p.data = state[k].clone()
-    for k, buf in model.named_buffers():
-        buf.data = state[k].clone()
-    h = fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum)
-    return _result(result.arch, result.bits, stes, result.seeds, result.batchnorm, model, h)
-
-
-YIN_TABLE = "yin2019_table1.csv"
-
-
-def load_yin_table(data_dir: str | None = None) -> list[dict[str, object]]:
-    """Rows of ``data/yin2019_table1.csv`` (Yin et al. 2019, Table 1), checked against ``data/SHA256SUMS``.
-
-    Each row: ``dataset``, ``network``, ``bits`` (int), ``ste``, ``accuracy_percent`` (float).
-    Raises ``ValueError`` when the file's SHA-256 differs from the recorded one.
-    """
-    import csv
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parent  # data/ of the checkout, or stelib/data in a wheel
-    root = Path(data_dir) if data_dir is not None else next(
-        (d for d in (here.parent / "data", here / "data") if (d / YIN_TABLE).is_file()), here / "data")
-    raw = (root / YIN_TABLE).read_bytes()
-    sums = dict(line.split()[::-1] for line in (root / "SHA256SUMS").read_text().splitlines() if line.strip())
-    digest = hashlib.sha256(raw).hexdigest()
-    if sums.get(YIN_TABLE) != digest:
-        raise ValueError(f"{YIN_TABLE} has SHA-256 {digest}, SHA256SUMS records {sums.get(YIN_TABLE)}")
-    rows = list(csv.DictReader(raw.decode().splitlines()))
-    return [{**r, "bits": int(r["bits"]), "accuracy_percent": float(r["accuracy_percent"])} for r in rows]
+    data = load_data("digits", seed=data_seed, device=device) if data is None else data
+    old, ns, nseed = result.model, len(result.stes), len(result.seeds)
+    src = [(result.bits.index(b) * ns + j) * nseed + k for b in bits for _ in stes for k in range(nseed)]
+    new_stes = [st for _ in bits for st in stes for _ in range(nseed)]
+    cfg = [ActConfig(old.configs[i].bits, old.configs[i].alpha, st) for i, st in zip(src, new_stes, strict=True)]
+    model = old.select(src, cfg)
+    h = fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, n_eval=n_eval)
+    return _result(result.arch, result.norm, bits, stes, result.seeds, {b: result.alphas[b] for b in bits},
+                   model, h)

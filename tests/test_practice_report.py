@@ -1,0 +1,113 @@
+"""Tests of stelib.practice_report: ties judged with the spread, orderings, Yin's table, frames."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from stelib.practice_report import (
+    change_frame,
+    compare_with_yin,
+    judge,
+    layer_frame,
+    load_yin_table,
+    long_frame,
+    ordering,
+    yin_stats,
+    yin_verdicts,
+)
+
+
+def test_judge_ties_inside_the_spread():
+    assert judge(0.90, 0.01, 0.85, 0.01, higher_better=True) == ">"
+    assert judge(0.90, 0.03, 0.85, 0.03, higher_better=True) == "="  # 0.87 <= 0.88: overlap
+    assert judge(0.10, 0.01, 0.20, 0.01, higher_better=False) == ">"  # lower loss is better
+    assert judge(0.10, 0.0, 0.20, 0.0, higher_better=True) == "<"
+    assert judge(0.5, 0.0, 0.5, 0.0, higher_better=True) == "="
+    assert judge(1.0, 0.2, 1.5, 0.29, higher_better=True) == "<"  # 1.2 < 1.21: separated
+
+
+def test_ordering_string():
+    acc = {"identity": (0.80, 0.01), "relu": (0.85, 0.05), "crelu": (0.90, 0.01)}
+    assert ordering(acc, higher_better=True) == "crelu = relu = identity"
+    acc["relu"] = (0.85, 0.01)
+    assert ordering(acc, higher_better=True) == "crelu > relu > identity"
+    assert ordering(acc, higher_better=False) == "identity > relu > crelu"
+
+
+def test_compare_with_yin_verdicts():
+    theirs = {"identity": (0.98, 0), "relu": (0.99, 0), "crelu": (0.995, 0)}
+    same = {"identity": (0.90, 0.001), "relu": (0.92, 0.001), "crelu": (0.95, 0.001)}
+    pairs, v = compare_with_yin(same, theirs, metric="test_accuracy")
+    assert v == "reappears" and set(pairs.values()) == {"agrees"}
+    tie = {**same, "relu": (0.93, 0.02)}
+    pairs, v = compare_with_yin(tie, theirs, metric="test_accuracy")
+    assert v == "reappears up to ties" and pairs[("relu", "crelu")] == "tie"
+    flip = {**same, "identity": (0.99, 0.001)}
+    pairs, v = compare_with_yin(flip, theirs, metric="test_accuracy")
+    assert v == "does not reappear" and pairs[("identity", "relu")] == "reversed"
+    # for the loss lower is better
+    losses = {"identity": (0.03, 0), "relu": (0.005, 0), "crelu": (0.004, 0)}
+    assert compare_with_yin({"identity": (0.3, 0.01), "relu": (0.2, 0.01), "crelu": (0.1, 0.01)}, losses,
+                            metric="train_loss")[1] == "reappears"
+    assert compare_with_yin(same, losses, metric="train_loss")[1] == "does not reappear"
+
+
+def test_yin_table_all_cells_and_checksum(tmp_path):
+    rows = load_yin_table()
+    assert len(rows) == 18
+    cell = {(r["network"], r["bits"], r["ste"]): (r["train_loss"], r["val_accuracy_percent"]) for r in rows}
+    assert cell[("ResNet-20", 4, "crelu")] == (0.04, 91.24)  # values printed in the paper's Table 1
+    assert cell[("LeNet-5", 2, "relu")] == (5.1e-3, 99.24)
+    assert cell[("VGG-11", 2, "identity")] == (0.19, 86.58)
+    assert ordering(yin_stats(rows, "LeNet-5", 4, "test_accuracy"), higher_better=True) == \
+        "relu > crelu > identity"
+    (tmp_path / "yin2019_table1.csv").write_text("dataset,network,bits,ste,train_loss,val_accuracy_percent\n")
+    (tmp_path / "SHA256SUMS").write_text("0" * 64 + "  yin2019_table1.csv\n")
+    with pytest.raises(ValueError, match="SHA-256"):
+        load_yin_table(tmp_path)
+    with pytest.raises(ValueError, match="network"):
+        yin_stats(rows, "AlexNet", 4, "train_loss")
+
+
+def fake_result(loss, acc, stes=("identity", "relu", "crelu"), bits=(2,)):
+    loss, acc = torch.tensor(loss, dtype=torch.float64), torch.tensor(acc, dtype=torch.float64)
+
+    def final(what):
+        x = (loss if what == "train_loss" else acc)[..., -1]
+        return x.mean(-1), x.std(-1)
+
+    nb, ns, nseed, T = loss.shape
+    z = torch.zeros(nb, ns, nseed, 1, T, dtype=torch.float64)
+    return SimpleNamespace(bits=bits, stes=stes, seeds=tuple(range(nseed)), train_loss=loss, test_accuracy=acc,
+                           diverged=torch.zeros(nb, ns, nseed, dtype=torch.bool), final=final, inside=z,
+                           median_abs=z + 1, weight_norms=z + 2, gain_norms=None)
+
+
+def test_change_frame_against_control_and_frames():
+    # seeds 0, 1: the control (crelu) rises by 0.1 and 0.3; identity by 0.5 and 0.6
+    loss = [[[[1.0, 1.5], [1.0, 1.6]], [[1.0, 1.1], [1.0, 1.3]]]]
+    acc = [[[[0.9, 0.9], [0.9, 0.9]], [[0.9, 0.9], [0.9, 0.9]]]]
+    r = fake_result(loss, acc, stes=("identity", "crelu"))
+    raw = change_frame(r)
+    row = raw[(raw.ste == "identity") & (raw.what == "loss")].iloc[0]
+    assert row.change == pytest.approx(0.55) and row.sd == pytest.approx(0.0707107, rel=1e-5)
+    assert row.reading == "rise"
+    rel = change_frame(r, control="crelu")
+    row = rel[(rel.ste == "identity") & (rel.what == "loss")].iloc[0]
+    assert row.change == pytest.approx(0.35) and row.sd == pytest.approx(0.0707107, rel=1e-5)
+    assert rel[(rel.ste == "crelu")].change.abs().max() == 0
+    assert len(long_frame(r, arch="x")) == 2 * 2 * 2 and len(layer_frame(r)) == 2 * 2 * 2
+
+
+def test_yin_verdicts_rows():
+    loss = [[[[2.0, 0.3], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
+    acc = [[[[0.1, 0.90], [0.1, 0.91]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.95], [0.1, 0.96]]]]
+    ver = yin_verdicts({"mlp": fake_result(loss, acc)})
+    assert len(ver) == 3 * 2  # three networks at 2 bits, two metrics
+    vgg = ver[(ver.yin_row == "VGG-11 2-bit")]
+    assert set(vgg.verdict) == {"reappears"} and set(vgg.ours) == {"crelu > relu > identity"}
+    lenet = ver[(ver.yin_row == "LeNet-5 2-bit") & (ver.metric == "test_accuracy")].iloc[0]
+    assert lenet.verdict == "does not reappear" and lenet.reversed == 1  # Yin: relu > crelu there
