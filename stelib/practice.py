@@ -38,7 +38,7 @@ from torch import nn
 from stelib._validate import check_choice, check_choices, check_positive, check_positive_int, check_real
 from stelib.distributions import _digits_array
 from stelib.quantnets import ActConfig, QuantAct, QuantCNN, QuantMLP, _Ensemble
-from stelib.ste import STE_NAMES
+from stelib.ste import STE_NAMES, names
 
 DTYPE = torch.float64
 ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn")
@@ -249,7 +249,7 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
     """
     check_choice(arch, ARCHITECTURES, name="arch")
     bits = tuple(check_positive_int(b, name="bits", maximum=8) for b in (bits if not isinstance(bits, int) else (bits,)))
-    stes = check_choices(stes, STE_NAMES, name="stes")
+    stes = check_choices(stes, names(), name="stes")
     seeds = tuple(check_positive_int(s, name="seeds", minimum=0, maximum=2**63 - 1)
                   for s in (seeds if not isinstance(seeds, int) else (seeds,)))
     for name, vals in (("bits", bits), ("stes", stes), ("seeds", seeds)):
@@ -281,7 +281,7 @@ def continue_training(result: PracticeResult, *, stes=STE_NAMES, epochs: int = 1
     """
     if len(result.stes) != 1:
         raise ValueError(f"result must come from a single STE, got stes={result.stes!r}")
-    stes = check_choices(stes, STE_NAMES, name="stes")
+    stes = check_choices(stes, names(), name="stes")
     _check_common(epochs, lr, batch_size, momentum)
     data = load_digits_split(data_seed, device=device) if data is None else data
     old = result.model
