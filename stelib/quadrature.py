@@ -38,6 +38,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +46,7 @@ import torch
 
 from stelib import _closedform as cf
 from stelib._validate import as_tensor, check_choice
-from stelib.ste import STE_NAMES, check_ste, get, surrogate_derivative
+from stelib.ste import STE_NAMES, check_ste, get, registry_version, surrogate_derivative
 
 __all__ = ["Moments", "PlaneMoments", "closed_form", "moments", "nodes", "plane_moments"]
 
@@ -87,26 +88,27 @@ def _radius(r) -> torch.Tensor:
     return r
 
 
+@functools.lru_cache(maxsize=64)
+def _constants(ste: str, version: int, dtype: torch.dtype, device: torch.device):
+    """Split points (those scaled by 1/r, the fixed ones) and the Gauss-Legendre rule."""
+    scaled = (*get(ste).breakpoints, *SCALES, *(-s for s in SCALES))
+    fixed = (0.0, *FIXED, *(-f for f in FIXED), -HALF_WIDTH, HALF_WIDTH)
+    return tuple(torch.tensor(v, dtype=dtype, device=device) for v in (scaled, fixed, _T, _W))
+
+
 def nodes(r: torch.Tensor, ste: str, extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Quadrature nodes x and weights (Gaussian density included) for :math:`E[h(x)\mu'(rx)]`.
 
-    ``r`` has shape ``S``; ``extra`` (``S + (e,)``) adds split points. Returns two tensors of
+    ``r`` has shape ``S``; ``extra`` (exactly ``S + (e,)``) adds split points. Returns two tensors of
     shape ``S + (k,)``: :math:`E[h(x)\mu'(rx)] \approx \sum_k w_k h(x_k)\mu'(r x_k)`.
     """
     r = r[..., None]
-    bps = torch.tensor(get(ste).breakpoints, dtype=r.dtype, device=r.device)
-    sc = torch.tensor(SCALES, dtype=r.dtype, device=r.device)
-    fixed = torch.tensor((0.0, *FIXED, *(-f for f in FIXED), -HALF_WIDTH, HALF_WIDTH), dtype=r.dtype,
-                         device=r.device)
-    parts = [bps / r, sc / r, -sc / r, fixed.expand(*r.shape[:-1], -1)]
-    if extra is not None:
+    scaled, fixed, t, wq = _constants(ste, registry_version(), r.dtype, r.device)
+    parts = [scaled / r, fixed.expand(*r.shape[:-1], -1)]
+    if extra is not None:  # same leading shape as r (plane_moments broadcasts first)
         parts.append(extra)
-    shape = torch.broadcast_shapes(*(p.shape[:-1] for p in parts))
-    B = torch.cat([p.expand(*shape, p.shape[-1]) for p in parts], dim=-1)
-    B = torch.sort(B.clamp(-HALF_WIDTH, HALF_WIDTH), dim=-1).values  # (..., K + 1)
+    B = torch.sort(torch.cat(parts, dim=-1).clamp_(-HALF_WIDTH, HALF_WIDTH), dim=-1).values  # (..., K + 1)
     a, b = B[..., :-1, None], B[..., 1:, None]  # (..., K, 1)
-    t = torch.as_tensor(_T, dtype=r.dtype, device=r.device)
-    wq = torch.as_tensor(_W, dtype=r.dtype, device=r.device)
     x = (a + b) / 2 + (b - a) / 2 * t  # (..., K, J)
     w = (b - a) / 2 * wq * cf.pdf(x)
     return x.flatten(-2), w.flatten(-2)
@@ -153,7 +155,7 @@ def plane_moments(r, cos, sin, ste: str, *, method: str = "auto") -> PlaneMoment
         cot = torch.where(par, (cos > 0).to(sin.dtype), cf.cdf(a * cos / safe))
         return PlaneMoments(cf.PHI0 / 2 - cf.pdf(a) * cot + cos * cf.PHI0 * big, sin * cf.PHI0 * big)
     tan = sin / cos.abs().clamp(min=1e-300)
-    extra = torch.stack([tan, -tan, 4 * tan, -4 * tan, tan / 4, -tan / 4], dim=-1)
+    extra = torch.stack([f * tan for f in (0.25, 1.0, 4.0, 16.0, -0.25, -1.0, -4.0, -16.0)], dim=-1)
     x, w = nodes(r, ste, extra)
     wm = w * surrogate_derivative(r[..., None] * x, ste)
     cot = torch.where(par, torch.zeros_like(sin), cos / torch.where(par, torch.ones_like(sin), sin))[..., None]

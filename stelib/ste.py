@@ -124,7 +124,7 @@ def register(name: str, derivative: Callable[[torch.Tensor], torch.Tensor], *, d
 
         import torch
         from stelib.ste import register
-        register("leaky", lambda x: torch.where(x > 0, 1.0, 0.1).to(x.dtype), description="leaky ReLU")
+        register("leaky", lambda x: 0.1 + 0.9 * (x > 0).to(x.dtype), description="leaky ReLU")
     """
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"name={name!r} must be an identifier-like string (letters, digits, _)")
