@@ -37,6 +37,8 @@ Checklist for a chapter notebook (``tests/test_params.py`` and ``tests/test_book
 
 - kernelspec ``python3``; the first code cell (imports) starts with ``%matplotlib inline``, so
   figures are stored as PNG whatever ``MPLBACKEND`` says;
+- STE names: ``SteName()`` accepts every registered STE (:func:`stelib.ste.names`), including
+  ones registered by a ``Module()`` parameter listed before it in ``SPEC``;
 - seeds are parameters and generators are passed explicitly: same parameters, same printed
   numbers (nbval compares every text output with the stored one);
 - no cell ends with ``;`` to hide a value (nbval does not honour it): write ``_ = ax.legend()``;

@@ -160,3 +160,12 @@ def test_module_spec_imports_and_registers(tmp_path, monkeypatch):
     finally:
         if "mine_t" in ste.names():
             ste.unregister("mine_t")
+
+
+def test_ste_name_and_module_specs_describe_themselves():
+    assert "'hardtanh'" in SteName().describe() and SteName() == SteName() and hash(SteName()) == hash(SteName())
+    assert "importable Python module" in Module().describe() and Module() == Module() and repr(Module()) == "Module()"
+    with pytest.raises(ValueError, match=r"parameter m='not a name' is not allowed"):
+        Module().check("m", "not a name")
+    with pytest.raises(ValueError, match=r"parameter s=3 is not allowed"):
+        SteName().check("s", 3)
