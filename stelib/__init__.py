@@ -5,7 +5,8 @@ promotes convergence to true minimum* (2021), and Yin et al., *Understanding Str
 Estimator in Training Activation Quantized Neural Nets* (ICLR 2019).
 
 Modules (one idea each): ``ste`` (STEs, and the registry of surrogates: ``register``),
-``quadrature`` (one-dimensional Gaussian integrals of any surrogate derivative), ``network`` (the two-layer binary network on a
+``quadrature`` (one-dimensional Gaussian integrals of any surrogate derivative), ``vanishing``
+(where a coarse gradient vanishes on a minimising ray of the misspecified example), ``network`` (the two-layer binary network on a
 batch), ``gaussian`` (Yin et al.'s closed forms), ``misspecified`` (the linear-teacher
 example), ``distributions`` and ``problems`` (inputs and labels), ``montecarlo`` (estimates
 with standard errors), ``train`` (batched coarse gradient descent), ``plotting``, ``params``,

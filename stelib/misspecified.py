@@ -47,9 +47,10 @@ import scipy.special
 import torch
 
 from stelib import _closedform as cf
-from stelib._validate import as_tensor, check_real
+from stelib._validate import as_tensor
 from stelib.quadrature import closed_form, moments
-from stelib.ste import check_ste, registry_version
+from stelib.ste import check_ste
+from stelib.vanishing import VanishingRadius, VanishingSet, vanishing_radii
 
 __all__ = [
     "LinearTeacherModel", "StationarySet", "VanishingRadius", "VanishingSet", "expected_coarse_grad",
@@ -227,76 +228,6 @@ def tangential_coefficient(c, ste: str, *, method: str = "auto") -> torch.Tensor
     if not bool((c > 0).all()):
         raise ValueError(f"c = 1/|w| must be > 0 everywhere, got {c}")
     return moments(1.0 / c, ste, method=method).m0
-
-
-@dataclass(frozen=True)
-class VanishingRadius:
-    r"""A zero of the radial function :math:`R(|w|) = r_\mu(1/|w|)` on a minimising ray.
-
-    ``radius`` |w|; ``slope`` dR/d|w| there; ``tangential`` :math:`M_0` there; ``stable``: the
-    point is a linearly stable fixed point of the CGD flow (slope > 0 and tangential > 0,
-    prop-proper-stability of the chapter *Which straight-through estimators are proper?*).
-    """
-
-    radius: float
-    slope: float
-    tangential: float
-    stable: bool
-
-
-@dataclass(frozen=True)
-class VanishingSet:
-    """Where the expected coarse gradient of ``ste`` vanishes on a minimising ray.
-
-    ``radii``: the sign changes of R in [r_min, r_max], increasing; ``everywhere``: R is 0 at
-    every radius (up to rounding); ``r_small``, ``r_large``: R at r_min and r_max.
-    """
-
-    ste: str
-    radii: tuple[VanishingRadius, ...]
-    everywhere: bool
-    r_small: float
-    r_large: float
-    r_min: float
-    r_max: float
-
-
-def _radial_at(ste: str, r: float) -> float:
-    return float(radial_coefficient(torch.tensor([1.0 / r], dtype=torch.float64), ste)[0])
-
-
-@functools.lru_cache(maxsize=256)
-def _vanishing(ste: str, r_min: float, r_max: float, points: int, version: int) -> VanishingSet:
-    grid = torch.logspace(math.log10(r_min), math.log10(r_max), points, dtype=torch.float64)
-    R = radial_coefficient(1.0 / grid, ste)
-    scale = float(torch.maximum(2 * cf.PHI0 * moments(grid, ste).m1p.abs(), moments(grid, ste).m2.abs()).max())
-    if float(R.abs().max()) <= 1e-12 * max(scale, 1e-300):
-        return VanishingSet(ste, (), True, float(R[0]), float(R[-1]), r_min, r_max)
-    out = []
-    for i in torch.nonzero((R[:-1] * R[1:] < 0) | (R[:-1] == 0)).flatten().tolist():
-        lo, hi = float(grid[i]), float(grid[i + 1])
-        root = lo if float(R[i]) == 0 else scipy.optimize.brentq(
-            lambda t: _radial_at(ste, t), lo, hi, xtol=1e-14, rtol=8.9e-16)
-        h = 1e-5 * root
-        slope = (_radial_at(ste, root + h) - _radial_at(ste, root - h)) / (2 * h)
-        m0 = float(tangential_coefficient(torch.tensor([1.0 / root], dtype=torch.float64), ste)[0])
-        out.append(VanishingRadius(root, slope, m0, slope > 0 and m0 > 0))
-    return VanishingSet(ste, tuple(out), False, float(R[0]), float(R[-1]), r_min, r_max)
-
-
-def vanishing_radii(ste: str, *, r_min: float = 1e-3, r_max: float = 1e3, points: int = 241) -> VanishingSet:
-    """Every radius in [r_min, r_max] where E g of ``ste`` vanishes on a minimising ray, with stability.
-
-    R(|w|) is evaluated on ``points`` log-spaced radii; each sign change is refined by Brent's
-    method. The answer does not depend on |a| or n. Cached per (ste, r_min, r_max, points) and
-    state of the registry.
-    """
-    check_ste(ste)
-    r_min = check_real(r_min, name="r_min", low=0.0, low_open=True)
-    r_max = check_real(r_max, name="r_max", low=r_min, low_open=True)
-    if not isinstance(points, int) or isinstance(points, bool) or not 3 <= points <= 100_000:
-        raise ValueError(f"points={points!r} must be an integer in [3, 100000]")
-    return _vanishing(ste, r_min, r_max, points, registry_version())
 
 
 def vanishing_norm(ste: str) -> float | None:

@@ -12,7 +12,7 @@ import sympy as sp
 import torch
 
 from stelib import misspecified as ms
-from stelib import proper, quadrature, ste
+from stelib import proper, quadrature, ste, vanishing
 from stelib._closedform import PHI0, second_moment
 from stelib.gaussian import YinModel
 
@@ -169,6 +169,8 @@ def test_spurious_radial_and_radial_curve():
         np.testing.assert_allclose(proper.radial_curve(name, r).numpy(), [scipy_radial(name, float(t)) for t in r],
                                    rtol=1e-9)
     assert float(proper.spurious_radial(r, "crelu").abs().max()) == 0.0
+    np.testing.assert_allclose(vanishing.radial_function(r, "approxsign").numpy(),
+                               [scipy_radial("approxsign", float(t)) for t in r], rtol=1e-9)
     row = proper.vanishing_row("relu")
     assert row["radius"] is None and row["zeros"] == 0 and row["r_small"] == pytest.approx(1 / math.pi - 0.5)
     with pytest.raises(ValueError, match="norms must be > 0"):

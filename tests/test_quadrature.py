@@ -138,3 +138,19 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="ste='x' is not valid"):
         quadrature.plane_moments(torch.ones(1), 1.0, 0.0, "x")
     assert ste.is_builtin_closed_form("crelu") and not ste.is_builtin_closed_form("sigmoid")
+
+
+def test_batch_shape_broadcasts_like_torch():
+    from stelib._closedform import batch_shape
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        shapes = [tuple(int(d) for d in rng.choice([1, 2, 3], size=rng.integers(1, 4))) for _ in range(3)]
+        ts = {f"t{i}": torch.zeros(s) for i, s in enumerate(shapes)}
+        try:
+            expected = torch.broadcast_shapes(*(s[:-1] for s in shapes))
+        except RuntimeError:
+            with pytest.raises(ValueError, match="do not broadcast"):
+                batch_shape(**ts)
+        else:
+            assert batch_shape(**ts) == expected
