@@ -54,11 +54,15 @@ def same_length(x: torch.Tensor, name_x: str, y: torch.Tensor, name_y: str) -> N
 
 def batch_shape(**named: torch.Tensor) -> torch.Size:
     """Broadcast the leading (batch) shapes, or raise ``ValueError`` listing all shapes."""
-    try:
-        return torch.broadcast_shapes(*(t.shape[:-1] for t in named.values()))
-    except RuntimeError as exc:
-        shapes = ", ".join(f"{k} {tuple(t.shape)}" for k, t in named.items())
-        raise ValueError(f"leading (batch) dimensions do not broadcast: {shapes}") from exc
+    lead = [t.shape[:-1] for t in named.values()]
+    out = [1] * max(len(s) for s in lead)
+    for s in lead:  # NumPy broadcasting, in Python: torch.broadcast_shapes is slow on small inputs
+        for i, d in enumerate(s, start=len(out) - len(s)):
+            if d != 1 and out[i] not in (1, d):
+                shapes = ", ".join(f"{k} {tuple(t.shape)}" for k, t in named.items())
+                raise ValueError(f"leading (batch) dimensions do not broadcast: {shapes}")
+            out[i] = d if d != 1 else out[i]
+    return torch.Size(out)
 
 
 def nonzero(x: torch.Tensor, name: str) -> None:

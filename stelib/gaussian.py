@@ -35,7 +35,7 @@ import torch
 
 from stelib import _closedform as cf
 from stelib.network import teacher
-from stelib.ste import check_ste
+from stelib.quadrature import closed_form, moments, plane_moments
 
 __all__ = [
     "YinModel", "angle", "classify_critical_point", "coarse_true_inner", "descent_ratio",
@@ -112,7 +112,7 @@ def optimal_v(w, v_star, w_star) -> torch.Tensor:
     return k * v_star + v_star.sum(-1, keepdim=True) * (1 - k) / (m + 1)
 
 
-def expected_coarse_grad(v, w, v_star, w_star, ste: str) -> torch.Tensor:
+def expected_coarse_grad(v, w, v_star, w_star, ste: str, *, method: str = "auto") -> torch.Tensor:
     r"""E_Z[g_ste(v, w; Z)] in closed form, shape (..., n) (book: prop-yin-coarse).
 
     With :math:`\varphi_0 = \varphi(0)`, :math:`a = 1/|w|` and
@@ -125,13 +125,25 @@ def expected_coarse_grad(v, w, v_star, w_star, ste: str) -> torch.Tensor:
       + \cos\theta\,\varphi_0(\Phi(a/\sin\theta)-\tfrac12)`,
       :math:`B = \sin\theta\,\varphi_0(\Phi(a/\sin\theta)-\tfrac12)`; at theta = 0 (pi) the
       limits :math:`\Phi(a\cot\theta) \to 1\ (0)`, :math:`\Phi(a/\sin\theta)\to 1` are used.
+    - any other registered STE (or ``method="quadrature"``), with the one-dimensional integrals
+      :math:`N_1, M_1^+, P, Q` of :mod:`stelib.quadrature`:
+      :math:`\big[\tfrac{N_1}2\big((1^\top v)(1^\top v - 1^\top v^*) - |v|^2 + v^\top v^*\big)
+      + |v|^2 M_1^+ - (v^\top v^*) P\big]\hat w - (v^\top v^*)\,Q\,u`
+      (chapter *Which straight-through estimators are proper?*, prop-proper-yin).
 
     Raises ``ValueError`` for an unknown ``ste`` (listing the valid ones) or bad arrays.
     """
-    check_ste(ste)
+    closed = closed_form(method, ste)
     v, w, v_star, w_star = _args(v, w, v_star, w_star)
     w_hat, ws_hat, r, _, cos, sin, su = cf.plane(w, w_star)
     vv, vvs = cf.dot(v, v), cf.dot(v, v_star)
+    if not closed:
+        mo = moments(r, ste, method="quadrature")
+        pq = plane_moments(r, cos, sin, ste, method="quadrature")
+        sv, ss = v.sum(-1, keepdim=True), v_star.sum(-1, keepdim=True)
+        radial = mo.n1 / 2 * (sv * (sv - ss) - vv + vvs) + vv * mo.m1p - vvs * pq.p
+        u = su / torch.where(sin > 0, sin, torch.ones_like(sin))  # unit, or 0 when parallel
+        return radial * w_hat - vvs * pq.q * u
     if ste == "identity":
         return cf.PHI0 * (vv * w_hat - vvs * ws_hat)
     if ste == "relu":
@@ -144,16 +156,20 @@ def expected_coarse_grad(v, w, v_star, w_star, ste: str) -> torch.Tensor:
     return _h(v, v_star) / 2 * cf.first_moment(a) * w_hat - vvs * (A * w_hat + cf.PHI0 * big * su)
 
 
-def coarse_true_inner(v, w, v_star, w_star, ste: str) -> torch.Tensor:
+def coarse_true_inner(v, w, v_star, w_star, ste: str, *, method: str = "auto") -> torch.Tensor:
     r"""<E g_ste, df/dw> in closed form, shape (...) (Yin et al.'s Lemmas 5, 8; book: prop-yin-corr).
 
     :math:`\frac{\sin\theta\,(v^\top v^*)^2}{(2\pi)^{3/2}|w|}\times c_{ste}` with
     :math:`c = 1` (identity), :math:`1/2` (relu), :math:`\Phi(a/\sin\theta) - 1/2` (crelu,
-    :math:`a = 1/|w|`). Always >= 0; 0 at theta in {0, pi}.
+    :math:`a = 1/|w|`). Always >= 0; 0 at theta in {0, pi}. Any other registered STE:
+    :math:`(v^\top v^*)^2 Q / (2\pi|w|)` with Q of :mod:`stelib.quadrature` (>= 0 when mu' >= 0).
     """
-    check_ste(ste)
+    closed = closed_form(method, ste)
     v, w, v_star, w_star = _args(v, w, v_star, w_star)
-    _, _, r, _, _, sin, _ = cf.plane(w, w_star)
+    _, _, r, _, cos, sin, _ = cf.plane(w, w_star)
+    if not closed:
+        q = plane_moments(r, cos, sin, ste, method="quadrature").q
+        return (cf.dot(v, v_star) ** 2 * q / (2 * math.pi * r))[..., 0]
     base = sin * cf.dot(v, v_star) ** 2 / ((2 * math.pi) ** 1.5 * r)
     if ste == "identity":
         return base[..., 0]

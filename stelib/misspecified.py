@@ -17,6 +17,19 @@ axes broadcast. Results are tensors of the common floating dtype (float64 for Nu
 ``w = 0``, non-finite values, a last axis of ``v`` other than 1, mismatched n, non-broadcasting
 batch shapes and unknown STE names raise ``ValueError`` before computing.
 
+Any registered STE (:func:`stelib.ste.register`) is handled through the one-dimensional
+Gaussian integrals of :mod:`stelib.quadrature`: with :math:`x = \hat w^\top z`,
+:math:`M_0 = E\mu'(rx)`, :math:`M_1^+ = E[x\mu'(rx)1\{x>0\}]`, :math:`M_2 = E[x^2\mu'(rx)]`,
+:math:`r = |w|`,
+
+.. math::
+
+    E\,g_\mu = v\big[(v M_1^+ - \alpha M_2)\,\hat w - M_0\,(a - \alpha\hat w)\big]
+
+(chapter *Which straight-through estimators are proper?*, prop-proper-ms-coarse), and
+:func:`vanishing_radii` finds every radius on a minimising ray where it vanishes, with its
+stability.
+
 Example
 -------
 >>> round(vanishing_norm("crelu"), 6), vanishing_norm("relu")
@@ -35,12 +48,15 @@ import torch
 
 from stelib import _closedform as cf
 from stelib._validate import as_tensor
+from stelib.quadrature import closed_form, moments
 from stelib.ste import check_ste
+from stelib.vanishing import VanishingRadius, VanishingSet, vanishing_radii
 
 __all__ = [
-    "LinearTeacherModel", "StationarySet", "expected_coarse_grad", "is_stationary", "optimal_v",
-    "population_grad", "population_loss", "profile_loss", "radial_coefficient",
-    "stationary_points", "vanishing_norm",
+    "LinearTeacherModel", "StationarySet", "VanishingRadius", "VanishingSet", "expected_coarse_grad",
+    "is_stationary", "optimal_v", "population_grad", "population_loss", "profile_loss",
+    "radial_coefficient", "stationary_points", "tangential_coefficient", "vanishing_norm",
+    "vanishing_radii",
 ]
 
 
@@ -138,20 +154,26 @@ def stationary_points(a) -> StationarySet:
         min_loss=norm_a**2 * (0.5 - 1 / (2 * math.pi)), saddle_loss=norm_a**2 / 2)
 
 
-def expected_coarse_grad(v, w, a, ste: str) -> torch.Tensor:
+def expected_coarse_grad(v, w, a, ste: str, *, method: str = "auto") -> torch.Tensor:
     r"""E_z[g_ste] with g = z mu'(w^T z) v (v sigma(w^T z) - a^T z), shape (..., n).
 
     - identity: :math:`v(v\varphi_0\hat w - a)`
     - relu: :math:`v(v\varphi_0\hat w - a/2)`
     - crelu: :math:`v\big[(v(\varphi_0-\varphi(c)) - \alpha(\Phi(c)-\tfrac12-c\varphi(c)))\hat w
-      - (\Phi(c)-\tfrac12)(a - \alpha\hat w)\big]`, c = 1/|w|.
+      - (\Phi(c)-\tfrac12)(a - \alpha\hat w)\big]`, c = 1/|w|;
+    - any other registered STE (or ``method="quadrature"``): the module's general formula with
+      the moments of :func:`stelib.quadrature.moments`.
 
     Raises ``ValueError`` for an unknown ``ste`` or bad arrays.
     """
-    check_ste(ste)
+    closed = closed_form(method, ste)
     v, w, a = _args(v, w, a)
     r = cf.norm(w)
     w_hat = w / r
+    if not closed:
+        mo = moments(r, ste, method="quadrature")
+        alpha = cf.dot(a, w_hat)
+        return v * ((v * mo.m1p - alpha * mo.m2) * w_hat - mo.m0 * (a - alpha * w_hat))
     if ste == "identity":
         return v * (v * cf.PHI0 * w_hat - a)
     if ste == "relu":
@@ -162,19 +184,23 @@ def expected_coarse_grad(v, w, a, ste: str) -> torch.Tensor:
     return v * (radial * w_hat - cf.cdf_minus_half(c) * (a - alpha * w_hat))
 
 
-def radial_coefficient(c, ste: str) -> torch.Tensor:
+def radial_coefficient(c, ste: str, *, method: str = "auto") -> torch.Tensor:
     r"""r(c) with w_hat^T E g_ste = 2 phi(0) |a|^2 r(c) on the minimizing rays, c = 1/|w| > 0.
 
     On a minimum (w_hat = +-a_hat, v = +-2 phi(0)|a|) the expected coarse gradient is radial:
     identity :math:`r = 1/\pi - 1`, relu :math:`r = 1/\pi - 1/2` (constants < 0: |w| grows
     without bound under coarse gradient descent), crelu
     :math:`r(c) = 2\varphi_0(\varphi_0 - \varphi(c)) - (\Phi(c) - \tfrac12 - c\varphi(c))`, > 0 for
-    c < c* (|w| shrinks) and < 0 for c > c* (|w| grows): a stable radius 1/c*. Shape of ``c``.
+    c < c* (|w| shrinks) and < 0 for c > c* (|w| grows): a stable radius 1/c*. Any other STE:
+    :math:`r(c) = 2\varphi_0 M_1^+ - M_2` at :math:`|w| = 1/c` (:mod:`stelib.quadrature`). Shape of ``c``.
     """
-    check_ste(ste)
+    closed = closed_form(method, ste)
     c = as_tensor(c, name="c")
     if not bool((c > 0).all()):
         raise ValueError(f"c = 1/|w| must be > 0 everywhere, got {c}")
+    if not closed:
+        mo = moments(1.0 / c, ste, method="quadrature")
+        return 2 * cf.PHI0 * mo.m1p - mo.m2
     if ste == "identity":
         return torch.full_like(c, 1 / math.pi - 1)
     if ste == "relu":
@@ -194,15 +220,34 @@ def _c_star() -> float:
     return scipy.optimize.brentq(_radial_crelu, 2 * cf.PHI0, 10.0, xtol=1e-15, rtol=8.9e-16)
 
 
-def vanishing_norm(ste: str) -> float | None:
-    """|w| = 1/c* where the expected coarse gradient vanishes on a minimizing ray, or ``None``.
+def tangential_coefficient(c, ste: str, *, method: str = "auto") -> torch.Tensor:
+    r""":math:`M_0 = E[\mu'(x/c)]` at :math:`|w| = 1/c`: the tangential part of :math:`E g` is
+    :math:`-v M_0 (a - \alpha\hat w)`, which turns :math:`\hat w` towards :math:`\pm\hat a` when > 0."""
+    closed_form(method, ste)
+    c = as_tensor(c, name="c")
+    if not bool((c > 0).all()):
+        raise ValueError(f"c = 1/|w| must be > 0 everywhere, got {c}")
+    return moments(1.0 / c, ste, method=method).m0
 
-    crelu: c* is the unique root of 2 phi(0)(phi(0) - phi(c)) = Phi(c) - 1/2 - c phi(c)
+
+def vanishing_norm(ste: str) -> float | None:
+    """|w| where the expected coarse gradient vanishes on a minimizing ray, or ``None``.
+
+    crelu: 1/c* with c* the unique root of 2 phi(0)(phi(0) - phi(c)) = Phi(c) - 1/2 - c phi(c)
     (brentq, ~1e-15); it does not depend on |a| or n. identity, relu: ``None`` (the radial
-    coefficient is a negative constant). Unknown ``ste`` -> ``ValueError``.
+    coefficient is a negative constant). Any other registered STE: the smallest radius of
+    :func:`vanishing_radii` (its stability is there), ``None`` if there is none in
+    [1e-3, 1e3]; ``ValueError`` if it vanishes on the whole ray (then no radius is singled out).
+    Unknown ``ste`` -> ``ValueError``.
     """
     check_ste(ste)
-    return 1.0 / _c_star() if ste == "crelu" else None
+    if ste in ("identity", "relu", "crelu"):
+        return 1.0 / _c_star() if ste == "crelu" else None
+    found = vanishing_radii(ste)
+    if found.everywhere:
+        raise ValueError(f"ste={ste!r}: the expected coarse gradient vanishes at every radius of the "
+                         "minimising ray; see vanishing_radii")
+    return found.radii[0].radius if found.radii else None
 
 
 class LinearTeacherModel:

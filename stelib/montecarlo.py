@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import torch
 
 from stelib._validate import as_tensor, check_positive, check_positive_int
-from stelib.ste import STE_NAMES, check_ste
+from stelib.ste import STE_NAMES, check_ste, surrogate_derivative
 
 DTYPE = torch.float64
 
@@ -110,6 +110,11 @@ _MASKS = {
 }
 
 
+def _mask(ste: str, pre: torch.Tensor) -> torch.Tensor:
+    """mu'(pre): a boolean mask for relu and crelu, the registered derivative otherwise."""
+    return _MASKS[ste](pre) if ste in _MASKS else surrogate_derivative(pre, ste)
+
+
 def _per_sample(v, w, Z, y, stes, bandwidth, pre=None, group: int = 1):
     """Per-sample loss and dl/dv, and the coarse gradients (and smoothed true gradient)
     summed over groups of ``group`` consecutive samples: shape ``(b / group, k, n)``.
@@ -121,7 +126,7 @@ def _per_sample(v, w, Z, y, stes, bandwidth, pre=None, group: int = 1):
     s = (pre > 0).to(DTYPE)
     r = s @ v - y  # (b,)
     vr = v * r[:, None]  # (b, m)
-    C = [vr if _MASKS[ste] is None else _MASKS[ste](pre) * vr for ste in stes]
+    C = [vr if ste == "identity" else _mask(ste, pre) * vr for ste in stes]
     if bandwidth is not None:
         # Kernel estimate of the boundary integral: unit i flips where x_i = z_i^T w = 0, the
         # loss jumps by v_i (r - v_i s_i + v_i / 2) there (the residual with unit i half on),
@@ -171,7 +176,8 @@ class _Accumulator:
         """Add a sample; ``samples`` is the planned total (it sets the group size). Large patches
         on the CPU go to the fused kernel unless ``fused=False`` (the PyTorch reference path)."""
         Z, y = Z.to(DTYPE), y.to(DTYPE)
-        if fused and self.bandwidth is None and Z.shape[1] * Z.shape[2] > 256 and Z.device.type == "cpu":
+        builtin = all(s in STE_NAMES for s in self.stes)  # the fused kernel knows these three
+        if fused and builtin and self.bandwidth is None and Z.shape[1] * Z.shape[2] > 256 and Z.device.type == "cpu":
             return self._add_fused(Z, y, samples)
         pre = Z @ self.w  # (b, m), computed once for the check and every chunk
         if not bool(torch.isfinite(pre).all()):  # nan/inf anywhere in Z reaches Z w

@@ -44,6 +44,8 @@ Checklist for a chapter notebook (``tests/test_params.py`` and ``tests/test_book
 
 - kernelspec ``python3``; the first code cell (imports) starts with ``%matplotlib inline``, so
   figures are stored as PNG whatever ``MPLBACKEND`` says;
+- STE names: ``SteName()`` accepts every registered STE (:func:`stelib.ste.names`), including
+  ones registered by a ``Module()`` parameter listed before it in ``SPEC``;
 - seeds are parameters and generators are passed explicitly: same parameters, same printed
   numbers (nbval compares every text output with the stored one);
 - no cell ends with ``;`` to hide a value (nbval does not honour it): write ``_ = ax.legend()``;
@@ -74,9 +76,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "Bool", "ChapterSpec", "Choice", "Int", "Parameter", "Real", "Rule", "Seq", "Spec",
-    "check_chapter", "check_overrides", "describe", "parse_value", "read_parameters", "short",
-    "validate",
+    "Bool", "ChapterSpec", "Choice", "Int", "Module", "Parameter", "Real", "Rule", "Seq", "Spec",
+    "SteName", "check_chapter", "check_overrides", "describe", "parse_value", "read_parameters",
+    "short", "validate",
 ]
 
 MAX_SHOWN = 80  # characters of a value echoed in an error message
@@ -185,6 +187,66 @@ class Choice(Spec):
 
     def describe(self) -> str:
         return "one of " + ", ".join(map(repr, self.options))
+
+
+class SteName(Spec):
+    """A registered STE name (:func:`stelib.ste.names`), looked up when the value is checked.
+
+    So an STE registered after the chapter's ``SPEC`` was written (by a :class:`Module`
+    parameter checked earlier, or by the reader's own code) is accepted.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SteName)
+
+    def __hash__(self) -> int:
+        return hash("SteName")
+
+    def __repr__(self) -> str:
+        return "SteName()"
+
+    def check(self, name: str, value: Any) -> None:
+        from stelib.ste import names
+
+        if not isinstance(value, str) or value not in names():
+            self._fail(name, value)
+
+    def describe(self) -> str:
+        from stelib.ste import names
+
+        return "a registered STE name, one of " + ", ".join(map(repr, names()))
+
+
+class Module(Spec):
+    """The name of an importable Python module; checking it **imports** it.
+
+    For a module that registers STEs (:func:`stelib.ste.register`) on import: list it in
+    ``SPEC`` *before* the parameters that name those STEs, so they are registered when checked.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Module)
+
+    def __hash__(self) -> int:
+        return hash("Module")
+
+    def __repr__(self) -> str:
+        return "Module()"
+
+    def check(self, name: str, value: Any) -> None:
+        import importlib
+        import re
+
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value):
+            self._fail(name, value)
+        try:
+            importlib.import_module(value)
+        except Exception as exc:  # report any import failure as a bad parameter value
+            raise ValueError(f"parameter {name}={value!r} is not allowed: importing it failed with "
+                             f"{type(exc).__name__}: {exc} (is its folder on PYTHONPATH?)") from None
+
+    def describe(self) -> str:
+        return "the name of an importable Python module (imported when checked)"
 
 
 @dataclass(frozen=True)

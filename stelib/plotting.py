@@ -18,16 +18,22 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
-from stelib.ste import check_ste
+from stelib.ste import check_ste, names
 
-__all__ = ["STE_COLORS", "STE_LABELS", "TRUE_COLOR", "figure", "ste_color", "ste_label", "style"]
+__all__ = ["EXTRA_COLORS", "STE_COLORS", "STE_LABELS", "TRUE_COLOR", "figure", "ste_color", "ste_label", "style"]
 
 STE_COLORS: dict[str, str] = {
     "identity": "#0072B2",  # blue
     "relu": "#E69F00",  # orange
     "crelu": "#009E73",  # bluish green
+    "hardtanh": "#D55E00",  # vermillion
+    "approxsign": "#CC79A7",  # reddish purple
+    "sigmoid": "#56B4E9",  # sky blue
 }
-STE_LABELS: dict[str, str] = {"identity": "identity", "relu": "ReLU", "crelu": "clipped ReLU"}
+STE_LABELS: dict[str, str] = {"identity": "identity", "relu": "ReLU", "crelu": "clipped ReLU",
+                              "hardtanh": "hardtanh", "approxsign": "ApproxSign", "sigmoid": "sigmoid"}
+# STEs registered by a reader: greys and a dark yellow, in order of registration
+EXTRA_COLORS: tuple[str, ...] = ("#666666", "#B8A000", "#999999", "#333333")
 TRUE_COLOR = "#000000"
 
 STYLE: dict[str, object] = {
@@ -47,12 +53,15 @@ STYLE: dict[str, object] = {
 
 def ste_color(ste: str) -> str:
     """The colour of ``ste`` in every figure of the book (``ValueError`` for unknown names)."""
-    return STE_COLORS[check_ste(ste)]
+    if check_ste(ste) in STE_COLORS:
+        return STE_COLORS[ste]
+    extra = [s for s in names() if s not in STE_COLORS]
+    return EXTRA_COLORS[extra.index(ste) % len(EXTRA_COLORS)]
 
 
 def ste_label(ste: str) -> str:
-    """Legend label of ``ste``: ``identity``, ``ReLU`` or ``clipped ReLU``."""
-    return STE_LABELS[check_ste(ste)]
+    """Legend label of ``ste``: ``identity``, ``ReLU``, ``clipped ReLU``, ... or the registered name."""
+    return STE_LABELS.get(check_ste(ste), ste)
 
 
 def style() -> None:

@@ -42,7 +42,7 @@ from stelib._validate import check_choice, check_choices, check_positive, check_
 from stelib.bignets import BIG_ARCHS, NetList
 from stelib.datasets import DataSplit, DigitsSplit, load_data, load_digits_split, resolve_device
 from stelib.quantnets import NORMS, ActConfig, QuantAct, QuantCNN, QuantMLP
-from stelib.ste import STE_NAMES
+from stelib.ste import STE_NAMES, names
 
 __all__ = ["ARCHITECTURES", "ActConfig", "DataSplit", "DigitsSplit", "PracticeResult", "QuantAct", "QuantCNN",
            "QuantMLP", "continue_training", "fit", "load_data", "load_digits_split", "resolve_device", "train"]
@@ -245,7 +245,7 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
     """
     check_choice(arch, ARCHITECTURES, name="arch")
     bits = _tuple(bits, "bits", lambda b: check_positive_int(b, name="bits", maximum=8))
-    stes = check_choices(stes, STE_NAMES, name="stes")
+    stes = check_choices(stes, names(), name="stes")
     stes = _tuple(stes, "stes", lambda s: s)
     seeds = _tuple(seeds, "seeds", lambda s: check_positive_int(s, name="seeds", minimum=0, maximum=2**63 - 1))
     _check_common(epochs, lr, batch_size, momentum, diverge_factor)
@@ -297,7 +297,7 @@ def continue_training(result: PracticeResult, *, from_ste: str | None = None, bi
     bits = result.bits if bits is None else _tuple(bits, "bits", lambda b: b)
     for b in bits:
         check_choice(str(b), tuple(map(str, result.bits)), name="bits")
-    stes = _tuple(check_choices(stes, STE_NAMES, name="stes"), "stes", lambda s: s)
+    stes = _tuple(check_choices(stes, names(), name="stes"), "stes", lambda s: s)
     _check_common(epochs, lr, batch_size, momentum)
     data = load_data("digits", seed=data_seed, device=device) if data is None else data
     old, ns, nseed = result.model, len(result.stes), len(result.seeds)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from stelib._validate import as_tensor, check_choice, check_positive_int
-from stelib.ste import STE_NAMES, check_ste, surrogate_derivative
+from stelib.ste import check_ste, names, surrogate_derivative
 
 DTYPE = torch.float64
 
@@ -108,10 +108,11 @@ def _runs_setup(v0, w0, ste, lr, on_divergence):
     mode = on_divergence or ("raise" if R == 1 else "mark")
     check_choice(mode, ("raise", "mark"), name="on_divergence")
     # Group runs by STE: contiguous slices of a permuted order, so each group is one call.
-    order = sorted(range(R), key=lambda i: STE_NAMES.index(stes[i]))
+    registered = names()
+    order = sorted(range(R), key=lambda i: registered.index(stes[i]))
     perm = torch.tensor(order, dtype=torch.long)
     groups, start = [], 0
-    for s in STE_NAMES:
+    for s in registered:
         k = sum(1 for i in order if stes[i] == s)
         if k:
             groups.append((s, slice(start, start + k)))

@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from stelib import book, cli, params, specs
-from stelib.params import Bool, ChapterSpec, Choice, Int, Real, Seq
+from stelib.params import Bool, ChapterSpec, Choice, Int, Module, Real, Seq, SteName
 
 CHAPTERS = book.chapters()
 ROOT = book.ROOT
@@ -45,6 +45,10 @@ def bad_values(spec: params.Spec) -> list:
         return ["no-such-option", 12345, [spec.options[0]]]
     if isinstance(spec, Bool):
         return [1, "yes", None]
+    if isinstance(spec, SteName):
+        return ["no_such_ste", 3, ["relu"]]
+    if isinstance(spec, Module):
+        return ["no_such_module_xyz", "not a module name", 3]
     if isinstance(spec, Seq):
         out = ["not-a-list", [None]]
         out += [[]] if spec.min_len > 0 else []
@@ -322,3 +326,25 @@ def test_interrupted_run_leaves_nothing(toy_book, tmp_path):
     assert proc.returncode == cli.INTERRUPTED, err
     assert "nothing was written" in err
     assert list(out.iterdir()) == []
+
+
+def test_rerun_validates_registered_stes_through_a_module(tmp_path, monkeypatch, capsys):
+    """The proper chapter's reader workflow: a module registers an STE, the rerun accepts its name."""
+    (tmp_path / "my_stes_cli.py").write_text(
+        "import torch\nfrom stelib.ste import register\n"
+        "register('cli_leaky', lambda x: 0.1 + 0.9 * (x > 0).to(x.dtype), description='leaky', replace=True)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from stelib import ste
+
+    try:
+        ch = book.chapter("proper")
+        values = params.check_overrides(ch.path, {"ste_modules": ["my_stes_cli"], "stes": ["crelu", "cli_leaky"]})
+        assert values["stes"] == ["crelu", "cli_leaky"]
+        rc = cli.main(["rerun", "proper", "-p", "stes", "['crelu', 'cli_leakyy']", "-o", str(tmp_path / "runs"),
+                       "--no-progress"])
+        err = capsys.readouterr().err
+        assert rc == 2 and "parameter stes=" in err and "'cli_leaky'" in err  # lists the registered names
+        assert not (tmp_path / "runs").exists()
+    finally:
+        if "cli_leaky" in ste.names():
+            ste.unregister("cli_leaky")
