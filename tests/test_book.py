@@ -336,7 +336,9 @@ def test_merge_streams_makes_stored_outputs_deterministic():
     assert merged[0]["text"] == "a\nb\n"
 
 
-PROSE_LINK_PAGES = ["chapters/primer.ipynb", "chapters/rerun.md", "chapters/reproducibility.md"]
+PROSE_LINK_PAGES = ["chapters/primer.ipynb", "chapters/scale_symmetry.ipynb",
+                    "chapters/yin_gaussian.ipynb", "chapters/general_inputs.ipynb",
+                    "chapters/misspecified.ipynb", "chapters/rerun.md", "chapters/reproducibility.md"]
 
 
 @pytest.mark.parametrize("page", PROSE_LINK_PAGES)
