@@ -338,7 +338,8 @@ def test_rerun_validates_registered_stes_through_a_module(tmp_path, monkeypatch,
 
     try:
         ch = book.chapter("proper")
-        values = params.check_overrides(ch.path, {"ste_modules": ["my_stes_cli"], "stes": ["crelu", "cli_leaky"]})
+        values = params.check_overrides(specs.get("proper"), ch.path,
+                                        {"ste_modules": ["my_stes_cli"], "stes": ["crelu", "cli_leaky"]})
         assert values["stes"] == ["crelu", "cli_leaky"]
         rc = cli.main(["rerun", "proper", "-p", "stes", "['crelu', 'cli_leakyy']", "-o", str(tmp_path / "runs"),
                        "--no-progress"])
