@@ -11,7 +11,8 @@ its mean is not 0), and states the facts the theory uses:
   landscape equals the Gaussian one);
 * ``mean``: the mean vector, shape ``(n,)``.
 
-Sampling always takes an explicit :class:`torch.Generator` and returns float64.
+Sampling always takes an explicit :class:`torch.Generator` and returns float64 on the
+generator's device.
 
 Example
 -------
@@ -80,7 +81,7 @@ class Gaussian(Distribution):
     rotation_invariant: ClassVar[bool] = True
 
     def _draw(self, shape, generator):
-        return torch.randn(*shape, self.n, generator=generator, dtype=DTYPE)
+        return torch.randn(*shape, self.n, generator=generator, dtype=DTYPE, device=generator.device)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class Uniform(Distribution):
     name: ClassVar[str] = "uniform"
 
     def _draw(self, shape, generator):
-        u = torch.rand(*shape, self.n, generator=generator, dtype=DTYPE)
+        u = torch.rand(*shape, self.n, generator=generator, dtype=DTYPE, device=generator.device)
         return math.sqrt(3.0) * (2.0 * u - 1.0)
 
 
@@ -101,8 +102,9 @@ class Laplace(Distribution):
     name: ClassVar[str] = "laplace"
 
     def _draw(self, shape, generator):
-        e = -torch.log1p(-torch.rand(*shape, self.n, generator=generator, dtype=DTYPE))  # Exp(1)
-        sign = torch.where(torch.rand(*shape, self.n, generator=generator, dtype=DTYPE) < 0.5, -1.0, 1.0)
+        dev = generator.device
+        e = -torch.log1p(-torch.rand(*shape, self.n, generator=generator, dtype=DTYPE, device=dev))  # Exp(1)
+        sign = torch.where(torch.rand(*shape, self.n, generator=generator, dtype=DTYPE, device=dev) < 0.5, -1.0, 1.0)
         return sign * e / math.sqrt(2.0)
 
 
@@ -127,9 +129,10 @@ class StudentT(Distribution):
         return bool(self.radial)
 
     def _draw(self, shape, generator):
-        g = torch.randn(*shape, self.n, generator=generator, dtype=DTYPE)
+        g = torch.randn(*shape, self.n, generator=generator, dtype=DTYPE, device=generator.device)
         chi_shape = (*shape, 1) if self.radial else (*shape, self.n)
-        gamma = torch._standard_gamma(torch.full(chi_shape, self.df / 2.0, dtype=DTYPE), generator=generator)
+        gamma = torch._standard_gamma(torch.full(chi_shape, self.df / 2.0, dtype=DTYPE, device=generator.device),
+                                      generator=generator)
         t = g / torch.sqrt(2.0 * gamma / self.df)  # chi2_df = 2 Gamma(df/2)
         return t * math.sqrt((self.df - 2.0) / self.df)
 
@@ -159,8 +162,8 @@ class AnisotropicGaussian(Distribution):
         return len(set(self.scales)) == 1
 
     def _draw(self, shape, generator):
-        s = torch.tensor(self.scales, dtype=DTYPE)
-        return torch.randn(*shape, self.n, generator=generator, dtype=DTYPE) * s
+        s = torch.tensor(self.scales, dtype=DTYPE, device=generator.device)
+        return torch.randn(*shape, self.n, generator=generator, dtype=DTYPE, device=generator.device) * s
 
 
 @dataclass(frozen=True)
@@ -197,9 +200,10 @@ class GaussianMixture(Distribution):
         return self.shift * self.direction
 
     def _draw(self, shape, generator):
-        e = self.direction
-        sign = torch.where(torch.rand(*shape, 1, generator=generator, dtype=DTYPE) < 0.5, -1.0, 1.0)
-        noise = self.std * torch.randn(*shape, self.n, generator=generator, dtype=DTYPE)
+        dev = generator.device
+        e = self.direction.to(dev)
+        sign = torch.where(torch.rand(*shape, 1, generator=generator, dtype=DTYPE, device=dev) < 0.5, -1.0, 1.0)
+        noise = self.std * torch.randn(*shape, self.n, generator=generator, dtype=DTYPE, device=dev)
         return noise + (self.shift + sign * self.sep) * e
 
 
@@ -260,8 +264,8 @@ class Digits(Distribution):
         return self._points.mean(dim=0)
 
     def _draw(self, shape, generator):
-        idx = torch.randint(0, self._points.shape[0], shape, generator=generator)
-        return self._points[idx]
+        idx = torch.randint(0, self._points.shape[0], shape, generator=generator, device=generator.device)
+        return self._points.to(idx.device)[idx]
 
 
 DISTRIBUTIONS: dict[str, type[Distribution]] = {

@@ -34,12 +34,14 @@ DTYPE = torch.float64
 __all__ = ["cgd_path", "draw_rays", "evaluate", "grid", "quiver"]
 
 
-def grid(extent: float, num: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def grid(extent: float, num: int, *, device: torch.device | str | None = None
+         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A ``num`` x ``num`` grid on [-extent, extent]^2, shifted by half a cell when ``num`` is odd
-    so that no point is the origin. Returns ``X``, ``Y`` (num, num) and ``W`` (num*num, 2)."""
+    so that no point is the origin. Returns ``X``, ``Y`` (num, num) and ``W`` (num*num, 2) on
+    ``device`` (default: PyTorch's default device)."""
     extent = check_positive(extent, name="extent")
     num = check_positive_int(num, name="num", minimum=2, maximum=2000)
-    s = torch.linspace(-extent, extent, num, dtype=DTYPE)
+    s = torch.linspace(-extent, extent, num, dtype=DTYPE, device=device)
     if num % 2:
         s = s + extent / (num - 1)  # the middle point would be 0
     Y, X = torch.meshgrid(s, s, indexing="ij")  # rows follow y, as imshow/quiver expect
@@ -61,7 +63,8 @@ def quiver(ax, X, Y, U, V, *, scale: float, color: str, **kw):
     panels drawn with the same ``scale`` are comparable. Returns the Quiver artist."""
     scale = check_positive(scale, name="scale")
     kw = {"angles": "xy", "scale_units": "width", "width": 0.004, **kw}
-    return ax.quiver(X.numpy(), Y.numpy(), U.numpy(), V.numpy(), color=color, scale=scale, **kw)
+    X, Y, U, V = (t.cpu().numpy() for t in (X, Y, U, V))  # matplotlib draws from host memory
+    return ax.quiver(X, Y, U, V, color=color, scale=scale, **kw)
 
 
 def draw_rays(ax, directions, *, extent: float, both: bool = False, **kw) -> None:
@@ -96,4 +99,4 @@ def cgd_path(model, v0, w0, *, ste, lr, steps: int, every: int = 1):
         v, w = h.v, h.w
         vs.append(v)
         ws.append(w)
-    return torch.arange(0, steps + 1, every), torch.stack(vs), torch.stack(ws)
+    return torch.arange(0, steps + 1, every, device=v.device), torch.stack(vs), torch.stack(ws)

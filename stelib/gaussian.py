@@ -341,5 +341,5 @@ class YinModel:
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         batch = cf.check_generator(generator, batch)
-        Z = torch.randn(batch, self.m, self.n, generator=generator, dtype=torch.float64)
-        return Z, teacher(self.v_star, self.w_star, Z)
+        Z = torch.randn(batch, self.m, self.n, generator=generator, dtype=torch.float64, device=generator.device)
+        return Z, teacher(self.v_star.to(Z.device), self.w_star.to(Z.device), Z)

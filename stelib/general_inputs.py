@@ -159,7 +159,8 @@ def crelu_fixed_point_quad(dist: Distribution, a, *, radius0: float | None = Non
 def angle_deg(x, y) -> torch.Tensor:
     """Angle from direction ``y`` (n,) to ``x`` (..., n) in degrees: signed (counter-clockwise
     positive) for n = 2, unsigned in [0, 180] otherwise."""
-    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+    x = torch.as_tensor(x, dtype=torch.float64, device=x.device if isinstance(x, torch.Tensor) else "cpu")
+    y = torch.as_tensor(y, dtype=torch.float64, device=x.device)
     if x.shape[-1] == 2:
         return torch.rad2deg(torch.atan2(y[0] * x[..., 1] - y[1] * x[..., 0], x @ y))
     c = (x @ y) / (torch.linalg.vector_norm(x, dim=-1) * torch.linalg.vector_norm(y))
@@ -179,7 +180,8 @@ def optimal_v_on(W, Z, y_star) -> torch.Tensor:
 def _profile(W, Z, y_star):
     W = as_tensor(W, name="W", ndim=2, dtype=torch.float64)
     Z = as_tensor(Z, name="Z", ndim=3, dtype=torch.float64)
-    y = as_tensor(y_star, name="y_star", ndim=1, dtype=torch.float64)
+    y = as_tensor(y_star, name="y_star", ndim=1, dtype=torch.float64).to(Z.device)
+    W = W.to(Z.device)  # computed where the sample lives
     N = Z.shape[0]
     if Z.shape[1] == 1:  # one patch: v = E[s y*] / E[s], no linear solve
         S = (Z[:, 0] @ W.T > 0).to(torch.float64).T  # (K, N)
@@ -189,7 +191,8 @@ def _profile(W, Z, y_star):
     S = _steps(W, Z)
     Gram = torch.bmm(S.transpose(1, 2), S) / N  # (K, m, m)
     rhs = (S.transpose(1, 2) @ y) / N  # (K, m)
-    v = torch.linalg.solve(Gram + 1e-12 * torch.eye(Z.shape[1], dtype=torch.float64), rhs[..., None])[..., 0]
+    v = torch.linalg.solve(Gram + 1e-12 * torch.eye(Z.shape[1], dtype=torch.float64, device=Z.device),
+                           rhs[..., None])[..., 0]
     r = (S @ v[..., None])[..., 0] - y  # (K, N)
     return 0.5 * (r * r).mean(dim=1), v
 
@@ -215,11 +218,12 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     steps = check_positive_int(steps, name="steps", minimum=2)
     a = as_tensor(a, name="a", ndim=1, dtype=torch.float64)
     Z = torch.stack([distribution.sample((samples,), generator) for _ in range(R)])  # (R, N, n)
+    a = a.to(Z.device)  # on the generator's device, with the samples
     y = Z @ a  # (R, N)
     Zt = Z.transpose(1, 2).contiguous()  # (R, n, N)
     prec = torch.linalg.inv(Zt @ Z / samples)  # (R, n, n): steps preconditioned by E[zz^T]^-1
     w = (radius0 * a / torch.linalg.vector_norm(a)).expand(R, -1).clone()  # (R, n)
-    w_sum, v_sum, k = torch.zeros_like(w), torch.zeros(R, dtype=torch.float64), 0
+    w_sum, v_sum, k = torch.zeros_like(w), torch.zeros(R, dtype=torch.float64, device=w.device), 0
     for t in range(steps):
         pre = (w[:, None, :] @ Zt)[:, 0]  # (R, N)
         s = pre > 0

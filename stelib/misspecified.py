@@ -145,12 +145,12 @@ def stationary_points(a) -> StationarySet:
     cf.nonzero(a, "a")
     norm_a = float(torch.linalg.vector_norm(a))
     a_hat = a / norm_a
-    q, _ = torch.linalg.qr(torch.cat([a_hat[:, None], torch.eye(len(a), dtype=a.dtype)], dim=1))
+    q, _ = torch.linalg.qr(torch.cat([a_hat[:, None], torch.eye(len(a), dtype=a.dtype, device=a.device)], dim=1))
     basis = q[:, 1:].T  # (n - 1, n): orthonormal complement of a_hat
     v0 = 2 * cf.PHI0 * norm_a
     return StationarySet(
         a=a, a_hat=a_hat, min_directions=torch.stack([a_hat, -a_hat]),
-        min_v=torch.tensor([[v0], [-v0]], dtype=a.dtype), saddle_basis=basis,
+        min_v=torch.tensor([[v0], [-v0]], dtype=a.dtype, device=a.device), saddle_basis=basis,
         min_loss=norm_a**2 * (0.5 - 1 / (2 * math.pi)), saddle_loss=norm_a**2 / 2)
 
 
@@ -282,5 +282,5 @@ class LinearTeacherModel:
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         batch = cf.check_generator(generator, batch)
-        Z = torch.randn(batch, 1, self.n, generator=generator, dtype=torch.float64)
-        return Z, Z[:, 0, :] @ self.a
+        Z = torch.randn(batch, 1, self.n, generator=generator, dtype=torch.float64, device=generator.device)
+        return Z, Z[:, 0, :] @ self.a.to(Z.device)

@@ -24,6 +24,10 @@ from the group sums (batch means, at least 64 groups); on the CPU, without the t
 the fused kernel of ``stelib._fused`` computes those sums reading each sample once, and the
 PyTorch path (tested against it) serves everything else.
 
+Devices: everything is computed where the samples live (the generator's device for
+:func:`estimate`, ``Z``'s for :func:`estimate_on`); ``v`` and ``w`` are moved there and the
+results come back there.
+
 Example
 -------
 >>> import torch
@@ -57,7 +61,7 @@ class Estimate:
 
     def z_score(self, reference) -> torch.Tensor:
         """(mean - reference) / se, elementwise (inf where se = 0 and they differ)."""
-        ref = as_tensor(reference, name="reference", dtype=self.mean.dtype)
+        ref = as_tensor(reference, name="reference", dtype=self.mean.dtype).to(self.mean.device)
         diff = self.mean - ref
         return torch.where(self.se > 0, diff / torch.where(self.se > 0, self.se, 1.0),
                            torch.where(diff == 0, 0.0, math.inf))
@@ -211,7 +215,7 @@ class _Accumulator:
             *(t.detach().contiguous().numpy() for t in (Z, y, self.v, self.w)), group))
         if not (bool(torch.isfinite(L).all()) and bool(torch.isfinite(G).all())):
             raise ValueError("Z contains non-finite values (nan or inf)")
-        sizes = torch.full((G.shape[0], 1, 1), float(group), dtype=DTYPE)
+        sizes = torch.full((G.shape[0], 1, 1), float(group), dtype=DTYPE, device=G.device)
         sizes[-1] = b - (G.shape[0] - 1) * group  # the remainder forms one group
         G = G[:, [STE_NAMES.index(ste) for ste in self.stes]]  # (groups, k, n)
         self.loss.add_sums(L[:, 0].sum(), L[:, 1].sum(), count=b, groups=b)
@@ -248,6 +252,7 @@ def estimate_on(v, w, Z, y_star, *, stes=STE_NAMES, true_grad: bool = False,
     if Z.shape[0] != y_star.shape[0] or Z.shape[0] < 2:
         raise ValueError(f"Z has {Z.shape[0]} samples and y_star {y_star.shape[0]}; need equal counts >= 2")
     v, w = _vw(v, w, *Z.shape[1:])
+    v, w, y_star = v.to(Z.device), w.to(Z.device), y_star.to(Z.device)  # computed where Z lives
     acc = _Accumulator(v, w, stes, true_grad, bandwidth)
     acc.add(Z, y_star, samples=Z.shape[0])
     return acc.result()
@@ -259,6 +264,7 @@ def true_grad_per_sample(v, w, Z, y_star, *, bandwidth: float = 0.02) -> torch.T
     Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE)
     y_star = as_tensor(y_star, name="y_star", ndim=1, dtype=DTYPE)
     v, w = _vw(v, w, *Z.shape[1:])
+    v, w, y_star = v.to(Z.device), w.to(Z.device), y_star.to(Z.device)
     acc = _Accumulator(v, w, (), True, bandwidth)  # validates bandwidth and w != 0
     return _per_sample(v, w, Z, y_star, (), acc.bandwidth)[2][:, -1]
 
@@ -280,6 +286,9 @@ def estimate(v, w, sampler, *, samples: int, generator: torch.Generator, stes=ST
     v = as_tensor(v, name="v", ndim=1, dtype=DTYPE)
     w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)
     v, w = _vw(v, w, m or v.shape[0], n or w.shape[0])
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    v, w = v.to(generator.device), w.to(generator.device)  # the samples come on the generator's device
     acc = _Accumulator(v, w, stes, true_grad, bandwidth)
     done = 0
     while done < samples:

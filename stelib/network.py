@@ -32,7 +32,7 @@ def _inputs(v, w, Z, y_star=None):
     w = as_tensor(w, name="w", ndim=1)
     Z = as_tensor(Z, name="Z", ndim=3)
     dtype = torch.promote_types(torch.promote_types(v.dtype, w.dtype), Z.dtype)
-    v, w, Z = v.to(dtype), w.to(dtype), Z.to(dtype)
+    v, w, Z = v.to(Z.device, dtype), w.to(Z.device, dtype), Z.to(dtype)  # computed where Z lives
     if Z.shape[1:] != (v.shape[0], w.shape[0]):
         raise ValueError(
             f"Z has shape {tuple(Z.shape)}; expected (batch, m, n) = (batch, {v.shape[0]}, {w.shape[0]}) "
@@ -40,7 +40,7 @@ def _inputs(v, w, Z, y_star=None):
         )
     if y_star is None:
         return v, w, Z
-    y_star = as_tensor(y_star, name="y_star", ndim=1).to(dtype)
+    y_star = as_tensor(y_star, name="y_star", ndim=1).to(Z.device, dtype)
     if y_star.shape[0] != Z.shape[0]:
         raise ValueError(f"y_star has {y_star.shape[0]} labels but Z has batch size {Z.shape[0]}")
     return v, w, Z, y_star

@@ -57,13 +57,13 @@ def at_angle(w_star, theta, norm=1.0) -> torch.Tensor:
         raise ValueError(f"w_star must be a nonzero vector of length >= 2, got shape {tuple(w_star.shape)}")
     ws = w_star / torch.linalg.vector_norm(w_star)
     e = None
-    for cand in (torch.ones_like(ws), *torch.eye(ws.shape[0], dtype=DTYPE)):
+    for cand in (torch.ones_like(ws), *torch.eye(ws.shape[0], dtype=DTYPE, device=ws.device)):
         e = cand - (cand @ ws) * ws
         if float(torch.linalg.vector_norm(e)) > 1e-6:
             break
     e = e / torch.linalg.vector_norm(e)
-    theta = torch.as_tensor(theta, dtype=DTYPE)
-    norm = torch.as_tensor(norm, dtype=DTYPE)
+    theta = torch.as_tensor(theta, dtype=DTYPE, device=ws.device)
+    norm = torch.as_tensor(norm, dtype=DTYPE, device=ws.device)
     theta, norm = torch.broadcast_tensors(theta, norm)
     return norm[..., None] * (torch.cos(theta)[..., None] * ws + torch.sin(theta)[..., None] * e)
 
@@ -82,8 +82,8 @@ def sweep_inits(m: int, n: int, *, seeds: int, stes, generator: torch.Generator)
         check_ste(s)
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    v0 = torch.randn(seeds, m, generator=generator, dtype=DTYPE)  # (seeds, m)
-    w0 = torch.randn(seeds, n, generator=generator, dtype=DTYPE)  # (seeds, n)
+    v0 = torch.randn(seeds, m, generator=generator, dtype=DTYPE, device=generator.device)  # (seeds, m)
+    w0 = torch.randn(seeds, n, generator=generator, dtype=DTYPE, device=generator.device)  # (seeds, n)
     k = len(stes)
     return v0.repeat(k, 1), w0.repeat(k, 1), tuple(s for s in stes for _ in range(seeds))
 
@@ -138,7 +138,7 @@ def outcome_table(history, model, *, loss_tol: float, theta_tol: float = 1e-3) -
         row = {"ste": ste, "runs": len(idx)}
         row.update({c: lab.count(c) / len(idx) for c in OUTCOMES})
         g = [int(hits[i]) for i in idx if labels[i] == "global"]
-        row["steps_to_global"] = float(torch.tensor(g, dtype=DTYPE).median()) if g else math.nan
+        row["steps_to_global"] = float(torch.tensor(g, dtype=DTYPE, device="cpu").median()) if g else math.nan
         ok = [i for i in idx if not bool(history.diverged[i])]
         row["median_w_norm"] = float(history.w_norm[-1, ok].median()) if ok else math.nan
         row["diverged"] = int(history.diverged[idx].sum())

@@ -96,18 +96,19 @@ class Problem:
 
     def label(self, Z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Labels for inputs ``Z`` of shape ``(batch, m, n)``; noise needs ``generator``."""
+        dev = Z.device  # labels are computed where the inputs live
         if self.labels == "teacher":
-            y = ((Z @ self.w_star) > 0).to(DTYPE) @ self.v_star
+            y = ((Z @ self.w_star.to(dev)) > 0).to(DTYPE) @ self.v_star.to(dev)
         elif self.labels == "relu_teacher":
-            y = torch.clamp(Z @ self.w_star, min=0) @ self.v_star
+            y = torch.clamp(Z @ self.w_star.to(dev), min=0) @ self.v_star.to(dev)
         elif self.labels == "linear":
-            y = (Z @ self.a).sum(dim=-1)
+            y = (Z @ self.a.to(dev)).sum(dim=-1)
         else:
-            y = torch.sign(Z @ self.a).sum(dim=-1)
+            y = torch.sign(Z @ self.a.to(dev)).sum(dim=-1)
         if self.noise > 0:
             if generator is None:
                 raise ValueError("noise > 0 needs a generator to draw the label noise")
-            y = y + self.noise * torch.randn(y.shape, generator=generator, dtype=DTYPE)
+            y = y + self.noise * torch.randn(y.shape, generator=generator, dtype=DTYPE, device=generator.device)
         return y  # (batch,)
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

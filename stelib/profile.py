@@ -87,7 +87,7 @@ class _HalfPlaneSums:
         phi, yy = phi[order], y[order]
         self.phi = torch.cat([phi - 2 * math.pi, phi, phi + 2 * math.pi])  # sorted, (3N,)
         ones = torch.ones_like(yy)
-        zero = torch.zeros(1, dtype=DTYPE)
+        zero = torch.zeros(1, dtype=DTYPE, device=y.device)
         self.c1 = torch.cat([zero, torch.cumsum(torch.cat([ones] * 3), 0)])
         self.cy = torch.cat([zero, torch.cumsum(torch.cat([yy] * 3), 0)])
         self.N = z.shape[0]
@@ -108,7 +108,7 @@ def _slope_se(z, y, t, delta):
     """Delta-method s.e. of (F(t + delta) - F(t - delta)) / (2 delta), F = -G^2 / (2P)."""
     psi = torch.zeros_like(y)
     for sign in (1.0, -1.0):
-        d = direction(torch.tensor(t + sign * delta, dtype=DTYPE))
+        d = direction(torch.tensor(t + sign * delta, dtype=DTYPE, device=z.device))
         s = (z @ d > 0).to(DTYPE)
         G, P = (y * s).mean(), s.mean()
         psi = psi + sign * ((-G / P) * y * s + (G * G / (2 * P * P)) * s)
@@ -123,7 +123,7 @@ def profile(Z, y, theta, *, delta: float = 0.02, with_se: bool = False) -> Profi
     """
     z, y = _sample(Z, y)
     delta = check_real(delta, name="delta", low=0.0, high=0.5, low_open=True)
-    theta = as_tensor(theta, name="theta", ndim=1, dtype=DTYPE)
+    theta = as_tensor(theta, name="theta", ndim=1, dtype=DTYPE).to(z.device)
     sums = _HalfPlaneSums(z, y)
     ey2 = float((y * y).mean())
 
@@ -134,7 +134,7 @@ def profile(Z, y, theta, *, delta: float = 0.02, with_se: bool = False) -> Profi
     f0, v = f(theta)
     df = (f(theta + delta)[0] - f(theta - delta)[0]) / (2 * delta)
     se = torch.tensor([_slope_se(z, y, float(t), delta) if with_se else math.nan for t in theta],
-                      dtype=DTYPE)
+                      dtype=DTYPE, device=z.device)
     return Profile(theta, f0, df, se, v)
 
 
@@ -146,14 +146,15 @@ def stationary_angles(Z, y, *, grid: int = 3600, delta: float = 0.1, merge: floa
     ``merge`` radians form a cluster, which counts as one stationary angle (its median) when it
     has an odd number of crossings and as none when even (no net change of sign)."""
     grid = check_positive_int(grid, name="grid", minimum=8, maximum=10**6)
-    th = -math.pi + 2 * math.pi * torch.arange(grid, dtype=DTYPE) / grid
+    dev = Z.device if isinstance(Z, torch.Tensor) else "cpu"
+    th = -math.pi + 2 * math.pi * torch.arange(grid, dtype=DTYPE, device=dev) / grid
     df = profile(Z, y, th, delta=delta).df
     nxt = torch.roll(df, -1)
     roots = []
     for i in torch.nonzero((df == 0) | (df * nxt < 0)).flatten().tolist():
         a, b = float(df[i]), float(nxt[i])
         frac = 0.0 if a == 0 else a / (a - b)
-        roots.append(float(_wrap(torch.tensor(float(th[i]) + frac * 2 * math.pi / grid, dtype=DTYPE))))
+        roots.append(float(_wrap(torch.tensor(float(th[i]) + frac * 2 * math.pi / grid, dtype=DTYPE, device="cpu"))))
     return _merge(sorted(roots), merge)
 
 
@@ -168,7 +169,7 @@ def _merge(roots: list[float], merge: float) -> list[float]:
             clusters.append([r])
     if len(clusters) > 1 and roots[0] + 2 * math.pi - roots[-1] < merge:  # wrap around
         clusters[0] = [r - 2 * math.pi for r in clusters.pop()] + clusters[0]
-    out = [float(_wrap(torch.tensor(c[len(c) // 2], dtype=DTYPE))) for c in clusters if len(c) % 2]
+    out = [float(_wrap(torch.tensor(c[len(c) // 2], dtype=DTYPE, device="cpu"))) for c in clusters if len(c) % 2]
     return sorted(out)
 
 
@@ -178,7 +179,7 @@ def crelu_radial_root(v, w_hat, Z, y) -> float | None:
     never changes sign that way (then the ray has no vanishing point at a stable radius)."""
     z, y = _sample(Z, y)
     v = float(as_tensor(v, name="v", dtype=DTYPE).reshape(()))
-    w_hat = as_tensor(w_hat, name="w_hat", ndim=1, dtype=DTYPE)
+    w_hat = as_tensor(w_hat, name="w_hat", ndim=1, dtype=DTYPE).to(z.device)
     x = z @ (w_hat / torch.linalg.vector_norm(w_hat))
     keep = x > 0
     x, y = x[keep], y[keep]
@@ -203,8 +204,8 @@ def coarse_at(Z, y, theta: float, v: float, radius: float, ste: str, *, se_theta
     from stelib.montecarlo import estimate_on
 
     def g(t, vv):
-        w = radius * direction(torch.tensor(t, dtype=DTYPE))
-        return estimate_on(torch.tensor([vv], dtype=DTYPE), w, Z, y, stes=(ste,)).coarse[ste]
+        w = radius * direction(torch.tensor(t, dtype=DTYPE, device="cpu"))  # estimate_on moves v, w to Z
+        return estimate_on(torch.tensor([vv], dtype=DTYPE, device="cpu"), w, Z, y, stes=(ste,)).coarse[ste]
 
     e = g(theta, v)
     var = e.se**2
@@ -218,7 +219,7 @@ def coarse_at(Z, y, theta: float, v: float, radius: float, ste: str, *, se_theta
 def v_se(Z, y, theta: float) -> float:
     """Delta-method standard error of v = G/P at the direction theta (P = fraction active)."""
     z, y = _sample(Z, y)
-    s = (z @ direction(torch.tensor(theta, dtype=DTYPE)) > 0).to(DTYPE)
+    s = (z @ direction(torch.tensor(theta, dtype=DTYPE, device=z.device)) > 0).to(DTYPE)
     P = s.mean()
     v = (y * s).mean() / P
     return float(((y - v) * s / P).std() / math.sqrt(len(y)))

@@ -65,9 +65,10 @@ def make_problem(distribution: str, *, n: int, m: int, labels: str, generator: t
     check_choice(labels, LABEL_CHOICES, name="labels")
     check_real(noise, name="noise", low=0.0, high=1e6)
     dist = make_distribution(distribution, n, **shape)
-    v_star = torch.randn(m, generator=generator, dtype=DTYPE)
-    w_star = torch.randn(n, generator=generator, dtype=DTYPE)
-    a = torch.randn(n, generator=generator, dtype=DTYPE)
+    dev = generator.device
+    v_star = torch.randn(m, generator=generator, dtype=DTYPE, device=dev)
+    w_star = torch.randn(n, generator=generator, dtype=DTYPE, device=dev)
+    a = torch.randn(n, generator=generator, dtype=DTYPE, device=dev)
     a = a / torch.linalg.vector_norm(a)
     if labels in ("teacher", "relu_teacher", "noisy_teacher"):
         kind = "relu_teacher" if labels == "relu_teacher" else "teacher"
@@ -116,7 +117,7 @@ def mean_se(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def radial_part(g, w) -> torch.Tensor:
     """w_hat^T g over the last axis, shape (...): the component of g along the ray of w."""
     g = as_tensor(g, name="g", dtype=DTYPE)
-    w = as_tensor(w, name="w", dtype=DTYPE)
+    w = as_tensor(w, name="w", dtype=DTYPE).to(g.device)
     return (g * w).sum(-1) / torch.linalg.vector_norm(w, dim=-1)
 
 
@@ -153,6 +154,7 @@ def least_squares_v(w, Z, y_star) -> torch.Tensor:
     """
     w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)
     Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE)
+    w = w.to(Z.device)  # computed where the sample lives
     if bool((((Z @ w) > 0).sum(0) == 0).any()):
         raise ValueError("a hidden unit never fires on this sample: v is not identified")
     return optimal_v_on(w[None], Z, y_star)[0]

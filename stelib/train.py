@@ -74,7 +74,8 @@ class History:
     def select(self, ste: str) -> torch.Tensor:
         """Indices of the runs that used ``ste``."""
         check_ste(ste)
-        return torch.tensor([i for i, s in enumerate(self.ste) if s == ste], dtype=torch.long)
+        return torch.tensor([i for i, s in enumerate(self.ste) if s == ste], dtype=torch.long,
+                            device=self.diverged.device)
 
     def summary(self) -> str:
         """One line per STE: runs, diverged runs, median final loss and |w|."""
@@ -100,7 +101,7 @@ def _runs_setup(v0, w0, ste, lr, on_divergence):
         raise ValueError(f"ste has {len(stes)} entries for {R} runs; give one name or one per run")
     for s in stes:
         check_ste(s)
-    lr_t = as_tensor(lr, name="lr", dtype=DTYPE).reshape(-1)
+    lr_t = as_tensor(lr, name="lr", dtype=DTYPE).reshape(-1).to(v.device)
     if lr_t.numel() == 1:
         lr_t = lr_t.expand(R).clone()
     if lr_t.numel() != R or bool((lr_t <= 0).any()):
@@ -110,7 +111,7 @@ def _runs_setup(v0, w0, ste, lr, on_divergence):
     # Group runs by STE: contiguous slices of a permuted order, so each group is one call.
     registered = names()
     order = sorted(range(R), key=lambda i: registered.index(stes[i]))
-    perm = torch.tensor(order, dtype=torch.long)
+    perm = torch.tensor(order, dtype=torch.long, device=v.device)
     groups, start = [], 0
     for s in registered:
         k = sum(1 for i in order if stes[i] == s)
@@ -132,7 +133,7 @@ def _reference(model, n):
 
 def _theta(w, ref):
     if ref is None:
-        return torch.full(w.shape[:1], float("nan"), dtype=DTYPE)
+        return torch.full(w.shape[:1], float("nan"), dtype=DTYPE, device=w.device)
     # Kahan's formula 2 atan2(|w_hat - ref|, |w_hat + ref|): accurate near 0 and pi, where
     # arccos of a rounded cosine bottoms out at ~1e-8.
     w_hat = w / torch.linalg.vector_norm(w, dim=-1, keepdim=True)
@@ -143,11 +144,11 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     R = v.shape[0]
     inv = torch.argsort(perm)
     rec = {k: [] for k in ("steps", "loss", "theta", "w_norm", "grad_norm")}
-    alive = torch.ones(R, dtype=torch.bool)
-    dstep = torch.full((R,), -1, dtype=torch.long)
+    alive = torch.ones(R, dtype=torch.bool, device=v.device)
+    dstep = torch.full((R,), -1, dtype=torch.long, device=v.device)
 
     def record(t, gnorm):
-        nan = torch.tensor(float("nan"), dtype=DTYPE)
+        nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)
         rec["steps"].append(t)
         rec["loss"].append(torch.where(alive, loss_fn(v, w), nan))
         rec["theta"].append(torch.where(alive, _theta(w, ref), nan))
@@ -178,7 +179,7 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
         if t % record_every == 0 or t == steps:
             record(t, torch.linalg.vector_norm(gw, dim=-1))
     stack = {k: torch.stack(rec[k])[:, inv] for k in ("loss", "theta", "w_norm", "grad_norm")}
-    return History(torch.tensor(rec["steps"]), stack["loss"], stack["theta"], stack["w_norm"],
+    return History(torch.tensor(rec["steps"], device=v.device), stack["loss"], stack["theta"], stack["w_norm"],
                    stack["grad_norm"], v[inv], w[inv], stes, lr[inv], ~alive[inv], dstep[inv])
 
 
@@ -233,6 +234,9 @@ def stochastic_cgd(sampler, v0, w0, *, ste: str | tuple[str, ...], lr, steps: in
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     v, w, lr, stes, perm, groups, mode = _runs_setup(v0, w0, ste, lr, on_divergence)
+    if generator.device != v.device:
+        raise ValueError(f"generator is on {generator.device} but v0 and w0 on {v.device}; "
+                         "draw the mini-batches on the device of the runs")
     R = v.shape[0]
     last = {}
 
