@@ -55,7 +55,7 @@ class Distribution:
 
     @property
     def mean(self) -> torch.Tensor:
-        return torch.zeros(self.n, dtype=DTYPE)
+        return torch.zeros(self.n, dtype=DTYPE, device="cpu")  # a fact of the law: on the CPU
 
     def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         """Draw independent patches of shape ``(*shape, n)`` with the given generator."""
@@ -193,7 +193,7 @@ class GaussianMixture(Distribution):
 
     @property
     def direction(self) -> torch.Tensor:
-        return torch.full((self.n,), 1.0 / math.sqrt(self.n), dtype=DTYPE)
+        return torch.full((self.n,), 1.0 / math.sqrt(self.n), dtype=DTYPE, device="cpu")
 
     @property
     def mean(self) -> torch.Tensor:
