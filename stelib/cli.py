@@ -8,6 +8,7 @@
     stelib rerun CHAPTER -p NAME VALUE [-p NAME VALUE ...] [-o DIR] [--overwrite]
     stelib build                         # the HTML book (jupyter-book, -W), into _build/html
     stelib execute [CHAPTER ...]         # re-execute chapters in place, record their times
+    stelib sweep CHAPTER -p NAME V1,V2,... [-p ...] [-o DIR] [--workers N] [--scheduler ADDRESS]
 
 The book (the folder holding ``_toc.yml`` and ``chapters/``) is ``--root DIR`` if given, else
 the working directory or the nearest folder above it that holds ``_toc.yml``, else the
@@ -307,6 +308,9 @@ def parser() -> argparse.ArgumentParser:
                         parents=[common])
     pe.add_argument("names", nargs="*", metavar="CHAPTER", help="chapter names (default: all)")
     pe.set_defaults(func=cmd_execute)
+    from stelib.sweep import add_parser as add_sweep  # here: stelib.sweep imports this module
+
+    add_sweep(sub, common)
     return p
 
 
@@ -340,11 +344,11 @@ def main(argv: list[str] | None = None) -> int:
             p.parse_args(argv)  # argparse's own message for an incomplete -p (exit 2)
             p.error("-p needs NAME VALUE")
         args = p.parse_args(rest)
-        if pairs and args.command != "rerun":
-            p.error("-p NAME VALUE belongs to `stelib rerun`")
+        if pairs and args.command not in ("rerun", "sweep"):
+            p.error("-p NAME VALUE belongs to `stelib rerun` and `stelib sweep`")
     except SystemExit as exc:  # --help, --version, argparse errors: their own status
         return exc.code if isinstance(exc.code, int) else USAGE_ERROR
-    if args.command == "rerun":
+    if args.command in ("rerun", "sweep"):
         args.param = pairs
     try:
         return args.func(args)

@@ -1,0 +1,168 @@
+"""``stelib sweep``: grid parsing and validation, a tiny sweep locally and on a Dask LocalCluster.
+
+The sweeps run a chapter-like notebook written into ``tmp_path`` (a parameters cell, a SPEC
+cell, a cell that glues three scalars and fails on purpose for ``a = 4``), so they take
+seconds, not a chapter's minute.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import nbformat
+import pytest
+
+from stelib import book, cli, sweep
+
+CELLS = [
+    ("%matplotlib inline\nfrom myst_nb import glue", []),
+    ("a = 1  # an integer in [0, 5]\nmode = \"x\"  # \"x\" or \"y\"", ["parameters"]),
+    ("from stelib.params import Choice, Int, validate\n\nSPEC = {\"a\": Int(0, 5), \"mode\": Choice(\"x\", \"y\")}\n"
+     "validate(SPEC, a=a, mode=mode)", []),
+    ("if a == 4:\n    raise RuntimeError(\"a = 4 fails on purpose\")\n"
+     "glue(\"double\", 2 * a, display=False)\nglue(\"half\", a / 2)\nglue(\"word\", mode * a, display=False)", []),
+]
+
+
+@pytest.fixture
+def chapter(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for src, tags in CELLS:
+        nb.cells.append(nbformat.v4.new_code_cell(src, metadata={"tags": tags}))
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, str(path))
+    return book.Chapter("tiny", path, "tiny")
+
+
+def read_csv(path):
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+# --- parsing and validation (no kernel) -----------------------------------------------------
+
+def test_split_values_respects_brackets_and_quotes():
+    assert sweep.split_values("1,2.5,relu") == ["1", "2.5", "relu"]
+    assert sweep.split_values("[0.1, 4],[1, 2]") == ["[0.1, 4]", "[1, 2]"]
+    assert sweep.split_values("'a,b', \"c\"") == ["'a,b'", '"c"']
+
+
+def test_parse_grid_values_and_errors():
+    assert sweep.parse_grid([("lr", "0.1,1e-2"), ("ste", "relu,crelu"), ("s", "[1, 2],(3,)")]) == {
+        "lr": [0.1, 0.01], "ste": ["relu", "crelu"], "s": [[1, 2], (3,)]}
+    for pairs, msg in (([("a", "1"), ("a", "2")], "'a' given twice"), ([("a", "1,,2")], "empty value"),
+                       ([("a", "1,1")], "lists a value twice"), ([], "no parameter")):
+        with pytest.raises(ValueError, match=msg):
+            sweep.parse_grid(pairs)
+
+
+def test_every_point_is_validated_before_anything_runs(chapter, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"grid point \{'a': 9, 'mode': 'x'\}.*parameter a=9"):
+        sweep.run(chapter, {"a": [1, 9], "mode": ["x"]}, out, workers=1)
+    with pytest.raises(ValueError, match="unknown parameter 'b'"):
+        sweep.run(chapter, {"b": [1]}, out, workers=1)
+    with pytest.raises(ValueError, match="chapters folder"):
+        sweep.grid_points(chapter, {"a": [1]}, book.CHAPTER_DIR)
+    assert not out.exists()
+
+
+def test_cli_bad_value_exits_2_and_writes_nothing(chapter, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = cli.main(["sweep", str(chapter.path), "-p", "a", "1,2", "-p", "mode", "x,z", "-o", str(out)])
+    assert rc == 2
+    assert "parameter mode='z'" in capsys.readouterr().err
+    assert cli.main(["sweep", str(chapter.path), "-p", "a", "1", "--workers", "0", "-o", str(out)]) == 2
+    assert cli.main(["sweep", "no-such-chapter", "-p", "a", "1", "-o", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_points_are_named_as_rerun_names_them(chapter, tmp_path):
+    pts = sweep.grid_points(chapter, {"a": [2, 3]}, tmp_path)
+    assert [p.values for p in pts] == [{"a": 2, "mode": "x"}, {"a": 3, "mode": "x"}]
+    assert pts[0].path == cli.output_path(chapter, {"a": 2, "mode": "x"}, tmp_path.resolve())
+
+
+def test_glued_scalars_reads_glue_and_papermill_records():
+    def out(data, name=None):
+        meta = {"scrapbook": {"name": name, "mime_prefix": sweep.RECORD_PREFIX}} if name else {}
+        return {"output_type": "display_data", "data": data, "metadata": meta}
+
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        out({sweep.RECORD_PREFIX + "text/plain": "0.25"}, "x"),
+        out({sweep.RECORD_PREFIX + "text/plain": "'relu'", "text/plain": "'relu'"}, "s"),
+        out({sweep.RECORD_PREFIX + "text/plain": "nan"}, "n"),
+        out({sweep.RECORD_PREFIX + "text/plain": "array([1, 2])"}, "arr"),  # not a scalar: left out
+        out({sweep.RECORD_PREFIX + "text/plain": "np.float64(0.5)"}, "np"),
+        out({sweep.RECORD_PREFIX + "text/plain": "np.True_"}, "flag"),
+        out({sweep.RECORD_PREFIX + "json": 3}, "k"),
+        out({sweep.RECORD_JSON: {"rec": 1.5, "lst": [1]}}),
+    ]}]}
+    got = sweep.glued_scalars(nb)
+    assert math.isnan(got.pop("n"))
+    # an array and a list are not scalars: left out
+    assert got == {"x": 0.25, "s": "relu", "np": 0.5, "flag": True, "k": 3, "rec": 1.5}
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "sweep.csv"
+    target.write_text("old")
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        sweep._write_atomic(target, fail)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["sweep.csv"]
+
+
+# --- real sweeps ------------------------------------------------------------------------------
+
+def check_table(out, expected_points):
+    rows = read_csv(out / "sweep.csv")
+    assert len(rows) == len(expected_points)
+    for row, (a, mode) in zip(rows, expected_points, strict=True):
+        assert (row["a"], row["mode"]) == (str(a), mode)
+        if a == 4:
+            assert row["status"].startswith("failed: cell") and "fails on purpose" in row["status"]
+            assert row["double"] == row["notebook"] == ""
+        else:
+            assert row["status"] == "ok"
+            assert (float(row["double"]), float(row["half"]), row["word"]) == (2 * a, a / 2, mode * a)
+            nb = json.loads((out / row["notebook"]).read_text())
+            assert nb["metadata"]["papermill"]["parameters"] == {"a": a, "mode": mode}
+    assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return rows
+
+
+def test_local_sweep_skips_finished_points_and_reports_failures(chapter, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = cli.main(["sweep", str(chapter.path), "-p", "a", "1,4", "-p", "mode", "x,y", "-o", str(out),
+                   "--workers", "2"])
+    assert rc == 1  # two of four points fail on purpose; the others finish
+    assert "2 of 4 grid points finished, 2 failed" in capsys.readouterr().out
+    check_table(out, [(1, "x"), (1, "y"), (4, "x"), (4, "y")])
+    assert len(list(out.glob("tiny-*.failed.ipynb"))) == 2
+    assert not list(out.glob(".*tmp"))  # no temporary file left behind
+
+    before = {p: p.stat().st_mtime_ns for p in out.glob("tiny-*.ipynb") if ".failed" not in p.name}
+    res = sweep.run(chapter, {"a": [1], "mode": ["x", "y"]}, out, workers=1)
+    assert not res.failed and len(res.rows) == 2
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # finished points are not run again
+    assert capsys.readouterr().err.count("skip (finished)") == 2
+
+
+def test_sweep_on_a_dask_local_cluster(chapter, tmp_path):
+    from distributed import LocalCluster
+
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        res = sweep.run(chapter, {"a": [2, 4], "mode": ["y"]}, out, scheduler=cluster.scheduler_address)
+        workers = len(cluster.scheduler_info()["workers"])
+    assert workers == 2
+    assert [p.overrides for p in res.failed] == [{"a": 4, "mode": "y"}]
+    check_table(out, [(2, "y"), (4, "y")])
