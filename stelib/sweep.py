@@ -179,13 +179,14 @@ def glued_scalars(notebook: Path | Mapping) -> dict[str, Any]:
     for cell in nb.get("cells", []):
         for o in cell.get("outputs", []):
             data = o.get("data", {})
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            scrap = o.get("metadata", {}).get("scrapbook", {})
+            name, prefix = scrap.get("name"), scrap.get("mime_prefix", RECORD_PREFIX)  # "" when displayed
             found = {}
             if name is not None:
-                if RECORD_PREFIX + "json" in data:
-                    found[name] = data[RECORD_PREFIX + "json"]
-                elif RECORD_PREFIX + "text/plain" in data:
-                    found[name] = _literal(data[RECORD_PREFIX + "text/plain"])
+                if prefix + "application/json" in data:
+                    found[name] = data[prefix + "application/json"]
+                elif prefix + "text/plain" in data:
+                    found[name] = _literal(data[prefix + "text/plain"])
             if isinstance(data.get(RECORD_JSON), dict):
                 found.update(data[RECORD_JSON])
             out.update({k: v for k, v in found.items() if isinstance(v, bool | int | float | str)})
@@ -232,8 +233,12 @@ def _execute(todo: list[Point], source: str, cwd: str, workers: int, scheduler: 
 
 
 def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, *, workers: int | None = None,
-        scheduler: str | None = None, log=sys.stderr) -> SweepResult:
-    """Execute ``chapter`` over ``grid``, skip finished points, write ``sweep.csv`` and ``sweep.png``."""
+        scheduler: str | None = None, log=None) -> SweepResult:
+    """Execute ``chapter`` over ``grid``, skip finished points, write ``sweep.csv`` and ``sweep.png``.
+
+    Progress and failures go to ``log`` (default: standard error).
+    """
+    log = sys.stderr if log is None else log
     points = grid_points(chapter, grid, outdir)  # every point validated before anything runs
     if workers is None:
         workers = max(1, (os.cpu_count() or 2) // 2)

@@ -98,13 +98,15 @@ def test_glued_scalars_reads_glue_and_papermill_records():
         out({sweep.RECORD_PREFIX + "text/plain": "array([1, 2])"}, "arr"),  # not a scalar: left out
         out({sweep.RECORD_PREFIX + "text/plain": "np.float64(0.5)"}, "np"),
         out({sweep.RECORD_PREFIX + "text/plain": "np.True_"}, "flag"),
-        out({sweep.RECORD_PREFIX + "json": 3}, "k"),
+        out({sweep.RECORD_PREFIX + "application/json": 3}, "k"),
+        {"output_type": "display_data", "data": {"text/plain": ["0.5"]},  # glue(..., display=True)
+         "metadata": {"scrapbook": {"name": "shown", "mime_prefix": ""}}},
         out({sweep.RECORD_JSON: {"rec": 1.5, "lst": [1]}}),
     ]}]}
     got = sweep.glued_scalars(nb)
     assert math.isnan(got.pop("n"))
     # an array and a list are not scalars: left out
-    assert got == {"x": 0.25, "s": "relu", "np": 0.5, "flag": True, "k": 3, "rec": 1.5}
+    assert got == {"x": 0.25, "s": "relu", "np": 0.5, "flag": True, "k": 3, "shown": 0.5, "rec": 1.5}
 
 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
@@ -162,7 +164,7 @@ def test_sweep_on_a_dask_local_cluster(chapter, tmp_path):
     out = tmp_path / "out"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         res = sweep.run(chapter, {"a": [2, 4], "mode": ["y"]}, out, scheduler=cluster.scheduler_address)
-        workers = len(cluster.scheduler_info()["workers"])
+        workers = len(cluster.scheduler_info["workers"])
     assert workers == 2
     assert [p.overrides for p in res.failed] == [{"a": 4, "mode": "y"}]
     check_table(out, [(2, "y"), (4, "y")])
