@@ -16,6 +16,16 @@ Prints both speed-up ratios, the largest differences (target <= 1e-10) and the a
 GFLOP/s next to the machine's float64 matrix-product GFLOP/s measured in the same run. Flop
 counts: 2 m n per sample for Z w, 2 m n k for the k backward contractions. The textbook way
 is bound by memory bandwidth: it reads Z six times, stelib's kernel once.
+
+The bandwidth limit: a kernel that must read Z cannot beat one streaming pass over it. The
+benchmark times the fastest of ``Z.sum()`` and the matrix-vector product ``Z w`` (each reads
+Z once) and prints stelib's time as a multiple of it (1.0 would be the limit).
+
+GPU against CPU: with CUDA present (or ``--device DEV`` given), :func:`stelib.montecarlo.estimate`
+draws ``--device-samples`` (default 10^7) samples of Yin et al.'s Gaussian model (m = n = 8,
+three STEs and the true gradient) once with a CPU generator and once with a generator on the
+device, and prints both times, the GPU/CPU speed ratio and how the two estimates agree (different
+random streams: in standard errors). ``--device cpu`` runs it CPU against CPU (a dry run).
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from stelib.montecarlo import _chunk_and_group, estimate_on
+from stelib.gaussian import YinModel
+from stelib.montecarlo import _chunk_and_group, estimate, estimate_on
 from stelib.ste import STE_NAMES, binary_step
 
 
@@ -66,13 +77,53 @@ def textbook_grouped(v, w, Z, y, group):
     return out
 
 
+def device_ratio(device: str, samples: int) -> None:
+    """``estimate`` with ``samples`` draws on the CPU and on ``device``: times, ratio, agreement."""
+    dev = torch.device(device)
+    g = torch.Generator().manual_seed(0)
+    m = n = 8
+    model = YinModel(torch.randn(m, generator=g, dtype=torch.float64), torch.randn(n, generator=g, dtype=torch.float64))
+    v, w = torch.randn(m, generator=g, dtype=torch.float64), torch.randn(n, generator=g, dtype=torch.float64)
+    chunk = 2**18  # draws per sampler call: ~17 MiB of Z, ~70 MiB of per-sample products
+    out = []
+    for where in (torch.device("cpu"), dev):
+        def run(k, where=where):
+            gen = torch.Generator(device=where).manual_seed(1)
+            res = estimate(v, w, model, samples=k, generator=gen, true_grad=True, chunk=chunk)
+            res.loss.mean.item()  # waits for the device
+            return res
+
+        run(2 * chunk)  # warm-up
+        t0 = time.perf_counter()
+        res = run(samples)
+        out.append((time.perf_counter() - t0, res))
+    (t_cpu, a), (t_dev, b) = out
+    z = max(((a.coarse[s].mean - b.coarse[s].mean.cpu()).abs()
+             / (a.coarse[s].se ** 2 + b.coarse[s].se.cpu() ** 2).sqrt()).max().item() for s in STE_NAMES)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
+    print(f"devices: estimate with {samples:.3g} samples (m = n = 8, 3 STEs + true gradient, chunk {chunk}); "
+          f"CPU threads={torch.get_num_threads()}, device {dev} ({name})")
+    print(f"CPU: {t_cpu:.2f} s; {dev}: {t_dev:.2f} s")
+    print(f"GPU/CPU speed ratio (CPU time / {dev} time): {t_cpu / t_dev:.1f}x")
+    print(f"coarse gradients, CPU vs {dev}: largest |difference| / combined standard error {z:.2f} "
+          "(independent streams: below ~4 expected)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32768, help="samples (Z takes batch*m*n*8 bytes)")
     parser.add_argument("--m", type=int, default=64)
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="auto",
+                        help="device timed against the CPU: auto (cuda when present, else skipped), cuda, cpu")
+    parser.add_argument("--device-samples", type=int, default=10**7, help="samples for the device comparison")
+    parser.add_argument("--device-only", action="store_true", help="only the device comparison")
     args = parser.parse_args()
+    device = ("cuda" if torch.cuda.is_available() else None) if args.device == "auto" else args.device
+    if args.device_only:
+        device_ratio(device or "cpu", args.device_samples)
+        return
     g = torch.Generator().manual_seed(0)
     b, m, n = args.batch, args.m, args.n
     Z = torch.randn(b, m, n, generator=g, dtype=torch.float64)
@@ -90,6 +141,11 @@ def main() -> None:
     diff_se = max(max((ref_se[s][0] - ours.coarse[s].mean).abs().max().item(),
                       (ref_se[s][1] - ours.coarse[s].se).abs().max().item()) for s in STE_NAMES)
 
+    Zf = Z.reshape(-1, n)
+    t_sum = best_time(lambda: Z.sum(), args.repeats)
+    t_mv = best_time(lambda: Zf @ w, args.repeats)
+    t_pass = min(t_sum, t_mv)
+
     k = len(STE_NAMES)
     a = torch.randn(2048, 2048, generator=g, dtype=torch.float64)
     t_mm = best_time(lambda: a @ a, 3, "matmul")
@@ -106,6 +162,13 @@ def main() -> None:
     print(f"speed-up ratio, means only (textbook / stelib): {t_text / t_ours:.2f}x  (target >= 3x)")
     print(f"speed-up ratio, means and standard errors (textbook / stelib): {t_text_se / t_ours:.2f}x  (target >= 3x)")
     print(f"max |difference| of the means: {diff:.3g}; of means and standard errors: {diff_se:.3g}  (target <= 1e-10)")
+    gbs = Z.numel() * 8 / t_pass / 1e9
+    print(f"one streaming pass over Z: Z.sum() {t_sum * 1e3:.1f} ms, Z w {t_mv * 1e3:.1f} ms ({gbs:.1f} GB/s)")
+    print(f"bandwidth ratio (stelib estimate_on / one pass over Z): {t_ours / t_pass:.2f}x  (1.0 = the memory-bandwidth limit)")
+    if device is None:
+        print("devices: no CUDA device, GPU/CPU ratio not measured (--device cuda on a GPU machine)")
+    else:
+        device_ratio(device, args.device_samples)
 
 
 if __name__ == "__main__":
