@@ -17,7 +17,8 @@ next call), and the others go on.
 
 Every scalar the chapter glues (``myst_nb.glue``; papermill's ``record`` too) is read back
 from the executed notebooks into one table, ``DIR/sweep.csv``: one row per grid point, the
-swept parameters as the first columns, then ``status``, ``notebook`` and the glued names. One
+swept parameters as the first columns, then ``status``, ``notebook`` and the glued names (one
+that equals a column name gets the prefix ``glued ``). One
 summary figure, ``DIR/sweep.png``, plots each glued number against the first swept parameter
 (one line per combination of the others). Every file is written to a temporary name and
 renamed, so a reader never sees half a file.
@@ -273,7 +274,8 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
     for p in points:
         row = {k: _cell(v) for k, v in p.overrides.items()}
         if p.path.exists():
-            row |= {"status": "ok", "notebook": p.path.name, **glued_scalars(p.path)}
+            row |= {"status": "ok", "notebook": p.path.name}
+            row |= {(k if k not in row else f"glued {k}"): v for k, v in glued_scalars(p.path).items()}
         else:
             row |= {"status": "failed: " + errors.get(p.path, "not run"), "notebook": ""}
         rows.append(row)
