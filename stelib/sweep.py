@@ -19,8 +19,8 @@ Every scalar the chapter glues (``myst_nb.glue``; papermill's ``record`` too) is
 from the executed notebooks into one table, ``DIR/sweep.csv``: one row per grid point, the
 swept parameters as the first columns, then ``status``, ``notebook`` and the glued names (one
 that equals a column name gets the prefix ``glued ``). One
-summary figure, ``DIR/sweep.png``, plots each glued number against the first swept parameter
-(one line per combination of the others). Every file is written to a temporary name and
+summary figure, ``DIR/sweep.png``, plots each glued number that changes over the grid (the
+first 12) against the first swept parameter, one line per combination of the others. Every file is written to a temporary name and
 renamed, so a reader never sees half a file.
 
 Points run in local worker processes (``--workers``, default: half the CPU cores) or, with
@@ -142,10 +142,13 @@ def run_point(source: str, parameters: dict[str, Any], cwd: str | None) -> tuple
 
     Runs in a worker process (local or Dask); writes only to its own temporary directory.
     """
+    import logging
+
     import nbformat
     import papermill
 
     os.environ.pop("MPLBACKEND", None)  # figures inline, as rerun does
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # not its notes on parameter comments
     nb = nbformat.reads(source, as_version=4)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.ipynb"
@@ -307,8 +310,10 @@ def _number(v: Any) -> bool:
 def _write_figure(rows: list[dict[str, Any]], names: list[str], path: Path) -> bool:
     """Each glued number against the first swept parameter, one line per value of the others."""
     ok = [r for r in rows if r["status"] == "ok"]
-    keys = [k for k in dict.fromkeys(k for r in ok for k in r)
-            if k not in names and k not in ("status", "notebook") and any(_number(r.get(k)) for r in ok)][:12]
+    numeric = [k for k in dict.fromkeys(k for r in ok for k in r)
+               if k not in names and k not in ("status", "notebook") and any(_number(r.get(k)) for r in ok)]
+    varying = [k for k in numeric if len({repr(r.get(k)) for r in ok}) > 1]
+    keys = (varying or numeric)[:12]  # what changes over the grid (all numbers when nothing does)
     if not keys:
         return False
     from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
@@ -320,9 +325,11 @@ def _write_figure(rows: list[dict[str, Any]], names: list[str], path: Path) -> b
     nrows = math.ceil(len(keys) / cols)
     fig = Figure(figsize=(4.2 * cols, 3.2 * nrows))
     axes = fig.subplots(nrows, cols, squeeze=False)
-    for ax, key in zip(axes.flat, keys, strict=False):
-        for combo, grp in itertools.groupby(sorted(ok, key=lambda r: [str(r[o]) for o in others]),
-                                            key=lambda r: tuple(r[o] for o in others)):
+    def order(r):
+        return [(0, r[o], "") if _number(r[o]) else (1, 0, str(r[o])) for o in others]
+
+    for i, (ax, key) in enumerate(zip(axes.flat, keys, strict=False)):
+        for combo, grp in itertools.groupby(sorted(ok, key=order), key=lambda r: tuple(r[o] for o in others)):
             pts = [(r[x_name] if numeric_x else xs.index(r[x_name]), r[key]) for r in grp if _number(r.get(key))]
             pts.sort()
             label = ", ".join(f"{o}={c}" for o, c in zip(others, combo, strict=True)) or None
@@ -331,7 +338,7 @@ def _write_figure(rows: list[dict[str, Any]], names: list[str], path: Path) -> b
         ax.set_xlabel(x_name)
         if not numeric_x:
             ax.set_xticks(range(len(xs)), [str(x) for x in xs])
-        if others:
+        if others and i == 0:
             ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(keys):]:
         ax.set_visible(False)
