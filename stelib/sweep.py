@@ -307,16 +307,25 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _varies(values: list[Any]) -> bool:
+    """More than rounding: numbers spread beyond 1e-9 of their size, or any non-number differs."""
+    nums = [float(v) for v in values if _number(v) and math.isfinite(v)]
+    if len(nums) != len(values):
+        return len({repr(v) for v in values}) > 1
+    return max(nums) - min(nums) > 1e-9 * max(1e-300, *map(abs, nums))
+
+
 def _write_figure(rows: list[dict[str, Any]], names: list[str], path: Path) -> bool:
     """Each glued number against the first swept parameter, one line per value of the others."""
     ok = [r for r in rows if r["status"] == "ok"]
     numeric = [k for k in dict.fromkeys(k for r in ok for k in r)
                if k not in names and k not in ("status", "notebook") and any(_number(r.get(k)) for r in ok)]
-    varying = [k for k in numeric if len({repr(r.get(k)) for r in ok}) > 1]
+    varying = [k for k in numeric if _varies([r.get(k) for r in ok])]
     keys = (varying or numeric)[:12]  # what changes over the grid (all numbers when nothing does)
     if not keys:
         return False
     from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
+    from matplotlib.ticker import MaxNLocator
 
     x_name, others = names[0], names[1:]
     xs = list(dict.fromkeys(r[x_name] for r in rows))
@@ -338,6 +347,8 @@ def _write_figure(rows: list[dict[str, Any]], names: list[str], path: Path) -> b
         ax.set_xlabel(x_name)
         if not numeric_x:
             ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        elif all(isinstance(x, int) for x in xs):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if others and i == 0:
             ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(keys):]:

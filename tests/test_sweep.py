@@ -168,3 +168,13 @@ def test_sweep_on_a_dask_local_cluster(chapter, tmp_path):
     assert workers == 2
     assert [p.overrides for p in res.failed] == [{"a": 4, "mode": "y"}]
     check_table(out, [(2, "y"), (4, "y")])
+
+
+def test_figure_draws_what_varies(tmp_path):
+    rows = [{"lr": lr, "ste": ste, "status": "ok", "notebook": "x", "loss": lr * k, "const": 0.5439100170659014 + d,
+             "name": ste} for lr in (0.1, 0.2) for k, (ste, d) in enumerate([("relu", 0.0), ("crelu", 1e-16)], 1)]
+    assert sweep._varies([r["loss"] for r in rows]) and not sweep._varies([r["const"] for r in rows])
+    assert sweep._write_figure(rows, ["lr", "ste"], tmp_path / "f.png")
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert not sweep._write_figure([{**rows[0], "status": "failed: x"}], ["lr"], tmp_path / "g.png")
+    assert not (tmp_path / "g.png").exists()
