@@ -2,13 +2,12 @@ r"""Parameter sweeps: one chapter executed over a grid of parameter values, on o
 
 ::
 
-    python -m stelib sweep CHAPTER -p NAME V1,V2,... [-p NAME ...] [-o DIR] [--workers N]
-                                   [--scheduler ADDRESS]
+    stelib sweep CHAPTER -p NAME V1,V2,... [-p NAME ...] [-o DIR] [--workers N] [--scheduler ADDRESS]
 
 Every combination of the given values is one *grid point*. Before anything runs, every point
-is checked against the chapter's ``SPEC`` (:func:`stelib.params.check_overrides`, as ``rerun``
-does): one bad value stops the sweep with a message naming the point and the parameter, and
-nothing is written. Each point is then executed with papermill into
+is checked against the chapter's spec and rules (:func:`stelib.params.check_overrides`, as
+``rerun`` does): one bad value stops the sweep with a message naming the point and the
+parameter, and nothing is written. Each point is then executed with papermill into
 ``DIR/<chapter>-<hash of the parameter values>.ipynb`` -- the file name ``rerun`` gives the
 same values (:func:`stelib.cli.output_path`) -- so a second call skips the points already
 finished and a sweep that was interrupted continues where it stopped. A point that fails is
@@ -47,6 +46,7 @@ from typing import Any
 
 from stelib import book, params
 from stelib.cli import output_path
+from stelib.params import ChapterSpec
 
 RECORD_PREFIX = "application/papermill.record/"
 RECORD_JSON = "application/papermill.record+json"  # papermill's own pm.record
@@ -121,16 +121,25 @@ def _plain(x):
     return [_plain(i) for i in x] if isinstance(x, tuple | list) else x
 
 
-def grid_points(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path) -> list[Point]:
-    """Every combination of the grid's values, each checked against the chapter's SPEC first."""
+def _spec(chapter: book.Chapter, spec: ChapterSpec | None) -> ChapterSpec:
+    from stelib import specs
+
+    return specs.get(chapter.name) if spec is None else spec
+
+
+def grid_points(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path,
+                spec: ChapterSpec | None = None) -> list[Point]:
+    """Every combination of the grid's values, each checked against the chapter's spec first
+    (``spec``, default :func:`stelib.specs.get` of the chapter's name)."""
     outdir = Path(outdir).resolve()
-    if outdir == book.CHAPTER_DIR.resolve():
+    if outdir.is_relative_to(chapter.path.parent.resolve()):
         raise ValueError(f"refusing to write into {outdir}: runs never go into the chapters folder")
+    spec = _spec(chapter, spec)
     points = []
     for combo in itertools.product(*grid.values()):
         overrides = dict(zip(grid, combo, strict=True))
         try:
-            values = params.check_overrides(chapter.path, overrides)
+            values = params.check_overrides(spec, chapter.path, overrides)
         except ValueError as exc:
             raise ValueError(f"grid point {_plain(overrides)}: {exc}") from None
         points.append(Point(overrides, values, output_path(chapter, values, outdir)))
@@ -237,13 +246,14 @@ def _execute(todo: list[Point], source: str, cwd: str, workers: int, scheduler: 
 
 
 def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, *, workers: int | None = None,
-        scheduler: str | None = None, log=None) -> SweepResult:
+        scheduler: str | None = None, spec: ChapterSpec | None = None, log=None) -> SweepResult:
     """Execute ``chapter`` over ``grid``, skip finished points, write ``sweep.csv`` and ``sweep.png``.
 
-    Progress and failures go to ``log`` (default: standard error).
+    ``spec`` defaults to the chapter's spec in :mod:`stelib.specs`. Progress and failures go to
+    ``log`` (default: standard error).
     """
     log = sys.stderr if log is None else log
-    points = grid_points(chapter, grid, outdir)  # every point validated before anything runs
+    points = grid_points(chapter, grid, outdir, spec)  # every point validated before anything runs
     if workers is None:
         workers = max(1, (os.cpu_count() or 2) // 2)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -358,16 +368,16 @@ def _write_figure(rows: list[dict[str, Any]], names: list[str], path: Path) -> b
     return True
 
 
-def add_parser(sub) -> None:
-    """Register ``sweep`` on the subcommands of :func:`stelib.cli.parser`."""
-    p = sub.add_parser("sweep", help="execute a chapter over a grid of parameter values",
+def add_parser(sub, common) -> None:
+    """Register ``sweep`` on the subcommands of :func:`stelib.cli.parser` (``common``: --root)."""
+    p = sub.add_parser("sweep", help="execute a chapter over a grid of parameter values", parents=[common],
                        description="Values are read as by rerun; V1,V2,... are split at commas outside "
                        "brackets and quotes, so -p scales '[0.1, 4],[1, 2]' gives two lists.")
-    p.add_argument("chapter", help="a chapter name, or the path of a notebook that follows the parameters convention")
-    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "V1,V2,..."), required=True,
+    p.add_argument("chapter")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
                    help="values of parameter NAME (repeatable: the grid is every combination)")
     p.add_argument("-o", "--output", default=None, metavar="DIR",
-                   help="directory of the notebooks, sweep.csv and sweep.png (default: runs/sweep-CHAPTER)")
+                   help="directory of the notebooks, sweep.csv and sweep.png (default: runs/sweep-CHAPTER in the book)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local worker processes (default: half the CPU cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -377,22 +387,21 @@ def add_parser(sub) -> None:
 
 def cmd_sweep(args) -> int:
     """``python -m stelib sweep``: exit 0 when every point succeeded, 1 when some failed, 2 on bad input."""
-    from stelib.cli import UsageError
+    from stelib import cli
 
-    path = Path(args.chapter)
+    root = cli._need_root(args)
+    chapter = cli._chapter(args.chapter, root)
+    spec = cli._spec(chapter.name)
+    outdir = cli._output_dir(args.output if args.output is not None else str(root / "runs" / f"sweep-{chapter.name}"),
+                             root)
     try:
-        if path.suffix == ".ipynb" and path.is_file():
-            chapter = book.Chapter(path.stem, path.resolve(), path.stem)
-        else:
-            chapter = book.chapter(args.chapter)
-        outdir = Path(args.output or book.ROOT / "runs" / f"sweep-{chapter.name}")
-        grid = parse_grid(args.param)
+        grid = parse_grid(args.param or [])
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers {args.workers} must be an integer >= 1")
-        grid_points(chapter, grid, outdir)  # validate everything before touching the disk
+        grid_points(chapter, grid, outdir, spec)  # validate everything before touching the disk
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    result = run(chapter, grid, outdir, workers=args.workers, scheduler=args.scheduler)
+        raise cli.UsageError(str(exc)) from None
+    result = run(chapter, grid, outdir, workers=args.workers, scheduler=args.scheduler, spec=spec)
     ok = len(result.points) - len(result.failed)
     print(f"{ok} of {len(result.points)} grid points finished, {len(result.failed)} failed")
     print(result.csv)

@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 from stelib import book, cli, sweep
+from stelib.params import ChapterSpec, Choice, Int
 
 CELLS = [
     ("%matplotlib inline\nfrom myst_nb import glue", []),
@@ -27,13 +28,17 @@ CELLS = [
 ]
 
 
+SPEC = ChapterSpec("tiny", {"a": Int(0, 5), "mode": Choice("x", "y")})
+
+
 @pytest.fixture
 def chapter(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     for src, tags in CELLS:
         nb.cells.append(nbformat.v4.new_code_cell(src, metadata={"tags": tags}))
-    path = tmp_path / "tiny.ipynb"
+    (tmp_path / "book").mkdir()
+    path = tmp_path / "book" / "tiny.ipynb"
     nbformat.write(nb, str(path))
     return book.Chapter("tiny", path, "tiny")
 
@@ -62,28 +67,49 @@ def test_parse_grid_values_and_errors():
 def test_every_point_is_validated_before_anything_runs(chapter, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ValueError, match=r"grid point \{'a': 9, 'mode': 'x'\}.*parameter a=9"):
-        sweep.run(chapter, {"a": [1, 9], "mode": ["x"]}, out, workers=1)
+        sweep.run(chapter, {"a": [1, 9], "mode": ["x"]}, out, workers=1, spec=SPEC)
     with pytest.raises(ValueError, match="unknown parameter 'b'"):
-        sweep.run(chapter, {"b": [1]}, out, workers=1)
+        sweep.run(chapter, {"b": [1]}, out, workers=1, spec=SPEC)
     with pytest.raises(ValueError, match="chapters folder"):
-        sweep.grid_points(chapter, {"a": [1]}, book.CHAPTER_DIR)
+        sweep.grid_points(chapter, {"a": [1]}, chapter.path.parent / "runs", SPEC)
+    with pytest.raises(ValueError, match="workers=0"):
+        sweep.run(chapter, {"a": [1]}, out, workers=0, spec=SPEC)
     assert not out.exists()
 
 
-def test_cli_bad_value_exits_2_and_writes_nothing(chapter, tmp_path, capsys):
+def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    rc = cli.main(["sweep", str(chapter.path), "-p", "a", "1,2", "-p", "mode", "x,z", "-o", str(out)])
-    assert rc == 2
-    assert "parameter mode='z'" in capsys.readouterr().err
-    assert cli.main(["sweep", str(chapter.path), "-p", "a", "1", "--workers", "0", "-o", str(out)]) == 2
+    assert cli.main(["sweep", "primer", "-p", "bits", "1,99", "-p", "seed", "0,1", "-o", str(out)]) == 2
+    assert "grid point {'bits': 99, 'seed': 0}: parameter bits=99" in capsys.readouterr().err
+    for argv, msg in ((["-p", "bits", "1", "--workers", "0"], "--workers 0"), ([], "no parameter to sweep"),
+                      (["-p", "nope", "1"], "unknown parameter 'nope'"), (["-p", "bits", "1,,2"], "empty value")):
+        assert cli.main(["sweep", "primer", *argv, "-o", str(out)]) == 2
+        assert msg in capsys.readouterr().err
     assert cli.main(["sweep", "no-such-chapter", "-p", "a", "1", "-o", str(out)]) == 2
     assert not out.exists()
 
 
+def test_cli_hands_the_grid_to_run(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def fake_run(chapter, grid, outdir, **kw):
+        seen.update(chapter=chapter.name, grid=grid, outdir=outdir, **kw)
+        pts = sweep.grid_points(chapter, grid, outdir, kw["spec"])
+        return sweep.SweepResult(pts, [], outdir / "sweep.csv", None, pts[:1])
+
+    monkeypatch.setattr(sweep, "run", fake_run)
+    rc = cli.main(["sweep", "primer", "-p", "bits", "1,2", "-p", "scales", "[0.5, 2],[1]", "-o", str(tmp_path),
+                   "--workers", "3", "--scheduler", "tcp://h:8786"])
+    assert rc == 1  # one failed point
+    assert seen["grid"] == {"bits": [1, 2], "scales": [[0.5, 2], [1]]} and seen["chapter"] == "primer"
+    assert (seen["workers"], seen["scheduler"], seen["spec"].name) == (3, "tcp://h:8786", "primer")
+    assert "3 of 4 grid points finished, 1 failed" in capsys.readouterr().out
+
+
 def test_points_are_named_as_rerun_names_them(chapter, tmp_path):
-    pts = sweep.grid_points(chapter, {"a": [2, 3]}, tmp_path)
+    pts = sweep.grid_points(chapter, {"a": [2, 3]}, tmp_path / "out", SPEC)
     assert [p.values for p in pts] == [{"a": 2, "mode": "x"}, {"a": 3, "mode": "x"}]
-    assert pts[0].path == cli.output_path(chapter, {"a": 2, "mode": "x"}, tmp_path.resolve())
+    assert pts[0].path == cli.output_path(chapter, {"a": 2, "mode": "x"}, (tmp_path / "out").resolve())
 
 
 def test_glued_scalars_reads_glue_and_papermill_records():
@@ -143,16 +169,16 @@ def check_table(out, expected_points):
 
 def test_local_sweep_skips_finished_points_and_reports_failures(chapter, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = cli.main(["sweep", str(chapter.path), "-p", "a", "1,4", "-p", "mode", "x,y", "-o", str(out),
-                   "--workers", "2"])
-    assert rc == 1  # two of four points fail on purpose; the others finish
-    assert "2 of 4 grid points finished, 2 failed" in capsys.readouterr().out
+    res = sweep.run(chapter, {"a": [1, 4], "mode": ["x", "y"]}, out, workers=2, spec=SPEC)
+    assert sorted(str(p.overrides) for p in res.failed) == ["{'a': 4, 'mode': 'x'}", "{'a': 4, 'mode': 'y'}"]
+    assert res.csv == out.resolve() / "sweep.csv" and res.figure == out.resolve() / "sweep.png"
+    assert "cell" in capsys.readouterr().err  # failures are reported with their cell
     check_table(out, [(1, "x"), (1, "y"), (4, "x"), (4, "y")])
     assert len(list(out.glob("tiny-*.failed.ipynb"))) == 2
     assert not list(out.glob(".*tmp"))  # no temporary file left behind
 
     before = {p: p.stat().st_mtime_ns for p in out.glob("tiny-*.ipynb") if ".failed" not in p.name}
-    res = sweep.run(chapter, {"a": [1], "mode": ["x", "y"]}, out, workers=1)
+    res = sweep.run(chapter, {"a": [1], "mode": ["x", "y"]}, out, workers=1, spec=SPEC)
     assert not res.failed and len(res.rows) == 2
     assert {p: p.stat().st_mtime_ns for p in before} == before  # finished points are not run again
     assert capsys.readouterr().err.count("skip (finished)") == 2
@@ -163,7 +189,7 @@ def test_sweep_on_a_dask_local_cluster(chapter, tmp_path):
 
     out = tmp_path / "out"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        res = sweep.run(chapter, {"a": [2, 4], "mode": ["y"]}, out, scheduler=cluster.scheduler_address)
+        res = sweep.run(chapter, {"a": [2, 4], "mode": ["y"]}, out, scheduler=cluster.scheduler_address, spec=SPEC)
         workers = len(cluster.scheduler_info["workers"])
     assert workers == 2
     assert [p.overrides for p in res.failed] == [{"a": 4, "mode": "y"}]
