@@ -22,7 +22,8 @@ summary figure, ``DIR/sweep.png``, plots each glued number that changes over the
 first 12) against the first swept parameter, one line per combination of the others. Every file is written to a temporary name and
 renamed, so a reader never sees half a file.
 
-Points run in local worker processes (``--workers``, default: half the CPU cores) or, with
+Points run locally, ``--workers`` at a time (default: half the CPU cores), each in its own
+Jupyter kernel process, or, with
 ``--scheduler``, on a Dask distributed cluster (``pip install stelib[sweep]``): the workers
 receive the notebook's text and send the executed notebook back, so they need stelib and the
 chapter's packages but no shared file system. The client alone writes files.
@@ -149,7 +150,7 @@ def grid_points(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir
 def run_point(source: str, parameters: dict[str, Any], cwd: str | None) -> tuple[bool, str | None, str]:
     """Execute one notebook (its JSON text) with ``parameters``: ``(ok, executed JSON, error)``.
 
-    Runs in a worker process (local or Dask); writes only to its own temporary directory.
+    Runs in a local worker thread or on a Dask worker; writes only to its own temporary directory.
     """
     import logging
 
@@ -225,10 +226,12 @@ def _execute(todo: list[Point], source: str, cwd: str, workers: int, scheduler: 
              done: Callable[[Point, bool, str | None, str], None]) -> None:
     """Run the points on local processes or a Dask cluster, calling ``done`` as each finishes."""
     if scheduler is None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        # Threads suffice: each point runs in its own kernel process, the thread only drives it.
+        # (A process pool would re-import a calling script without a main guard, or fork a
+        # process that holds PyTorch's threads.)
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(run_point, source, _plain(p.overrides), cwd): p for p in todo}
             for fut in as_completed(futures):
                 exc = fut.exception()
@@ -379,7 +382,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("-o", "--output", default=None, metavar="DIR",
                    help="directory of the notebooks, sweep.csv and sweep.png (default: runs/sweep-CHAPTER in the book)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local worker processes (default: half the CPU cores)")
+                   help="points run at once, each in its own kernel (default: half the CPU cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on this Dask distributed scheduler (e.g. tcp://host:8786) instead")
     p.set_defaults(func=cmd_sweep)
