@@ -294,11 +294,15 @@ FACTORIES = {"zeros", "ones", "empty", "full", "tensor", "as_tensor", "arange", 
 
 # (module, enclosing function): why a tensor made without device= is right there.
 ALLOWED = {
-    ("practice.py", "load_digits_split"): "seeded CPU shuffle: the same split on every device",
-    ("practice.py", "_fit"): "seeded CPU shuffles (same order on every device), moved with .to(dev)",
-    ("practice.py", "continue_training"): "indices into a model that is copied on the CPU",
+    ("datasets.py", "load_digits_split"): "seeded CPU shuffle (the same split on every device), then .to(dev)",
+    ("datasets.py", "_torchvision_split"): "images read from disk into host memory; load_data moves them",
+    ("datasets.py", "synthetic_split"): "seeded CPU test data: the same on every device",
+    ("datasets.py", "synthetic_split.draw"): "seeded CPU test data: the same on every device",
+    ("practice.py", "_fit"): "seeded CPU shuffles (the same order on every device), moved with .to(dev)",
+    ("quantnets.py", "QuantAct.__init__"): "a module buffer: it moves with model.to(device)",
     ("quantnets.py", "_uniform"): "seeded CPU initialisation: the same weights on every device",
     ("quantnets.py", "_Ensemble._gens"): "CPU generators for that initialisation",
+    ("quantnets.py", "_Ensemble.select"): "indices into a state dict copied to the CPU",
 }
 
 
