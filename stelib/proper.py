@@ -52,20 +52,20 @@ def symmetry_row(ste: str, v, w, Z, y_star, *, scales: Sequence[float],
     ``sample_gap == 0.0`` exactly, else "breaks".
     """
     check_ste(ste)
-    x = torch.linspace(-8, 8, 2001, dtype=DTYPE) if x is None else as_tensor(x, name="x", dtype=DTYPE)
+    x = torch.linspace(-8, 8, 2001, dtype=DTYPE, device="cpu") if x is None else as_tensor(x, name="x", dtype=DTYPE)
     cs = [check_positive(c, name="scales") for c in scales]
     if not cs:
         raise ValueError("scales=[] is empty; give at least one factor c > 0")
     d = surrogate_derivative(x, ste)
     grid_gap = max(float((surrogate_derivative(c * x, ste) - d).abs().max()) for c in cs)
     pos, neg = x[x > 0], x[x < 0]
-    one = torch.tensor([1.0, -1.0], dtype=DTYPE)
+    one = torch.tensor([1.0, -1.0], dtype=DTYPE, device=x.device)
     ref = surrogate_derivative(one, ste)
     half = max([float((surrogate_derivative(p, ste) - ref[k]).abs().max())
                 for k, p in enumerate((pos, neg)) if len(p)], default=0.0)
     w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)
     base = coarse_grads(v, w, Z, y_star, (ste,), per_sample=True)[ste]  # (batch, n)
-    gap, changed = 0.0, torch.zeros(base.shape[0], dtype=torch.bool)
+    gap, changed = 0.0, torch.zeros(base.shape[0], dtype=torch.bool, device=base.device)
     for c in cs:
         diff = (coarse_grads(v, c * w, Z, y_star, (ste,), per_sample=True)[ste] - base).abs()
         gap = max(gap, float(diff.max()))

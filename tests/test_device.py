@@ -152,6 +152,22 @@ def test_network():
         network.coarse_grads(v, w, Z, y, per_sample=True), network.teacher(v, w, Z)))
 
 
+def test_registered_stes_and_the_proper_chapter_helpers():
+    from stelib import proper
+
+    g = _gen(18)
+    v, w = torch.randn(4, 3, generator=g, dtype=F64), torch.randn(4, 2, generator=g, dtype=F64)
+    vs, ws = torch.tensor([1.0, -0.5, 0.8], dtype=F64), torch.tensor([1.0, 0.3], dtype=F64)
+    Z, y = torch.randn(50, 3, 2, generator=g, dtype=F64), torch.randn(50, generator=g, dtype=F64)
+    _same_with_meta_default(lambda: (
+        [gaussian.expected_coarse_grad(v, w, vs, ws, s) for s in ("hardtanh", "sigmoid")],
+        misspecified.expected_coarse_grad(v[:, :1], w, ws, "approxsign"),
+        population_cgd(gaussian.YinModel(vs, ws), v, w, ste=("hardtanh", "sigmoid", "relu", "approxsign"),
+                       lr=0.1, steps=5),
+        montecarlo.estimate_on(vs, ws, Z, y, stes=("sigmoid", "hardtanh")),
+        proper.symmetry_row("hardtanh", vs, ws, Z, y, scales=[0.5, 3.0])))
+
+
 # --- training ---------------------------------------------------------------------------
 
 def test_population_cgd_masks_nan_fills_and_learning_rates():
@@ -303,6 +319,9 @@ ALLOWED = {
     ("quantnets.py", "_uniform"): "seeded CPU initialisation: the same weights on every device",
     ("quantnets.py", "_Ensemble._gens"): "CPU generators for that initialisation",
     ("quantnets.py", "_Ensemble.select"): "indices into a state dict copied to the CPU",
+    ("ste.py", "_probe"): "host tensors that probe a newly registered derivative",
+    ("vanishing.py", "_radial_at"): "host-side root finding on floats (no data involved)",
+    ("vanishing.py", "_vanishing"): "host-side root finding on floats (no data involved)",
 }
 
 
