@@ -85,6 +85,56 @@ def test_batched_sweep_marks_diverged_runs():
     assert "1 diverged" in h.summary()
 
 
+def test_diverged_run_stays_at_its_last_finite_values():
+    h = population_cgd(Exploding(), [[0.0], [0.0]], [[1.0], [1.0]], ste="relu", lr=[0.7, 0.01], steps=10)
+    v = 0.0
+    for _ in range(3):  # steps 1-3 are finite, step 4 is not
+        v = v + 0.7
+    assert h.v[0, 0].item() == v and h.w[0, 0].item() == 1.0
+    assert h.v[1, 0].item() == pytest.approx(0.1, rel=1e-12)
+
+
+class Hiccup(Exploding):
+    """grad_v of run 0 is infinite at the second call only: the run must not come back."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def grad_v(self, v, w):
+        self.calls += 1
+        g = -torch.ones_like(v)
+        if self.calls == 2:
+            g[0] = torch.inf
+        return g
+
+
+def test_a_diverged_run_never_resumes():
+    h = population_cgd(Hiccup(), [[0.0], [0.0]], [[1.0], [1.0]], ste="relu", lr=0.5, steps=5)
+    assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [2, -1]
+    assert h.v[:, 0].tolist() == [0.5, 2.5]
+    assert torch.isnan(h.loss[2:, 0]).all() and not torch.isnan(h.loss[:2, 0]).any()
+
+
+class Shrinking(Exploding):
+    """Coarse gradient 2 w: with lr = 1/2 the first step lands exactly on w = 0."""
+
+    def grad_v(self, v, w):
+        return torch.zeros_like(v)
+
+    def expected_coarse_grad(self, v, w, ste):
+        return 2 * w
+
+
+def test_w_reaching_zero_stops_the_run():
+    with pytest.raises(TrainingDiverged, match=r"step 1 .*w reached 0"):
+        population_cgd(Shrinking(), [[0.0]], [[1.5]], ste="relu", lr=0.5, steps=3)
+    h = population_cgd(Shrinking(), [[0.0], [0.0]], [[1.5], [1.5]], ste="relu", lr=[0.5, 0.25], steps=3)
+    assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [1, -1]
+    assert h.w[:, 0].tolist() == [1.5, 1.5 * 0.5**3]
+    assert h.w_norm[:, 1].tolist() == [1.5, 0.75, 0.375, 0.1875]
+    assert torch.isnan(h.w_norm[1:, 0]).all()
+
+
 def test_stochastic_first_step_uses_the_drawn_minibatch():
     p = Problem(make_distribution("laplace", 3), 2, labels="linear", a=[1.0, 0.0, -1.0])
     v0, w0 = torch.tensor([[0.5, -0.2]], dtype=F64), torch.tensor([[1.0, 0.5, 0.0]], dtype=F64)

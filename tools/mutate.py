@@ -236,17 +236,22 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     os._exit(int(code))
 
 
-def run_one(module: str, source: str | None, tests: list[str], timeout: float, workdir: Path):
-    """(exit code or None on timeout, seconds)."""
+def _start(module: str, source: str | None, tests: list[str], workdir: Path):
+    """Fork a child that runs the tests against ``source``; returns (pid, tmp dir, log, start)."""
     tmp = Path(tempfile.mkdtemp(dir=workdir))
     log = tmp / "pytest.log"
-    t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
             _run_child(tmp, module, source, tests, log)
         finally:
             os._exit(99)
+    return pid, tmp, log, time.monotonic()
+
+
+def _finish(job, timeout: float, block: bool):
+    """(exit code or None on timeout, seconds), or ``False`` while the child still runs."""
+    pid, tmp, log, t0 = job
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -257,13 +262,34 @@ def run_one(module: str, source: str | None, tests: list[str], timeout: float, w
             os.waitpid(pid, 0)
             code = None
             break
+        if not block:
+            return False
         time.sleep(0.05)
-    dt = time.monotonic() - t0
-    if code == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        shutil.rmtree(tmp / "stelib", ignore_errors=True)
-    return code, dt, log
+    shutil.rmtree(tmp if code == 0 else tmp / "stelib", ignore_errors=True)
+    return code, time.monotonic() - t0
+
+
+def run_one(module: str, source: str | None, tests: list[str], timeout: float, workdir: Path):
+    """(exit code or None on timeout, seconds, log path)."""
+    job = _start(module, source, tests, workdir)
+    code, dt = _finish(job, timeout, block=True)
+    return code, dt, job[2]
+
+
+def run_many(module: str, muts: list[Mutant], tests: list[str], timeout: float, workdir: Path, jobs: int):
+    """Run the mutants, ``jobs`` at a time; yields (mutant, outcome, seconds) in any order."""
+    pending, running = list(muts), []
+    while pending or running:
+        while pending and len(running) < jobs:
+            m = pending.pop(0)
+            running.append((m, _start(module, mutated_source(module, m.index), tests, workdir)))
+        for item in list(running):
+            res = _finish(item[1], timeout, block=False)
+            if res is not False:
+                running.remove(item)
+                code, dt = res
+                yield item[0], "survived" if code == 0 else "timeout" if code is None else "killed", dt
+        time.sleep(0.05)
 
 
 def main(argv=None) -> int:
@@ -271,6 +297,7 @@ def main(argv=None) -> int:
     ap.add_argument("--modules", nargs="*", default=list(MODULE_TESTS))
     ap.add_argument("--per-module", type=int, default=40, help="sample size per module (0: all mutants)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=2, help="mutants run at the same time")
     ap.add_argument("--timeout-factor", type=float, default=4.0)
     ap.add_argument("--list", action="store_true", help="list the sampled mutants and exit")
     ap.add_argument("--json", type=Path, help="write every mutant's outcome to this file")
@@ -310,9 +337,8 @@ def main(argv=None) -> int:
             if m.key in equivalent:
                 eq += 1
                 results.append({**m.__dict__, "key": m.key, "outcome": "equivalent"})
-                continue
-            code, dt, log = run_one(module, mutated_source(module, m.index), tests, timeout, workdir)
-            outcome = "survived" if code == 0 else "timeout" if code is None else "killed"
+        todo = [m for m in muts if m.key not in equivalent]
+        for m, outcome, dt in run_many(module, todo, tests, timeout, workdir, args.jobs):
             killed += outcome != "survived"
             if outcome == "survived":
                 survivors.append(m)
@@ -321,7 +347,7 @@ def main(argv=None) -> int:
         score = killed / n if n else float("nan")
         print(f"{module:<15} {len(muts):>7} {eq:>5} {killed:>6} {n - killed:>8} {score:>6.1%}  "
               f"{time.monotonic() - t0:.0f} s", flush=True)
-        for m in survivors:
+        for m in sorted(survivors, key=lambda m: m.index):
             print(f"    survived {m.module}:{m.line} [{m.index}] {m.change}: {m.source}", flush=True)
         totals["mutants"] += len(muts)
         totals["equivalent"] += eq
