@@ -292,6 +292,30 @@ def run_many(module: str, muts: list[Mutant], tests: list[str], timeout: float, 
         time.sleep(0.05)
 
 
+def _preload() -> None:
+    """Import every third-party module the library and its tests use, once, in the parent:
+    the forked children inherit them and only re-import the (small) stelib modules."""
+    import importlib
+
+    for name in ("numpy", "torch", "scipy.optimize", "scipy.special", "scipy.integrate", "scipy.stats",
+                 "pytest", "hypothesis", "hypothesis.strategies", "matplotlib", "matplotlib.pyplot",
+                 "sklearn.datasets", "nbformat", "numba"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    sys.path.insert(0, str(ROOT))
+    import stelib  # noqa: F401  (its imports of third-party modules stay loaded)
+    import stelib.fields  # noqa: F401
+    import stelib.general_inputs  # noqa: F401
+    import stelib.profile  # noqa: F401
+    import stelib.symmetry  # noqa: F401
+
+    for name in [k for k in sys.modules if k == "stelib" or k.startswith("stelib.")]:
+        del sys.modules[name]
+    sys.path.remove(str(ROOT))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modules", nargs="*", default=list(MODULE_TESTS))
@@ -306,11 +330,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown module(s) {unknown}; choose from {sorted(MODULE_TESTS)}")
     equivalent = _load_equivalent()
-    import numpy  # noqa: F401  (imported once here, shared by every forked child)
-    import pytest  # noqa: F401
-    import scipy.optimize  # noqa: F401
-    import scipy.special  # noqa: F401
-    import torch  # noqa: F401
+    _preload()
 
     workdir = Path(tempfile.mkdtemp(prefix="stelib-mutate-"))
     results, totals = [], {"mutants": 0, "equivalent": 0, "killed": 0}
