@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,11 +28,39 @@ def test_sample_shape_dtype_and_determinism(name):
 @pytest.mark.parametrize("name", ["gaussian", "uniform", "laplace", "student_t", "digits"])
 def test_standardised_mean_and_unit_variance(name):
     d = make_distribution(name, 3, **SHAPES.get(name, {}))
-    x = d.sample((200_000,), gen(3))
+    N = 200_000
+    x = d.sample((N,), gen(3))
     mu, cov = empirical_moments(x)
-    # standard error of a mean is 1/sqrt(N) = 0.0022; of a variance at most ~sqrt(kurtosis/N)
-    assert mu.abs().max() < 0.015, mu
-    assert (torch.diag(cov) - 1).abs().max() < 0.05, torch.diag(cov)
+    # the law's fourth moment: Gaussian 3, uniform 9/5, Laplace 6, Student-t(5) 3 + 6/(5 - 4);
+    # digits: the (exact) empirical law of the whitened points
+    kurt = {"gaussian": 3.0, "uniform": 1.8, "laplace": 6.0, "student_t": 9.0}.get(name)
+    if kurt is None:
+        kurt = float((d.points**4).mean(0).max())
+    # two-sided: mean 0 within 4.5 standard errors 1/sqrt(N), variance 1 within 4.5
+    # standard errors sqrt((kurtosis - 1)/N)
+    assert mu.abs().max() < 4.5 / math.sqrt(N), mu
+    assert (torch.diag(cov) - 1).abs().max() < 4.5 * math.sqrt((kurt - 1) / N), torch.diag(cov)
+
+
+def test_laplace_scale():
+    """E|z| = b = 1/sqrt 2 for Laplace(b); sd(|z|) = b: 800 000 values give 4.5 se = 0.5 %."""
+    z = make_distribution("laplace", 4).sample((200_000,), gen(11)).abs().flatten()
+    b = 1 / math.sqrt(2)
+    assert abs(z.mean().item() - b) < 4.5 * b / math.sqrt(z.numel())
+    # and the tail P(|z| > 2) = exp(-2/b)
+    p = (z > 2).double().mean().item()
+    assert abs(p - math.exp(-2 / b)) < 4.5 * math.sqrt(p * (1 - p) / z.numel())
+
+
+@pytest.mark.parametrize("radial,expected", [(True, 8 / 6), (False, 1.0)])
+def test_student_t_joint_law(radial, expected):
+    """E[z1^2 z2^2] = (df - 2)/(df - 4) for the radial (one chi2 per patch) law, 1 for
+    independent coordinates: same marginals, different joint laws. df = 10 keeps the eighth
+    moment finite, so the standard error of the mean is valid."""
+    z = make_distribution("student_t", 2, df=10.0, radial=radial).sample((200_000,), gen(12))
+    prod = z[:, 0] ** 2 * z[:, 1] ** 2
+    se = prod.std().item() / math.sqrt(len(prod))
+    assert abs(prod.mean().item() - expected) < 4.5 * se, (prod.mean().item(), se)
 
 
 def test_anisotropic_scales_and_mixture_mean():
@@ -95,9 +124,24 @@ def test_problem_labels():
     torch.testing.assert_close(lin.label(Z), (Z[..., 0] - Z[..., 1]).sum(-1))
     relu = Problem(d, 3, labels="relu_teacher", v_star=[1.0, 1.0, 1.0], w_star=[0.0, 1.0])
     torch.testing.assert_close(relu.label(Z), Z[..., 1].clamp(min=0).sum(-1))
+    sign = Problem(d, 3, labels="sign", a=[1.0, -2.0])
+    np.testing.assert_array_equal(sign.label(Z).numpy(), np.sign(Z.numpy() @ np.array([1.0, -2.0])).sum(-1))
+    assert set(sign.label(d.sample((200, 3), gen(1))).tolist()) == {-3.0, -1.0, 1.0, 3.0}
     noisy = Problem(d, 3, labels="sign", a=[1.0, 0.0], noise=0.5)
     y1, y2 = noisy.sample(4, gen(9))[1], noisy.sample(4, gen(9))[1]
     assert torch.equal(y1, y2)
+
+
+def test_label_noise_standard_deviation():
+    """noise = sd: the labels minus the noiseless ones have sd 0.5 (two-sided, se 0.35 %)."""
+    d = make_distribution("uniform", 2)
+    noisy = Problem(d, 2, labels="linear", a=[1.0, 0.5], noise=0.5)
+    Z, y = noisy.sample(40_000, gen(13))
+    e = (y - Problem(d, 2, labels="linear", a=[1.0, 0.5]).label(Z)).numpy()
+    assert abs(e.std(ddof=1) - 0.5) < 4.5 * 0.5 / math.sqrt(2 * len(e))
+    assert abs(e.mean()) < 4.5 * 0.5 / math.sqrt(len(e))
+    with pytest.raises(ValueError, match="noise > 0 needs a generator"):
+        noisy.label(Z[:5])
 
 
 @pytest.mark.parametrize("kwargs,match", [
