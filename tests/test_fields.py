@@ -82,6 +82,45 @@ def test_profile_matches_closed_form(sample):
     assert ((p.df - df).abs() / p.df_se).max() < 4.5
 
 
+def test_profile_standard_errors_match_the_spread_over_replicates():
+    """Two-sided: over 40 independent samples the slope and v estimates scatter as much as
+    their delta-method standard errors say (the ratio's own standard error is ~11 %)."""
+    model, th = ms.LinearTeacherModel(A), torch.tensor([0.3, 1.2, 2.0], dtype=F64)
+    g = torch.Generator().manual_seed(21)
+    df, df_se, v, v_se = [], [], [], []
+    for _ in range(40):
+        Z, y = model.sample(10_000, g)
+        p = profile.profile(Z, y, th, with_se=True)
+        df.append(p.df)
+        df_se.append(p.df_se)
+        v.append(p.v)
+        v_se.append(torch.tensor([profile.v_se(Z, y, float(t)) for t in th], dtype=F64))
+    for est, se in ((df, df_se), (v, v_se)):
+        ratio = torch.stack(est).std(0) / torch.stack(se).mean(0)
+        assert bool(((ratio > 0.65) & (ratio < 1.35)).all()), ratio
+
+
+def test_coarse_at_propagates_the_point_uncertainty(sample):
+    """se^2 = se_MC^2 + (dg/dtheta se_theta)^2 + (dg/dv se_v)^2: the derivatives it implies
+    match those of the closed-form expected cReLU gradient (within 30 %: the sample derivative
+    over a step of 0.01 is noisy; a factor 2 is far outside)."""
+    Z, y = sample
+    theta, v, radius = 0.4, 0.5, 0.9
+
+    def closed(t, vv):
+        return ms.expected_coarse_grad(torch.tensor([vv], dtype=F64), radius * profile.direction(t), A, "crelu")
+
+    h = 1e-5
+    d_theta = (closed(theta + h, v) - closed(theta - h, v)) / (2 * h)
+    d_v = (closed(theta, v + h) - closed(theta, v - h)) / (2 * h)
+    mean, se0 = profile.coarse_at(Z, y, theta, v, radius, "crelu")
+    assert bool(((mean - closed(theta, v)).abs() < 4.5 * se0).all())
+    _, se_t = profile.coarse_at(Z, y, theta, v, radius, "crelu", se_theta=0.3)
+    _, se_v = profile.coarse_at(Z, y, theta, v, radius, "crelu", se_v=0.3)
+    torch.testing.assert_close((se_t**2 - se0**2).sqrt() / 0.3, d_theta.abs(), rtol=0.3, atol=0)
+    torch.testing.assert_close((se_v**2 - se0**2).sqrt() / 0.3, d_v.abs(), rtol=0.3, atol=0)
+
+
 def test_stationary_angles_match_closed_form(sample):
     roots = profile.stationary_angles(*sample)
     t0 = math.atan2(A[1], A[0])
