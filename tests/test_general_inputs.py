@@ -64,6 +64,39 @@ def test_gaussian_fixed_point_is_closed_form(phi):
     assert float(ms.expected_coarse_grad(torch.tensor([v], dtype=F64), torch.tensor(w), torch.tensor(a), "crelu").abs().max()) < 1e-9
 
 
+@pytest.mark.parametrize("name", ["gaussian", "anisotropic"])
+def test_quadrature_profile_loss_value_and_v(name):
+    """For z ~ N(0, S): E[z sigma(w^T z)] = S w_hat / sqrt(2 pi w_hat^T S w_hat), P = 1/2, so
+    v_opt = 2 a^T S w_hat / sqrt(2 pi q) and the profile loss is
+    a^T S a / 2 - (a^T S w_hat)^2 / (2 pi q), q = w_hat^T S w_hat."""
+    d = make_distribution(name, 2)
+    S = np.diag(np.square(d.scales)) if name == "anisotropic" else np.eye(2)
+    a = np.array([0.9, -0.4])
+    for deg in (10.0, 100.0, 250.0):
+        w = 1.3 * unit(deg)
+        q = unit(deg) @ S @ unit(deg)
+        out = gi.linear_teacher_quad(d, a, w)
+        assert out["v_opt"] == pytest.approx(2 * (a @ S @ unit(deg)) / math.sqrt(2 * math.pi * q), rel=1e-9)
+        expected = 0.5 * a @ S @ a - (a @ S @ unit(deg)) ** 2 / (2 * math.pi * q)
+        assert out["profile"] == pytest.approx(expected, rel=1e-9)
+        if name == "gaussian":
+            v = torch.tensor([out["v_opt"]], dtype=F64)
+            ref = ms.expected_coarse_grad(v, torch.tensor(w), torch.tensor(a), "crelu") / v
+            np.testing.assert_allclose(out["crelu"], ref.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_monte_carlo_fixed_point_radius_and_v():
+    """Gaussian inputs: the cReLU fixed point sits at |w| = vanishing_norm on the ray of a, with
+    v = 2 phi(0)|a|; the replicates' mean is within 4.5 of their standard errors."""
+    a = 1.3 * unit(30)
+    v, w = gi.crelu_fixed_point_mc(make_distribution("gaussian", 2), torch.tensor(a), samples=5000,
+                                   replicates=8, generator=torch.Generator().manual_seed(4), steps=40)
+    r = torch.linalg.vector_norm(w, dim=1)
+    se_r, se_v = r.std().item() / math.sqrt(8), v.std().item() / math.sqrt(8)
+    assert abs(r.mean().item() - ms.vanishing_norm("crelu")) < 4.5 * se_r + 2e-3, (r, se_r)
+    assert abs(v.mean().item() - 2 * PHI0 * 1.3) < 4.5 * se_v + 2e-3, (v, se_v)
+
+
 def test_anisotropic_fixed_point_on_ray():
     # a linear image of a Gaussian: the fixed point stays on the ray of a
     v, w = gi.crelu_fixed_point_quad(make_distribution("anisotropic", 2), unit(35))
