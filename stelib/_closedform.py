@@ -87,7 +87,7 @@ def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     divided by its largest |entry|; elsewhere the plain norm is used, bit for bit.
     """
     r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    if bool(((r > _TINY) & (r < _HUGE)).all()):
+    if _in_range(r):
         return r, x / r
     s = x.abs().amax(dim=-1, keepdim=True)
     y = x / torch.where(s > 0, s, torch.ones_like(s))
@@ -98,9 +98,16 @@ def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def norm(x: torch.Tensor) -> torch.Tensor:
     """|x| over the last axis (keepdim), without overflow or underflow (see :func:`polar`)."""
     r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    if bool(((r > _TINY) & (r < _HUGE)).all()):
+    if _in_range(r):
         return r
     return polar(x)[0]
+
+
+def _in_range(r: torch.Tensor) -> bool:
+    if r.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(r)
+    return _TINY < float(lo) and float(hi) < _HUGE
 
 
 def pdf(x: torch.Tensor) -> torch.Tensor:

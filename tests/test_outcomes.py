@@ -90,8 +90,14 @@ def test_first_hit_and_table_on_a_real_sweep():
             assert hits[i] == -1
     rows = outcome_table(h, MODEL, loss_tol=1e-6)
     assert [r["ste"] for r in rows] == ["relu", "crelu"]
-    for r in rows:
+    for k, r in enumerate(rows):  # each fraction counted from the per-run labels
+        idx = range(6 * k, 6 * k + 6)
         assert r["runs"] == 6
-        assert math.isclose(r["global"] + r["spurious"] + r["other"], 1.0)
+        for c in ("global", "spurious", "other"):
+            assert r[c] == sum(labels[i] == c for i in idx) / 6
+        g = sorted(int(hits[i]) for i in idx if labels[i] == "global")
+        assert (math.isnan(r["steps_to_global"]) if not g else r["steps_to_global"] == g[(len(g) - 1) // 2])
+        assert r["median_w_norm"] == float(h.w_norm[-1, list(idx)].median())
+        assert r["diverged"] == 0
     text = format_table(rows)
     assert text.splitlines()[0].split()[0] == "STE" and len(text.splitlines()) == 3
