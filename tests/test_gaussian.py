@@ -155,6 +155,22 @@ def test_spurious_minimizer_lemmas():
     assert g.identity_grad_norm_at_spurious(t(2.0)) == 0.0  # m = 1: no spurious gradient
 
 
+def test_batched_closed_forms_equal_row_by_row():
+    gen = torch.Generator().manual_seed(3)
+    v, w = torch.randn(5, 3, generator=gen, dtype=F64), torch.randn(5, 4, generator=gen, dtype=F64)
+    loss = g.population_loss(v, w, V_STAR, W_STAR)
+    gv, gw = g.population_grad(v, w, V_STAR, W_STAR)
+    assert loss.shape == (5,) and gv.shape == (5, 3) and gw.shape == (5, 4)
+    for i in range(5):
+        assert loss[i].item() == pytest.approx(g.population_loss(v[i], w[i], V_STAR, W_STAR).item(), rel=1e-14)
+        torch.testing.assert_close(gv[i], g.population_grad(v[i], w[i], V_STAR, W_STAR)[0], rtol=1e-14, atol=1e-16)
+        for ste in STES:
+            torch.testing.assert_close(g.expected_coarse_grad(v, w, V_STAR, W_STAR, ste)[i],
+                                       g.expected_coarse_grad(v[i], w[i], V_STAR, W_STAR, ste), rtol=1e-14, atol=1e-16)
+        assert g.coarse_true_inner(v, w, V_STAR, W_STAR, "crelu")[i].item() == pytest.approx(
+            g.coarse_true_inner(v[i], w[i], V_STAR, W_STAR, "crelu").item(), rel=1e-14)
+
+
 def test_proposition_1_boundary_is_strict():
     """(1^T v*)^2 < (m + 1)/2 |v*|^2 strictly: the teacher (1, 1, 0) sits on the boundary."""
     on = t(1.0, 1.0, 0.0)  # s^2 = 4 = (3 + 1)/2 * 2

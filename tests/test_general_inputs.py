@@ -97,6 +97,72 @@ def test_monte_carlo_fixed_point_radius_and_v():
     assert abs(v.mean().item() - 2 * PHI0 * 1.3) < 4.5 * se_v + 2e-3, (v, se_v)
 
 
+def test_uniform_strip_probability_is_exact():
+    """t = w_hat^T z for z uniform on the square: a sum of two uniforms (trapezoid density);
+    the kinks of the density must be split for 1e-12 accuracy."""
+    import scipy.integrate
+
+    d = make_distribution("uniform", 2)
+    for deg, lo, hi in ((20.0, 0.3, 1.1), (55.0, -2.0, 0.4), (-70.0, 0.0, 5.0)):
+        a1, a2 = sorted(abs(c) * math.sqrt(3) for c in unit(deg))[::-1]
+
+        def density(t, a1=a1, a2=a2):
+            return max(0.0, min(a1 + a2 - abs(t), 2 * a2)) / (4 * a1 * a2)
+
+        pts = [p for p in (-a1 - a2, a2 - a1, a1 - a2, a1 + a2) if lo < p < hi]
+        exact = scipy.integrate.quad(density, lo, hi, points=pts or None, epsabs=1e-15, epsrel=1e-13)[0]
+        assert gi.strip_moments(d, unit(deg), lo, hi)[0] == pytest.approx(exact, rel=1e-11, abs=1e-14)
+
+
+def test_angle_deg_at_parallel_and_antiparallel_vectors():
+    y = torch.tensor([0.1, 0.2, 0.7], dtype=F64)
+    for c in (1.0, 3.0, 1e-3, 7.1):
+        assert float(gi.angle_deg(c * y, y)) == pytest.approx(0.0, abs=1e-5)
+        assert float(gi.angle_deg(-c * y, y)) == pytest.approx(180.0, abs=1e-5)
+    assert float(gi.angle_deg(torch.tensor([0.0, 1.0, 0.0]), torch.tensor([1.0, 0.0, 0.0]))) == pytest.approx(90.0)
+    assert float(gi.angle_deg(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(90.0)
+    assert float(gi.angle_deg(torch.tensor([0.0, -1.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(-90.0)
+
+
+def test_optimal_v_on_counts_z_w_equal_zero_as_off():
+    """sigma(0) = 0 strictly: zero patches (as in digits data) never switch a unit on."""
+    gen = torch.Generator().manual_seed(5)
+    Z = torch.randn(400, 2, 2, generator=gen, dtype=F64)
+    Z[::3, 1] = 0.0
+    y = torch.randn(400, generator=gen, dtype=F64)
+    W = torch.tensor([[1.0, 0.5], [-0.3, 1.0]], dtype=F64)
+    loss, v = gi.profile_loss_on(W, Z, y)
+    for k in range(2):
+        S = (Z.numpy() @ W[k].numpy() > 0).astype(float)  # (N, m)
+        vk = np.linalg.solve(S.T @ S / 400, S.T @ y.numpy() / 400)
+        np.testing.assert_allclose(v[k].numpy(), vk, rtol=1e-9)
+        np.testing.assert_allclose(float(loss[k]), 0.5 * np.mean((S @ vk - y.numpy()) ** 2), rtol=1e-9)
+    loss1, v1 = gi.profile_loss_on(W, Z[:, :1], y)  # m = 1: v = E[s y] / E[s]
+    s1 = (Z[:, 0].numpy() @ W.numpy().T > 0).astype(float)  # (N, K)
+    np.testing.assert_allclose(v1[:, 0].numpy(), (s1 * y.numpy()[:, None]).sum(0) / s1.sum(0), rtol=1e-12)
+
+
+def test_monte_carlo_fixed_point_steps_match_numpy():
+    """Two iterations (the second is averaged) on two replicate samples, written in NumPy."""
+    d, a = make_distribution("laplace", 2), np.array([1.2, -0.5])
+    v, w = gi.crelu_fixed_point_mc(d, torch.tensor(a), samples=300, replicates=2,
+                                   generator=torch.Generator().manual_seed(8), steps=2, lr=1.5, radius0=0.9)
+    gen = torch.Generator().manual_seed(8)
+    for r in range(2):
+        Z = d.sample((300,), gen).numpy()
+        y = Z @ a
+        prec = np.linalg.inv(Z.T @ Z / 300)
+        wk = 0.9 * a / np.linalg.norm(a)
+        for _ in range(2):
+            pre = Z @ wk
+            s = pre > 0
+            vk = y[s].mean()
+            c = np.where(s & (pre < 1), vk - y, 0.0)
+            wk = wk - 1.5 * prec @ (Z.T @ c) / 300
+        np.testing.assert_allclose(w[r].numpy(), wk, rtol=1e-10)
+        np.testing.assert_allclose(float(v[r]), vk, rtol=1e-10)
+
+
 def test_anisotropic_fixed_point_on_ray():
     # a linear image of a Gaussian: the fixed point stays on the ray of a
     v, w = gi.crelu_fixed_point_quad(make_distribution("anisotropic", 2), unit(35))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+import torch
 
-from stelib._validate import check_positive_int, check_real
+from stelib._validate import as_tensor, check_positive_int, check_real
 from stelib.params import Int, Real
 
 
@@ -54,3 +56,20 @@ def test_check_real_open_ends():
     for bad in (math.nan, math.inf, True, "1", 1j):
         with pytest.raises(ValueError, match=r"x=.* must be a"):
             check_real(bad, name="x")
+
+
+def test_as_tensor_dtypes_and_shapes():
+    x32 = torch.ones(2, dtype=torch.float32)
+    assert as_tensor(x32, name="x").dtype == torch.float32  # tensors keep their dtype
+    assert as_tensor(x32, name="x", dtype=torch.float64).dtype == torch.float64
+    assert as_tensor(np.ones(2, dtype=np.float32), name="x").dtype == torch.float64
+    assert as_tensor(torch.tensor([1, 2]), name="x").dtype == torch.get_default_dtype()
+    assert as_tensor([1.0, math.inf], name="x", finite=False)[1].item() == math.inf
+    with pytest.raises(ValueError, match=r"x must have 2 dimension\(s\), got shape \(3,\)"):
+        as_tensor([1.0, 2.0, 3.0], name="x", ndim=2)
+    assert as_tensor([[1.0]], name="x", ndim=(1, 2)).shape == (1, 1)
+    with pytest.raises(ValueError, match=r"x contains non-finite values"):
+        as_tensor([1e308, 1e308, -math.inf], name="x")
+    with pytest.raises(ValueError, match=r"x contains non-finite values"):
+        as_tensor([math.nan, 1.0], name="x")
+    assert as_tensor([1e308, 1e308], name="x").sum().item() == math.inf  # finite entries, sum overflows
