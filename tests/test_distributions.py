@@ -109,7 +109,10 @@ def test_digits_is_real_checked_data():
     d = Digits(16, kind="patch")
     assert d.points.shape == (1797, 16)
     assert (d.points.std(dim=0) > 0).all()  # the central patch has no dead pixels
+    np.testing.assert_allclose(d.mean.numpy(), d.points.numpy().mean(0), rtol=1e-12, atol=1e-15)
+    assert d.mean.shape == (16,)
     pca = Digits(5)
+    assert pca.mean.shape == (5,) and float(pca.mean.abs().max()) < 1e-12  # centred before the PCA
     _, cov = empirical_moments(pca.points)
     torch.testing.assert_close(cov, torch.eye(5, dtype=torch.float64) * 1797 / 1796, rtol=0, atol=1e-10)
 
@@ -120,6 +123,10 @@ def test_digits_is_real_checked_data():
     (lambda: make_distribution("student_t", 2, df=2.0), r"df=2.0 must be a finite number in \(2.0"),
     (lambda: make_distribution("uniform", 2, width=3), r"unknown shape parameter\(s\) \['width'\] for distribution 'uniform'"),
     (lambda: make_distribution("anisotropic", 2, scales=(1.0,)), r"scales has 1 entries; it needs n=2"),
+    (lambda: make_distribution("mixture", 2, shift=100.5), r"shift=100.5 must be a finite number in \[-100.0, 100.0\]"),
+    (lambda: make_distribution("mixture", 2, shift=-100.5), r"shift=-100.5"),
+    (lambda: make_distribution("mixture", 2, sep=100.5), r"sep=100.5 must be a finite number in \[0.0, 100.0\]"),
+    (lambda: make_distribution("mixture", 2, std=0.0), r"std=0.0 must be a finite number in \(0.0"),
     (lambda: make_distribution("digits", 7, kind="patch"), r"n=7 must be a square"),
     (lambda: make_distribution("digits", 2, kind="rows"), r"kind='rows' is not valid"),
     (lambda: make_distribution("gaussian", 2).sample((3,), 0), r"generator must be a torch.Generator"),

@@ -130,6 +130,18 @@ def test_wrappers_match_a_numpy_reimplementation():
     check(true_grad_w(v, w, model, samples=3000, generator=gen(), bandwidth=0.05), true)
 
 
+def test_true_grad_per_sample_matches_numpy():
+    from stelib.montecarlo import true_grad_per_sample
+
+    model = gaussian.YinModel([1.0, -0.5, 2.0], [1.0, 0.0, 0.5])
+    v, w = torch.tensor([0.4, 0.1, 1.5], dtype=F64), torch.tensor([0.6, 0.8, 0.3], dtype=F64)
+    Z, y = model.sample(500, torch.Generator().manual_seed(3))
+    ref = _numpy_reference(v, w, Z, y, 0.07)[2]
+    np.testing.assert_allclose(true_grad_per_sample(v, w, Z, y, bandwidth=0.07).numpy(), ref, rtol=1e-10, atol=1e-13)
+    with pytest.raises(ValueError, match=r"v has shape \(2,\) and w \(3,\); the inputs need \(3,\) and \(3,\)"):
+        true_grad_per_sample(v[:2], w, Z, y)
+
+
 def test_z_score_edges():
     from stelib.montecarlo import Estimate
 

@@ -316,6 +316,25 @@ def _preload() -> None:
     sys.path.remove(str(ROOT))
 
 
+def _report(rows: list[dict], equivalent: dict[str, str]) -> int:
+    """The score table of a finished run, with the equivalents of tools/mutate_equivalent.txt."""
+    print(f"{'module':<15} {'mutants':>7} {'equiv':>5} {'killed':>6} {'survived':>8} {'score':>6}")
+    tot = [0, 0, 0]
+    for module in dict.fromkeys(r["module"] for r in rows):
+        mine = [r for r in rows if r["module"] == module]
+        eq = sum(r["key"] in equivalent or r["outcome"] == "equivalent" for r in mine)
+        killed = sum(r["outcome"] in ("killed", "timeout") for r in mine if r["key"] not in equivalent)
+        n = len(mine) - eq
+        print(f"{module:<15} {len(mine):>7} {eq:>5} {killed:>6} {n - killed:>8} {killed / max(n, 1):>6.1%}")
+        for r in mine:
+            if r["outcome"] == "survived" and r["key"] not in equivalent:
+                print(f"    survived {module}:{r['line']} {r['change']}: {r['source']}")
+        tot = [tot[0] + len(mine), tot[1] + eq, tot[2] + killed]
+    n = tot[0] - tot[1]
+    print(f"{'total':<15} {tot[0]:>7} {tot[1]:>5} {tot[2]:>6} {n - tot[2]:>8} {tot[2] / max(n, 1):>6.1%}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modules", nargs="*", default=list(MODULE_TESTS))
@@ -325,7 +344,10 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout-factor", type=float, default=4.0)
     ap.add_argument("--list", action="store_true", help="list the sampled mutants and exit")
     ap.add_argument("--json", type=Path, help="write every mutant's outcome to this file")
+    ap.add_argument("--report", type=Path, help="reprint the scores of a --json file with the current equivalents")
     args = ap.parse_args(argv)
+    if args.report:
+        return _report(json.loads(args.report.read_text())["mutants"], _load_equivalent())
     unknown = sorted(set(args.modules) - set(MODULE_TESTS))
     if unknown:
         ap.error(f"unknown module(s) {unknown}; choose from {sorted(MODULE_TESTS)}")
