@@ -145,6 +145,12 @@ def test_problem_labels():
     torch.testing.assert_close(lin.label(Z), (Z[..., 0] - Z[..., 1]).sum(-1))
     relu = Problem(d, 3, labels="relu_teacher", v_star=[1.0, 1.0, 1.0], w_star=[0.0, 1.0])
     torch.testing.assert_close(relu.label(Z), Z[..., 1].clamp(min=0).sum(-1))
+    Z0 = Z.clone()
+    Z0[:, 2] = 0.0  # sigma(0) = 0: a zero patch never fires
+    torch.testing.assert_close(p.label(Z0), ((Z[..., :2, 0] > 0).double() * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum(-1))
+    torch.testing.assert_close(p.reference_direction, torch.tensor([1.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(Problem(d, 3, labels="linear", a=[3.0, -4.0]).reference_direction,
+                               torch.tensor([0.6, -0.8], dtype=torch.float64))
     sign = Problem(d, 3, labels="sign", a=[1.0, -2.0])
     np.testing.assert_array_equal(sign.label(Z).numpy(), np.sign(Z.numpy() @ np.array([1.0, -2.0])).sum(-1))
     assert set(sign.label(d.sample((200, 3), gen(1))).tolist()) == {-3.0, -1.0, 1.0, 3.0}
@@ -173,6 +179,7 @@ def test_label_noise_standard_deviation():
     ({"labels": "teacher", "v_star": [1.0] * 3, "w_star": [0.0, 0.0]}, r"w_star = 0 is not allowed"),
     ({"labels": "cubic", "a": [1.0, 0.0]}, r"labels='cubic' is not valid"),
     ({"labels": "linear", "a": [1.0, 0.0], "noise": -1.0}, r"noise=-1.0 must be"),
+    ({"labels": "linear", "a": [1.0, 0.0], "noise": 1.005e6}, r"noise=1005000.0 must be a finite number in \[0.0, 1000000.0\]"),
 ])
 def test_bad_problem_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

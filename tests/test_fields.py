@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
@@ -114,11 +115,55 @@ def test_coarse_at_propagates_the_point_uncertainty(sample):
     d_theta = (closed(theta + h, v) - closed(theta - h, v)) / (2 * h)
     d_v = (closed(theta, v + h) - closed(theta, v - h)) / (2 * h)
     mean, se0 = profile.coarse_at(Z, y, theta, v, radius, "crelu")
+    # the Monte Carlo part in NumPy: per-sample x v (v sigma(x) - y) 1{0 < x < 1} z, x = w^T z
+    z, w = Z[:, 0].numpy(), radius * np.array([math.cos(theta), math.sin(theta)])
+    x = z @ w
+    per = (((x > 0) & (x < 1)) * v * (v * (x > 0) - y.numpy()))[:, None] * z
+    np.testing.assert_allclose(mean.numpy(), per.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(se0.numpy(), per.std(0, ddof=1) / math.sqrt(len(per)), rtol=1e-9)
     assert bool(((mean - closed(theta, v)).abs() < 4.5 * se0).all())
     _, se_t = profile.coarse_at(Z, y, theta, v, radius, "crelu", se_theta=0.3)
     _, se_v = profile.coarse_at(Z, y, theta, v, radius, "crelu", se_v=0.3)
     torch.testing.assert_close((se_t**2 - se0**2).sqrt() / 0.3, d_theta.abs(), rtol=0.3, atol=0)
     torch.testing.assert_close((se_v**2 - se0**2).sqrt() / 0.3, d_v.abs(), rtol=0.3, atol=0)
+
+
+def test_slope_and_v_standard_errors_match_numpy():
+    """The delta-method standard errors written out in NumPy for one small sample."""
+    Z, y = ms.LinearTeacherModel(A).sample(3000, torch.Generator().manual_seed(22))
+    z, yn = Z[:, 0].numpy(), y.numpy()
+    theta, delta = 0.7, 0.05
+    psi = np.zeros_like(yn)
+    for sign in (1.0, -1.0):
+        d = np.array([math.cos(theta + sign * delta), math.sin(theta + sign * delta)])
+        s = (z @ d > 0).astype(float)
+        G, P = (yn * s).mean(), s.mean()
+        psi += sign * (-G / P * yn * s + G * G / (2 * P * P) * s)
+    se = (psi / (2 * delta)).std(ddof=1) / math.sqrt(len(yn))
+    p = profile.profile(Z, y, torch.tensor([theta], dtype=F64), delta=delta, with_se=True)
+    assert float(p.df_se[0]) == pytest.approx(se, rel=1e-10)
+    s = (z @ np.array([math.cos(theta), math.sin(theta)]) > 0).astype(float)
+    v = (yn * s).mean() / s.mean()
+    assert float(p.v[0]) == pytest.approx(v, rel=1e-12)
+    want = ((yn - v) * s / s.mean()).std(ddof=1) / math.sqrt(len(yn))
+    assert profile.v_se(Z, y, theta) == pytest.approx(want, rel=1e-10)
+    # the profile loss itself: E y^2 / 2 - G^2 / (2 P)
+    assert float(p.f[0]) == pytest.approx(np.mean(yn**2) / 2 - (yn * s).mean() ** 2 / (2 * s.mean()), rel=1e-12)
+    assert profile.profile(Z[:2], y[:2], torch.tensor([0.0], dtype=F64)).f.shape == (1,)  # N = 2 is enough
+
+
+def test_crelu_radial_root_on_a_hand_made_sample():
+    """z = (x, 0), v = 1: R(c) = sum over x_k < c of x_k (1 - y_k) turns negative at x = 0.3."""
+    x = torch.tensor([0.1, 0.2, 0.3, 0.4, -0.5], dtype=F64)
+    Z = torch.stack([x, torch.zeros_like(x)], -1)[:, None, :]
+    y = torch.tensor([0.0, 0.0, 10.0, 0.0, 0.0], dtype=F64)
+    assert profile.crelu_radial_root(1.0, torch.tensor([2.0, 0.0]), Z, y) == 0.3
+
+
+def test_merge_wraps_around_pi():
+    assert profile._merge([-3.13, 3.13], 0.05) == []  # one cluster across -pi/pi, two crossings
+    assert profile._merge([-3.13, 0.5, 3.13], 0.05) == [0.5]
+    assert profile._merge([0.1, 0.12, 0.14, 2.0], 0.05) == pytest.approx([0.12, 2.0], abs=1e-12)
 
 
 def test_stationary_angles_match_closed_form(sample):

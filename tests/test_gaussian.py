@@ -169,6 +169,15 @@ def test_batched_closed_forms_equal_row_by_row():
                                        g.expected_coarse_grad(v[i], w[i], V_STAR, W_STAR, ste), rtol=1e-14, atol=1e-16)
         assert g.coarse_true_inner(v, w, V_STAR, W_STAR, "crelu")[i].item() == pytest.approx(
             g.coarse_true_inner(v[i], w[i], V_STAR, W_STAR, "crelu").item(), rel=1e-14)
+    vs = V_STAR + torch.randn(5, 3, generator=gen, dtype=F64)  # a batch of teachers too
+    loss, (gv, _) = g.population_loss(v, w, vs, W_STAR), g.population_grad(v, w, vs, W_STAR)
+    assert loss.shape == (5,) and gv.shape == (5, 3)
+    for i in range(5):
+        assert loss[i].item() == pytest.approx(g.population_loss(v[i], w[i], vs[i], W_STAR).item(), rel=1e-14)
+        torch.testing.assert_close(gv[i], g.population_grad(v[i], w[i], vs[i], W_STAR)[0], rtol=1e-14, atol=1e-16)
+        torch.testing.assert_close(g.optimal_v(w, vs, W_STAR)[i], g.optimal_v(w[i], vs[i], W_STAR), rtol=1e-14, atol=1e-16)
+        torch.testing.assert_close(g.expected_coarse_grad(v, w, vs, W_STAR, "relu")[i],
+                                   g.expected_coarse_grad(v[i], w[i], vs[i], W_STAR, "relu"), rtol=1e-14, atol=1e-16)
 
 
 def test_proposition_1_boundary_is_strict():

@@ -34,6 +34,10 @@ def test_at_angle_broadcasts_and_handles_ones_direction():
                           torch.linspace(0, math.pi, 5, dtype=F64).expand(2, 5), atol=1e-7)
     with pytest.raises(ValueError, match="w_star"):
         at_angle(torch.ones(1), 0.1)
+    with pytest.raises(ValueError, match=r"w_star must be a nonzero vector"):
+        at_angle(torch.zeros(3), 0.1)
+    unit = at_angle(torch.tensor([0.0, 1.0, 0.0]), math.pi / 2, 2.0)  # a unit w* is allowed
+    assert float(unit.norm()) == pytest.approx(2.0) and float(unit[1]) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_sweep_inits_repeats_draws_per_ste():

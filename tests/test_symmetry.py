@@ -120,6 +120,16 @@ def test_scale_covariance_check_is_its_formula_on_the_same_draws():
     assert chk["z_radial"] == pytest.approx(rad.mean() / (rad.std(ddof=1) / n), rel=1e-9)
 
 
+def test_make_problem_draws_a_unit_linear_teacher():
+    for labels in ("linear", "sign"):
+        p = make_problem("uniform", n=4, m=2, labels=labels, generator=gen(10))
+        assert p.labels == labels and float(torch.linalg.vector_norm(p.a)) == pytest.approx(1.0, rel=1e-15)
+    g = gen(10)
+    v_star, w_star = torch.randn(2, generator=g, dtype=DT), torch.randn(4, generator=g, dtype=DT)
+    p = make_problem("uniform", n=4, m=2, labels="relu_teacher", generator=gen(10))
+    assert p.labels == "relu_teacher" and torch.equal(p.v_star, v_star) and torch.equal(p.w_star, w_star)
+
+
 def test_mean_se_against_a_known_variance():
     """se = sigma / sqrt(N) for N(0, sigma^2) draws: two-sided within 3 % (the sample sd of
     40 000 draws is within ~0.35 % x 4.5)."""

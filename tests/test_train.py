@@ -1,5 +1,6 @@
 """Coarse gradient descent: update rule, batching, divergence handling, bad inputs."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -131,7 +132,7 @@ def test_w_reaching_zero_stops_the_run():
     h = population_cgd(Shrinking(), [[0.0], [0.0]], [[1.5], [1.5]], ste="relu", lr=[0.5, 0.25], steps=3)
     assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [1, -1]
     assert h.w[:, 0].tolist() == [1.5, 1.5 * 0.5**3]
-    assert h.w_norm[:, 1].tolist() == [1.5, 0.75, 0.375, 0.1875]
+    assert h.w_norm[:, 1].tolist() == [1.5, 0.75, 0.375, 0.1875] and h.steps.tolist() == [0, 1, 2, 3]
     assert torch.isnan(h.w_norm[1:, 0]).all()
 
 
@@ -142,6 +143,13 @@ def test_stochastic_first_step_uses_the_drawn_minibatch():
     Z, y = p.sample(64, torch.Generator().manual_seed(4))
     torch.testing.assert_close(h.w[0], w0[0] - 0.1 * coarse_grad(v0[0], w0[0], Z, y, "crelu"), rtol=1e-13, atol=1e-15)
     torch.testing.assert_close(h.v[0], v0[0] - 0.1 * grad_v(v0[0], w0[0], Z, y), rtol=1e-13, atol=1e-15)
+    # a Problem has no closed-form loss: the recorded one is the mini-batch loss, in NumPy
+    Zn, yn, vn, wn = Z.numpy(), y.numpy(), v0[0].numpy(), w0[0].numpy()
+    r = ((Zn @ wn) > 0) @ vn - yn
+    assert h.loss[0, 0].item() == pytest.approx(0.5 * np.mean(r**2), rel=1e-12)
+    assert h.steps.tolist() == [0, 1]
+    g0 = coarse_grad(v0[0], w0[0], Z, y, "crelu")
+    assert h.grad_norm[0, 0].item() == pytest.approx(float(np.linalg.norm(g0.numpy())), rel=1e-12)
 
 
 def test_stochastic_is_deterministic_and_common_batches_shared(yin):
@@ -162,6 +170,7 @@ def test_stochastic_is_deterministic_and_common_batches_shared(yin):
     (dict(ste="sign"), r"ste='sign' is not valid"),
     (dict(lr=-0.1), r"lr=-0.1 must be a positive number"),
     (dict(steps=0), r"steps=0 must be an integer >= 1"),
+    (dict(steps=10**7 + 1), r"steps=10000001 must be an integer >= 1 and <= 10000000"),
     (dict(on_divergence="ignore"), r"on_divergence='ignore' is not valid"),
     (dict(w0=torch.ones(2, 5)), r"the model needs m=4, n=3"),
 ])
@@ -170,6 +179,15 @@ def test_bad_inputs(yin, kwargs, match):
     args = dict(v0=v0[:2], w0=w0[:2], ste="relu", lr=0.1, steps=5) | kwargs
     with pytest.raises(ValueError, match=match):
         population_cgd(model, **args)
+
+
+def test_stochastic_bounds(yin):
+    model, v0, w0 = yin
+    kw = dict(ste="relu", lr=0.1, generator=torch.Generator())
+    with pytest.raises(ValueError, match=r"batch_size=10000001 must be an integer >= 1 and <= 10000000"):
+        stochastic_cgd(model, v0[:1], w0[:1], steps=1, batch_size=10**7 + 1, **kw)
+    with pytest.raises(ValueError, match=r"steps=10000001 must be an integer >= 1 and <= 10000000"):
+        stochastic_cgd(model, v0[:1], w0[:1], steps=10**7 + 1, batch_size=1, **kw)
 
 
 def test_stochastic_needs_a_generator(yin):
