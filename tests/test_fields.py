@@ -33,6 +33,33 @@ def test_grid_avoids_origin(num):
     assert torch.equal(W[:, 0].reshape(num, num), X) and torch.equal(W[:, 1].reshape(num, num), Y)
 
 
+@pytest.mark.parametrize("num", [2, 4, 5])
+def test_grid_coordinates(num):
+    """Even num: linspace(-e, e); odd num: shifted by half a cell, e / (num - 1)... one
+    cell = 2e / (num - 1), so points sit at -e + (2k + 1) e / (num - 1)."""
+    X, Y, _ = fields.grid(1.5, num)
+    k = np.arange(num)
+    x = -1.5 + 2 * 1.5 * k / (num - 1) + (1.5 / (num - 1) if num % 2 else 0.0)
+    np.testing.assert_allclose(X[0].numpy(), x, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(Y[:, 0].numpy(), x, rtol=1e-15, atol=1e-15)
+    with pytest.raises(ValueError, match=r"num=1 must be an integer >= 2"):
+        fields.grid(1.0, 1)
+    with pytest.raises(ValueError, match=r"num=2001 must be an integer >= 2 and <= 2000"):
+        fields.grid(1.0, 2001)
+    assert fields.grid(1.0, 2000)[0].shape == (2000, 2000)
+
+
+def test_rays_reach_one_and_a_half_extents():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    fields.draw_rays(ax, [[3.0, 4.0]], extent=2.0, color="k")
+    fields.draw_rays(ax, [[0.0, -1.0]], extent=2.0, both=True, color="k")
+    np.testing.assert_allclose(ax.lines[0].get_xydata(), [[0.0, 0.0], [1.8, 2.4]], rtol=1e-12)
+    np.testing.assert_allclose(ax.lines[1].get_xydata(), [[0.0, 3.0], [0.0, -3.0]], rtol=1e-12, atol=1e-15)
+    plt.close(fig)
+
+
 def test_evaluate_matches_direct_and_rejects_bad_shapes():
     X, Y, W = fields.grid(2.0, 6)
     v = ms.optimal_v(W, A)
@@ -68,6 +95,9 @@ def test_cgd_path_continues_population_cgd(ste):
     assert torch.allclose(torch.linalg.vector_norm(w, dim=-1), h.w_norm, atol=1e-12)
     with pytest.raises(ValueError):
         fields.cgd_path(model, v0, w0, ste=ste, lr=0.2, steps=30, every=7)
+    steps, v1, _ = fields.cgd_path(model, v0, w0, ste=ste, lr=0.2, steps=30)  # every = 1
+    assert steps.tolist() == list(range(31)) and v1.shape == (31, 2, 1)
+    torch.testing.assert_close(v1[::10], v, rtol=1e-13, atol=1e-15)
 
 
 def test_profile_matches_closed_form(sample):

@@ -84,6 +84,14 @@ def test_batched_sweep_marks_diverged_runs():
     assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [4, -1]
     assert torch.isnan(h.loss[4:, 0]).all() and torch.isfinite(h.loss[:, 1]).all()
     assert "1 diverged" in h.summary()
+    # the summary's medians are over the final record of the runs that did not diverge
+    class Growing(Exploding):
+        def expected_coarse_grad(self, v, w, ste):
+            return -w
+
+    h2 = population_cgd(Growing(), [[0.0], [0.0], [0.0]], [[1.0], [2.0], [4.0]], ste="relu", lr=[0.7, 0.01, 0.01],
+                        steps=10)
+    assert h2.summary() == f"    relu: 3 runs, 1 diverged, median final loss 0.01, median final |w| {2 * 1.01**10:.4g}"
 
 
 def test_diverged_run_stays_at_its_last_finite_values():
