@@ -160,6 +160,25 @@ def test_stochastic_first_step_uses_the_drawn_minibatch():
     assert h.grad_norm[0, 0].item() == pytest.approx(float(np.linalg.norm(g0.numpy())), rel=1e-12)
 
 
+class ZeroPatches:
+    """A sampler without a closed-form loss whose second patch is always 0 (as in image data)."""
+
+    def sample(self, batch, generator):
+        Z = torch.randn(batch, 2, 3, generator=generator, dtype=F64)
+        Z[:, 1] = 0.0
+        return Z, torch.randn(batch, generator=generator, dtype=F64)
+
+
+def test_stochastic_batch_loss_counts_zero_inputs_as_off():
+    v0, w0 = torch.tensor([[0.5, 2.0]], dtype=F64), torch.tensor([[1.0, -0.5, 0.3]], dtype=F64)
+    h = stochastic_cgd(ZeroPatches(), v0, w0, ste="relu", lr=0.1, steps=1, batch_size=32,
+                       generator=torch.Generator().manual_seed(6))
+    Z, y = ZeroPatches().sample(32, torch.Generator().manual_seed(6))
+    r = ((Z.numpy() @ w0[0].numpy()) > 0) @ v0[0].numpy() - y.numpy()
+    assert h.loss[0, 0].item() == pytest.approx(0.5 * np.mean(r**2), rel=1e-12)
+    assert torch.isnan(h.theta).all()  # no reference direction
+
+
 def test_stochastic_is_deterministic_and_common_batches_shared(yin):
     model, v0, w0 = yin
     kw = dict(ste=("relu", "crelu", "identity", "relu", "crelu", "identity"), lr=0.05, steps=20, batch_size=32)
