@@ -109,4 +109,7 @@ def test_valid_neighbours_pass():
 def test_messages_are_short():
     with pytest.raises(ValueError) as exc:
         cgd(lr="x" * 10_000)
-    assert len(str(exc.value)) < 200
+    assert len(str(exc.value)) < 200 and "xxx..." in str(exc.value)
+    with pytest.raises(ValueError) as exc:  # a value of 60 characters is shown in full
+        cgd(lr="y" * 58)
+    assert f"lr={'y' * 58!r} must be" in str(exc.value)

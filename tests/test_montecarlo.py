@@ -170,6 +170,7 @@ def test_standard_errors_match_the_spread_over_replicates():
 @pytest.mark.parametrize("call,match", [
     (lambda m: estimate([1.0, 1.0], [1.0, 0.0], m, samples=1, generator=torch.Generator()), r"samples=1 must be an integer >= 2"),
     (lambda m: estimate([1.0], [1.0, 0.0], m, samples=10, generator=torch.Generator()), r"v has shape \(1,\) and w \(2,\); the inputs need \(2,\) and \(2,\)"),
+    (lambda m: estimate([1.0, 1.0], [1.0, 0.0, 0.0], m, samples=10, generator=torch.Generator()), r"v has shape \(2,\) and w \(3,\); the inputs need \(2,\) and \(2,\)"),
     (lambda m: estimate([1.0, 1.0], [1.0, 0.0], m, samples=10, generator=torch.Generator(), stes=("sign",)), r"ste='sign' is not valid"),
     (lambda m: estimate([1.0, 1.0], [0.0, 0.0], m, samples=10, generator=torch.Generator(), true_grad=True), r"w = 0 is not allowed"),
     (lambda m: estimate([1.0, 1.0], [1.0, 0.0], m, samples=10, generator=torch.Generator(), true_grad=True, bandwidth=0), r"bandwidth=0 must be"),
@@ -215,6 +216,32 @@ def test_large_patches_use_group_sums_with_the_same_mean_and_a_consistent_standa
         # 16 coordinates their mean has ~1.3 %
         assert ((ratio > 0.8) & (ratio < 1.2)).all(), ratio
         assert abs(float(ratio.mean()) - 1) < 0.06, ratio
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_batch_means_standard_error_written_out(fused):
+    """m n > 256 and 1290 samples: groups of 1290 // 64 = 20 consecutive samples plus one
+    remainder group of 10; se^2 = (sum_g X_g^2 / size_g / N - mean^2) / (groups - 1), with X_g
+    the group sums (NumPy, from per-sample coarse gradients). fused=False is the PyTorch path."""
+    from stelib.montecarlo import _Accumulator
+
+    g = torch.Generator().manual_seed(9)
+    m, n, N = 20, 16, 1290
+    Z, y = torch.randn(N, m, n, generator=g, dtype=F64), torch.randn(N, generator=g, dtype=F64)
+    v, w = torch.randn(m, generator=g, dtype=F64), torch.randn(n, generator=g, dtype=F64) / 4
+    acc = _Accumulator(v, w, STE_NAMES, False, 0.02)
+    acc.add(Z, y, samples=N, fused=fused)
+    est = acc.result()
+    ell, coarse, _ = _numpy_reference(v, w, Z, y, 0.02)
+    sizes = [20] * 64 + [10]
+    edges = np.cumsum([0] + sizes)
+    for ste in STE_NAMES:
+        X = np.stack([coarse[ste][a:b].sum(0) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+        mean = coarse[ste].mean(0)
+        var = ((X**2 / np.array(sizes)[:, None]).sum(0) / N - mean**2) / (len(sizes) - 1)
+        np.testing.assert_allclose(est.coarse[ste].mean.numpy(), mean, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(est.coarse[ste].se.numpy(), np.sqrt(var), rtol=1e-8)
+    np.testing.assert_allclose(est.loss.se.item(), ell.std(ddof=1) / np.sqrt(N), rtol=1e-9)
 
 
 def test_non_finite_samples_are_rejected_before_any_estimate():

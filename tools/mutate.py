@@ -81,10 +81,11 @@ class Mutant:
     line: int
     change: str
     source: str  # the stripped source line
+    occurrence: int = 0  # the same change earlier on the same line (ast.walk order: outer first)
 
     @property
     def key(self) -> str:
-        return f"{self.module}|{self.source}|{self.change}"
+        return f"{self.module}|{self.source}|{self.change}" + (f"#{self.occurrence}" if self.occurrence else "")
 
 
 def _skipped(tree: ast.AST) -> set[int]:
@@ -162,9 +163,12 @@ class _Unnot(ast.NodeTransformer):
 def mutants(module: str) -> list[Mutant]:
     src = (PKG / f"{module}.py").read_text()
     lines = src.splitlines()
-    out = []
+    out, seen = [], {}
     for i, (node, change, _) in enumerate(_sites(ast.parse(src))):
-        out.append(Mutant(module, i, node.lineno, change, lines[node.lineno - 1].strip()))
+        text = lines[node.lineno - 1].strip()
+        k = seen.get((text, change), 0)
+        seen[(text, change)] = k + 1
+        out.append(Mutant(module, i, node.lineno, change, text, k))
     return out
 
 
