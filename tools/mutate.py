@@ -187,7 +187,7 @@ def _load_equivalent() -> dict[str, str]:
     if EQUIV_FILE.exists():
         for raw in EQUIV_FILE.read_text().splitlines():
             if raw.strip() and not raw.startswith("#"):
-                key, _, why = raw.partition("  # ")
+                key, _, why = raw.rpartition("  # ")
                 eq[key.strip()] = why.strip()
     return eq
 
