@@ -187,7 +187,9 @@ def _load_equivalent() -> dict[str, str]:
     if EQUIV_FILE.exists():
         for raw in EQUIV_FILE.read_text().splitlines():
             if raw.strip() and not raw.startswith("#"):
-                key, _, why = raw.rpartition("  # ")
+                key, sep, why = raw.rpartition("  # ")
+                if not sep:
+                    key, why = raw, ""
                 eq[key.strip()] = why.strip()
     return eq
 
