@@ -218,22 +218,24 @@ def test_large_patches_use_group_sums_with_the_same_mean_and_a_consistent_standa
         assert abs(float(ratio.mean()) - 1) < 0.06, ratio
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_batch_means_standard_error_written_out(fused):
-    """m n > 256 and 1290 samples: groups of 1290 // 64 = 20 consecutive samples plus one
-    remainder group of 10; se^2 = (sum_g X_g^2 / size_g / N - mean^2) / (groups - 1), with X_g
-    the group sums (NumPy, from per-sample coarse gradients). fused=False is the PyTorch path."""
+@pytest.mark.parametrize("N,fused", [(1290, True), (1290, False), (150, False), (13_200, False)])
+def test_batch_means_standard_error_written_out(N, fused):
+    """m n > 256: groups of min(32, N // 64) consecutive samples plus one remainder group
+    (1290: 64 x 20 + 10; 150: 75 x 2; 13 200: 412 x 32 + 16, read in two chunks);
+    se^2 = (sum_g X_g^2 / size_g / N - mean^2) / (groups - 1), with X_g the group sums (NumPy,
+    from per-sample coarse gradients). fused=False is the PyTorch path."""
     from stelib.montecarlo import _Accumulator
 
     g = torch.Generator().manual_seed(9)
-    m, n, N = 20, 16, 1290
+    m, n = 20, 16
     Z, y = torch.randn(N, m, n, generator=g, dtype=F64), torch.randn(N, generator=g, dtype=F64)
     v, w = torch.randn(m, generator=g, dtype=F64), torch.randn(n, generator=g, dtype=F64) / 4
     acc = _Accumulator(v, w, STE_NAMES, False, 0.02)
     acc.add(Z, y, samples=N, fused=fused)
     est = acc.result()
     ell, coarse, _ = _numpy_reference(v, w, Z, y, 0.02)
-    sizes = [20] * 64 + [10]
+    group = min(32, N // 64)
+    sizes = [group] * (N // group) + ([N % group] if N % group else [])
     edges = np.cumsum([0] + sizes)
     for ste in STE_NAMES:
         X = np.stack([coarse[ste][a:b].sum(0) for a, b in zip(edges[:-1], edges[1:], strict=True)])
