@@ -11,16 +11,19 @@ operator swapped (``+`` <-> ``-``, ``*`` <-> ``/``, ``**`` -> ``*``, ``&`` <-> `
 float constant x 1.01 (0.0 -> 1.0). Strings, f-strings, ``raise`` statements (messages),
 annotations, ``__all__`` and default argument values are left alone.
 
-The mutants of a module run against the test files that cover it (``MODULE_TESTS``; the
-chapters' nbval tests are never run). The parent process imports torch, NumPy, SciPy and
-pytest once and forks one child per mutant; the child puts a copy of the package with the
-mutated file first on ``sys.path`` (and on ``PYTHONPATH`` for subprocesses) and runs pytest
-with ``-x``. A failing test, a collection error or a timeout kills the mutant.
+The mutants of a module run against the test files that cover it (``MODULE_TESTS`` plus
+``tests/test_bad_inputs.py``; the chapters' nbval tests are never run). The parent process
+imports the third-party modules once and forks one child per mutant (``--jobs`` at a time);
+the child puts a copy of the package with the mutated file first on ``sys.path`` (and on
+``PYTHONPATH`` for subprocesses) and runs pytest with ``-x``, fastest tests first (timed on
+the unmutated run). A failing test, a collection error or a timeout kills the mutant. The
+sample per module is fixed by ``--seed``; ``--report run.json`` reprints a saved run.
 
 Mutants judged equivalent (no test can tell them apart from the original) are listed with a
 reason in ``tools/mutate_equivalent.txt``, one ``key  # reason`` per line, the key being
-``module|source line|change``; they are left out of the score. The score per module and in
-total is killed / (mutants - equivalent).
+``module|source line|change`` (``#k`` appended for the k-th same change on one line); they
+are left out of the score. The score per module and in total is killed / (mutants -
+equivalent).
 """
 
 from __future__ import annotations
