@@ -138,8 +138,7 @@ def expected_coarse_grad(v, w, v_star, w_star, ste: str) -> torch.Tensor:
     a = 1.0 / r
     safe = torch.where(sin > 0, sin, torch.ones_like(sin))
     big = torch.where(sin > 0, cf.cdf_minus_half(a / safe), torch.full_like(sin, 0.5))
-    # a = 1/|w| may be inf for a subnormal |w|: a * 0 would be nan where cos = 0 (Phi(0) = 1/2)
-    cot = torch.where(sin > 0, cf.cdf(torch.where(cos == 0, 0.0, a * cos) / safe), (cos > 0).to(sin.dtype))
+    cot = torch.where(sin > 0, cf.cdf(a * cos / safe), (cos > 0).to(sin.dtype))
     A = cf.PHI0 / 2 - cf.pdf(a) * cot + cos * cf.PHI0 * big
     return _h(v, v_star) / 2 * cf.first_moment(a) * w_hat - vvs * (A * w_hat + cf.PHI0 * big * su)
 

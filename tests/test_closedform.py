@@ -111,6 +111,16 @@ def test_subnormal_w_gives_no_nan():
     assert bool(torch.isfinite(out).all())
 
 
+def test_crelu_coarse_gradient_is_continuous_through_a_right_angle():
+    """cos theta = 0 exactly takes its own branch (Phi(a cot theta) = 1/2): it must agree with
+    angles a hair either side."""
+    ws = torch.tensor([0.0, 1.0], dtype=F64)
+    at = g.expected_coarse_grad(V, torch.tensor([0.8, 0.0], dtype=F64), VS, ws, "crelu")
+    for eps in (1e-9, -1e-9):
+        near = g.expected_coarse_grad(V, 0.8 * torch.tensor([math.cos(eps), math.sin(eps)], dtype=F64), VS, ws, "crelu")
+        torch.testing.assert_close(at, near, rtol=0, atol=1e-8)
+
+
 def test_cgd_marks_runs_whose_norm_or_loss_overflows():
     """A run pushed past |w| ~ 1e154 used to record |w| = inf without being marked."""
     model = YinModel(VS, WS)

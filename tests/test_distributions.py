@@ -87,6 +87,33 @@ def test_empirical_moments_and_default_scales():
     assert make_distribution("anisotropic", 2, scales=(3.0, 3.0)).rotation_invariant
 
 
+def test_mixture_components():
+    """Orthogonal to e = 1/sqrt(n) the mixture is N(0, std^2) (std = 0.6 by default); along e it
+    is shift + +-sep + N(0, std^2), whose third central moment is 0 when the signs are fair."""
+    d = make_distribution("mixture", 2, shift=0.0)
+    z = d.sample((500_000,), gen(15))
+    u = (z[:, 0] - z[:, 1]) / math.sqrt(2)
+    assert abs(u.var().item() - 0.36) < 4.5 * 0.36 * math.sqrt(2 / len(u))
+    t = (z[:, 0] + z[:, 1]) / math.sqrt(2)
+    t3 = t**3
+    assert abs(t3.mean().item()) < 4.5 * t3.std().item() / math.sqrt(len(t))
+    assert abs((t**2).mean().item() - 1.36) < 4.5 * (t**2).std().item() / math.sqrt(len(t))
+
+
+def test_digits_patch_is_the_central_patch():
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(np.float64)
+    x = x - x.mean(0)
+    std = x.std(0)
+    x = x / np.where(std > 0, std, 1.0)
+    for k in (2, 4):
+        lo = (8 - k) // 2
+        want = x.reshape(-1, 8, 8)[:, lo:lo + k, lo:lo + k].reshape(-1, k * k)
+        np.testing.assert_allclose(Digits(k * k, kind="patch").points.numpy(), want, rtol=1e-13, atol=1e-13)
+    assert not make_distribution("digits", 4).symmetric and not make_distribution("digits", 4).rotation_invariant
+
+
 def test_symmetry_facts():
     assert make_distribution("gaussian", 2).rotation_invariant
     assert make_distribution("student_t", 2).rotation_invariant
