@@ -194,6 +194,12 @@ def test_label_noise_standard_deviation():
     e = (y - Problem(d, 2, labels="linear", a=[1.0, 0.5]).label(Z)).numpy()
     assert abs(e.std(ddof=1) - 0.5) < 4.5 * 0.5 / math.sqrt(2 * len(e))
     assert abs(e.mean()) < 4.5 * 0.5 / math.sqrt(len(e))
+    # draw by draw: the patches first, then one N(0, 1) per label, times noise, added
+    g = gen(13)
+    Z2 = d.sample((40_000, 2), g)
+    eps = torch.randn(40_000, generator=g, dtype=torch.float64)
+    assert torch.equal(Z2, Z)
+    np.testing.assert_allclose(e, 0.5 * eps.numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="noise > 0 needs a generator"):
         noisy.label(Z[:5])
 
@@ -201,6 +207,8 @@ def test_label_noise_standard_deviation():
 @pytest.mark.parametrize("kwargs,match", [
     ({"labels": "teacher"}, r"labels='teacher' needs v_star"),
     ({"labels": "linear"}, r"labels='linear' needs a"),
+    ({"labels": "teacher", "v_star": [1.0] * 3}, r"labels='teacher' needs v_star \(shape \(m,\)\) and w_star"),
+    ({"labels": "relu_teacher", "w_star": [1.0, 0.0]}, r"labels='relu_teacher' needs v_star"),
     ({"labels": "linear", "a": [1.0]}, r"a must have shape \(2,\)"),
     ({"labels": "teacher", "v_star": [1.0], "w_star": [1.0, 0.0]}, r"v_star must have shape \(3,\)"),
     ({"labels": "teacher", "v_star": [1.0] * 3, "w_star": [0.0, 0.0]}, r"w_star = 0 is not allowed"),

@@ -36,6 +36,8 @@ def test_at_angle_broadcasts_and_handles_ones_direction():
         at_angle(torch.ones(1), 0.1)
     with pytest.raises(ValueError, match=r"w_star must be a nonzero vector"):
         at_angle(torch.zeros(3), 0.1)
+    plane = at_angle(torch.tensor([3.0, 4.0]), math.pi / 2)  # n = 2 is enough
+    assert float(plane @ torch.tensor([3.0, 4.0], dtype=F64)) == pytest.approx(0.0, abs=1e-14)
     unit = at_angle(torch.tensor([0.0, 1.0, 0.0]), math.pi / 2, 2.0)  # a unit w* is allowed
     assert float(unit.norm()) == pytest.approx(2.0) and float(unit[1]) == pytest.approx(0.0, abs=1e-15)
 
