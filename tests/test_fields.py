@@ -188,6 +188,25 @@ def test_crelu_radial_root_on_a_hand_made_sample():
     Z = torch.stack([x, torch.zeros_like(x)], -1)[:, None, :]
     y = torch.tensor([0.0, 0.0, 10.0, 0.0, 0.0], dtype=F64)
     assert profile.crelu_radial_root(1.0, torch.tensor([2.0, 0.0]), Z, y) == 0.3
+    # the crossing at the last sample, and a sample that ends positive
+    assert profile.crelu_radial_root(1.0, torch.tensor([1.0, 0.0]), Z[:3], y[:3]) == 0.3
+    assert profile.crelu_radial_root(1.0, torch.tensor([1.0, 0.0]), Z[:2], y[:2]) is None
+
+
+def test_stationary_angles_interpolate_the_slope_linearly():
+    """Each sign change of the slope on the grid, placed by linear interpolation (NumPy)."""
+    Z, y = ms.LinearTeacherModel(A).sample(5000, torch.Generator().manual_seed(23))
+    grid = 64
+    th = -math.pi + 2 * math.pi * np.arange(grid) / grid
+    df = profile.profile(Z, y, torch.tensor(th), delta=0.1).df.numpy()
+    nxt = np.roll(df, -1)
+    want = []
+    for i in np.nonzero(df * nxt < 0)[0]:
+        t = th[i] + df[i] / (df[i] - nxt[i]) * 2 * math.pi / grid
+        want.append((t + math.pi) % (2 * math.pi) - math.pi)
+    got = profile.stationary_angles(Z, y, grid=grid, delta=0.1, merge=1e-12)
+    np.testing.assert_allclose(got, sorted(want), rtol=0, atol=1e-12)
+    assert len(got) == 4
 
 
 def test_merge_wraps_around_pi():
