@@ -95,6 +95,9 @@ def test_cgd_path_continues_population_cgd(ste):
     assert torch.allclose(torch.linalg.vector_norm(w, dim=-1), h.w_norm, atol=1e-12)
     with pytest.raises(ValueError):
         fields.cgd_path(model, v0, w0, ste=ste, lr=0.2, steps=30, every=7)
+    with pytest.raises(ValueError, match=r"steps=1000001 must be an integer >= 1 and <= 1000000"):
+        fields.cgd_path(model, v0, w0, ste=ste, lr=0.2, steps=10**6 + 1, every=1)
+    assert fields.cgd_path(model, v0, w0, ste=ste, lr=0.2, steps=100, every=100)[0].tolist() == [0, 100]
     steps, v1, _ = fields.cgd_path(model, v0, w0, ste=ste, lr=0.2, steps=30)  # every = 1
     assert steps.tolist() == list(range(31)) and v1.shape == (31, 2, 1)
     torch.testing.assert_close(v1[::10], v, rtol=1e-13, atol=1e-15)

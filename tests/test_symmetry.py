@@ -156,3 +156,6 @@ def test_radial_part_and_slope():
     assert loglog_slope(x, torch.full_like(x, math.pi)) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError):
         loglog_slope(x, -x)
+    for bad in (([0.0, 1.0], [1.0, 2.0]), ([1.0, 2.0], [0.0, 2.0]), ([1.0], [1.0]), ([1.0, 2.0], [1.0, 2.0, 3.0])):
+        with pytest.raises(ValueError, match="x and y must be positive 1-D arrays of the same length >= 2"):
+            loglog_slope(*bad)
