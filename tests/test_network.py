@@ -99,3 +99,6 @@ def test_zero_inputs_are_off():
     r = s @ v.numpy() - y.numpy()
     np.testing.assert_allclose(sample_loss(v, w, Z, y).item(), 0.5 * np.mean(r**2), rtol=1e-13)
     np.testing.assert_allclose(grad_v(v, w, Z, y).numpy(), (s * r[:, None]).mean(0), rtol=1e-12)
+    g = np.einsum("bmn,bm->n", Z.numpy(), v.numpy() * r[:, None]) / 30  # identity STE: mu' = 1
+    np.testing.assert_allclose(coarse_grad(v, w, Z, y, "identity").numpy(), g, rtol=1e-12)
+    np.testing.assert_allclose(coarse_grads(v, w, Z, y, ("identity",))["identity"].numpy(), g, rtol=1e-12)
