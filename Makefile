@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 
-.PHONY: book teacher test execute bench lint clean help
+.PHONY: book teacher test execute bench lint mutate clean help
 
 help:
 	@echo "make book     build the book into _build/html (creates .venv, executes chapters, cached)"
@@ -21,6 +21,7 @@ help:
 	@echo "make execute  re-execute every chapter with default parameters, storing outputs"
 	@echo "make bench    run the benchmarks and print their ratios"
 	@echo "make lint     ruff"
+	@echo "make mutate   mutation testing of the library (not part of test; ~1 h on 2 cores)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -48,6 +49,13 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check stelib tests benchmarks tools
+
+# A sample of one-operator mutants per module against the tests that cover it (tools/mutate.py;
+# MODULES="ste gaussian" PER_MODULE=0 for every mutant of two modules).
+MODULES    ?=
+PER_MODULE ?= 40
+mutate: $(STAMP)
+	$(PY) tools/mutate.py --per-module $(PER_MODULE) $(if $(MODULES),--modules $(MODULES))
 
 clean:
 	rm -rf _build .jupyter_cache runs

@@ -81,8 +81,37 @@ def dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x * y).sum(dim=-1, keepdim=True)
 
 
+_TINY, _HUGE = 1e-150, 1e150  # the plain norm is exact between these (squares stay normal)
+
+
+def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(|x|, x / |x|) over the last axis (keepdim), exact for every finite x != 0.
+
+    Where the squares could overflow or underflow (|x| outside [1e-150, 1e150]) x is first
+    divided by its largest |entry|; elsewhere the plain norm is used, bit for bit.
+    """
+    r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    if _in_range(r):
+        return r, x / r
+    s = x.abs().amax(dim=-1, keepdim=True)
+    y = x / torch.where(s > 0, s, torch.ones_like(s))
+    ny = torch.linalg.vector_norm(y, dim=-1, keepdim=True)
+    return s * ny, y / torch.where(ny > 0, ny, torch.ones_like(ny))
+
+
 def norm(x: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    """|x| over the last axis (keepdim), without overflow or underflow (see :func:`polar`)."""
+    r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    if _in_range(r):
+        return r
+    return polar(x)[0]
+
+
+def _in_range(r: torch.Tensor) -> bool:
+    if r.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(r)
+    return _TINY < float(lo) and float(hi) < _HUGE
 
 
 def pdf(x: torch.Tensor) -> torch.Tensor:
@@ -107,7 +136,7 @@ def first_moment(c: torch.Tensor) -> torch.Tensor:
 
 def second_moment(c: torch.Tensor) -> torch.Tensor:
     """E[x^2 1{0 < x < c}] = Phi(c) - 1/2 - c phi(c); a Taylor series below c = 0.25."""
-    direct = cdf_minus_half(c) - c * pdf(c)
+    direct = cdf_minus_half(c) - torch.where(c.isinf(), 0.0, c * pdf(c))  # c = inf: 1/2
     small = c.abs() < 0.25
     cs = torch.where(small, c, torch.zeros_like(c))
     # phi(0) sum_k (-1/2)^k / k! c^(2k+3) / (2k+3)
@@ -126,9 +155,8 @@ def plane(w: torch.Tensor, w_star: torch.Tensor):
     :math:`w`. Angles within 64 machine epsilons of 0 or pi (rounding of exactly parallel inputs,
     e.g. ``w_star = 3 w``) are snapped to exactly 0 or pi, where ``sin = 0`` and ``su = 0``.
     """
-    r = norm(w)
-    w_hat = w / r
-    ws_hat = w_star / norm(w_star)
+    r, w_hat = polar(w)
+    ws_hat = polar(w_star)[1]
     theta = 2.0 * torch.atan2(norm(w_hat - ws_hat), norm(w_hat + ws_hat))
     tol = 64.0 * torch.finfo(theta.dtype).eps
     theta = torch.where(theta < tol, torch.zeros_like(theta), theta)

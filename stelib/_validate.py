@@ -63,12 +63,22 @@ def as_tensor(x, *, name: str, dtype: torch.dtype | None = None, ndim: int | tup
     """Convert NumPy arrays, lists and numbers to a floating tensor (float64 from NumPy/Python)."""
     if isinstance(x, torch.Tensor):
         t = x
+        if t.is_complex() or t.dtype == torch.bool:
+            raise ValueError(f"{name} must be a real number or array, got a tensor of dtype {t.dtype}")
         if not t.is_floating_point():
             t = t.to(torch.get_default_dtype() if dtype is None else dtype)
     else:
         try:
-            arr = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+            raw = np.asarray(x)
+            if raw.dtype.kind in "bcUS":  # bool, complex and strings are refused, never converted
+                what = {"b": "bool", "c": "complex", "U": "a string", "S": "a string"}[raw.dtype.kind]
+                raise ValueError(f"{name}={_short(x)} must be a real number or array, got {what}")
+            arr = np.asarray(raw, dtype=np.float64)
+        except TypeError as exc:
+            raise ValueError(f"{name} must be numeric, got {type(x).__name__}") from exc
+        except ValueError as exc:
+            if str(exc).startswith(f"{name}="):
+                raise
             raise ValueError(f"{name} must be numeric, got {type(x).__name__}") from exc
         t = torch.from_numpy(arr)
     if dtype is not None:
@@ -84,7 +94,13 @@ def as_tensor(x, *, name: str, dtype: torch.dtype | None = None, ndim: int | tup
     return t
 
 
+def _short(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_nonzero_rows(w: torch.Tensor, *, name: str = "w") -> None:
-    """Reject w = 0 (the angle and the direction of w are undefined there)."""
-    if bool((torch.linalg.vector_norm(w, dim=-1) == 0).any()):
+    """Reject w = 0 (the angle and the direction of w are undefined there); a tiny non-zero w
+    whose squared norm underflows is allowed."""
+    if bool((~(w != 0).any(dim=-1)).any()):
         raise ValueError(f"{name} = 0 is not allowed: the direction w/|w| is undefined at the origin")

@@ -24,8 +24,10 @@ torch.Size([4, 2, 3])
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -61,6 +63,8 @@ class Distribution:
         """Draw independent patches of shape ``(*shape, n)`` with the given generator."""
         if not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        if not isinstance(shape, Iterable) or isinstance(shape, str | bytes):
+            raise ValueError(f"shape={shape!r} must be a tuple of positive integers, e.g. (batch, m)")
         shape = tuple(check_positive_int(s, name="shape entry") for s in shape)
         return self._draw(shape, generator)
 
@@ -123,6 +127,8 @@ class StudentT(Distribution):
     def __post_init__(self):
         super().__post_init__()
         check_real(self.df, name="df", low=2.0, low_open=True, high=1e6)
+        if not isinstance(self.radial, bool | np.bool_):
+            raise ValueError(f"radial={self.radial!r} must be True or False")
 
     @property
     def rotation_invariant(self) -> bool:
@@ -152,7 +158,10 @@ class AnisotropicGaussian(Distribution):
         scales = self.scales
         if scales is None:
             scales = tuple(float(s) for s in np.geomspace(2.0, 0.5, self.n)) if self.n > 1 else (1.0,)
-        scales = tuple(check_positive(s, name="scales entry") for s in scales)
+        if not isinstance(scales, Iterable) or isinstance(scales, str | bytes):
+            raise ValueError(f"scales={scales!r} must be a sequence of n={self.n} positive numbers")
+        # Bounded so that samples (a few scales at most) and their products with w stay finite.
+        scales = tuple(check_real(s, name="scales entry", low=0.0, low_open=True, high=1e6) for s in scales)
         if len(scales) != self.n:
             raise ValueError(f"scales has {len(scales)} entries; it needs n={self.n}")
         object.__setattr__(self, "scales", scales)
@@ -283,7 +292,7 @@ def make_distribution(name: str, n: int, **shape) -> Distribution:
     """Build the distribution called ``name`` on R^n; ``shape`` holds its shape parameters."""
     check_choice(name, tuple(DISTRIBUTIONS), name="distribution")
     cls = DISTRIBUTIONS[name]
-    allowed = set(cls.__dataclass_fields__) - {"n"}
+    allowed = {f.name for f in dataclasses.fields(cls)} - {"n"}  # ClassVars are not fields
     unknown = set(shape) - allowed
     if unknown:
         raise ValueError(f"unknown shape parameter(s) {sorted(unknown)} for distribution {name!r}; "

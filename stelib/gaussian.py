@@ -280,7 +280,7 @@ def is_critical(v, w, v_star, w_star, *, atol: float = 1e-10) -> torch.Tensor:
     Uses the convention df/dw = 0 at theta in {0, pi} (book: prop-yin-loss).
     """
     gv, gw = population_grad(v, w, v_star, w_star)
-    r = torch.linalg.vector_norm(cf.vector(w, name="w"), dim=-1).to(gw.dtype)
+    r = cf.norm(cf.vector(w, name="w"))[..., 0].to(gw.dtype)
     return (torch.linalg.vector_norm(gv, dim=-1) <= atol) & (
         torch.linalg.vector_norm(gw, dim=-1) * r <= atol)
 

@@ -78,15 +78,14 @@ def _args(v, w, a):
 def population_loss(v, w, a) -> torch.Tensor:
     """L(v, w) = E[(v sigma(w^T z) - a^T z)^2] / 2 = v^2/4 - phi(0) v a^T w_hat + |a|^2/2, (...)."""
     v, w, a = _args(v, w, a)
-    alpha = cf.dot(a, w / cf.norm(w))
+    alpha = cf.dot(a, cf.polar(w)[1])
     return (v**2 / 4 - cf.PHI0 * v * alpha + cf.dot(a, a) / 2)[..., 0]
 
 
 def population_grad(v, w, a) -> tuple[torch.Tensor, torch.Tensor]:
     """(dL/dv of shape (..., 1), dL/dw of shape (..., n)); L is smooth for w != 0."""
     v, w, a = _args(v, w, a)
-    r = cf.norm(w)
-    w_hat = w / r
+    r, w_hat = cf.polar(w)
     alpha = cf.dot(a, w_hat)
     return v / 2 - cf.PHI0 * alpha, -cf.PHI0 * v / r * (a - alpha * w_hat)
 
@@ -94,19 +93,19 @@ def population_grad(v, w, a) -> tuple[torch.Tensor, torch.Tensor]:
 def optimal_v(w, a) -> torch.Tensor:
     """argmin_v L(v, w) = 2 E[y* sigma(w^T z)] = 2 phi(0) a^T w_hat, shape (..., 1)."""
     _, w, a = _args(None, w, a)
-    return 2 * cf.PHI0 * cf.dot(a, w / cf.norm(w))
+    return 2 * cf.PHI0 * cf.dot(a, cf.polar(w)[1])
 
 
 def profile_loss(w, a) -> torch.Tensor:
     """min_v L(v, w) = |a|^2/2 - (a^T w_hat)^2/(2 pi), shape (...); depends on w_hat only."""
     _, w, a = _args(None, w, a)
-    return (cf.dot(a, a) / 2 - cf.dot(a, w / cf.norm(w)) ** 2 / (2 * math.pi))[..., 0]
+    return (cf.dot(a, a) / 2 - cf.dot(a, cf.polar(w)[1]) ** 2 / (2 * math.pi))[..., 0]
 
 
 def is_stationary(v, w, a, *, atol: float = 1e-10) -> torch.Tensor:
     """|dL/dv| <= atol and |w| |dL/dw| <= atol (scale-free), bool of shape (...)."""
     gv, gw = population_grad(v, w, a)
-    r = torch.linalg.vector_norm(cf.vector(w, name="w"), dim=-1).to(gw.dtype)
+    r = cf.norm(cf.vector(w, name="w"))[..., 0].to(gw.dtype)
     return (gv[..., 0].abs() <= atol) & (torch.linalg.vector_norm(gw, dim=-1) * r <= atol)
 
 
@@ -168,8 +167,7 @@ def expected_coarse_grad(v, w, a, ste: str, *, method: str = "auto") -> torch.Te
     """
     closed = closed_form(method, ste)
     v, w, a = _args(v, w, a)
-    r = cf.norm(w)
-    w_hat = w / r
+    r, w_hat = cf.polar(w)
     if not closed:
         mo = moments(r, ste, method="quadrature")
         alpha = cf.dot(a, w_hat)

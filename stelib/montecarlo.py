@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import torch
 
+from stelib._closedform import norm
 from stelib._validate import as_tensor, check_positive, check_positive_int
 from stelib.ste import STE_NAMES, check_ste, surrogate_derivative
 
@@ -135,9 +136,13 @@ def _per_sample(v, w, Z, y, stes, bandwidth, pre=None, group: int = 1):
         # Kernel estimate of the boundary integral: unit i flips where x_i = z_i^T w = 0, the
         # loss jumps by v_i (r - v_i s_i + v_i / 2) there (the residual with unit i half on),
         # and delta(x_i) is replaced by a Gaussian kernel of width h |w|: bias O(h^2).
-        h = bandwidth * torch.linalg.vector_norm(w)
+        wn = norm(w)[0]
+        h = bandwidth * wn
         x = pre / h
-        kernel = torch.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * h)  # (b, m)
+        if _scaled(wn):  # |w| times the kernel: the caller divides by |w| (no overflow in squares)
+            kernel = torch.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * bandwidth)
+        else:
+            kernel = torch.exp(-0.5 * x * x) / (math.sqrt(2 * math.pi) * h)  # (b, m)
         C.append(kernel * v * (r[:, None] - v * s + 0.5 * v))
     b, m, n = Z.shape
     k = len(C)
@@ -150,6 +155,12 @@ def _per_sample(v, w, Z, y, stes, bandwidth, pre=None, group: int = 1):
     else:
         G = torch.bmm(C, Z)  # (b, k, n): C before Z keeps Z's layout (fast)
     return 0.5 * r * r, s * r[:, None], G
+
+
+def _scaled(r: torch.Tensor) -> bool:
+    """Whether the true-gradient terms are accumulated times |w| (|w| far from 1, where the
+    terms, of order 1/|w|, or their squares would overflow or underflow)."""
+    return not 1e-100 < float(r) < 1e100
 
 
 def _chunk_and_group(m: int, n: int, samples: int) -> tuple[int, int]:
@@ -172,7 +183,7 @@ class _Accumulator:
     def __init__(self, v, w, stes, true_grad, bandwidth):
         self.v, self.w, self.stes = v, w, stes
         self.bandwidth = check_positive(bandwidth, name="bandwidth") if true_grad else None
-        if true_grad and float(torch.linalg.vector_norm(w)) == 0:
+        if true_grad and not bool((w != 0).any()):
             raise ValueError("w = 0 is not allowed for the true gradient: the direction w/|w| is undefined")
         self.loss, self.grad_v, self.G = _Moments(), _Moments(), _Moments()
 
@@ -225,7 +236,11 @@ class _Accumulator:
     def result(self) -> MCResult:
         G = self.G.result()
         coarse = {ste: Estimate(G.mean[k], G.se[k]) for k, ste in enumerate(self.stes)}
-        true = Estimate(G.mean[-1], G.se[-1]) if self.bandwidth is not None else None
+        true = None
+        if self.bandwidth is not None:
+            r = norm(self.w)[0]
+            unit = r if _scaled(r) else 1.0
+            true = Estimate(G.mean[-1] / unit, G.se[-1] / unit)
         return MCResult(self.loss.result(), self.grad_v.result(), coarse, true, self.loss.count)
 
 
@@ -266,7 +281,8 @@ def true_grad_per_sample(v, w, Z, y_star, *, bandwidth: float = 0.02) -> torch.T
     v, w = _vw(v, w, *Z.shape[1:])
     v, w, y_star = v.to(Z.device), w.to(Z.device), y_star.to(Z.device)
     acc = _Accumulator(v, w, (), True, bandwidth)  # validates bandwidth and w != 0
-    return _per_sample(v, w, Z, y_star, (), acc.bandwidth)[2][:, -1]
+    r = norm(w)[0]
+    return _per_sample(v, w, Z, y_star, (), acc.bandwidth)[2][:, -1] / (r if _scaled(r) else 1.0)
 
 
 def estimate(v, w, sampler, *, samples: int, generator: torch.Generator, stes=STE_NAMES,

@@ -274,6 +274,7 @@ def surrogate_derivative(x, ste: str, *, upper: float = 1.0) -> torch.Tensor:
     relu do not depend on it. Returns a tensor of the dtype of ``x`` (float64 for NumPy input).
     """
     check_ste(ste)
+    upper = check_positive(upper, name="upper")
     x = as_tensor(x, name="x")
     if ste == "identity":
         return torch.ones_like(x)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
+from stelib._closedform import norm, polar
 from stelib._validate import as_tensor, check_choice, check_positive_int
 from stelib.ste import check_ste, names, surrogate_derivative
 
@@ -94,6 +95,8 @@ def _runs_setup(v0, w0, ste, lr, on_divergence):
     v = as_tensor(v0, name="v0", ndim=2, dtype=DTYPE).clone()  # (R, m)
     w = as_tensor(w0, name="w0", ndim=2, dtype=DTYPE).clone()  # (R, n)
     R = v.shape[0]
+    if R == 0:
+        raise ValueError(f"v0 has shape {tuple(v.shape)}: no runs; give at least one row (one per run)")
     if w.shape[0] != R:
         raise ValueError(f"v0 has {R} runs (rows) but w0 has {w.shape[0]}; give one row per run")
     stes = (ste,) * R if isinstance(ste, str) else tuple(ste)
@@ -136,7 +139,7 @@ def _theta(w, ref):
         return torch.full(w.shape[:1], float("nan"), dtype=DTYPE, device=w.device)
     # Kahan's formula 2 atan2(|w_hat - ref|, |w_hat + ref|): accurate near 0 and pi, where
     # arccos of a rounded cosine bottoms out at ~1e-8.
-    w_hat = w / torch.linalg.vector_norm(w, dim=-1, keepdim=True)
+    w_hat = polar(w)[1]
     return 2.0 * torch.atan2(torch.linalg.vector_norm(w_hat - ref, dim=-1), torch.linalg.vector_norm(w_hat + ref, dim=-1))
 
 
@@ -147,12 +150,28 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     alive = torch.ones(R, dtype=torch.bool, device=v.device)
     dstep = torch.full((R,), -1, dtype=torch.long, device=v.device)
 
+    def diverge(bad, t):
+        """Stop the runs in ``bad`` at step t (raise for a single run)."""
+        nonlocal alive, dstep
+        if mode == "raise" and bool(bad.any()):
+            i = int(torch.nonzero(bad)[0])
+            raise TrainingDiverged(
+                f"coarse gradient descent diverged at step {t} with learning rate lr={lr[i].item():g} "
+                f"(ste={stes[int(perm[i])]!r}): v or w became non-finite, w reached 0 or the loss "
+                "overflowed; try a smaller lr")
+        dstep = torch.where(bad, t, dstep)
+        alive = alive & ~bad
+
     def record(t, gnorm):
         nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)
+        loss = loss_fn(v, w)
+        bad = alive & ~torch.isfinite(loss)
+        if bool(bad.any()):  # finite v, w whose loss overflows: the run has diverged too
+            diverge(bad, t)
         rec["steps"].append(t)
-        rec["loss"].append(torch.where(alive, loss_fn(v, w), nan))
+        rec["loss"].append(torch.where(alive, loss, nan))
         rec["theta"].append(torch.where(alive, _theta(w, ref), nan))
-        rec["w_norm"].append(torch.where(alive, torch.linalg.vector_norm(w, dim=-1), nan))
+        rec["w_norm"].append(torch.where(alive, norm(w)[:, 0], nan))
         rec["grad_norm"].append(torch.where(alive, gnorm, nan))
 
     gv, gw = step_fn(v, w, groups)
@@ -160,19 +179,17 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     for t in range(1, steps + 1):
         v_new = v - lr[:, None] * gv
         w_new = w - lr[:, None] * gw
-        finite = torch.isfinite(v_new).all(dim=1) & torch.isfinite(w_new).all(dim=1)
-        finite &= torch.linalg.vector_norm(w_new, dim=-1) > 0
+        # |w| is nan/inf when w is, or when its squares overflow (then the scaled norm decides)
+        finite = torch.isfinite(v_new).all(dim=1) & torch.isfinite(torch.linalg.vector_norm(w_new, dim=-1))
+        finite &= (w_new != 0).any(dim=1)  # w = 0 (a tiny w whose squares underflow is not 0)
         if not bool(finite.all()):
-            bad = alive & ~finite
-            if mode == "raise" and bool(bad.any()):
-                i = int(torch.nonzero(bad)[0])
-                raise TrainingDiverged(
-                    f"coarse gradient descent diverged at step {t} with learning rate lr={lr[i].item():g} "
-                    f"(ste={stes[int(perm[i])]!r}): v or w became non-finite or w reached 0; "
-                    "try a smaller lr")
-            dstep = torch.where(bad, t, dstep)
-            alive &= finite
-            v_new = torch.where(alive[:, None], v_new, v)  # freeze diverged runs at their last values
+            finite = (torch.isfinite(v_new).all(dim=1) & torch.isfinite(w_new).all(dim=1)
+                      & (w_new != 0).any(dim=1))
+            finite &= torch.isfinite(norm(torch.where(finite[:, None], w_new, 1.0))[:, 0])
+        if not bool(finite.all()):
+            diverge(alive & ~finite, t)
+        if not bool(alive.all()):
+            v_new = torch.where(alive[:, None], v_new, v)  # diverged runs stay at their last values
             w_new = torch.where(alive[:, None], w_new, w)
         v, w = v_new, w_new
         gv, gw = step_fn(v, w, groups)
@@ -192,6 +209,10 @@ def population_cgd(model, v0, w0, *, ste: str | tuple[str, ...], lr, steps: int,
     """
     steps = check_positive_int(steps, name="steps", maximum=10**7)
     record_every = check_positive_int(record_every, name="record_every")
+    missing = [a for a in ("m", "n", "loss", "grad_v", "expected_coarse_grad") if not hasattr(model, a)]
+    if missing:
+        raise ValueError(f"model={type(model).__name__} lacks {', '.join(missing)}: give a population "
+                         "model such as gaussian.YinModel or misspecified.LinearTeacherModel")
     v, w, lr, stes, perm, groups, mode = _runs_setup(v0, w0, ste, lr, on_divergence)
     if (v.shape[1], w.shape[1]) != (model.m, model.n):
         raise ValueError(f"v0 rows have length {v.shape[1]} and w0 rows {w.shape[1]}; the model needs m={model.m}, n={model.n}")

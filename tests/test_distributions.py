@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,11 +28,43 @@ def test_sample_shape_dtype_and_determinism(name):
 @pytest.mark.parametrize("name", ["gaussian", "uniform", "laplace", "student_t", "digits"])
 def test_standardised_mean_and_unit_variance(name):
     d = make_distribution(name, 3, **SHAPES.get(name, {}))
-    x = d.sample((200_000,), gen(3))
+    N = 200_000
+    x = d.sample((N,), gen(3))
     mu, cov = empirical_moments(x)
-    # standard error of a mean is 1/sqrt(N) = 0.0022; of a variance at most ~sqrt(kurtosis/N)
-    assert mu.abs().max() < 0.015, mu
-    assert (torch.diag(cov) - 1).abs().max() < 0.05, torch.diag(cov)
+    # the law's fourth moment: Gaussian 3, uniform 9/5, Laplace 6, Student-t(5) 3 + 6/(5 - 4);
+    # digits: the (exact) empirical law of the whitened points
+    kurt = {"gaussian": 3.0, "uniform": 1.8, "laplace": 6.0, "student_t": 9.0}.get(name)
+    if kurt is None:
+        kurt = float((d.points**4).mean(0).max())
+    # two-sided: mean 0 within 4.5 standard errors 1/sqrt(N), variance 1 within 4.5
+    # standard errors sqrt((kurtosis - 1)/N)
+    assert mu.abs().max() < 4.5 / math.sqrt(N), mu
+    assert (torch.diag(cov) - 1).abs().max() < 4.5 * math.sqrt((kurt - 1) / N), torch.diag(cov)
+
+
+def test_laplace_scale():
+    """E|z| = b = 1/sqrt 2 on each side for Laplace(b) (sd(|z|) = b): 2 million values give
+    4.5 standard errors of 0.45 % per side, so a scale 1 % off on either side fails."""
+    x = make_distribution("laplace", 8).sample((250_000,), gen(11)).flatten()
+    b = 1 / math.sqrt(2)
+    for side in (x[x > 0], -x[x < 0]):
+        assert abs(side.mean().item() - b) < 4.5 * b / math.sqrt(side.numel())
+    assert abs((x > 0).double().mean().item() - 0.5) < 4.5 * 0.5 / math.sqrt(x.numel())
+    z = x.abs()
+    # and the tail P(|z| > 2) = exp(-2/b)
+    p = (z > 2).double().mean().item()
+    assert abs(p - math.exp(-2 / b)) < 4.5 * math.sqrt(p * (1 - p) / z.numel())
+
+
+@pytest.mark.parametrize("radial,expected", [(True, 8 / 6), (False, 1.0)])
+def test_student_t_joint_law(radial, expected):
+    """E[z1^2 z2^2] = (df - 2)/(df - 4) for the radial (one chi2 per patch) law, 1 for
+    independent coordinates: same marginals, different joint laws. df = 10 keeps the eighth
+    moment finite, so the standard error of the mean is valid."""
+    z = make_distribution("student_t", 2, df=10.0, radial=radial).sample((200_000,), gen(12))
+    prod = z[:, 0] ** 2 * z[:, 1] ** 2
+    se = prod.std().item() / math.sqrt(len(prod))
+    assert abs(prod.mean().item() - expected) < 4.5 * se, (prod.mean().item(), se)
 
 
 def test_anisotropic_scales_and_mixture_mean():
@@ -42,6 +75,43 @@ def test_anisotropic_scales_and_mixture_mean():
     mu, _ = empirical_moments(mix.sample((200_000,), gen(5)))
     torch.testing.assert_close(mu, mix.mean, rtol=0, atol=0.01)
     assert mix.mean.tolist() == [0.25] * 4 and not mix.symmetric
+
+
+def test_empirical_moments_and_default_scales():
+    x = torch.randn(500, 3, generator=gen(14), dtype=torch.float64) * 2 + torch.tensor([5.0, -1.0, 0.0], dtype=torch.float64)
+    mu, cov = empirical_moments(x)
+    np.testing.assert_allclose(mu.numpy(), x.numpy().mean(0), rtol=1e-13)
+    np.testing.assert_allclose(cov.numpy(), np.cov(x.numpy().T), rtol=1e-12)
+    assert make_distribution("anisotropic", 3).scales == pytest.approx((2.0, 1.0, 0.5), rel=1e-15)
+    assert make_distribution("anisotropic", 1).scales == (1.0,)
+    assert make_distribution("anisotropic", 2, scales=(3.0, 3.0)).rotation_invariant
+
+
+def test_mixture_components():
+    """Orthogonal to e = 1/sqrt(n) the mixture is N(0, std^2) (std = 0.6 by default); along e it
+    is shift + +-sep + N(0, std^2), whose third central moment is 0 when the signs are fair."""
+    d = make_distribution("mixture", 2, shift=0.0)
+    z = d.sample((500_000,), gen(15))
+    u = (z[:, 0] - z[:, 1]) / math.sqrt(2)
+    assert abs(u.var().item() - 0.36) < 4.5 * 0.36 * math.sqrt(2 / len(u))
+    t = (z[:, 0] + z[:, 1]) / math.sqrt(2)
+    t3 = t**3
+    assert abs(t3.mean().item()) < 4.5 * t3.std().item() / math.sqrt(len(t))
+    assert abs((t**2).mean().item() - 1.36) < 4.5 * (t**2).std().item() / math.sqrt(len(t))
+
+
+def test_digits_patch_is_the_central_patch():
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(np.float64)
+    x = x - x.mean(0)
+    std = x.std(0)
+    x = x / np.where(std > 0, std, 1.0)
+    for k in (2, 4):
+        lo = (8 - k) // 2
+        want = x.reshape(-1, 8, 8)[:, lo:lo + k, lo:lo + k].reshape(-1, k * k)
+        np.testing.assert_allclose(Digits(k * k, kind="patch").points.numpy(), want, rtol=1e-13, atol=1e-13)
+    assert not make_distribution("digits", 4).symmetric and not make_distribution("digits", 4).rotation_invariant
 
 
 def test_symmetry_facts():
@@ -66,7 +136,10 @@ def test_digits_is_real_checked_data():
     d = Digits(16, kind="patch")
     assert d.points.shape == (1797, 16)
     assert (d.points.std(dim=0) > 0).all()  # the central patch has no dead pixels
+    np.testing.assert_allclose(d.mean.numpy(), d.points.numpy().mean(0), rtol=1e-12, atol=1e-15)
+    assert d.mean.shape == (16,)
     pca = Digits(5)
+    assert pca.mean.shape == (5,) and float(pca.mean.abs().max()) < 1e-12  # centred before the PCA
     _, cov = empirical_moments(pca.points)
     torch.testing.assert_close(cov, torch.eye(5, dtype=torch.float64) * 1797 / 1796, rtol=0, atol=1e-10)
 
@@ -77,6 +150,10 @@ def test_digits_is_real_checked_data():
     (lambda: make_distribution("student_t", 2, df=2.0), r"df=2.0 must be a finite number in \(2.0"),
     (lambda: make_distribution("uniform", 2, width=3), r"unknown shape parameter\(s\) \['width'\] for distribution 'uniform'"),
     (lambda: make_distribution("anisotropic", 2, scales=(1.0,)), r"scales has 1 entries; it needs n=2"),
+    (lambda: make_distribution("mixture", 2, shift=100.5), r"shift=100.5 must be a finite number in \[-100.0, 100.0\]"),
+    (lambda: make_distribution("mixture", 2, shift=-100.5), r"shift=-100.5"),
+    (lambda: make_distribution("mixture", 2, sep=100.5), r"sep=100.5 must be a finite number in \[0.0, 100.0\]"),
+    (lambda: make_distribution("mixture", 2, std=0.0), r"std=0.0 must be a finite number in \(0.0"),
     (lambda: make_distribution("digits", 7, kind="patch"), r"n=7 must be a square"),
     (lambda: make_distribution("digits", 2, kind="rows"), r"kind='rows' is not valid"),
     (lambda: make_distribution("gaussian", 2).sample((3,), 0), r"generator must be a torch.Generator"),
@@ -95,19 +172,49 @@ def test_problem_labels():
     torch.testing.assert_close(lin.label(Z), (Z[..., 0] - Z[..., 1]).sum(-1))
     relu = Problem(d, 3, labels="relu_teacher", v_star=[1.0, 1.0, 1.0], w_star=[0.0, 1.0])
     torch.testing.assert_close(relu.label(Z), Z[..., 1].clamp(min=0).sum(-1))
+    Z0 = Z.clone()
+    Z0[:, 2] = 0.0  # sigma(0) = 0: a zero patch never fires
+    torch.testing.assert_close(p.label(Z0), ((Z[..., :2, 0] > 0).double() * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum(-1))
+    torch.testing.assert_close(p.reference_direction, torch.tensor([1.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(Problem(d, 3, labels="linear", a=[3.0, -4.0]).reference_direction,
+                               torch.tensor([0.6, -0.8], dtype=torch.float64))
+    sign = Problem(d, 3, labels="sign", a=[1.0, -2.0])
+    np.testing.assert_array_equal(sign.label(Z).numpy(), np.sign(Z.numpy() @ np.array([1.0, -2.0])).sum(-1))
+    assert set(sign.label(d.sample((200, 3), gen(1))).tolist()) == {-3.0, -1.0, 1.0, 3.0}
     noisy = Problem(d, 3, labels="sign", a=[1.0, 0.0], noise=0.5)
     y1, y2 = noisy.sample(4, gen(9))[1], noisy.sample(4, gen(9))[1]
     assert torch.equal(y1, y2)
 
 
+def test_label_noise_standard_deviation():
+    """noise = sd: the labels minus the noiseless ones have sd 0.5 (two-sided, se 0.35 %)."""
+    d = make_distribution("uniform", 2)
+    noisy = Problem(d, 2, labels="linear", a=[1.0, 0.5], noise=0.5)
+    Z, y = noisy.sample(40_000, gen(13))
+    e = (y - Problem(d, 2, labels="linear", a=[1.0, 0.5]).label(Z)).numpy()
+    assert abs(e.std(ddof=1) - 0.5) < 4.5 * 0.5 / math.sqrt(2 * len(e))
+    assert abs(e.mean()) < 4.5 * 0.5 / math.sqrt(len(e))
+    # draw by draw: the patches first, then one N(0, 1) per label, times noise, added
+    g = gen(13)
+    Z2 = d.sample((40_000, 2), g)
+    eps = torch.randn(40_000, generator=g, dtype=torch.float64)
+    assert torch.equal(Z2, Z)
+    np.testing.assert_allclose(e, 0.5 * eps.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="noise > 0 needs a generator"):
+        noisy.label(Z[:5])
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"labels": "teacher"}, r"labels='teacher' needs v_star"),
     ({"labels": "linear"}, r"labels='linear' needs a"),
+    ({"labels": "teacher", "v_star": [1.0] * 3}, r"labels='teacher' needs v_star \(shape \(m,\)\) and w_star"),
+    ({"labels": "relu_teacher", "w_star": [1.0, 0.0]}, r"labels='relu_teacher' needs v_star"),
     ({"labels": "linear", "a": [1.0]}, r"a must have shape \(2,\)"),
     ({"labels": "teacher", "v_star": [1.0], "w_star": [1.0, 0.0]}, r"v_star must have shape \(3,\)"),
     ({"labels": "teacher", "v_star": [1.0] * 3, "w_star": [0.0, 0.0]}, r"w_star = 0 is not allowed"),
     ({"labels": "cubic", "a": [1.0, 0.0]}, r"labels='cubic' is not valid"),
     ({"labels": "linear", "a": [1.0, 0.0], "noise": -1.0}, r"noise=-1.0 must be"),
+    ({"labels": "linear", "a": [1.0, 0.0], "noise": 1.005e6}, r"noise=1005000.0 must be a finite number in \[0.0, 1000000.0\]"),
 ])
 def test_bad_problem_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -75,10 +75,16 @@ def test_yin_model_sample_and_protocol():
     assert torch.equal(y, teacher(V_STAR, W_STAR, Z))
     v, w = POINTS["generic"]
     within(model.loss(v, w), sample_loss(v, w, Z, y, per_sample=True))
-    gv, gw = g.population_grad(v, w, V_STAR, W_STAR)
-    assert torch.equal(model.grad_v(v, w), gv) and torch.equal(model.grad_w(v, w), gw)
-    assert torch.equal(model.expected_coarse_grad(v, w, "crelu"),
-                       g.expected_coarse_grad(v, w, V_STAR, W_STAR, "crelu"))
+    # the model's methods against independent references: Monte Carlo on its own sample, and
+    # the population gradient (I + 11^T) v / 4 - (k I + 11^T) v* / 4 written out in NumPy
+    within(model.grad_v(v, w), grad_v(v, w, Z, y, per_sample=True))
+    within(model.expected_coarse_grad(v, w, "crelu"), coarse_grads(v, w, Z, y, ("crelu",), per_sample=True)["crelu"])
+    k = 1 - 2 * math.acos(float(w @ W_STAR / (w.norm() * W_STAR.norm()))) / math.pi
+    vn, vs = v.numpy(), V_STAR.numpy()
+    np.testing.assert_allclose(model.grad_v(v, w).numpy(), (vn + vn.sum() - k * vs - vs.sum()) / 4, rtol=1e-13)
+    h = 1e-6 * at_angle(1.1 + math.pi / 2)  # along u: df/dw . u by a central difference of f
+    fd = (float(model.loss(v, w + h)) - float(model.loss(v, w - h))) / 2
+    assert float(model.grad_w(v, w) @ h) == pytest.approx(fd, rel=1e-6)
     with pytest.raises(ValueError, match="generator must be a torch.Generator"):
         model.sample(10, 0)
     with pytest.raises(ValueError, match="batch"):
@@ -147,6 +153,57 @@ def test_spurious_minimizer_lemmas():
     assert float(g.population_loss(vt, at_angle(math.pi - 0.01), V_STAR, W_STAR)) > f0
     assert float(g.population_loss(vt + 0.01, -W_STAR, V_STAR, W_STAR)) > f0
     assert g.identity_grad_norm_at_spurious(t(2.0)) == 0.0  # m = 1: no spurious gradient
+
+
+def test_batched_closed_forms_equal_row_by_row():
+    gen = torch.Generator().manual_seed(3)
+    v, w = torch.randn(5, 3, generator=gen, dtype=F64), torch.randn(5, 4, generator=gen, dtype=F64)
+    loss = g.population_loss(v, w, V_STAR, W_STAR)
+    gv, gw = g.population_grad(v, w, V_STAR, W_STAR)
+    assert loss.shape == (5,) and gv.shape == (5, 3) and gw.shape == (5, 4)
+    for i in range(5):
+        assert loss[i].item() == pytest.approx(g.population_loss(v[i], w[i], V_STAR, W_STAR).item(), rel=1e-14)
+        torch.testing.assert_close(gv[i], g.population_grad(v[i], w[i], V_STAR, W_STAR)[0], rtol=1e-14, atol=1e-16)
+        for ste in STES:
+            torch.testing.assert_close(g.expected_coarse_grad(v, w, V_STAR, W_STAR, ste)[i],
+                                       g.expected_coarse_grad(v[i], w[i], V_STAR, W_STAR, ste), rtol=1e-14, atol=1e-16)
+        assert g.coarse_true_inner(v, w, V_STAR, W_STAR, "crelu")[i].item() == pytest.approx(
+            g.coarse_true_inner(v[i], w[i], V_STAR, W_STAR, "crelu").item(), rel=1e-14)
+    vs = V_STAR + torch.randn(5, 3, generator=gen, dtype=F64)  # a batch of teachers too
+    loss, (gv, _) = g.population_loss(v, w, vs, W_STAR), g.population_grad(v, w, vs, W_STAR)
+    assert loss.shape == (5,) and gv.shape == (5, 3)
+    for i in range(5):
+        assert loss[i].item() == pytest.approx(g.population_loss(v[i], w[i], vs[i], W_STAR).item(), rel=1e-14)
+        torch.testing.assert_close(gv[i], g.population_grad(v[i], w[i], vs[i], W_STAR)[0], rtol=1e-14, atol=1e-16)
+        torch.testing.assert_close(g.optimal_v(w, vs, W_STAR)[i], g.optimal_v(w[i], vs[i], W_STAR), rtol=1e-14, atol=1e-16)
+        torch.testing.assert_close(g.expected_coarse_grad(v, w, vs, W_STAR, "relu")[i],
+                                   g.expected_coarse_grad(v[i], w[i], vs[i], W_STAR, "relu"), rtol=1e-14, atol=1e-16)
+
+
+def test_proposition_1_boundary_is_strict():
+    """(1^T v*)^2 < (m + 1)/2 |v*|^2 strictly: the teacher (1, 1, 0) sits on the boundary."""
+    on = t(1.0, 1.0, 0.0)  # s^2 = 4 = (3 + 1)/2 * 2
+    assert float(on.sum()) ** 2 == (3 + 1) / 2 * float(on @ on)
+    assert not g.spurious_minima_exist(on)
+    assert g.spurious_minima_exist(t(1.0, 1.0, -1e-6)) and not g.spurious_minima_exist(t(1.0, 1.0, 1e-6))
+    assert g.saddle_angle(on) is None
+    # just inside, the saddle angle approaches pi (k_s -> -1)
+    assert g.saddle_angle(t(1.0, 1.0, -1e-6)) == pytest.approx(math.pi, abs=1e-5)
+    # m = 1: (1^T v*)^2 = |v*|^2 = (m + 1)/2 |v*|^2, never spurious
+    assert not g.spurious_minima_exist(t(2.0))
+
+
+def test_theta_pi_without_spurious_minima_is_a_saddle():
+    """(v~, theta = pi) is critical for every v*; when v~^T v* >= 0 f decreases off pi."""
+    v_star = t(1.0, 1.0, 1.0)  # (1^T v*)^2 = 9 >= 2 * 3: no spurious minimum
+    vt = g.spurious_minimizer_v(v_star)
+    w_star = W_STAR[:2]
+    assert bool(g.is_critical(vt, -w_star, v_star, w_star))
+    assert g.classify_critical_point(vt, -w_star, v_star, w_star) == "saddle"
+    f0 = float(g.population_loss(vt, -w_star, v_star, w_star))
+    off = t(-math.cos(0.05), math.sin(0.05)) @ torch.stack([w_star / w_star.norm(), t(-w_star[1], w_star[0]) / w_star.norm()])
+    assert float(g.population_loss(vt, off, v_star, w_star)) < f0
+    assert g.classify_critical_point(vt, -w_star, v_star, w_star, atol=1e-10) != "spurious minimum"
 
 
 def test_global_minimum_and_optimal_v():

@@ -64,6 +64,105 @@ def test_gaussian_fixed_point_is_closed_form(phi):
     assert float(ms.expected_coarse_grad(torch.tensor([v], dtype=F64), torch.tensor(w), torch.tensor(a), "crelu").abs().max()) < 1e-9
 
 
+@pytest.mark.parametrize("name", ["gaussian", "anisotropic"])
+def test_quadrature_profile_loss_value_and_v(name):
+    """For z ~ N(0, S): E[z sigma(w^T z)] = S w_hat / sqrt(2 pi w_hat^T S w_hat), P = 1/2, so
+    v_opt = 2 a^T S w_hat / sqrt(2 pi q) and the profile loss is
+    a^T S a / 2 - (a^T S w_hat)^2 / (2 pi q), q = w_hat^T S w_hat."""
+    d = make_distribution(name, 2)
+    S = np.diag(np.square(d.scales)) if name == "anisotropic" else np.eye(2)
+    a = np.array([0.9, -0.4])
+    for deg in (10.0, 100.0, 250.0):
+        w = 1.3 * unit(deg)
+        q = unit(deg) @ S @ unit(deg)
+        out = gi.linear_teacher_quad(d, a, w)
+        assert out["v_opt"] == pytest.approx(2 * (a @ S @ unit(deg)) / math.sqrt(2 * math.pi * q), rel=1e-9)
+        expected = 0.5 * a @ S @ a - (a @ S @ unit(deg)) ** 2 / (2 * math.pi * q)
+        assert out["profile"] == pytest.approx(expected, rel=1e-9)
+        if name == "gaussian":
+            v = torch.tensor([out["v_opt"]], dtype=F64)
+            ref = ms.expected_coarse_grad(v, torch.tensor(w), torch.tensor(a), "crelu") / v
+            np.testing.assert_allclose(out["crelu"], ref.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_monte_carlo_fixed_point_radius_and_v():
+    """Gaussian inputs: the cReLU fixed point sits at |w| = vanishing_norm on the ray of a, with
+    v = 2 phi(0)|a|; the replicates' mean is within 4.5 of their standard errors."""
+    a = 1.3 * unit(30)
+    v, w = gi.crelu_fixed_point_mc(make_distribution("gaussian", 2), torch.tensor(a), samples=5000,
+                                   replicates=8, generator=torch.Generator().manual_seed(4), steps=40)
+    r = torch.linalg.vector_norm(w, dim=1)
+    se_r, se_v = r.std().item() / math.sqrt(8), v.std().item() / math.sqrt(8)
+    assert abs(r.mean().item() - ms.vanishing_norm("crelu")) < 4.5 * se_r + 2e-3, (r, se_r)
+    assert abs(v.mean().item() - 2 * PHI0 * 1.3) < 4.5 * se_v + 2e-3, (v, se_v)
+
+
+def test_uniform_strip_probability_is_exact():
+    """t = w_hat^T z for z uniform on the square: a sum of two uniforms (trapezoid density);
+    the kinks of the density must be split for 1e-12 accuracy."""
+    import scipy.integrate
+
+    d = make_distribution("uniform", 2)
+    for deg, lo, hi in ((20.0, 0.3, 1.1), (55.0, -2.0, 0.4), (-70.0, 0.0, 5.0)):
+        a1, a2 = sorted(abs(c) * math.sqrt(3) for c in unit(deg))[::-1]
+
+        def density(t, a1=a1, a2=a2):
+            return max(0.0, min(a1 + a2 - abs(t), 2 * a2)) / (4 * a1 * a2)
+
+        pts = [p for p in (-a1 - a2, a2 - a1, a1 - a2, a1 + a2) if lo < p < hi]
+        exact = scipy.integrate.quad(density, lo, hi, points=pts or None, epsabs=1e-15, epsrel=1e-13)[0]
+        assert gi.strip_moments(d, unit(deg), lo, hi)[0] == pytest.approx(exact, rel=1e-11, abs=1e-14)
+
+
+def test_angle_deg_at_parallel_and_antiparallel_vectors():
+    y = torch.tensor([0.1, 0.2, 0.7], dtype=F64)
+    for c in (1.0, 3.0, 1e-3, 7.1):
+        assert float(gi.angle_deg(c * y, y)) == pytest.approx(0.0, abs=1e-5)
+        assert float(gi.angle_deg(-c * y, y)) == pytest.approx(180.0, abs=1e-5)
+    assert float(gi.angle_deg(torch.tensor([0.0, 1.0, 0.0]), torch.tensor([1.0, 0.0, 0.0]))) == pytest.approx(90.0)
+    assert float(gi.angle_deg(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(90.0)
+    assert float(gi.angle_deg(torch.tensor([0.0, -1.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(-90.0)
+
+
+def test_optimal_v_on_counts_z_w_equal_zero_as_off():
+    """sigma(0) = 0 strictly: zero patches (as in digits data) never switch a unit on."""
+    gen = torch.Generator().manual_seed(5)
+    Z = torch.randn(400, 2, 2, generator=gen, dtype=F64)
+    Z[::3, 1] = 0.0
+    y = torch.randn(400, generator=gen, dtype=F64)
+    W = torch.tensor([[1.0, 0.5], [-0.3, 1.0]], dtype=F64)
+    loss, v = gi.profile_loss_on(W, Z, y)
+    for k in range(2):
+        S = (Z.numpy() @ W[k].numpy() > 0).astype(float)  # (N, m)
+        vk = np.linalg.solve(S.T @ S / 400, S.T @ y.numpy() / 400)
+        np.testing.assert_allclose(v[k].numpy(), vk, rtol=1e-9)
+        np.testing.assert_allclose(float(loss[k]), 0.5 * np.mean((S @ vk - y.numpy()) ** 2), rtol=1e-9)
+    loss1, v1 = gi.profile_loss_on(W, Z[:, :1], y)  # m = 1: v = E[s y] / E[s]
+    s1 = (Z[:, 0].numpy() @ W.numpy().T > 0).astype(float)  # (N, K)
+    np.testing.assert_allclose(v1[:, 0].numpy(), (s1 * y.numpy()[:, None]).sum(0) / s1.sum(0), rtol=1e-12)
+
+
+def test_monte_carlo_fixed_point_steps_match_numpy():
+    """Two iterations (the second is averaged) on two replicate samples, written in NumPy."""
+    d, a = make_distribution("laplace", 2), np.array([1.2, -0.5])
+    v, w = gi.crelu_fixed_point_mc(d, torch.tensor(a), samples=300, replicates=2,
+                                   generator=torch.Generator().manual_seed(8), steps=2, lr=1.5, radius0=0.9)
+    gen = torch.Generator().manual_seed(8)
+    for r in range(2):
+        Z = d.sample((300,), gen).numpy()
+        y = Z @ a
+        prec = np.linalg.inv(Z.T @ Z / 300)
+        wk = 0.9 * a / np.linalg.norm(a)
+        for _ in range(2):
+            pre = Z @ wk
+            s = pre > 0
+            vk = y[s].mean()
+            c = np.where(s & (pre < 1), vk - y, 0.0)
+            wk = wk - 1.5 * prec @ (Z.T @ c) / 300
+        np.testing.assert_allclose(w[r].numpy(), wk, rtol=1e-10)
+        np.testing.assert_allclose(float(v[r]), vk, rtol=1e-10)
+
+
 def test_anisotropic_fixed_point_on_ray():
     # a linear image of a Gaussian: the fixed point stays on the ray of a
     v, w = gi.crelu_fixed_point_quad(make_distribution("anisotropic", 2), unit(35))

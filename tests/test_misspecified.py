@@ -56,11 +56,14 @@ def test_model_protocol(sample):
     assert (model.m, model.n) == (1, 3) and Z.shape == (N_MC, 1, 3) and Z.dtype == F64
     torch.testing.assert_close(y, Z[:, 0, :] @ A)
     v, w = POINTS["generic"]
-    assert torch.equal(model.loss(v, w), ms.population_loss(v, w, A))
-    assert torch.equal(model.grad_v(v, w), ms.population_grad(v, w, A)[0])
-    assert torch.equal(model.grad_w(v, w), ms.population_grad(v, w, A)[1])
-    assert torch.equal(model.expected_coarse_grad(v, w, "relu"),
-                       ms.expected_coarse_grad(v, w, A, "relu"))
+    # the model's methods against its own sample (Monte Carlo) and the formulas in NumPy
+    within(model.loss(v, w), sample_loss(v, w, Z, y, per_sample=True))
+    within(model.expected_coarse_grad(v, w, "relu"), coarse_grads(v, w, Z, y, ("relu",), per_sample=True)["relu"])
+    vn, wn, an = float(v[0]), w.numpy(), A.numpy()
+    alpha = an @ wn / np.linalg.norm(wn)
+    np.testing.assert_allclose(model.grad_v(v, w).numpy(), [vn / 2 - alpha / math.sqrt(2 * math.pi)], rtol=1e-13)
+    gw = -vn / math.sqrt(2 * math.pi) / np.linalg.norm(wn) * (an - alpha * wn / np.linalg.norm(wn))
+    np.testing.assert_allclose(model.grad_w(v, w).numpy(), gw, rtol=1e-13)
     with pytest.raises(ValueError, match="generator"):
         model.sample(5, None)
 

@@ -84,3 +84,21 @@ def test_bad_shapes_raise(args, match):
 def test_teacher_rejects_zero_w_star():
     with pytest.raises(ValueError, match=r"w_star = 0 is not allowed"):
         teacher(np.ones(2), np.zeros(3), np.ones((4, 2, 3)))
+
+
+def test_zero_inputs_are_off():
+    """sigma(0) = 0 strictly: a zero patch (as in image data) contributes nothing."""
+    g = torch.Generator().manual_seed(4)
+    Z = torch.randn(30, 3, 2, generator=g, dtype=torch.float64)
+    Z[:, 1] = 0.0
+    y = torch.randn(30, generator=g, dtype=torch.float64)
+    v, w = torch.tensor([0.5, 2.0, -1.0], dtype=torch.float64), torch.tensor([1.0, -0.3], dtype=torch.float64)
+    s = (Z.numpy() @ w.numpy() > 0).astype(float)
+    assert s[:, 1].sum() == 0
+    np.testing.assert_allclose(forward(v, w, Z).numpy(), s @ v.numpy(), rtol=1e-14)
+    r = s @ v.numpy() - y.numpy()
+    np.testing.assert_allclose(sample_loss(v, w, Z, y).item(), 0.5 * np.mean(r**2), rtol=1e-13)
+    np.testing.assert_allclose(grad_v(v, w, Z, y).numpy(), (s * r[:, None]).mean(0), rtol=1e-12)
+    g = np.einsum("bmn,bm->n", Z.numpy(), v.numpy() * r[:, None]) / 30  # identity STE: mu' = 1
+    np.testing.assert_allclose(coarse_grad(v, w, Z, y, "identity").numpy(), g, rtol=1e-12)
+    np.testing.assert_allclose(coarse_grads(v, w, Z, y, ("identity",))["identity"].numpy(), g, rtol=1e-12)

@@ -34,6 +34,12 @@ def test_at_angle_broadcasts_and_handles_ones_direction():
                           torch.linspace(0, math.pi, 5, dtype=F64).expand(2, 5), atol=1e-7)
     with pytest.raises(ValueError, match="w_star"):
         at_angle(torch.ones(1), 0.1)
+    with pytest.raises(ValueError, match=r"w_star must be a nonzero vector"):
+        at_angle(torch.zeros(3), 0.1)
+    plane = at_angle(torch.tensor([3.0, 4.0]), math.pi / 2)  # n = 2 is enough
+    assert float(plane @ torch.tensor([3.0, 4.0], dtype=F64)) == pytest.approx(0.0, abs=1e-14)
+    unit = at_angle(torch.tensor([0.0, 1.0, 0.0]), math.pi / 2, 2.0)  # a unit w* is allowed
+    assert float(unit.norm()) == pytest.approx(2.0) and float(unit[1]) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_sweep_inits_repeats_draws_per_ste():
@@ -90,8 +96,14 @@ def test_first_hit_and_table_on_a_real_sweep():
             assert hits[i] == -1
     rows = outcome_table(h, MODEL, loss_tol=1e-6)
     assert [r["ste"] for r in rows] == ["relu", "crelu"]
-    for r in rows:
+    for k, r in enumerate(rows):  # each fraction counted from the per-run labels
+        idx = range(6 * k, 6 * k + 6)
         assert r["runs"] == 6
-        assert math.isclose(r["global"] + r["spurious"] + r["other"], 1.0)
+        for c in ("global", "spurious", "other"):
+            assert r[c] == sum(labels[i] == c for i in idx) / 6
+        g = sorted(int(hits[i]) for i in idx if labels[i] == "global")
+        assert (math.isnan(r["steps_to_global"]) if not g else r["steps_to_global"] == g[(len(g) - 1) // 2])
+        assert r["median_w_norm"] == float(h.w_norm[-1, list(idx)].median())
+        assert r["diverged"] == 0
     text = format_table(rows)
     assert text.splitlines()[0].split()[0] == "STE" and len(text.splitlines()) == 3

@@ -1,5 +1,6 @@
 """Coarse gradient descent: update rule, batching, divergence handling, bad inputs."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,6 +84,64 @@ def test_batched_sweep_marks_diverged_runs():
     assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [4, -1]
     assert torch.isnan(h.loss[4:, 0]).all() and torch.isfinite(h.loss[:, 1]).all()
     assert "1 diverged" in h.summary()
+    # the summary's medians are over the final record of the runs that did not diverge
+    class Growing(Exploding):
+        def expected_coarse_grad(self, v, w, ste):
+            return -w
+
+    h2 = population_cgd(Growing(), [[0.0], [0.0], [0.0]], [[1.0], [2.0], [4.0]], ste="relu", lr=[0.7, 0.01, 0.01],
+                        steps=10)
+    assert h2.summary() == f"    relu: 3 runs, 1 diverged, median final loss 0.01, median final |w| {2 * 1.01**10:.4g}"
+
+
+def test_diverged_run_stays_at_its_last_finite_values():
+    h = population_cgd(Exploding(), [[0.0], [0.0]], [[1.0], [1.0]], ste="relu", lr=[0.7, 0.01], steps=10)
+    v = 0.0
+    for _ in range(3):  # steps 1-3 are finite, step 4 is not
+        v = v + 0.7
+    assert h.v[0, 0].item() == v and h.w[0, 0].item() == 1.0
+    assert h.v[1, 0].item() == pytest.approx(0.1, rel=1e-12)
+
+
+class Hiccup(Exploding):
+    """grad_v of run 0 is infinite at the second call only: the run must not come back."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def grad_v(self, v, w):
+        self.calls += 1
+        g = -torch.ones_like(v)
+        if self.calls == 2:
+            g[0] = torch.inf
+        return g
+
+
+def test_a_diverged_run_never_resumes():
+    h = population_cgd(Hiccup(), [[0.0], [0.0]], [[1.0], [1.0]], ste="relu", lr=0.5, steps=5)
+    assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [2, -1]
+    assert h.v[:, 0].tolist() == [0.5, 2.5]
+    assert torch.isnan(h.loss[2:, 0]).all() and not torch.isnan(h.loss[:2, 0]).any()
+
+
+class Shrinking(Exploding):
+    """Coarse gradient 2 w: with lr = 1/2 the first step lands exactly on w = 0."""
+
+    def grad_v(self, v, w):
+        return torch.zeros_like(v)
+
+    def expected_coarse_grad(self, v, w, ste):
+        return 2 * w
+
+
+def test_w_reaching_zero_stops_the_run():
+    with pytest.raises(TrainingDiverged, match=r"step 1 .*w reached 0"):
+        population_cgd(Shrinking(), [[0.0]], [[1.5]], ste="relu", lr=0.5, steps=3)
+    h = population_cgd(Shrinking(), [[0.0], [0.0]], [[1.5], [1.5]], ste="relu", lr=[0.5, 0.25], steps=3)
+    assert h.diverged.tolist() == [True, False] and h.diverged_step.tolist() == [1, -1]
+    assert h.w[:, 0].tolist() == [1.5, 1.5 * 0.5**3]
+    assert h.w_norm[:, 1].tolist() == [1.5, 0.75, 0.375, 0.1875] and h.steps.tolist() == [0, 1, 2, 3]
+    assert torch.isnan(h.w_norm[1:, 0]).all()
 
 
 def test_stochastic_first_step_uses_the_drawn_minibatch():
@@ -92,6 +151,32 @@ def test_stochastic_first_step_uses_the_drawn_minibatch():
     Z, y = p.sample(64, torch.Generator().manual_seed(4))
     torch.testing.assert_close(h.w[0], w0[0] - 0.1 * coarse_grad(v0[0], w0[0], Z, y, "crelu"), rtol=1e-13, atol=1e-15)
     torch.testing.assert_close(h.v[0], v0[0] - 0.1 * grad_v(v0[0], w0[0], Z, y), rtol=1e-13, atol=1e-15)
+    # a Problem has no closed-form loss: the recorded one is the mini-batch loss, in NumPy
+    Zn, yn, vn, wn = Z.numpy(), y.numpy(), v0[0].numpy(), w0[0].numpy()
+    r = ((Zn @ wn) > 0) @ vn - yn
+    assert h.loss[0, 0].item() == pytest.approx(0.5 * np.mean(r**2), rel=1e-12)
+    assert h.steps.tolist() == [0, 1]
+    g0 = coarse_grad(v0[0], w0[0], Z, y, "crelu")
+    assert h.grad_norm[0, 0].item() == pytest.approx(float(np.linalg.norm(g0.numpy())), rel=1e-12)
+
+
+class ZeroPatches:
+    """A sampler without a closed-form loss whose second patch is always 0 (as in image data)."""
+
+    def sample(self, batch, generator):
+        Z = torch.randn(batch, 2, 3, generator=generator, dtype=F64)
+        Z[:, 1] = 0.0
+        return Z, torch.randn(batch, generator=generator, dtype=F64)
+
+
+def test_stochastic_batch_loss_counts_zero_inputs_as_off():
+    v0, w0 = torch.tensor([[0.5, 2.0]], dtype=F64), torch.tensor([[1.0, -0.5, 0.3]], dtype=F64)
+    h = stochastic_cgd(ZeroPatches(), v0, w0, ste="relu", lr=0.1, steps=1, batch_size=32,
+                       generator=torch.Generator().manual_seed(6))
+    Z, y = ZeroPatches().sample(32, torch.Generator().manual_seed(6))
+    r = ((Z.numpy() @ w0[0].numpy()) > 0) @ v0[0].numpy() - y.numpy()
+    assert h.loss[0, 0].item() == pytest.approx(0.5 * np.mean(r**2), rel=1e-12)
+    assert torch.isnan(h.theta).all()  # no reference direction
 
 
 def test_stochastic_is_deterministic_and_common_batches_shared(yin):
@@ -112,6 +197,7 @@ def test_stochastic_is_deterministic_and_common_batches_shared(yin):
     (dict(ste="sign"), r"ste='sign' is not valid"),
     (dict(lr=-0.1), r"lr=-0.1 must be a positive number"),
     (dict(steps=0), r"steps=0 must be an integer >= 1"),
+    (dict(steps=10**7 + 1), r"steps=10000001 must be an integer >= 1 and <= 10000000"),
     (dict(on_divergence="ignore"), r"on_divergence='ignore' is not valid"),
     (dict(w0=torch.ones(2, 5)), r"the model needs m=4, n=3"),
 ])
@@ -120,6 +206,15 @@ def test_bad_inputs(yin, kwargs, match):
     args = dict(v0=v0[:2], w0=w0[:2], ste="relu", lr=0.1, steps=5) | kwargs
     with pytest.raises(ValueError, match=match):
         population_cgd(model, **args)
+
+
+def test_stochastic_bounds(yin):
+    model, v0, w0 = yin
+    kw = dict(ste="relu", lr=0.1, generator=torch.Generator())
+    with pytest.raises(ValueError, match=r"batch_size=10000001 must be an integer >= 1 and <= 10000000"):
+        stochastic_cgd(model, v0[:1], w0[:1], steps=1, batch_size=10**7 + 1, **kw)
+    with pytest.raises(ValueError, match=r"steps=10000001 must be an integer >= 1 and <= 10000000"):
+        stochastic_cgd(model, v0[:1], w0[:1], steps=10**7 + 1, batch_size=1, **kw)
 
 
 def test_stochastic_needs_a_generator(yin):
