@@ -110,7 +110,7 @@ def norm(x: torch.Tensor) -> torch.Tensor:
 def _in_range(r: torch.Tensor) -> bool:
     if r.numel() == 0:
         return True
-    lo, hi = torch.aminmax(r)
+    lo, hi = torch.aminmax(r.detach())
     return _TINY < float(lo) and float(hi) < _HUGE
 
 
