@@ -210,7 +210,9 @@ def _result(arch, norm, bits, stes, seeds, alphas, model, h, pretrained=None) ->
 
 
 def _tuple(values, name, check):
-    values = tuple(check(v) for v in (values if not isinstance(values, int | str) else (values,)))
+    if isinstance(values, int | float | str | bool) or not hasattr(values, "__iter__"):
+        values = (values,)  # one value: checked (and named) by ``check``
+    values = tuple(check(v) for v in values)
     if not values or len(set(values)) != len(values):
         raise ValueError(f"{name}={values!r} must be a non-empty list of distinct values")
     return values

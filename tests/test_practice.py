@@ -249,3 +249,9 @@ def test_bad_config_and_fit_arguments(data):
         continue_training(r, epochs=0, data=data)
     with pytest.raises(ValueError, match="from_ste"):
         continue_training(r, from_ste="identity", epochs=0, data=data)
+
+
+@pytest.mark.parametrize("bits", [1.5, None, [2, 2.5]])
+def test_train_names_a_bad_bit_width_before_training(bits):
+    with pytest.raises(ValueError, match="bits="):
+        train("mlp", bits=bits, epochs=1)
