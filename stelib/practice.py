@@ -35,6 +35,8 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import sys
+
 import torch
 from torch import nn
 
@@ -128,16 +130,19 @@ def _evaluate(model, data, n_eval, n_probe, chunk=256):
 
 def fit(model, data: DataSplit, *, epochs: int, lr: float, batch_size: int = 64, momentum: float = 0.9,
         diverge_factor: float = 2.0, n_eval: int | None = None, n_probe: int = 256,
-        threads: int | None = 1) -> dict[str, torch.Tensor]:
+        threads: int | None = 1, progress: bool = False) -> dict[str, torch.Tensor]:
     """Mini-batch coarse gradient descent (SGD with momentum) of every model of the ensemble.
 
     Model m shuffles the training set with ``torch.Generator().manual_seed(seeds[m])`` at every
     epoch. Returns per-model records ``(M, epochs + 1, ...)`` (see the module docstring) and
-    ``diverged`` (M,). ``threads`` intra-op threads are used and the caller's setting restored
+    ``diverged`` (M,). ``progress=True`` shows a bar over the epochs on standard error.
+    ``threads`` intra-op threads are used and the caller's setting restored
     afterwards (None leaves it alone); 1 is deliberate: these tensors are small, and on a busy
     machine OpenMP threads were measured to be more than ten times slower than one thread.
     """
     _check_common(epochs, lr, batch_size, momentum, diverge_factor)
+    if not isinstance(progress, bool):
+        raise ValueError(f"progress={progress!r} must be True or False")
     dt = next(model.parameters()).dtype
     if data.x_train.dtype != dt:
         data = DataSplit(data.x_train.to(dt), data.y_train, data.x_test.to(dt), data.y_test, data.name)
@@ -145,7 +150,7 @@ def fit(model, data: DataSplit, *, epochs: int, lr: float, batch_size: int = 64,
     n_eval = n if n_eval is None else check_positive_int(n_eval, name="n_eval", maximum=n)
     n_probe = min(check_positive_int(n_probe, name="n_probe"), n)  # at most the training set
     with _threads(threads):
-        return _fit(model, data, epochs, lr, batch_size, momentum, diverge_factor, n_eval, n_probe)
+        return _fit(model, data, epochs, lr, batch_size, momentum, diverge_factor, n_eval, n_probe, progress)
 
 
 def divergence_limit(initial_loss: torch.Tensor, factor: float) -> torch.Tensor:
@@ -153,7 +158,7 @@ def divergence_limit(initial_loss: torch.Tensor, factor: float) -> torch.Tensor:
     return factor * torch.clamp(initial_loss, min=math.log(10))
 
 
-def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe):
+def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe, progress=False):
     dev, M, n = data.x_train.device, model.M, data.x_train.shape[0]
     model.to(dev).train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
@@ -174,7 +179,10 @@ def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe)
         return ev["train_loss"]
 
     limit = divergence_limit(record(diverged), factor)
-    for _ in range(epochs):
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(epochs), desc="epochs", unit="epoch", file=sys.stderr, disable=not progress,
+                  leave=False):
         perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in uniq])[which].to(dev)  # (M, n)
         frozen = diverged.clone()
         for start in range(0, n, batch_size):
@@ -235,7 +243,7 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
           alpha: dict[int, float] | None = None, act_range: float = 1.0, init: str = "random",
           pre_epochs: int = 10, width: int | None = None, data: DataSplit | None = None, data_seed: int = 0,
           device: str = "cpu", diverge_factor: float = 2.0, n_eval: int | None = None,
-          n_probe: int = 256) -> PracticeResult:
+          n_probe: int = 256, progress: bool = False) -> PracticeResult:
     """Train ``arch`` with every combination of ``bits`` x ``stes`` x ``seeds`` (see the module docstring).
 
     ``alpha``: the step per bit width (every one in ``bits``); default act_range / (2^b - 1),
@@ -243,7 +251,8 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
     a full-precision ReLU network per seed (same architecture and ``norm``, ``pre_epochs``
     epochs at ``lr``) and starts every quantized model from the one with its seed. ``width``:
     hidden width of the MLP (default 32) or channels of the CNN's second convolution (default
-    16). Raises ``ValueError`` naming any bad argument before anything is trained.
+    16). ``progress=True`` shows a bar over the epochs on standard error. Raises ``ValueError``
+    naming any bad argument before anything is trained.
     """
     check_choice(arch, ARCHITECTURES, name="arch")
     bits = _tuple(bits, "bits", lambda b: check_positive_int(b, name="bits", maximum=8))
@@ -267,7 +276,7 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
     configs = [ActConfig(b, alpha[b], s) for b in bits for s in stes for _ in seeds]
     sds = [sd for _ in bits for _ in stes for sd in seeds]
     kw = dict(lr=lr, batch_size=batch_size, momentum=momentum, diverge_factor=diverge_factor, n_eval=n_eval,
-              n_probe=n_probe)
+              n_probe=n_probe, progress=progress)
     pre = None
     if init == "pretrained":
         fp = _build(arch, [ActConfig(0, 1.0, "relu")] * len(seeds), seeds, norm, width, data)

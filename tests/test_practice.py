@@ -255,3 +255,15 @@ def test_bad_config_and_fit_arguments(data):
 def test_train_names_a_bad_bit_width_before_training(bits):
     with pytest.raises(ValueError, match="bits="):
         train("mlp", bits=bits, epochs=1)
+
+
+def test_progress_bar_over_epochs_only_when_asked(capsys):
+    data = load_digits_split(0)
+    kw = dict(bits=(1,), stes=("crelu",), seeds=(0,), epochs=2, data=data, n_eval=64, n_probe=16)
+    quiet = train("mlp", **kw)
+    assert "epochs" not in capsys.readouterr().err
+    loud = train("mlp", progress=True, **kw)
+    assert "epochs" in capsys.readouterr().err
+    assert torch.equal(quiet.train_loss, loud.train_loss)  # the bar changes nothing else
+    with pytest.raises(ValueError, match="progress="):
+        train("mlp", progress="yes", **kw)
