@@ -32,10 +32,9 @@ torch.Size([1, 1, 1, 2])
 from __future__ import annotations
 
 import math
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import sys
 
 import torch
 from torch import nn
