@@ -178,10 +178,12 @@ def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe,
         return ev["train_loss"]
 
     limit = divergence_limit(record(diverged), factor)
-    from tqdm.auto import tqdm
+    epoch_iter = range(epochs)
+    if progress:  # plain tqdm (tqdm.auto in a kernel warns on stderr without ipywidgets)
+        from tqdm import tqdm
 
-    for _ in tqdm(range(epochs), desc="epochs", unit="epoch", file=sys.stderr, disable=not progress,
-                  leave=False):
+        epoch_iter = tqdm(epoch_iter, desc="epochs", unit="epoch", file=sys.stderr, leave=False)
+    for _ in epoch_iter:
         perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in uniq])[which].to(dev)  # (M, n)
         frozen = diverged.clone()
         for start in range(0, n, batch_size):
