@@ -48,13 +48,13 @@ EQUIV_FILE = ROOT / "tools" / "mutate_equivalent.txt"
 COMMON = ["tests/test_bad_inputs.py"]
 MODULE_TESTS: dict[str, list[str]] = {
     "_closedform": ["tests/test_gaussian.py", "tests/test_misspecified.py", "tests/test_closedform.py"],
-    "_validate": ["tests/test_params_edges.py", "tests/test_ste.py"],
+    "_validate": ["tests/test_params_edges.py", "tests/test_ste.py", "tests/test_validate_edges.py"],
     "distributions": ["tests/test_distributions.py"],
     "fields": ["tests/test_fields.py"],
     "gaussian": ["tests/test_gaussian.py", "tests/test_closedform.py"],
     "general_inputs": ["tests/test_general_inputs.py"],
     "misspecified": ["tests/test_misspecified.py", "tests/test_closedform.py"],
-    "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py"],
+    "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py", "tests/test_montecarlo_edges.py"],
     "network": ["tests/test_network.py"],
     "outcomes": ["tests/test_outcomes.py", "tests/test_outcomes_edges.py"],
     "params": ["tests/test_params.py", "tests/test_params_edges.py"],
