@@ -62,7 +62,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "problems": ["tests/test_distributions.py", "tests/test_symmetry.py"],
     "profile": ["tests/test_fields.py", "tests/test_profile_edges.py"],
     "quantnets": ["tests/test_practice.py"],
-    "ste": ["tests/test_ste.py", "tests/test_network.py"],
+    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py"],
     "symmetry": ["tests/test_symmetry.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py"],
     "cli": ["tests/test_cli.py"],
