@@ -225,6 +225,9 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     if source is not None:
         (pkg / f"{module}.py").write_text(source)
+    for entry in ROOT.iterdir():  # the book's files next to the package (stelib.book reads ../_toc.yml)
+        if entry.name not in ("stelib", ".git", ".venv") and not (tmp / entry.name).exists():
+            (tmp / entry.name).symlink_to(entry)
     sys.path[:] = [str(tmp)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     os.environ["PYTHONPATH"] = str(tmp)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
