@@ -241,7 +241,7 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     import stelib
 
     assert Path(stelib.__file__).resolve().parent == pkg.resolve(), stelib.__file__
-    os.chdir(ROOT)
+    os.chdir(tmp)  # the copy's book root: the CLI finds its root from the working directory
     code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not nbval and not book",
                         "-W", "ignore::DeprecationWarning", *tests],
                        plugins=[_Order(tmp.parent / f"{module}.times.json", source is None)])
