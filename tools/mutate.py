@@ -48,21 +48,21 @@ EQUIV_FILE = ROOT / "tools" / "mutate_equivalent.txt"
 COMMON = ["tests/test_bad_inputs.py"]
 MODULE_TESTS: dict[str, list[str]] = {
     "_closedform": ["tests/test_gaussian.py", "tests/test_misspecified.py", "tests/test_closedform.py"],
-    "_validate": ["tests/test_params_edges.py", "tests/test_ste.py"],
+    "_validate": ["tests/test_params_edges.py", "tests/test_ste.py", "tests/test_validate_edges.py"],
     "distributions": ["tests/test_distributions.py"],
     "fields": ["tests/test_fields.py"],
     "gaussian": ["tests/test_gaussian.py", "tests/test_closedform.py"],
     "general_inputs": ["tests/test_general_inputs.py"],
     "misspecified": ["tests/test_misspecified.py", "tests/test_closedform.py"],
-    "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py"],
+    "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py", "tests/test_montecarlo_edges.py"],
     "network": ["tests/test_network.py"],
-    "outcomes": ["tests/test_outcomes.py"],
+    "outcomes": ["tests/test_outcomes.py", "tests/test_outcomes_edges.py"],
     "params": ["tests/test_params.py", "tests/test_params_edges.py"],
     "practice": ["tests/test_practice.py"],
     "problems": ["tests/test_distributions.py", "tests/test_symmetry.py"],
-    "profile": ["tests/test_fields.py"],
+    "profile": ["tests/test_fields.py", "tests/test_profile_edges.py"],
     "quantnets": ["tests/test_practice.py"],
-    "ste": ["tests/test_ste.py", "tests/test_network.py"],
+    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py"],
     "symmetry": ["tests/test_symmetry.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py"],
     "cli": ["tests/test_cli.py"],
@@ -225,6 +225,9 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     if source is not None:
         (pkg / f"{module}.py").write_text(source)
+    for entry in ROOT.iterdir():  # the book's files next to the package (stelib.book reads ../_toc.yml)
+        if entry.name not in ("stelib", ".git", ".venv") and not (tmp / entry.name).exists():
+            (tmp / entry.name).symlink_to(entry)
     sys.path[:] = [str(tmp)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     os.environ["PYTHONPATH"] = str(tmp)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -238,7 +241,7 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     import stelib
 
     assert Path(stelib.__file__).resolve().parent == pkg.resolve(), stelib.__file__
-    os.chdir(ROOT)
+    os.chdir(tmp)  # the copy's book root: the CLI finds its root from the working directory
     code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not nbval and not book",
                         "-W", "ignore::DeprecationWarning", *tests],
                        plugins=[_Order(tmp.parent / f"{module}.times.json", source is None)])

@@ -1,0 +1,59 @@
+"""Edge cases of stelib.montecarlo.estimate_on against a NumPy reimplementation, sample by sample."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stelib.montecarlo import estimate_on
+
+F64 = torch.float64
+
+
+def _numpy_per_sample(v, w, Z, y):
+    """Per-sample loss, dl/dv and the coarse w-gradients of y = v^T 1{Z w > 0} (NumPy)."""
+    pre = Z @ w  # (N, m)
+    s = (pre > 0).astype(float)
+    r = s @ v - y  # (N,)
+    vr = v * r[:, None]  # (N, m)
+    masks = {"identity": np.ones_like(pre), "relu": s, "crelu": ((pre > 0) & (pre < 1)).astype(float)}
+    coarse = {k: np.einsum("bm,bmn->bn", mk * vr, Z) for k, mk in masks.items()}
+    return 0.5 * r * r, s * r[:, None], coarse
+
+
+def _check(est, v, w, Z, y):
+    loss, gv, coarse = _numpy_per_sample(v, w, Z, y)
+    N = len(y)
+    pairs = [(est.loss, loss), (est.grad_v, gv)] + [(est.coarse[k], coarse[k]) for k in est.coarse]
+    for e, per in pairs:  # mean and the per-sample standard error std(ddof=1) / sqrt(N)
+        np.testing.assert_allclose(e.mean.numpy(), per.mean(0), rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(e.se.numpy(), per.std(0, ddof=1) / math.sqrt(N), rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("N", [2, 7])
+def test_small_patches_use_per_sample_values(N):
+    """m n <= 256: the standard errors are the per-sample ones, also for N = 2 (the least
+    sample with a standard error) and an odd N."""
+    g = np.random.default_rng(N)
+    v, w = np.array([0.7, -1.2]), np.array([0.4, -0.3, 0.9])
+    Z, y = g.standard_normal((N, 2, 3)), g.standard_normal(N)
+    est = estimate_on(v, w, Z, y, stes=("identity", "relu", "crelu"))
+    assert est.samples == N
+    _check(est, v, w, Z, y)
+
+
+def test_one_sample_is_refused():
+    with pytest.raises(ValueError, match="need equal counts >= 2"):
+        estimate_on([1.0], [1.0, 0.0], np.ones((1, 1, 2)), np.ones(1))
+
+
+def test_large_patches_with_few_samples_use_per_sample_values():
+    """m n > 256 and N < 128: groups of one sample (no batch means), fused kernel or not."""
+    g = np.random.default_rng(3)
+    m, n, N = 3, 100, 50
+    v, w = g.standard_normal(m), g.standard_normal(n) / 10
+    Z, y = g.standard_normal((N, m, n)), g.standard_normal(N)
+    _check(estimate_on(v, w, Z, y, stes=("identity", "relu", "crelu")), v, w, Z, y)

@@ -1,0 +1,59 @@
+"""Edge cases of stelib.profile: exact zeros of the slope and of the radial sum, hand-computed."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from stelib import profile
+
+F64 = torch.float64
+
+
+def _mirrored_sample(n: int, seed: int):
+    """n Gaussian points and their mirror images (z1, -z2), labels y = 1{z1 > 0} (integers, so
+    every sum is exact). The sample profile is then even about theta = 0 and theta = pi."""
+    z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=F64)
+    z = torch.cat([z, z * torch.tensor([1.0, -1.0], dtype=F64)])
+    return z[:, None, :], (z[:, 0] > 0).to(F64)
+
+
+def test_a_slope_exactly_zero_on_the_grid_is_a_stationary_angle_there():
+    """Population: P = 1/2, G(theta) = (pi - |theta|) / (2 pi), f = 1/4 - G^2, stationary at 0 and
+    pi only. On the mirrored sample the central difference at 0 and at -pi is exactly 0 (by the
+    symmetry), and those grid angles themselves are returned, not a neighbour."""
+    Z, y = _mirrored_sample(3000, 5)
+    p = profile.profile(Z, y, torch.tensor([0.0, -math.pi], dtype=F64), delta=0.1)
+    assert p.df.tolist() == [0.0, 0.0]
+    got = profile.stationary_angles(Z, y)
+    assert len(got) == 2
+    assert abs(got[0] + math.pi) < 1e-12 and abs(got[1]) < 1e-12
+
+
+def test_a_flat_profile_has_no_stationary_angle_and_no_error():
+    """y = 0: f = 0 at every angle, the slope is 0 at every grid point. Consecutive zeros form
+    one cluster of an even number of crossings: no stationary angle is reported."""
+    Z, y = _mirrored_sample(200, 6)
+    y = torch.zeros_like(y)
+    assert profile.profile(Z, y, torch.linspace(-3, 3, 7, dtype=F64)).df.abs().max() == 0
+    assert profile.stationary_angles(Z, y, grid=360) == []
+
+
+def _ray_sample(x, y):
+    x = torch.tensor(x, dtype=F64)
+    return torch.stack([x, torch.zeros_like(x)], -1)[:, None, :], torch.tensor(y, dtype=F64)
+
+
+def test_crelu_radial_root_where_the_radial_sum_touches_zero():
+    """z = (x, 0), w_hat = (1, 0), v = 1: N R(c) = sum over 0 < x_k < c of x_k (1 - y_k).
+    x = 1, 2, 3, 4 with y = 0, 1.5, 2, 1 gives N R = 1 on (1, 2], 0 on (2, 3], -3 on (3, inf):
+    R stops being positive (for good) when c passes 2, so the root is 2, not 3. The points at
+    x = 0 and x < 0 never count."""
+    Z, y = _ray_sample([1.0, 2.0, 3.0, 4.0, 0.0, -1.0], [0.0, 1.5, 2.0, 1.0, 50.0, -50.0])
+    assert profile.crelu_radial_root(1.0, [1.0, 0.0], Z, y) == 2.0
+    # v = 0: R = 0 for every c, never positive -> no root
+    assert profile.crelu_radial_root(0.0, [1.0, 0.0], Z, y) is None
+    # R <= 0 from the start (y > v everywhere): no change of sign from + to -
+    Z, y = _ray_sample([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
+    assert profile.crelu_radial_root(1.0, [1.0, 0.0], Z, y) is None

@@ -1,0 +1,29 @@
+"""Edge cases of stelib._validate: lists of choices, and how long values are shown in messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from stelib._validate import as_tensor, check_choices
+
+
+def test_check_choices_accepts_a_name_or_names_and_refuses_none():
+    assert check_choices("relu", ("relu", "crelu"), name="stes") == ("relu",)
+    assert check_choices(["crelu", "relu"], ("relu", "crelu"), name="stes") == ("crelu", "relu")
+    assert check_choices(iter(["relu"]), ("relu", "crelu"), name="stes") == ("relu",)
+    with pytest.raises(ValueError, match=r"stes=\(\) is empty; give at least one of 'relu', 'crelu'"):
+        check_choices((), ("relu", "crelu"), name="stes")
+    with pytest.raises(ValueError, match=r"stes='sign' is not valid"):
+        check_choices(["relu", "sign"], ("relu", "crelu"), name="stes")
+
+
+@pytest.mark.parametrize("length", [58, 59, 100])
+def test_long_values_are_cut_to_60_characters(length):
+    """A repr of up to 60 characters is shown in full; a longer one as its first 57 characters
+    and '...' (60 in all). Hand-computed: the repr of 'z' * k is k + 2 characters long."""
+    text = "z" * length
+    with pytest.raises(ValueError) as exc:
+        as_tensor(text, name="x")
+    shown = str(exc.value).removeprefix("x=").split(" must be")[0]
+    want = repr(text) if length + 2 <= 60 else "'" + "z" * 56 + "..."
+    assert shown == want and len(shown) == min(length + 2, 60)
