@@ -225,9 +225,6 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     if source is not None:
         (pkg / f"{module}.py").write_text(source)
-    for entry in ROOT.iterdir():  # the book's files next to the package (stelib.book reads ../_toc.yml)
-        if entry.name not in ("stelib", ".git", ".venv") and not (tmp / entry.name).exists():
-            (tmp / entry.name).symlink_to(entry)
     sys.path[:] = [str(tmp)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     os.environ["PYTHONPATH"] = str(tmp)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -241,7 +238,7 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     import stelib
 
     assert Path(stelib.__file__).resolve().parent == pkg.resolve(), stelib.__file__
-    os.chdir(tmp)  # the copy's book root: the CLI finds its root from the working directory
+    os.chdir(ROOT)
     code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not nbval and not book",
                         "-W", "ignore::DeprecationWarning", *tests],
                        plugins=[_Order(tmp.parent / f"{module}.times.json", source is None)])
