@@ -189,21 +189,25 @@ class Choice(Spec):
         return "one of " + ", ".join(map(repr, self.options))
 
 
-class SteName(Spec):
+class _NoState(Spec):
+    """A spec without parameters: equal to every instance of its class, shown as ``Name()``."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SteName(_NoState):
     """A registered STE name (:func:`stelib.ste.names`), looked up when the value is checked.
 
     So an STE registered after the chapter's ``SPEC`` was written (by a :class:`Module`
     parameter checked earlier, or by the reader's own code) is accepted.
     """
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SteName)
-
-    def __hash__(self) -> int:
-        return hash("SteName")
-
-    def __repr__(self) -> str:
-        return "SteName()"
 
     def check(self, name: str, value: Any) -> None:
         from stelib.ste import names
@@ -217,21 +221,12 @@ class SteName(Spec):
         return "a registered STE name, one of " + ", ".join(map(repr, names()))
 
 
-class Module(Spec):
+class Module(_NoState):
     """The name of an importable Python module; checking it **imports** it.
 
     For a module that registers STEs (:func:`stelib.ste.register`) on import: list it in
     ``SPEC`` *before* the parameters that name those STEs, so they are registered when checked.
     """
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Module)
-
-    def __hash__(self) -> int:
-        return hash("Module")
-
-    def __repr__(self) -> str:
-        return "Module()"
 
     def check(self, name: str, value: Any) -> None:
         import importlib
