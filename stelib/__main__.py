@@ -2,6 +2,6 @@
 
 import sys
 
-from stelib.cli import main
+from stelib.tooling.cli import main
 
 sys.exit(main())

@@ -102,7 +102,8 @@ def test_wheel_carries_script_data_specs_and_licence(tmp_path):
     z = zipfile.ZipFile(whl)
     names = set(z.namelist())
     for f in ("stelib/py.typed", "stelib/data/yin2019_table1.csv", "stelib/data/SHA256SUMS",
-              "stelib/specs/__init__.py", "stelib/specs/primer.py", "stelib/cli.py"):
+              "stelib/tooling/specs/__init__.py", "stelib/tooling/specs/primer.py",
+              "stelib/tooling/cli.py", "stelib/core/ste.py", "stelib/analyses/practice.py"):
         assert f in names, f
     info = f"stelib-{stelib.__version__}.dist-info"
     assert f"{info}/licenses/LICENSE" in names

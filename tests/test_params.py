@@ -10,8 +10,6 @@ import nbformat
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from stelib import specs
 from stelib.params import (
     Bool,
     ChapterSpec,
@@ -28,6 +26,8 @@ from stelib.params import (
     short,
     validate,
 )
+
+from stelib import specs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -195,7 +195,7 @@ def test_chapter_follows_the_convention(chapter):
         assert p.comment, f"parameter {p.name} has no comment saying what it means"
         assert "=" not in p.comment, f"papermill drops the comment of {p.name}: it contains '='"
         assert not re.search(r"\bin [\[(][^\]]*, [^\]]*[\])]", p.comment), \
-            f"the allowed values of {p.name} belong in stelib/specs/{chapter.stem}.py"
+            f"the allowed values of {p.name} belong in stelib/tooling/specs/{chapter.stem}.py"
     code = [c for c in nb.cells if c.cell_type == "code"]
     i = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
     check = code[i + 1]

@@ -7,7 +7,7 @@ Usage (from the book's root)::
 
 It does three things:
 
-1. writes ``stelib/specs/NAME.py`` (unless it exists: then it is left alone and used) with the
+1. writes ``stelib/tooling/specs/NAME.py`` (unless it exists: then it is left alone and used) with the
    cell's imports and helper constants, ``SPEC = ChapterSpec("NAME", {...}, rules=(...))``, and
    one :class:`stelib.params.Rule` per ``if CONDITION: raise ValueError(...)`` statement of
    the cell (the rule holds when ``CONDITION`` is false; its text is the ``ValueError``
@@ -84,7 +84,7 @@ def _message(stmt: ast.If) -> str | None:
 
 
 def convert_cell(name: str, source: str, params: list[str]) -> str:
-    """Source of ``stelib/specs/NAME.py`` from the old validation cell's ``source``."""
+    """Source of ``stelib/tooling/specs/NAME.py`` from the old validation cell's ``source``."""
     tree = ast.parse(source)
     head, consts, spec_expr, rules = [], [], None, []
     seen_validate = False
@@ -141,14 +141,13 @@ def main(argv=None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print what would be written")
     args = ap.parse_args(argv)
     import nbformat
-
     from stelib.params import _cells, _parameters_index, read_parameters
 
     nb = nbformat.read(str(args.notebook), as_version=4)
     name = args.notebook.stem
     params = list(read_parameters(nb))
     cell = _cells(nb)[_parameters_index(nb) + 1]
-    spec_file = ROOT / "stelib" / "specs" / f"{name}.py"
+    spec_file = ROOT / "stelib" / "tooling" / "specs" / f"{name}.py"
     one_liner = ONE_LINER.format(name=name)
     if cell.source.strip() != one_liner and not spec_file.exists():
         module = convert_cell(name, cell.source, params)

@@ -4,7 +4,7 @@
     python tools/mutate.py --modules ste gaussian --per-module 0   # all mutants of two modules
     python tools/mutate.py --list --modules ste  # list the mutants, run nothing
 
-Each mutant is one semantic change on one line of ``stelib/<module>.py``: a comparison made
+Each mutant is one semantic change on one line of ``stelib/<layer>/<module>.py``: a comparison made
 strict or non-strict (``<`` <-> ``<=``, ``==`` <-> ``!=``, ``in`` <-> ``not in``), an arithmetic
 operator swapped (``+`` <-> ``-``, ``*`` <-> ``/``, ``**`` -> ``*``, ``&`` <-> ``|``), ``and`` <->
 ``or``, a unary minus or ``not`` dropped, ``True`` <-> ``False``, an integer constant + 1 or a
@@ -163,8 +163,14 @@ class _Unnot(ast.NodeTransformer):
         return node.operand if isinstance(node.op, _Identity) else node
 
 
+def module_file(module: str) -> Path:
+    """``stelib/LAYER/module.py``, relative to the package."""
+    (path,) = PKG.rglob(f"{module}.py")
+    return path.relative_to(PKG)
+
+
 def mutants(module: str) -> list[Mutant]:
-    src = (PKG / f"{module}.py").read_text()
+    src = (PKG / module_file(module)).read_text()
     lines = src.splitlines()
     out, seen = [], {}
     for i, (node, change, _) in enumerate(_sites(ast.parse(src))):
@@ -176,7 +182,7 @@ def mutants(module: str) -> list[Mutant]:
 
 
 def mutated_source(module: str, index: int) -> str:
-    tree = ast.parse((PKG / f"{module}.py").read_text())
+    tree = ast.parse((PKG / module_file(module)).read_text())
     for i, (_, _, apply) in enumerate(_sites(tree)):
         if i == index:
             apply()
@@ -224,7 +230,7 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     pkg = tmp / "stelib"
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     if source is not None:
-        (pkg / f"{module}.py").write_text(source)
+        (pkg / module_file(module)).write_text(source)
     sys.path[:] = [str(tmp)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     os.environ["PYTHONPATH"] = str(tmp)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -314,11 +320,12 @@ def _preload() -> None:
         except ImportError:
             pass
     sys.path.insert(0, str(ROOT))
-    import stelib  # noqa: F401  (its imports of third-party modules stay loaded)
     import stelib.fields  # noqa: F401
     import stelib.general_inputs  # noqa: F401
     import stelib.profile  # noqa: F401
     import stelib.symmetry  # noqa: F401
+
+    import stelib  # noqa: F401  (its imports of third-party modules stay loaded)
 
     for name in [k for k in sys.modules if k == "stelib" or k.startswith("stelib.")]:
         del sys.modules[name]

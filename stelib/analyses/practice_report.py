@@ -1,0 +1,227 @@
+r"""Reading the practice runs: long-form tables, orderings judged against the seed spread, Yin's Table 1.
+
+* :func:`long_frame`, :func:`layer_frame` -- one row per (bits, STE, seed, epoch [, layer]) of a
+  :class:`~stelib.practice.PracticeResult`, for seaborn;
+* :func:`judge` -- the relation of two STEs on one metric: the better one when the intervals
+  mean +- one standard deviation over seeds do not overlap, a tie (``"="``) when they do (the
+  analogue of Yin et al.'s "comparable");
+* :func:`ordering` -- the three STEs ranked, best first, with ``>`` or ``=`` between neighbours;
+* :func:`load_yin_table` -- Yin et al. (2019), Table 1, all 18 cells, checked against its SHA-256;
+* :func:`compare_with_yin` -- for one of their rows and one of ours: pair by pair, whether our
+  relation agrees with theirs, is a tie, or is reversed, and the row's verdict.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from itertools import combinations
+from pathlib import Path
+
+from stelib.core._validate import check_choice
+
+__all__ = ["YIN_TABLE", "compare_with_yin", "judge", "layer_frame", "load_yin_table", "long_frame", "ordering"]
+
+YIN_TABLE = "yin2019_table1.csv"
+METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
+
+
+def long_frame(result, **labels):
+    """pandas DataFrame: labels..., bits, ste, seed, epoch, train_loss, test_accuracy (%), diverged."""
+    import pandas as pd
+
+    rows = []
+    for i, b in enumerate(result.bits):
+        for j, s in enumerate(result.stes):
+            for k, sd in enumerate(result.seeds):
+                for t in range(result.train_loss.shape[-1]):
+                    rows.append({**labels, "bits": b, "ste": s, "seed": sd, "epoch": t,
+                                 "train_loss": float(result.train_loss[i, j, k, t]),
+                                 "test_accuracy": 100 * float(result.test_accuracy[i, j, k, t]),
+                                 "diverged": bool(result.diverged[i, j, k])})
+    return pd.DataFrame(rows)
+
+
+def layer_frame(result, **labels):
+    """pandas DataFrame per layer: labels..., bits, ste, seed, layer (1, 2, ...), epoch, inside (%),
+    median_abs, weight_norm, gain_norm (NaN without a learnable gain)."""
+    import pandas as pd
+
+    rows = []
+    nb, ns, nseed, nl, T = result.inside.shape
+    for i, j, k, layer, t in ((i, j, k, layer, t) for i in range(nb) for j in range(ns) for k in range(nseed)
+                              for layer in range(nl) for t in range(T)):
+        g = result.gain_norms
+        rows.append({**labels, "bits": result.bits[i], "ste": result.stes[j], "seed": result.seeds[k],
+                     "layer": layer + 1, "epoch": t, "inside": 100 * float(result.inside[i, j, k, layer, t]),
+                     "median_abs": float(result.median_abs[i, j, k, layer, t]),
+                     "weight_norm": float(result.weight_norms[i, j, k, layer, t]),
+                     "gain_norm": float("nan") if g is None else float(g[i, j, k, layer, t])})
+    return pd.DataFrame(rows)
+
+
+def judge(mean_a: float, sd_a: float, mean_b: float, sd_b: float, *, higher_better: bool) -> str:
+    """``">"`` if a is better than b beyond the spread, ``"<"`` if worse, ``"="`` if the intervals
+    mean +- sd overlap (a tie). With sd = 0 (one seed, or Yin's single numbers) it is the plain
+    comparison of the means (equal means: a tie)."""
+    lo_a, hi_a, lo_b, hi_b = mean_a - sd_a, mean_a + sd_a, mean_b - sd_b, mean_b + sd_b
+    if lo_a <= hi_b and lo_b <= hi_a:
+        return "="
+    return ">" if (mean_a > mean_b) == higher_better else "<"
+
+
+def _pairs(stats: dict[str, tuple[float, float]], higher_better: bool) -> dict[tuple[str, str], str]:
+    return {(a, b): judge(*stats[a], *stats[b], higher_better=higher_better) for a, b in combinations(stats, 2)}
+
+
+def ordering(stats: dict[str, tuple[float, float]], *, higher_better: bool) -> str:
+    """STEs ranked best first by their mean, e.g. ``"crelu > relu = identity"``: between neighbours
+    ``>`` when :func:`judge` separates them, ``=`` when it calls them a tie."""
+    ranked = sorted(stats, key=lambda s: stats[s][0], reverse=higher_better)
+    out = ranked[0]
+    for a, b in zip(ranked[:-1], ranked[1:], strict=True):
+        out += f" {'=' if judge(*stats[a], *stats[b], higher_better=higher_better) == '=' else '>'} {b}"
+    return out
+
+
+def load_yin_table(data_dir: str | Path | None = None) -> list[dict[str, object]]:
+    """The 18 cells of Yin et al. (2019), Table 1 (``data/yin2019_table1.csv``), checked against
+    ``data/SHA256SUMS``. Each row: ``dataset``, ``network``, ``bits`` (int), ``ste``,
+    ``train_loss`` and ``val_accuracy_percent`` (floats). ``ValueError`` if the SHA-256 differs."""
+    pkg = Path(__file__).resolve().parents[1]  # data/ of the checkout, or stelib/data in a wheel
+    root = Path(data_dir) if data_dir is not None else next(
+        (d for d in (pkg.parent / "data", pkg / "data") if (d / YIN_TABLE).is_file()), pkg / "data")
+    raw = (root / YIN_TABLE).read_bytes()
+    sums = dict(line.split()[::-1] for line in (root / "SHA256SUMS").read_text().splitlines() if line.strip())
+    digest = hashlib.sha256(raw).hexdigest()
+    if sums.get(YIN_TABLE) != digest:
+        raise ValueError(f"{YIN_TABLE} has SHA-256 {digest}, SHA256SUMS records {sums.get(YIN_TABLE)}")
+    rows = list(csv.DictReader(raw.decode().splitlines()))
+    return [{**r, "bits": int(r["bits"]), "train_loss": float(r["train_loss"]),
+             "val_accuracy_percent": float(r["val_accuracy_percent"])} for r in rows]
+
+
+def yin_stats(rows, network: str, bits: int, metric: str) -> dict[str, tuple[float, float]]:
+    """Yin's numbers of one row as ``{ste: (value, 0)}`` (accuracy in [0, 1], as ours)."""
+    check_choice(metric, tuple(METRICS), name="metric")
+    col = "train_loss" if metric == "train_loss" else "val_accuracy_percent"
+    scale = 1.0 if metric == "train_loss" else 0.01
+    out = {r["ste"]: (scale * r[col], 0.0) for r in rows if r["network"] == network and r["bits"] == bits}
+    if len(out) != 3:
+        raise ValueError(f"no complete row for network={network!r}, bits={bits!r} in Yin's table")
+    return out
+
+
+def compare_with_yin(ours: dict[str, tuple[float, float]], theirs: dict[str, tuple[float, float]], *,
+                     metric: str) -> tuple[dict[tuple[str, str], str], str]:
+    """Pair by pair: ``"agrees"`` (same strict relation), ``"tie"`` (ours within the spread) or
+    ``"reversed"``; the verdict is ``"reappears"`` (all agree), ``"reappears up to ties"`` (none
+    reversed) or ``"does not reappear"``."""
+    hb = METRICS[check_choice(metric, tuple(METRICS), name="metric")]
+    stes = [s for s in theirs if s in ours]
+    mine = _pairs({s: ours[s] for s in stes}, hb)
+    yours = _pairs({s: theirs[s] for s in stes}, hb)
+    res = {p: ("tie" if mine[p] == "=" else "agrees" if mine[p] == yours[p]
+               else "reversed" if yours[p] != "=" else "strict where theirs are equal") for p in mine}
+    verdict = ("reappears" if all(v == "agrees" for v in res.values())
+               else "does not reappear" if "reversed" in res.values() else "reappears up to ties")
+    return res, verdict
+
+
+def stats_of(result, metric: str) -> dict[int, dict[str, tuple[float, float]]]:
+    """``{bits: {ste: (mean, sd)}}`` of the last record over seeds (accuracy in [0, 1])."""
+    mean, sd = result.final(check_choice(metric, tuple(METRICS), name="metric"))
+    return {b: {s: (float(mean[i, j]), float(sd[i, j])) for j, s in enumerate(result.stes)}
+            for i, b in enumerate(result.bits)}
+
+
+def summary_frame(results: dict):
+    """One row per (arch, bits, STE): final training loss and test accuracy (%), mean and sd over seeds."""
+    import pandas as pd
+
+    rows = []
+    for arch, r in results.items():
+        loss, acc = stats_of(r, "train_loss"), stats_of(r, "test_accuracy")
+        for i, b in enumerate(r.bits):
+            for j, s in enumerate(r.stes):
+                rows.append({"arch": arch, "bits": b, "ste": s, "loss": loss[b][s][0], "loss_sd": loss[b][s][1],
+                             "acc": 100 * acc[b][s][0], "acc_sd": 100 * acc[b][s][1],
+                             "diverged": int(r.diverged[i, j].sum())})
+    return pd.DataFrame(rows)
+
+
+def yin_verdicts(results: dict, rows=None):
+    """For each of Yin's rows, each metric and each of our architectures run at the same bit
+    width: their ordering, ours (judged with the spread), the pairs and the verdict."""
+    import pandas as pd
+
+    rows = load_yin_table() if rows is None else rows
+    out = []
+    for net, b in dict.fromkeys((r["network"], r["bits"]) for r in rows):
+        for metric in METRICS:
+            theirs = yin_stats(rows, net, b, metric)
+            for arch, res in results.items():
+                st = stats_of(res, metric)
+                if b not in st or set(st[b]) != set(theirs):
+                    continue
+                pairs, verdict = compare_with_yin(st[b], theirs, metric=metric)
+                out.append({"yin_row": f"{net} {b}-bit", "metric": metric, "arch": arch,
+                            "yin": ordering(theirs, higher_better=METRICS[metric]),
+                            "ours": ordering(st[b], higher_better=METRICS[metric]),
+                            "agree": sum(v == "agrees" for v in pairs.values()),
+                            "tie": sum(v == "tie" for v in pairs.values()),
+                            "reversed": sum(v == "reversed" for v in pairs.values()), "verdict": verdict})
+    return pd.DataFrame(out)
+
+
+def change_frame(result, *, control: str | None = None, **labels):
+    """Per (bits, STE): change of the training loss and test accuracy (%) from record 0 to the
+    last, mean and sd over seeds, read as a rise, a fall or within the spread (mean +- sd
+    containing 0). With ``control`` (an STE of ``result``, e.g. the one that found the starting
+    minimum) each seed's change is taken relative to the control's change for the same seed: the
+    common part (such as the refreshed running statistics of batch normalisation) cancels."""
+    import pandas as pd
+
+    c = None if control is None else result.stes.index(check_choice(control, result.stes, name="control"))
+    rows = []
+    for i, b in enumerate(result.bits):
+        for j, s in enumerate(result.stes):
+            for name, x, scale in (("loss", result.train_loss, 1.0), ("acc", result.test_accuracy, 100.0)):
+                d = scale * (x[i, j, :, -1] - x[i, j, :, 0])
+                if c is not None:
+                    d = d - scale * (x[i, c, :, -1] - x[i, c, :, 0])
+                m, sd = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
+                rows.append({**labels, "bits": b, "ste": s, "what": name, "start": scale * float(x[i, j, :, 0].mean()),
+                             "end": scale * float(x[i, j, :, -1].mean()), "change": m, "sd": sd,
+                             "reading": "rise" if m - sd > 0 else "fall" if m + sd < 0 else "within spread"})
+    return pd.DataFrame(rows)
+
+
+def plot_runs(df, y: str, *, col: str | None = None, row: str | None = None, logy: bool = False,
+              height: float = 2.6, aspect: float = 1.3, facet_kws: dict | None = None):
+    """seaborn line plot of a long-form frame over ``epoch``: hue = STE in the book's palette,
+    style = bits, the line the mean over seeds with a band of one standard deviation."""
+    import seaborn as sns
+
+    from stelib.analyses.plotting import STE_COLORS, STE_LABELS, style
+
+    style()
+    df = df.assign(STE=df["ste"].map(STE_LABELS))
+    order = [STE_LABELS[s] for s in STE_COLORS if s in set(df["ste"])]
+    g = sns.relplot(data=df, x="epoch", y=y, hue="STE", hue_order=order, style="bits", col=col, row=row,
+                    kind="line", errorbar="sd", palette={STE_LABELS[s]: c for s, c in STE_COLORS.items()},
+                    height=height, aspect=aspect, facet_kws=facet_kws or {})
+    if logy:
+        g.set(yscale="log")
+    return g
+
+
+def pair_counts(results: dict, a: str, b: str) -> dict[str, int]:
+    """How often ``a`` is ahead of (``">"``), tied with (``"="``) or behind (``"<"``) ``b`` over the
+    architectures, bit widths and both metrics of ``results`` (:func:`judge` with the spread)."""
+    out = {">": 0, "=": 0, "<": 0}
+    for r in results.values():
+        for metric, hb in METRICS.items():
+            for st in stats_of(r, metric).values():
+                out[judge(*st[a], *st[b], higher_better=hb)] += 1
+    return out

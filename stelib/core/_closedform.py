@@ -1,0 +1,172 @@
+r"""Private helpers for the closed forms of :mod:`stelib.gaussian` and :mod:`stelib.misspecified`.
+
+- argument preparation: NumPy / torch inputs -> one floating dtype, last-axis and batch-shape
+  checks that raise ``ValueError`` naming the parameter, before anything is computed;
+- the standard normal pieces :math:`\varphi, \Phi` and the truncated moments
+  :math:`E[x 1\{0<x<c\}] = \varphi(0) - \varphi(c)`,
+  :math:`E[x^2 1\{0<x<c\}] = \Phi(c) - 1/2 - c\varphi(c)`, written without cancellation;
+- the plane geometry of :math:`(w, w^*)`: :math:`\hat w`, :math:`\theta`, and
+  :math:`\sin\theta\,u = \hat w^* - \cos\theta\,\hat w` computed robustly (exactly zero when
+  :math:`w \parallel w^*`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from stelib.core._validate import as_tensor, check_nonzero_rows, check_positive_int
+
+PHI0 = 1.0 / math.sqrt(2.0 * math.pi)  # phi(0)
+
+
+def vector(x, *, name: str) -> torch.Tensor:
+    """A finite floating tensor with at least one axis (the last axis is the vector axis)."""
+    if (isinstance(x, torch.Tensor) and (x.is_complex() or x.dtype == torch.bool)) or (
+        not isinstance(x, torch.Tensor) and np.iscomplexobj(x)
+    ):
+        kind = getattr(x, "dtype", type(x))
+        raise ValueError(f"{name} must be a real floating array, got dtype {kind}")
+    t = as_tensor(x, name=name)
+    if t.ndim == 0 or t.shape[-1] == 0:
+        raise ValueError(f"{name} must have shape (..., k) with k >= 1, got shape {tuple(t.shape)}")
+    return t
+
+
+def promote(*ts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Cast all tensors to their common floating dtype."""
+    dtype = ts[0].dtype
+    for t in ts[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return tuple(t.to(dtype) for t in ts)
+
+
+def same_length(x: torch.Tensor, name_x: str, y: torch.Tensor, name_y: str) -> None:
+    """Last axes must agree (e.g. v and v_star both of length m)."""
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(
+            f"{name_x} has shape {tuple(x.shape)} and {name_y} has shape {tuple(y.shape)}: "
+            f"their last axes must have the same length"
+        )
+
+
+def batch_shape(**named: torch.Tensor) -> torch.Size:
+    """Broadcast the leading (batch) shapes, or raise ``ValueError`` listing all shapes."""
+    lead = [t.shape[:-1] for t in named.values()]
+    out = [1] * max(len(s) for s in lead)
+    for s in lead:  # NumPy broadcasting, in Python: torch.broadcast_shapes is slow on small inputs
+        for i, d in enumerate(s, start=len(out) - len(s)):
+            if d != 1 and out[i] not in (1, d):
+                shapes = ", ".join(f"{k} {tuple(t.shape)}" for k, t in named.items())
+                raise ValueError(f"leading (batch) dimensions do not broadcast: {shapes}")
+            out[i] = d if d != 1 else out[i]
+    return torch.Size(out)
+
+
+def nonzero(x: torch.Tensor, name: str) -> None:
+    check_nonzero_rows(x, name=name)
+
+
+def check_generator(generator, batch) -> int:
+    batch = check_positive_int(batch, name="batch")
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return batch
+
+
+def dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Inner product over the last axis, keepdim."""
+    return (x * y).sum(dim=-1, keepdim=True)
+
+
+_TINY, _HUGE = 1e-150, 1e150  # the plain norm is exact between these (squares stay normal)
+
+
+def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(|x|, x / |x|) over the last axis (keepdim), exact for every finite x != 0.
+
+    Where the squares could overflow or underflow (|x| outside [1e-150, 1e150]) x is first
+    divided by its largest |entry|; elsewhere the plain norm is used, bit for bit.
+    """
+    r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    if _in_range(r):
+        return r, x / r
+    s = x.abs().amax(dim=-1, keepdim=True)
+    y = x / torch.where(s > 0, s, torch.ones_like(s))
+    ny = torch.linalg.vector_norm(y, dim=-1, keepdim=True)
+    return s * ny, y / torch.where(ny > 0, ny, torch.ones_like(ny))
+
+
+def norm(x: torch.Tensor) -> torch.Tensor:
+    """|x| over the last axis (keepdim), without overflow or underflow (see :func:`polar`)."""
+    r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    if _in_range(r):
+        return r
+    return polar(x)[0]
+
+
+def _in_range(r: torch.Tensor) -> bool:
+    if r.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(r.detach())
+    return _TINY < float(lo) and float(hi) < _HUGE
+
+
+def pdf(x: torch.Tensor) -> torch.Tensor:
+    """phi(x)."""
+    return PHI0 * torch.exp(-0.5 * x * x)
+
+
+def cdf(x: torch.Tensor) -> torch.Tensor:
+    """Phi(x)."""
+    return torch.special.ndtr(x)
+
+
+def cdf_minus_half(x: torch.Tensor) -> torch.Tensor:
+    """Phi(x) - 1/2 = erf(x / sqrt 2) / 2, accurate for small x."""
+    return 0.5 * torch.special.erf(x / math.sqrt(2.0))
+
+
+def first_moment(c: torch.Tensor) -> torch.Tensor:
+    """E[x 1{0 < x < c}] = phi(0) - phi(c) = -phi(0) expm1(-c^2/2)."""
+    return -PHI0 * torch.expm1(-0.5 * c * c)
+
+
+def second_moment(c: torch.Tensor) -> torch.Tensor:
+    """E[x^2 1{0 < x < c}] = Phi(c) - 1/2 - c phi(c); a Taylor series below c = 0.25."""
+    direct = cdf_minus_half(c) - torch.where(c.isinf(), 0.0, c * pdf(c))  # c = inf: 1/2
+    small = c.abs() < 0.25
+    cs = torch.where(small, c, torch.zeros_like(c))
+    # phi(0) sum_k (-1/2)^k / k! c^(2k+3) / (2k+3)
+    series = torch.zeros_like(c)
+    for k in range(9):
+        series = series + (-0.5) ** k / math.factorial(k) * cs ** (2 * k + 3) / (2 * k + 3)
+    return torch.where(small, PHI0 * series, direct)
+
+
+def plane(w: torch.Tensor, w_star: torch.Tensor):
+    r"""Geometry of :math:`(w, w^*)`, all with a trailing keepdim axis where scalar.
+
+    Returns ``(w_hat, ws_hat, r, theta, cos, sin, su)`` with ``r = |w|``, theta from Kahan's
+    formula :math:`2\,\mathrm{atan2}(|\hat w - \hat w^*|, |\hat w + \hat w^*|)` (accurate near 0
+    and pi) and ``su`` :math:`= \sin\theta\,u`, the component of :math:`\hat w^*` orthogonal to
+    :math:`w`. Angles within 64 machine epsilons of 0 or pi (rounding of exactly parallel inputs,
+    e.g. ``w_star = 3 w``) are snapped to exactly 0 or pi, where ``sin = 0`` and ``su = 0``.
+    """
+    r, w_hat = polar(w)
+    ws_hat = polar(w_star)[1]
+    theta = 2.0 * torch.atan2(norm(w_hat - ws_hat), norm(w_hat + ws_hat))
+    tol = 64.0 * torch.finfo(theta.dtype).eps
+    theta = torch.where(theta < tol, torch.zeros_like(theta), theta)
+    theta = torch.where(theta > math.pi - tol, torch.full_like(theta, math.pi), theta)
+    parallel = (theta == 0) | (theta == math.pi)
+    sign = torch.where(theta == 0, 1.0, -1.0).to(theta.dtype)
+    cos = torch.where(parallel, sign, torch.cos(theta))
+    sin = torch.where(parallel, torch.zeros_like(theta), torch.sin(theta))
+    p = ws_hat - dot(ws_hat, w_hat) * w_hat  # (..., n), |p| = sin theta up to rounding
+    pn = norm(p)
+    safe = torch.where(parallel | (pn == 0), torch.ones_like(pn), pn)
+    su = torch.where(parallel, torch.zeros_like(p), p / safe * sin)
+    return w_hat, ws_hat, r, theta, cos, sin, su

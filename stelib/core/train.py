@@ -1,0 +1,285 @@
+r"""Coarse gradient descent (CGD), batched over many independent runs.
+
+Yin et al.'s Algorithm 1: the second layer follows the true gradient, the first layer the
+coarse gradient of an STE,
+
+.. math::
+
+    v^{t+1} = v^t - \eta\,\partial_v f(v^t, w^t),\qquad
+    w^{t+1} = w^t - \eta\, g_\mu(v^t, w^t).
+
+``population_cgd`` uses closed-form expectations (a model with ``loss``, ``grad_v`` and
+``expected_coarse_grad``, such as ``gaussian.YinModel`` or ``misspecified.LinearTeacherModel``);
+``stochastic_cgd`` uses Monte Carlo mini-batches from any sampler. R runs (seeds x STEs x
+learning rates) advance together as one tensor computation: runs are grouped by STE and each
+group is one batched call per step, never a Python loop over runs.
+
+Divergence: a non-finite v or w stops a single run (R = 1) with :class:`TrainingDiverged`
+naming the step and learning rate; in a batched sweep the run is frozen, its later records
+are NaN and ``History.diverged`` marks it.
+
+Example
+-------
+>>> import torch
+>>> from stelib.core.gaussian import YinModel
+>>> model = YinModel(v_star=torch.ones(3, dtype=torch.float64), w_star=torch.tensor([1.0, 0.0], dtype=torch.float64))
+>>> h = population_cgd(model, torch.zeros(4, 3), torch.randn(4, 2), ste="relu", lr=0.1, steps=100)
+>>> h.loss.shape   # (recorded steps, runs)
+torch.Size([101, 4])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from stelib.core._closedform import norm, polar
+from stelib.core._validate import as_tensor, check_choice, check_positive_int
+from stelib.core.ste import check_ste, names, surrogate_derivative
+
+DTYPE = torch.float64
+
+
+class TrainingDiverged(FloatingPointError):
+    """Raised when a single CGD run produces non-finite values."""
+
+
+@dataclass(frozen=True)
+class History:
+    """What a batch of CGD runs did. Arrays indexed ``[record, run]`` unless stated.
+
+    ``steps`` (T,) the recorded step numbers; ``loss``, ``theta`` (angle between w and the
+    model's reference direction w* or a), ``w_norm`` = |w|, ``grad_norm`` = |g| (the coarse
+    w-gradient; for stochastic runs the mini-batch one); ``v`` (R, m) and ``w`` (R, n) final
+    values; ``ste`` and ``lr`` per run; ``diverged`` (R,) and ``diverged_step`` (R,) (-1 when
+    finite throughout).
+    """
+
+    steps: torch.Tensor
+    loss: torch.Tensor
+    theta: torch.Tensor
+    w_norm: torch.Tensor
+    grad_norm: torch.Tensor
+    v: torch.Tensor
+    w: torch.Tensor
+    ste: tuple[str, ...]
+    lr: torch.Tensor
+    diverged: torch.Tensor
+    diverged_step: torch.Tensor
+
+    @property
+    def runs(self) -> int:
+        return len(self.ste)
+
+    def select(self, ste: str) -> torch.Tensor:
+        """Indices of the runs that used ``ste``."""
+        check_ste(ste)
+        return torch.tensor([i for i, s in enumerate(self.ste) if s == ste], dtype=torch.long,
+                            device=self.diverged.device)
+
+    def summary(self) -> str:
+        """One line per STE: runs, diverged runs, median final loss and |w|."""
+        lines = []
+        for ste in dict.fromkeys(self.ste):
+            idx = self.select(ste)
+            ok = idx[~self.diverged[idx]]
+            loss = self.loss[-1, ok].median().item() if len(ok) else float("nan")
+            norm = self.w_norm[-1, ok].median().item() if len(ok) else float("nan")
+            lines.append(f"{ste:>8}: {len(idx)} runs, {int(self.diverged[idx].sum())} diverged, "
+                         f"median final loss {loss:.4g}, median final |w| {norm:.4g}")
+        return "\n".join(lines)
+
+
+def _runs_setup(v0, w0, ste, lr, on_divergence):
+    v = as_tensor(v0, name="v0", ndim=2, dtype=DTYPE).clone()  # (R, m)
+    w = as_tensor(w0, name="w0", ndim=2, dtype=DTYPE).clone()  # (R, n)
+    R = v.shape[0]
+    if R == 0:
+        raise ValueError(f"v0 has shape {tuple(v.shape)}: no runs; give at least one row (one per run)")
+    if w.shape[0] != R:
+        raise ValueError(f"v0 has {R} runs (rows) but w0 has {w.shape[0]}; give one row per run")
+    stes = (ste,) * R if isinstance(ste, str) else tuple(ste)
+    if len(stes) != R:
+        raise ValueError(f"ste has {len(stes)} entries for {R} runs; give one name or one per run")
+    for s in stes:
+        check_ste(s)
+    lr_t = as_tensor(lr, name="lr", dtype=DTYPE).reshape(-1).to(v.device)
+    if lr_t.numel() == 1:
+        lr_t = lr_t.expand(R).clone()
+    if lr_t.numel() != R or bool((lr_t <= 0).any()):
+        raise ValueError(f"lr={lr!r} must be a positive number or one positive number per run ({R} runs)")
+    mode = on_divergence or ("raise" if R == 1 else "mark")
+    check_choice(mode, ("raise", "mark"), name="on_divergence")
+    # Group runs by STE: contiguous slices of a permuted order, so each group is one call.
+    registered = names()
+    order = sorted(range(R), key=lambda i: registered.index(stes[i]))
+    perm = torch.tensor(order, dtype=torch.long, device=v.device)
+    groups, start = [], 0
+    for s in registered:
+        k = sum(1 for i in order if stes[i] == s)
+        if k:
+            groups.append((s, slice(start, start + k)))
+        start += k
+    return v[perm], w[perm], lr_t[perm], stes, perm, groups, mode
+
+
+def _reference(model, n):
+    for name in ("reference_direction", "w_star", "a"):
+        d = getattr(model, name, None)
+        if d is not None:
+            d = as_tensor(d, name=name, dtype=DTYPE).reshape(-1)
+            if d.shape == (n,):
+                return d / torch.linalg.vector_norm(d)
+    return None
+
+
+def _theta(w, ref):
+    if ref is None:
+        return torch.full(w.shape[:1], float("nan"), dtype=DTYPE, device=w.device)
+    # Kahan's formula 2 atan2(|w_hat - ref|, |w_hat + ref|): accurate near 0 and pi, where
+    # arccos of a rounded cosine bottoms out at ~1e-8.
+    w_hat = polar(w)[1]
+    return 2.0 * torch.atan2(torch.linalg.vector_norm(w_hat - ref, dim=-1), torch.linalg.vector_norm(w_hat + ref, dim=-1))
+
+
+def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every, ref):
+    R = v.shape[0]
+    inv = torch.argsort(perm)
+    rec = {k: [] for k in ("steps", "loss", "theta", "w_norm", "grad_norm")}
+    alive = torch.ones(R, dtype=torch.bool, device=v.device)
+    dstep = torch.full((R,), -1, dtype=torch.long, device=v.device)
+
+    def diverge(bad, t):
+        """Stop the runs in ``bad`` at step t (raise for a single run)."""
+        nonlocal alive, dstep
+        if mode == "raise" and bool(bad.any()):
+            i = int(torch.nonzero(bad)[0])
+            raise TrainingDiverged(
+                f"coarse gradient descent diverged at step {t} with learning rate lr={lr[i].item():g} "
+                f"(ste={stes[int(perm[i])]!r}): v or w became non-finite, w reached 0 or the loss "
+                "overflowed; try a smaller lr")
+        dstep = torch.where(bad, t, dstep)
+        alive = alive & ~bad
+
+    def record(t, gnorm):
+        nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)
+        loss = loss_fn(v, w)
+        bad = alive & ~torch.isfinite(loss)
+        if bool(bad.any()):  # finite v, w whose loss overflows: the run has diverged too
+            diverge(bad, t)
+        rec["steps"].append(t)
+        rec["loss"].append(torch.where(alive, loss, nan))
+        rec["theta"].append(torch.where(alive, _theta(w, ref), nan))
+        rec["w_norm"].append(torch.where(alive, norm(w)[:, 0], nan))
+        rec["grad_norm"].append(torch.where(alive, gnorm, nan))
+
+    gv, gw = step_fn(v, w, groups)
+    record(0, torch.linalg.vector_norm(gw, dim=-1))
+    for t in range(1, steps + 1):
+        v_new = v - lr[:, None] * gv
+        w_new = w - lr[:, None] * gw
+        # |w| is nan/inf when w is, or when its squares overflow (then the scaled norm decides)
+        finite = torch.isfinite(v_new).all(dim=1) & torch.isfinite(torch.linalg.vector_norm(w_new, dim=-1))
+        finite &= (w_new != 0).any(dim=1)  # w = 0 (a tiny w whose squares underflow is not 0)
+        if not bool(finite.all()):
+            finite = (torch.isfinite(v_new).all(dim=1) & torch.isfinite(w_new).all(dim=1)
+                      & (w_new != 0).any(dim=1))
+            finite &= torch.isfinite(norm(torch.where(finite[:, None], w_new, 1.0))[:, 0])
+        if not bool(finite.all()):
+            diverge(alive & ~finite, t)
+        if not bool(alive.all()):
+            v_new = torch.where(alive[:, None], v_new, v)  # diverged runs stay at their last values
+            w_new = torch.where(alive[:, None], w_new, w)
+        v, w = v_new, w_new
+        gv, gw = step_fn(v, w, groups)
+        if t % record_every == 0 or t == steps:
+            record(t, torch.linalg.vector_norm(gw, dim=-1))
+    stack = {k: torch.stack(rec[k])[:, inv] for k in ("loss", "theta", "w_norm", "grad_norm")}
+    return History(torch.tensor(rec["steps"], device=v.device), stack["loss"], stack["theta"], stack["w_norm"],
+                   stack["grad_norm"], v[inv], w[inv], stes, lr[inv], ~alive[inv], dstep[inv])
+
+
+def population_cgd(model, v0, w0, *, ste: str | tuple[str, ...], lr, steps: int,
+                   record_every: int = 1, on_divergence: str | None = None) -> History:
+    """CGD on the population loss with closed-form expected coarse gradients.
+
+    ``v0`` (R, m), ``w0`` (R, n): one row per run; ``ste`` one name or one per run; ``lr`` a
+    number or one per run. ``on_divergence`` is ``"raise"`` (default for R = 1) or ``"mark"``.
+    """
+    steps = check_positive_int(steps, name="steps", maximum=10**7)
+    record_every = check_positive_int(record_every, name="record_every")
+    missing = [a for a in ("m", "n", "loss", "grad_v", "expected_coarse_grad") if not hasattr(model, a)]
+    if missing:
+        raise ValueError(f"model={type(model).__name__} lacks {', '.join(missing)}: give a population "
+                         "model such as gaussian.YinModel or misspecified.LinearTeacherModel")
+    v, w, lr, stes, perm, groups, mode = _runs_setup(v0, w0, ste, lr, on_divergence)
+    if (v.shape[1], w.shape[1]) != (model.m, model.n):
+        raise ValueError(f"v0 rows have length {v.shape[1]} and w0 rows {w.shape[1]}; the model needs m={model.m}, n={model.n}")
+
+    def step_fn(v, w, groups):
+        gw = torch.cat([model.expected_coarse_grad(v[sl], w[sl], s) for s, sl in groups])
+        return model.grad_v(v, w), gw
+
+    return _run(step_fn, model.loss, v, w, lr, stes, perm, groups, mode, steps, record_every,
+                _reference(model, w.shape[1]))
+
+
+def _minibatch_grads(v, w, Z, y, groups):
+    """Mini-batch v-gradient and coarse w-gradients for R runs: Z (R, B, m, n), y (R, B)."""
+    R, B, m, n = Z.shape
+    Zf = Z.reshape(R, B * m, n)
+    pre = torch.bmm(Zf, w[:, :, None]).reshape(R, B, m)  # (R, B, m)
+    s = (pre > 0).to(DTYPE)
+    r = (s * v[:, None, :]).sum(-1) - y  # (R, B)
+    gv = (s * r[..., None]).mean(dim=1)  # (R, m)
+    vr = v[:, None, :] * r[..., None]  # (R, B, m)
+    mu = torch.cat([surrogate_derivative(pre[sl], s_) for s_, sl in groups])  # (R, B, m)
+    gw = torch.bmm((mu * vr).reshape(R, 1, B * m), Zf)[:, 0] / B  # (R, n)
+    return gv, gw
+
+
+def stochastic_cgd(sampler, v0, w0, *, ste: str | tuple[str, ...], lr, steps: int, batch_size: int,
+                   generator: torch.Generator, record_every: int = 1, common_batches: bool = False,
+                   on_divergence: str | None = None) -> History:
+    """CGD with Monte Carlo mini-batches of ``batch_size`` fresh draws per step and run.
+
+    ``sampler`` has ``sample(batch, generator) -> (Z, y_star)``. With ``common_batches`` all
+    runs see the same mini-batch at each step (common random numbers). The recorded loss is
+    the closed-form population loss when the sampler has a ``loss(v, w)`` method, else the
+    mini-batch loss.
+    """
+    steps = check_positive_int(steps, name="steps", maximum=10**7)
+    batch_size = check_positive_int(batch_size, name="batch_size", maximum=10**7)
+    record_every = check_positive_int(record_every, name="record_every")
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    v, w, lr, stes, perm, groups, mode = _runs_setup(v0, w0, ste, lr, on_divergence)
+    if generator.device != v.device:
+        raise ValueError(f"generator is on {generator.device} but v0 and w0 on {v.device}; "
+                         "draw the mini-batches on the device of the runs")
+    R = v.shape[0]
+    last = {}
+
+    def step_fn(v, w, groups):
+        if common_batches:
+            Z, y = sampler.sample(batch_size, generator)
+            Z, y = Z.expand(R, *Z.shape), y.expand(R, *y.shape)
+        else:
+            Z, y = sampler.sample(R * batch_size, generator)
+            Z, y = Z.reshape(R, batch_size, *Z.shape[1:]), y.reshape(R, batch_size)
+        if Z.shape[-2:] != (v.shape[1], w.shape[1]):
+            raise ValueError(f"the sampler draws patches of shape {tuple(Z.shape[-2:])}; v0/w0 need ({v.shape[1]}, {w.shape[1]})")
+        last["batch"] = (Z, y)
+        return _minibatch_grads(v, w, Z, y, groups)
+
+    def batch_loss(v, w):
+        Z, y = last["batch"]
+        pre = torch.bmm(Z.reshape(Z.shape[0], -1, Z.shape[-1]), w[:, :, None]).reshape(Z.shape[:3])
+        r = ((pre > 0).to(DTYPE) * v[:, None, :]).sum(-1) - y
+        return 0.5 * (r * r).mean(dim=1)
+
+    loss_fn = sampler.loss if callable(getattr(sampler, "loss", None)) else batch_loss
+    return _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every,
+                _reference(sampler, w.shape[1]))
+

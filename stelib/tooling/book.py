@@ -1,0 +1,443 @@
+"""Build, execute and describe the book: the driver behind ``stelib build`` and ``stelib execute``.
+
+``stelib build`` (``python -m stelib.book build``)
+    ``jupyter-book build . -W --keep-going``. Chapters are executed through jupyter-cache
+    (``execute: cache`` in ``_config.yml``, the cache in ``_build/.jupyter_cache``), so a
+    second build with nothing changed re-runs nothing. On failure the chapters that caused
+    errors or warnings are named. ``--teacher`` builds the teacher's edition without the
+    exercise solutions into ``_build/teacher``.
+``stelib execute [NAME ...]`` (``python -m stelib.book execute``)
+    Re-execute chapters in place with their default parameters (stored outputs are the book's
+    promise, checked by nbval) and record each one's wall-clock time, with the package
+    versions and the git commit, in ``chapters/reproducibility.json`` (read by the
+    Reproducibility page).
+
+The chapter list is ``_toc.yml``: every ``.ipynb`` listed there is a chapter, so adding a
+chapter is one ``- file: chapters/NAME`` line (and its spec, ``stelib/tooling/specs/NAME.py``). This
+module is also a Sphinx extension (listed in ``_config.yml``) providing the directives
+``stelib-parameters`` (the parameter reference of every chapter, each table anchored as
+``params-<chapter>``) and ``stelib-reproducibility`` (execution times and versions), and a
+``build-finished`` hook that makes a plain ``jupyter-book build .`` fail when a chapter
+failed to execute (read from myst-nb's execution records).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # stelib/tooling/book.py -> the checkout
+TOC = ROOT / "_toc.yml"
+CHAPTER_DIR = ROOT / "chapters"
+TIMINGS = CHAPTER_DIR / "reproducibility.json"  # of this checkout; timings_path(root) in general
+BUDGET_SECONDS = 60.0
+# Every package that decides a printed digit or a stored output (numerics, data, formatting,
+# the kernel and the text nbval compares), then the book's tool chain.
+PACKAGES = ("stelib", "torch", "numpy", "scipy", "numba", "llvmlite", "scikit-learn", "pandas",
+            "matplotlib", "pillow", "ipython", "ipykernel", "jupyter-client", "nbformat",
+            "nbclient", "papermill", "jupyter-book", "myst-nb", "jupyter-cache", "sphinx",
+            "sphinx-book-theme", "sphinx-proof", "sphinx-exercise", "nbval")
+TEACHER_ENV = "STELIB_TEACHER"  # set by `stelib build --teacher`: hide exercise solutions
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A notebook of the table of contents: ``name`` is what the CLI takes (``primer``)."""
+
+    name: str
+    path: Path
+    title: str
+
+
+def toc_files(toc: Path = TOC) -> list[str]:
+    """Document paths of ``_toc.yml`` in reading order (``root`` first), without suffix."""
+    return re.findall(r"^\s*(?:root|-?\s*file)\s*:\s*([^\s#]+)", toc.read_text(), flags=re.M)
+
+
+def _title(path: Path) -> str:
+    import nbformat
+
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        m = re.search(r"^#\s+(.+)$", "".join(cell.source), flags=re.M)
+        if cell.cell_type == "markdown" and m:
+            return m.group(1).strip()
+    return path.stem
+
+
+def timings_path(root: Path = ROOT) -> Path:
+    """``chapters/reproducibility.json`` of the book at ``root``."""
+    return root / "chapters" / "reproducibility.json"
+
+
+def chapters(root: Path = ROOT) -> list[Chapter]:
+    """Every notebook listed in ``_toc.yml``, in book order."""
+    out = []
+    for f in toc_files(root / "_toc.yml"):
+        path = root / f"{Path(f).with_suffix('')}.ipynb"
+        if path.exists():
+            out.append(Chapter(path.stem, path, _title(path)))
+    return out
+
+
+def chapter(name: str, root: Path = ROOT) -> Chapter:
+    """The chapter called ``name`` (file stem); ``ValueError`` listing the valid names."""
+    found = {c.name: c for c in chapters(root)}
+    if name not in found:
+        raise ValueError(f"unknown chapter {name!r}; choose one of: {', '.join(found)}")
+    return found[name]
+
+
+def kernel_env() -> dict[str, str]:
+    """Environment for kernels: inline figures (the Makefile's MPLBACKEND=Agg is for tests)."""
+    env = dict(os.environ, PYTHONHASHSEED="0", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.pop("MPLBACKEND", None)
+    return env
+
+
+# ------------------------------------------------------------------------------------ build
+
+WARNING = re.compile(r"(?:(?P<loc>\S+?)(?::\d+)?:\s+)?\b(?P<kind>WARNING|ERROR|CRITICAL|SEVERE):"
+                     r"\s*(?P<msg>.*)$")
+CHAPTER_DOC = re.compile(r"(chapters/[\w.-]+?)(?:\.\w+)?$")
+JB_MAIN = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
+
+
+def failing_chapters(log: str) -> dict[str, list[str]]:
+    """``{document: [messages]}`` from the warnings and errors of a Sphinx log.
+
+    Warnings that name no chapter (configuration, theme) are filed under ``"(book)"``.
+    """
+    out: dict[str, list[str]] = {}
+    log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # colour codes
+    for line in log.splitlines():
+        m = WARNING.search(line.strip())
+        if m:
+            doc = CHAPTER_DOC.search(m["loc"] or "")
+            out.setdefault(doc.group(1) if doc else "(book)", []).append(f"{m['kind']}: {m['msg']}")
+    return out
+
+
+def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None = None,
+          extra: tuple[str, ...] = (), teacher: bool = False) -> int:
+    """Run ``jupyter-book build -W --keep-going``; print a summary naming failing chapters.
+
+    ``teacher``: the teacher's edition, exercise solutions left out (sphinx-exercise's
+    ``hide_solutions``), into ``root/_build/teacher/_build/html`` unless ``output`` is given.
+    """
+    cmd = [sys.executable, "-c", JB_MAIN, "build", str(root), "-W", "--keep-going", *extra]
+    env = kernel_env()
+    if teacher:
+        env[TEACHER_ENV] = "1"
+        output = output if output is not None else root / "_build" / "teacher"
+    else:
+        env.pop(TEACHER_ENV, None)
+    if config is not None:
+        cmd += ["--config", str(config)]
+    if output is not None:
+        cmd += ["--path-output", str(output)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    rc = proc.wait()
+    seconds = time.perf_counter() - t0
+    if rc == 0:
+        print(f"\nbook built in {seconds:.1f} s: {(output or root) / '_build' / 'html' / 'index.html'}")
+        return 0
+    bad = failing_chapters("".join(lines))
+    print(f"\nbook build FAILED after {seconds:.1f} s (exit status {rc}).", file=sys.stderr)
+    for doc, msgs in bad.items():
+        what = "not tied to a chapter" if doc == "(book)" else f"failing chapter {doc}"
+        print(f"  {what}:", file=sys.stderr)
+        for msg in msgs[:5]:
+            print(f"    {msg}", file=sys.stderr)
+    if not bad:
+        print("  (no chapter named in the log: see the Sphinx output above)", file=sys.stderr)
+    return rc or 1
+
+
+# ---------------------------------------------------------------------------------- execute
+
+
+def git_commit(root: Path = ROOT) -> str:
+    """``git rev-parse HEAD`` of the book (``+dirty`` when tracked files differ from it), or
+    ``"unknown"`` outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def versions(root: Path = ROOT) -> dict[str, str]:
+    """Python, platform, the git commit and the installed versions of every package that
+    decides a printed digit (``PACKAGES``)."""
+    from stelib import __version__
+
+    out = {"python": platform.python_version(), "platform": platform.platform(),
+           "cpus": str(os.cpu_count()), "git commit": git_commit(root)}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = __version__ if pkg == "stelib" else metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def execute_notebook(path: Path, *, timeout: int = 600) -> float:
+    """Execute ``path`` in place (cwd = its folder) with default parameters; return seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(path), as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    os.environ.pop("MPLBACKEND", None)  # the kernel inherits this process's environment
+    t0 = time.perf_counter()
+    client.execute(env=kernel_env())
+    seconds = time.perf_counter() - t0
+    strip_execution_metadata(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
+    nbformat.write(nb, str(path))
+    return seconds
+
+
+def strip_execution_metadata(nb) -> None:
+    """Remove timestamps that say nothing about the outputs (cell ``execution`` records,
+    papermill's notebook/cell records), so stored chapters differ only where outputs do."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+
+
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks into one output, so that stored outputs do
+    not depend on how the kernel happened to flush (nbval compares them merged, too)."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+            prev["text"] = "".join(prev["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
+def execute(names: list[str] | None = None, *, root: Path = ROOT) -> int:
+    """Execute the named chapters (all by default) and record their times; 1 on failure."""
+    from tqdm.auto import tqdm
+
+    chs = chapters(root) if not names else [chapter(n, root) for n in names]
+    timings = timings_path(root)
+    record = json.loads(timings.read_text()) if timings.exists() else {}
+    times = record.get("chapters", {})
+    status = 0
+    bar = tqdm(chs, desc="chapters", unit="chapter", file=sys.stderr, dynamic_ncols=True)
+    for ch in bar:
+        bar.set_postfix_str(ch.name)
+        try:
+            seconds = execute_notebook(ch.path)
+        except Exception as exc:  # report and carry on with the other chapters
+            bar.write(f"{ch.name}: FAILED\n  {type(exc).__name__}: {str(exc)[-2000:]}")
+            status = 1
+            continue
+        over = "  OVER the 60 s budget" if seconds > BUDGET_SECONDS else ""
+        bar.write(f"{ch.name}: {seconds:.1f} s{over}")
+        times[ch.name] = {"seconds": round(seconds, 1), "title": ch.title}
+    bar.close()
+    known = {c.name for c in chapters(root)}
+    record = {"chapters": {k: v for k, v in times.items() if k in known},
+              "environment": versions(root), "budget_seconds": BUDGET_SECONDS}
+    timings.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return status
+
+
+# ------------------------------------------------------------------ Sphinx extension
+
+
+def _table(header: list[str], rows: list[list[str]]):
+    from docutils import nodes
+
+    table = nodes.table(classes=["stelib-table"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in header)
+
+    def row(cells, head=False):
+        r = nodes.row()
+        for c in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(text=c) if not head else nodes.strong(text=c)
+            r += entry
+        return r
+
+    thead = nodes.thead()
+    thead += row(header, head=True)
+    tbody = nodes.tbody()
+    tbody.extend(row(r) for r in rows)
+    group += [thead, tbody]
+    return table
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    """Drop repeated <script> entries (sphinx-thebe registers its config script twice under
+    Sphinx 7, and the second ``const THEBE_JS_URL`` is a JavaScript error in every page)."""
+    seen, unique = set(), []
+    for js in context.get("script_files", []):
+        attrs = getattr(js, "attributes", {})
+        key = (str(getattr(js, "filename", js) or ""), tuple(sorted(attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    if "script_files" in context:
+        context["script_files"][:] = unique
+
+
+def _config_inited(app, config):
+    """Cache under ``<book>/_build`` whatever the working directory; the teacher's edition."""
+    cache = config["nb_execution_cache_path"] if "nb_execution_cache_path" in config else ""
+    if cache and not Path(cache).is_absolute():
+        config["nb_execution_cache_path"] = str(Path(app.srcdir) / cache)
+    if os.environ.get(TEACHER_ENV) and "hide_solutions" in config:
+        config["hide_solutions"] = True
+
+
+def failed_executions(env) -> dict[str, str]:
+    """``{document: error}`` for every notebook myst-nb executed without success in this build."""
+    try:
+        from myst_nb.sphinx_ import NbMetadataCollector
+    except ImportError:  # pragma: no cover - myst-nb is how chapters are executed at all
+        return {}
+    out = {}
+    for doc in sorted(env.found_docs):
+        data = NbMetadataCollector.get_exec_data(env, doc)
+        if data and not data.get("succeeded", True):
+            out[doc] = str(data.get("error") or "execution failed")
+    return out
+
+
+def _build_finished(app, exception):
+    """Fail the build (exit status 1, even without -W) when a chapter failed to execute: its
+    page would otherwise mix fresh outputs with stale stored ones."""
+    if exception is not None:
+        return
+    from sphinx.util import logging
+
+    failed = failed_executions(app.env)
+    for doc, error in failed.items():
+        logging.getLogger(__name__).error(f"chapter {doc} failed to execute ({error}); its page "
+                                          "is not a result", location=doc)
+    if failed:
+        app.statuscode = 1
+
+
+def setup(app):
+    """Sphinx entry point: the two generated-content directives and the build checks."""
+    from docutils import nodes
+    from sphinx.util.docutils import SphinxDirective
+
+    from stelib.tooling import params, specs
+
+    class ParametersDirective(SphinxDirective):
+        """One anchored section per chapter (``params-<chapter>``): name, default, allowed
+        values, meaning, and the rules spanning parameters."""
+
+        def run(self):
+            out = []
+            for ch in chapters(Path(self.env.srcdir)):
+                self.env.note_dependency(str(ch.path))
+                try:
+                    spec = specs.get(ch.name)
+                except ValueError as exc:  # a chapter without stelib/tooling/specs/<name>.py
+                    out.append(self.state.document.reporter.warning(
+                        f"{exc} (write stelib/tooling/specs/{ch.name}.py, e.g. with tools/convert_spec.py)",
+                        line=self.lineno))
+                    continue
+                anchor = f"params-{ch.name}"
+                section = nodes.rubric(text=f"{ch.name}: {ch.title}", ids=[anchor], names=[anchor])
+                self.state.document.note_explicit_target(section)
+                ref = nodes.paragraph()
+                ref += nodes.Text("Rerun: ")
+                ref += nodes.literal(text=f"stelib rerun {ch.name} -p NAME VALUE")
+                rows = [[p.name, params.short(p.default), p.allowed, p.comment]
+                        for p in params.describe(spec, ch.path)]
+                out += [section, ref, _table(["name", "default", "allowed", "meaning"], rows)]
+                if spec.rules:
+                    rules = nodes.bullet_list()
+                    for rule in spec.rules:
+                        item = nodes.list_item()
+                        item += nodes.paragraph(text=rule.text)
+                        rules += item
+                    intro = nodes.paragraph(text="Checked together, with the values given:")
+                    out += [intro, rules]
+            return out
+
+    class ReproducibilityDirective(SphinxDirective):
+        """Per-chapter execution times of ``stelib execute``, the versions and git commit."""
+
+        def run(self):
+            root = Path(self.env.srcdir)
+            path = timings_path(root)
+            self.env.note_dependency(str(path))
+            record = json.loads(path.read_text()) if path.exists() else {}
+            times = record.get("chapters", {})
+            rows = []
+            for ch in chapters(root):
+                t = times.get(ch.name)
+                sec = "not yet executed" if t is None else f"{t['seconds']:.1f}"
+                ok = "" if t is None else ("yes" if t["seconds"] <= BUDGET_SECONDS else "NO")
+                rows.append([ch.name, ch.title, sec, ok])
+            total = sum(t["seconds"] for t in times.values())
+            rows.append(["total", "", f"{total:.1f}", ""])
+            recorded = record.get("environment", {})
+            now = versions(root)
+            vrows = [[k, recorded.get(k, "-"), now.get(k, "-")]
+                     for k in dict.fromkeys([*now, *recorded])]
+            return [_table(["chapter", "title", "seconds", f"within {BUDGET_SECONDS:.0f} s"], rows),
+                    nodes.rubric(text="Versions"),
+                    _table(["package", "when the outputs were stored", "this build"], vrows)]
+
+    app.add_directive("stelib-parameters", ParametersDirective)
+    app.add_directive("stelib-reproducibility", ReproducibilityDirective)
+
+    def always_reread(app, env, added, changed, removed):
+        return [d for d in ("chapters/rerun", "chapters/reproducibility") if d in env.found_docs]
+
+    app.connect("config-inited", _config_inited, priority=900)
+    app.connect("env-get-outdated", always_reread)
+    app.connect("html-page-context", _dedupe_scripts)
+    app.connect("build-finished", _build_finished)
+    from stelib import __version__
+
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": __version__}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stelib.book build|execute``: the same as ``stelib build|execute``."""
+    from stelib.tooling import cli
+
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""``stelib``: the book's command line (also ``python -m stelib``).
+
+::
+
+    stelib --version
+    stelib list                          # the chapters
+    stelib params CHAPTER                # defaults, allowed values, rules
+    stelib rerun CHAPTER -p NAME VALUE [-p NAME VALUE ...] [-o DIR] [--overwrite]
+    stelib build                         # the HTML book (jupyter-book, -W), into _build/html
+    stelib execute [CHAPTER ...]         # re-execute chapters in place, record their times
+    stelib sweep CHAPTER -p NAME V1,V2,... [-p ...] [-o DIR] [--workers N] [--scheduler ADDRESS]
+
+The book (the folder holding ``_toc.yml`` and ``chapters/``) is ``--root DIR`` if given, else
+the working directory or the nearest folder above it that holds ``_toc.yml``, else the
+checkout this package was imported from. ``list`` and ``params`` also work without a book
+(from the specs in :mod:`stelib.specs`); ``rerun``, ``build`` and ``execute`` need one.
+
+``rerun`` checks the new values against the chapter's spec and its cross-parameter rules
+*before* papermill starts, so a bad value costs nothing and leaves no file. The executed
+notebook goes to ``DIR/<chapter>-<hash of the parameter values>.ipynb`` (``DIR`` defaults to
+``runs/`` in the book; never inside ``chapters/``). It is written to a hidden temporary file in
+``DIR`` and moved into place only when every cell has run: an interrupted run (Ctrl-C,
+SIGTERM) leaves nothing, a failed run leaves ``<name>.failed.ipynb``, and a run never writes
+through an existing file, hard link or symbolic link (``--overwrite`` replaces the name).
+
+Exit status: 0 done, 1 a chapter failed, 2 bad input (a message naming what is wrong), 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from stelib import __version__
+from stelib.tooling import book, params
+
+USAGE_ERROR = 2
+INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported with exit status 2."""
+
+
+# ------------------------------------------------------------------------------ the book root
+
+
+def find_root(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
+    """The book's folder: ``explicit``, else ``cwd`` or a parent holding ``_toc.yml``, else the
+    checkout of this package; ``None`` when there is none. A bad ``explicit`` is a UsageError."""
+    if explicit is not None:
+        root = Path(explicit).expanduser()
+        if not (root / "_toc.yml").is_file():
+            raise UsageError(f"--root {params.short(explicit)}: no _toc.yml there (give the folder "
+                             "of the book, which holds _toc.yml and chapters/)")
+        return root.resolve()
+    cwd = Path.cwd() if cwd is None else cwd
+    for folder in (cwd, *cwd.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "chapters").is_dir():
+            return folder.resolve()
+    return book.ROOT if (book.ROOT / "_toc.yml").is_file() else None
+
+
+def _need_root(args) -> Path:
+    root = find_root(args.root)
+    if root is None:
+        raise UsageError(f"`stelib {args.command}` needs the book: run it inside the book's folder "
+                         "or pass --root DIR (the folder holding _toc.yml and chapters/)")
+    return root
+
+
+def _chapter(name: str, root: Path) -> book.Chapter:
+    try:
+        return book.chapter(name, root)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _spec(name: str) -> params.ChapterSpec:
+    from stelib.tooling import specs
+
+    try:
+        return specs.get(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- list, params
+
+
+def cmd_list(args) -> int:
+    from stelib.tooling import specs
+
+    root = find_root(args.root)
+    if root is None:
+        print("(no book found: names from stelib.tooling.specs; pass --root DIR for titles and reruns)")
+        rows = [(n, "") for n in specs.names()]
+    else:
+        rows = [(c.name, c.title) for c in book.chapters(root)]
+    width = max((len(r[0]) for r in rows), default=0)
+    for name, title in rows:
+        print(f"{name:<{width}}  {title}".rstrip())
+    return 0
+
+
+def cmd_params(args) -> int:
+    spec = _spec(args.chapter)
+    root = find_root(args.root)
+    if root is None:
+        rows = [(k, "(in the book)", s.describe(), "") for k, s in spec.params.items()]
+        title = "(no book found: defaults and meanings are in the chapter's parameters cell)"
+    else:
+        ch = _chapter(args.chapter, root)
+        rows = [(p.name, params.short(p.default), p.allowed, p.comment)
+                for p in params.describe(spec, ch.path)]
+        title = ch.title
+    header = ("name", "default", "allowed", "meaning")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    print(f"{spec.name}: {title}\n")
+    for r in [header, *rows]:
+        print(("  ".join(f"{c:<{w}}" for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3]).rstrip())
+    if spec.rules:
+        print("\nrules (checked with the values given):")
+        for rule in spec.rules:
+            print(f"  - {rule.text}")
+    print(f"\nrerun with: stelib rerun {spec.name} -p NAME VALUE [-p NAME VALUE ...]")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ rerun
+
+
+def _jsonable(x):
+    if isinstance(x, tuple | list):
+        return [_jsonable(i) for i in x]
+    return x
+
+
+def output_path(ch: book.Chapter, values: dict, outdir: Path) -> Path:
+    """``outdir/<chapter>-<first 10 hex digits of the SHA-256 of the parameter values>.ipynb``."""
+    key = json.dumps(_jsonable(values), sort_keys=True, default=repr).encode()
+    return outdir / f"{ch.name}-{hashlib.sha256(key).hexdigest()[:10]}.ipynb"
+
+
+def _output_dir(text: str, root: Path) -> Path:
+    """The run folder, checked: not in chapters/, not a file, no file on its path, writable."""
+    shown = params.short(text)
+    outdir = Path(text).expanduser().absolute()
+    chapters_dir = (root / "chapters").resolve()
+    for p in (outdir, *outdir.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                what = "is a file" if p == outdir else f"is under {p}, which is a file"
+                raise UsageError(f"output directory {shown} {what}; give a directory (-o DIR)")
+            break
+    resolved = outdir.resolve()
+    if resolved == chapters_dir or resolved.is_relative_to(chapters_dir):
+        raise UsageError(f"refusing -o {shown}: runs never go into the chapters folder "
+                         f"{chapters_dir}")
+    return outdir
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt while a run is in progress (so it is cleaned up)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _parse_overrides(pairs: list[tuple[str, str]]) -> dict:
+    overrides: dict = {}
+    for name, text in pairs:
+        if name in overrides:
+            raise UsageError(f"parameter {params.short(name)} given twice")
+        overrides[name] = params.parse_value(text)
+    return overrides
+
+
+def cmd_rerun(args) -> int:
+    root = _need_root(args)
+    ch = _chapter(args.chapter, root)
+    overrides = _parse_overrides(args.param or [])
+    try:
+        values = params.check_overrides(_spec(ch.name), ch.path, overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    outdir = _output_dir(args.output if args.output is not None else str(root / "runs"), root)
+    out = output_path(ch, values, outdir)
+    if out.is_dir() and not out.is_symlink():
+        raise UsageError(f"{out} is a directory; remove it or choose another -o DIR")
+    if (out.exists() or out.is_symlink()) and not args.overwrite:
+        raise UsageError(f"{out} exists (a run with these parameters); pass --overwrite to replace it")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".partial.ipynb", dir=outdir)
+        os.close(fd)
+    except OSError as exc:
+        raise UsageError(f"cannot write runs into {params.short(str(outdir))}: "
+                         f"{exc.strerror or exc}") from None
+    tmp = Path(tmp_name)
+    changed = {k: _jsonable(v) for k, v in overrides.items()}
+    print(f"running {ch.name} with {params.short(changed, 200) if changed else 'default parameters'}"
+          f" -> {out}", file=sys.stderr)
+    import papermill
+
+    os.environ.pop("MPLBACKEND", None)  # figures inline in the new notebook
+    try:
+        with _sigterm_as_interrupt():
+            papermill.execute_notebook(str(ch.path), str(tmp), parameters=changed,
+                                       kernel_name="python3", progress_bar=not args.no_progress,
+                                       cwd=str(ch.path.parent))
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, out)  # atomic; replaces a link itself, never its target
+    except papermill.PapermillExecutionError as exc:
+        failed = out.with_name(f"{out.stem}.failed.ipynb")
+        os.replace(tmp, failed)
+        print(f"error: chapter {ch.name} failed in cell {exc.exec_count}: {exc.ename}: "
+              f"{params.short(exc.evalue, 500)}\nthe partly executed notebook is {failed}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {ch.name} was not finished and nothing was written", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(out)
+    return 0
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ---------------------------------------------------------------------------- build, execute
+
+
+def cmd_build(args) -> int:
+    root = _need_root(args)
+    try:
+        import jupyter_book  # noqa: F401
+    except ImportError:
+        raise UsageError("building the book needs jupyter-book: pip install 'stelib[book]'") from None
+    extra = ("--config", str(args.config)) if args.config else ()
+    return book.build(root=root, extra=extra, teacher=args.teacher)
+
+
+def cmd_execute(args) -> int:
+    root = _need_root(args)
+    for name in args.names:
+        _chapter(name, root)
+    return book.execute(args.names, root=root)
+
+
+# ------------------------------------------------------------------------------------ parser
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stelib", description=__doc__.split("\n")[0].strip("`: "))
+    p.add_argument("--version", action="version", version=f"stelib {__version__}")
+    root_help = "the book's folder (default: found from the working directory)"
+    p.add_argument("--root", metavar="DIR", help=root_help)
+    common = argparse.ArgumentParser(add_help=False)  # --root also after the command
+    common.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=root_help)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="list the chapters", parents=[common]).set_defaults(func=cmd_list)
+    pp = sub.add_parser("params", help="a chapter's parameters: defaults, allowed values, rules",
+                        parents=[common])
+    pp.add_argument("chapter")
+    pp.set_defaults(func=cmd_params)
+    pr = sub.add_parser("rerun", help="execute a chapter with new parameters (papermill)",
+                        parents=[common],
+                        description="Values are Python literals (3, 0.1, -1e5, True, [1, 2], 'x'), "
+                        "inf/-inf/nan, or else plain strings (relu).")
+    pr.add_argument("chapter")
+    pr.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                    help="set parameter NAME to VALUE (repeatable; VALUE may start with '-')")
+    pr.add_argument("-o", "--output", default=None, metavar="DIR",
+                    help="directory of the executed notebook (default: runs/ in the book)")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_rerun)
+    pb = sub.add_parser("build", help="execute chapters (cached) and build HTML into _build/html",
+                        parents=[common])
+    pb.add_argument("--teacher", action="store_true",
+                    help="teacher's edition: exercise solutions left out (into _build/teacher)")
+    pb.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    pb.set_defaults(func=cmd_build)
+    pe = sub.add_parser("execute", help="re-execute chapters in place with default parameters",
+                        parents=[common])
+    pe.add_argument("names", nargs="*", metavar="CHAPTER", help="chapter names (default: all)")
+    pe.set_defaults(func=cmd_execute)
+    from stelib.tooling.sweep import add_parser as add_sweep  # here: stelib.sweep imports this module
+
+    add_sweep(sub, common)
+    return p
+
+
+def _split_params(argv: list[str]) -> tuple[list[str], list[tuple[str, str]] | None]:
+    """Take ``-p NAME VALUE`` out of ``argv`` before argparse sees it (so that ``-inf`` or
+    ``-1e5`` is a value, not an option). ``None`` when ``-p`` lacks its two words."""
+    rest, pairs = [], []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        if a in ("-p", "--param"):
+            if i + 2 >= len(argv):
+                return argv, None
+            pairs.append((argv[i + 1], argv[i + 2]))
+            i += 3
+            continue
+        rest.append(a)
+        i += 1
+    return rest, pairs
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest, pairs = _split_params(argv)
+    p = parser()
+    try:
+        if pairs is None:
+            p.parse_args(argv)  # argparse's own message for an incomplete -p (exit 2)
+            p.error("-p needs NAME VALUE")
+        args = p.parse_args(rest)
+        if pairs and args.command not in ("rerun", "sweep"):
+            p.error("-p NAME VALUE belongs to `stelib rerun` and `stelib sweep`")
+    except SystemExit as exc:  # --help, --version, argparse errors: their own status
+        return exc.code if isinstance(exc.code, int) else USAGE_ERROR
+    if args.command in ("rerun", "sweep"):
+        args.param = pairs
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,413 @@
+r"""Parameter sweeps: one chapter executed over a grid of parameter values, on one machine or many.
+
+::
+
+    stelib sweep CHAPTER -p NAME V1,V2,... [-p NAME ...] [-o DIR] [--workers N] [--scheduler ADDRESS]
+
+Every combination of the given values is one *grid point*. Before anything runs, every point
+is checked against the chapter's spec and rules (:func:`stelib.params.check_overrides`, as
+``rerun`` does): one bad value stops the sweep with a message naming the point and the
+parameter, and nothing is written. Each point is then executed with papermill into
+``DIR/<chapter>-<hash of the parameter values>.ipynb`` -- the file name ``rerun`` gives the
+same values (:func:`stelib.cli.output_path`) -- so a second call skips the points already
+finished and a sweep that was interrupted continues where it stopped. A point that fails is
+reported, its partly executed notebook kept as ``...-<hash>.failed.ipynb`` (retried on the
+next call), and the others go on.
+
+Every scalar the chapter glues (``myst_nb.glue``; papermill's ``record`` too) is read back
+from the executed notebooks into one table, ``DIR/sweep.csv``: one row per grid point, the
+swept parameters as the first columns, then ``status``, ``notebook`` and the glued names (one
+that equals a column name gets the prefix ``glued ``). One
+summary figure, ``DIR/sweep.png``, plots each glued number that changes over the grid (the
+first 12) against the first swept parameter, one line per combination of the others. Every file is written to a temporary name and
+renamed, so a reader never sees half a file.
+
+Points run locally, ``--workers`` at a time (default: half the CPU cores), each in its own
+Jupyter kernel process, or, with
+``--scheduler``, on a Dask distributed cluster (``pip install stelib[sweep]``): the workers
+receive the notebook's text and send the executed notebook back, so they need stelib and the
+chapter's packages but no shared file system. The client alone writes files.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import itertools
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stelib.tooling import book, params
+from stelib.tooling.cli import output_path
+from stelib.tooling.params import ChapterSpec
+
+RECORD_PREFIX = "application/papermill.record/"
+RECORD_JSON = "application/papermill.record+json"  # papermill's own pm.record
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: the swept ``overrides``, the full parameter set ``values``, its file."""
+
+    overrides: dict[str, Any]
+    values: dict[str, Any]
+    path: Path
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did: one ``rows`` entry per point (parameters, status, glued scalars)."""
+
+    points: list[Point]
+    rows: list[dict[str, Any]]
+    csv: Path
+    figure: Path | None
+    failed: list[Point] = field(default_factory=list)
+
+
+def split_values(text: str) -> list[str]:
+    """``"1,2,[3, 4],'a,b'"`` -> ``["1", "2", "[3, 4]", "'a,b'"]``: commas outside brackets/quotes."""
+    parts, depth, quote, cur = [], 0, None, ""
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    parts.append(cur.strip())
+    return parts
+
+
+def parse_grid(pairs: Sequence[tuple[str, str]]) -> dict[str, list[Any]]:
+    """``[("lr", "0.1,0.2"), ("ste", "relu,crelu")]`` -> ``{"lr": [0.1, 0.2], "ste": [...]}``.
+
+    Values are read like ``rerun``'s (:func:`stelib.params.parse_value`). ``ValueError`` for
+    a parameter given twice, an empty value or a value listed twice.
+    """
+    grid: dict[str, list[Any]] = {}
+    for name, text in pairs:
+        if name in grid:
+            raise ValueError(f"parameter {name!r} given twice; list all its values in one -p {name} V1,V2,...")
+        texts = split_values(text)
+        if any(t == "" for t in texts):
+            raise ValueError(f"parameter {name}={text!r} has an empty value; give V1,V2,... without empty entries")
+        values = [params.parse_value(t) for t in texts]
+        keys = [repr(v) for v in values]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"parameter {name}={text!r} lists a value twice; give each value once")
+        grid[name] = values
+    if not grid:
+        raise ValueError("no parameter to sweep; give at least one -p NAME V1,V2,...")
+    return grid
+
+
+def _plain(x):
+    """Tuples as lists, as papermill and rerun pass them."""
+    return [_plain(i) for i in x] if isinstance(x, tuple | list) else x
+
+
+def _spec(chapter: book.Chapter, spec: ChapterSpec | None) -> ChapterSpec:
+    from stelib.tooling import specs
+
+    return specs.get(chapter.name) if spec is None else spec
+
+
+def grid_points(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path,
+                spec: ChapterSpec | None = None) -> list[Point]:
+    """Every combination of the grid's values, each checked against the chapter's spec first
+    (``spec``, default :func:`stelib.specs.get` of the chapter's name)."""
+    outdir = Path(outdir).resolve()
+    if outdir.is_relative_to(chapter.path.parent.resolve()):
+        raise ValueError(f"refusing to write into {outdir}: runs never go into the chapters folder")
+    spec = _spec(chapter, spec)
+    points = []
+    for combo in itertools.product(*grid.values()):
+        overrides = dict(zip(grid, combo, strict=True))
+        try:
+            values = params.check_overrides(spec, chapter.path, overrides)
+        except ValueError as exc:
+            raise ValueError(f"grid point {_plain(overrides)}: {exc}") from None
+        points.append(Point(overrides, values, output_path(chapter, values, outdir)))
+    return points
+
+
+def run_point(source: str, parameters: dict[str, Any], cwd: str | None) -> tuple[bool, str | None, str]:
+    """Execute one notebook (its JSON text) with ``parameters``: ``(ok, executed JSON, error)``.
+
+    Runs in a local worker thread or on a Dask worker; writes only to its own temporary directory.
+    """
+    import logging
+
+    import nbformat
+    import papermill
+
+    os.environ.pop("MPLBACKEND", None)  # figures inline, as rerun does
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # not its notes on parameter comments
+    nb = nbformat.reads(source, as_version=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.ipynb"
+        try:
+            papermill.execute_notebook(nb, str(out), parameters=parameters, kernel_name="python3",
+                                       progress_bar=False, cwd=cwd if cwd and Path(cwd).is_dir() else None)
+            ok, err = True, ""
+        except papermill.PapermillExecutionError as exc:
+            ok, err = False, f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        except Exception as exc:  # a kernel that died, a bad notebook: reported, the sweep goes on
+            ok, err = False, f"{type(exc).__name__}: {exc}"
+        text = out.read_text() if out.exists() else None
+    return ok, text, err
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def glued_scalars(notebook: Path | Mapping) -> dict[str, Any]:
+    """Every scalar (number, bool, string) glued in an executed notebook, in order: name -> value."""
+    nb = json.loads(Path(notebook).read_text()) if isinstance(notebook, str | Path) else notebook
+    out: dict[str, Any] = {}
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            scrap = o.get("metadata", {}).get("scrapbook", {})
+            name, prefix = scrap.get("name"), scrap.get("mime_prefix", RECORD_PREFIX)  # "" when displayed
+            found = {}
+            if name is not None:
+                if prefix + "application/json" in data:
+                    found[name] = data[prefix + "application/json"]
+                elif prefix + "text/plain" in data:
+                    found[name] = _literal(data[prefix + "text/plain"])
+            if isinstance(data.get(RECORD_JSON), dict):
+                found.update(data[RECORD_JSON])
+            out.update({k: v for k, v in found.items() if isinstance(v, bool | int | float | str)})
+    return out
+
+
+_NUMPY_SCALAR = re.compile(r"np\.(?:float|int|uint)\d*\((.*)\)|np\.(True|False)_")
+
+
+def _literal(text: Any) -> Any:
+    """A glued value's repr as a Python value: literals, nan/inf, NumPy scalars; else ``None``."""
+    text = ("".join(text) if isinstance(text, list) else str(text)).strip()
+    m = _NUMPY_SCALAR.fullmatch(text)
+    if m:
+        text = m[1] or m[2]
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}.get(text)  # arrays etc.: None
+
+
+def _execute(todo: list[Point], source: str, cwd: str, workers: int, scheduler: str | None,
+             done: Callable[[Point, bool, str | None, str], None]) -> None:
+    """Run the points on local processes or a Dask cluster, calling ``done`` as each finishes."""
+    if scheduler is None:
+        # Threads suffice: each point runs in its own kernel process, the thread only drives it.
+        # (A process pool would re-import a calling script without a main guard, or fork a
+        # process that holds PyTorch's threads.)
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(run_point, source, _plain(p.overrides), cwd): p for p in todo}
+            for fut in as_completed(futures):
+                exc = fut.exception()
+                done(futures[fut], *(fut.result() if exc is None else (False, None, f"{type(exc).__name__}: {exc}")))
+        return
+    from distributed import Client, as_completed
+
+    with Client(scheduler) as client:
+        futures = {client.submit(run_point, source, _plain(p.overrides), cwd, pure=False): p for p in todo}
+        for fut in as_completed(futures):
+            if fut.status == "finished":
+                done(futures[fut], *fut.result())
+            else:
+                done(futures[fut], False, None, f"{type(fut.exception()).__name__}: {fut.exception()}")
+
+
+def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, *, workers: int | None = None,
+        scheduler: str | None = None, spec: ChapterSpec | None = None, log=None) -> SweepResult:
+    """Execute ``chapter`` over ``grid``, skip finished points, write ``sweep.csv`` and ``sweep.png``.
+
+    ``spec`` defaults to the chapter's spec in :mod:`stelib.specs`. Progress and failures go to
+    ``log`` (default: standard error).
+    """
+    log = sys.stderr if log is None else log
+    points = grid_points(chapter, grid, outdir, spec)  # every point validated before anything runs
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 2) // 2)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} must be an integer >= 1")
+    outdir = Path(outdir).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    todo = [p for p in points if not p.path.exists()]
+    for p in points:
+        if p not in todo:
+            print(f"skip (finished): {_plain(p.overrides)} -> {p.path.name}", file=log)
+    failed: list[Point] = []
+    errors: dict[Path, str] = {}
+
+    def done(p: Point, ok: bool, text: str | None, err: str) -> None:
+        target = p.path if ok else p.path.with_suffix(".failed.ipynb")
+        if text is not None:
+            _write_atomic(target, lambda tmp: tmp.write_text(text))
+        if ok:
+            p.path.with_suffix(".failed.ipynb").unlink(missing_ok=True)
+            print(f"done: {_plain(p.overrides)} -> {p.path.name}", file=log)
+        else:
+            failed.append(p)
+            errors[p.path] = err
+            print(f"FAILED: {_plain(p.overrides)}: {err}" + (f" (see {target.name})" if text else ""), file=log)
+
+    if todo:
+        print(f"running {len(todo)} of {len(points)} grid points of {chapter.name} "
+              f"({'on ' + scheduler if scheduler else f'{workers} local workers'})", file=log)
+        _execute(todo, chapter.path.read_text(), str(chapter.path.parent), workers, scheduler, done)
+    rows = []
+    for p in points:
+        row = {k: _cell(v) for k, v in p.overrides.items()}
+        if p.path.exists():
+            row |= {"status": "ok", "notebook": p.path.name}
+            row |= {(k if k not in row else f"glued {k}"): v for k, v in glued_scalars(p.path).items()}
+        else:
+            row |= {"status": "failed: " + errors.get(p.path, "not run"), "notebook": ""}
+        rows.append(row)
+    csv_path = outdir / "sweep.csv"
+    _write_atomic(csv_path, lambda tmp: write_csv(rows, tmp))
+    fig_path = outdir / "sweep.png"
+    drawn = _write_figure(rows, list(grid), fig_path)
+    return SweepResult(points, rows, csv_path, fig_path if drawn else None, failed)
+
+
+def _cell(v: Any) -> Any:
+    return json.dumps(_plain(v)) if isinstance(v, tuple | list) else v
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """One row per point; columns in order of first appearance (parameters first)."""
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in columns})
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _varies(values: list[Any]) -> bool:
+    """More than rounding: numbers spread beyond 1e-9 of their size, or any non-number differs."""
+    nums = [float(v) for v in values if _number(v) and math.isfinite(v)]
+    if len(nums) != len(values):
+        return len({repr(v) for v in values}) > 1
+    return max(nums) - min(nums) > 1e-9 * max(1e-300, *map(abs, nums))
+
+
+def _write_figure(rows: list[dict[str, Any]], names: list[str], path: Path) -> bool:
+    """Each glued number against the first swept parameter, one line per value of the others."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    numeric = [k for k in dict.fromkeys(k for r in ok for k in r)
+               if k not in names and k not in ("status", "notebook") and any(_number(r.get(k)) for r in ok)]
+    varying = [k for k in numeric if _varies([r.get(k) for r in ok])]
+    keys = (varying or numeric)[:12]  # what changes over the grid (all numbers when nothing does)
+    if not keys:
+        return False
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
+    from matplotlib.ticker import MaxNLocator
+
+    x_name, others = names[0], names[1:]
+    xs = list(dict.fromkeys(r[x_name] for r in rows))
+    numeric_x = all(_number(x) for x in xs)
+    cols = min(3, len(keys))
+    nrows = math.ceil(len(keys) / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False)
+    def order(r):
+        return [(0, r[o], "") if _number(r[o]) else (1, 0, str(r[o])) for o in others]
+
+    for i, (ax, key) in enumerate(zip(axes.flat, keys, strict=False)):
+        for combo, grp in itertools.groupby(sorted(ok, key=order), key=lambda r: tuple(r[o] for o in others)):
+            pts = [(r[x_name] if numeric_x else xs.index(r[x_name]), r[key]) for r in grp if _number(r.get(key))]
+            pts.sort()
+            label = ", ".join(f"{o}={c}" for o, c in zip(others, combo, strict=True)) or None
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel(x_name)
+        if not numeric_x:
+            ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        elif all(isinstance(x, int) for x in xs):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if others and i == 0:
+            ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    _write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    return True
+
+
+def add_parser(sub, common) -> None:
+    """Register ``sweep`` on the subcommands of :func:`stelib.cli.parser` (``common``: --root)."""
+    p = sub.add_parser("sweep", help="execute a chapter over a grid of parameter values", parents=[common],
+                       description="Values are read as by rerun; V1,V2,... are split at commas outside "
+                       "brackets and quotes, so -p scales '[0.1, 4],[1, 2]' gives two lists.")
+    p.add_argument("chapter")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
+                   help="values of parameter NAME (repeatable: the grid is every combination)")
+    p.add_argument("-o", "--output", default=None, metavar="DIR",
+                   help="directory of the notebooks, sweep.csv and sweep.png (default: runs/sweep-CHAPTER in the book)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="points run at once, each in its own kernel (default: half the CPU cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on this Dask distributed scheduler (e.g. tcp://host:8786) instead")
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args) -> int:
+    """``python -m stelib sweep``: exit 0 when every point succeeded, 1 when some failed, 2 on bad input."""
+    from stelib.tooling import cli
+
+    root = cli._need_root(args)
+    chapter = cli._chapter(args.chapter, root)
+    spec = cli._spec(chapter.name)
+    outdir = cli._output_dir(args.output if args.output is not None else str(root / "runs" / f"sweep-{chapter.name}"),
+                             root)
+    try:
+        grid = parse_grid(args.param or [])
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers {args.workers} must be an integer >= 1")
+        grid_points(chapter, grid, outdir, spec)  # validate everything before touching the disk
+    except ValueError as exc:
+        raise cli.UsageError(str(exc)) from None
+    result = run(chapter, grid, outdir, workers=args.workers, scheduler=args.scheduler, spec=spec)
+    ok = len(result.points) - len(result.failed)
+    print(f"{ok} of {len(result.points)} grid points finished, {len(result.failed)} failed")
+    print(result.csv)
+    if result.figure is not None:
+        print(result.figure)
+    return 1 if result.failed else 0
