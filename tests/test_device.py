@@ -198,12 +198,92 @@ def test_stochastic_cgd(common):
         model, v0, w0, ste="relu", lr=0.05, steps=5, batch_size=8, generator=_gen(8)))
 
 
+def test_history_to_and_cpu_move_every_tensor():
+    model = gaussian.YinModel(torch.tensor([1.0, -0.5, 0.8], dtype=F64), torch.tensor([1.0, 0.3], dtype=F64))
+    g = _gen(19)
+    v0, w0 = torch.randn(4, 3, generator=g, dtype=F64), torch.randn(4, 2, generator=g, dtype=F64)
+    h = population_cgd(model, v0, w0, ste=("relu", "crelu", "identity", "relu"), lr=[0.1, 0.1, 0.1, 1e6],
+                       steps=20, record_every=5)
+    names = [f.name for f in dataclasses.fields(h) if isinstance(getattr(h, f.name), torch.Tensor)]
+    assert len(names) == len(dataclasses.fields(h)) - 1  # every field but the STE names
+    moved = h.to("meta")
+    for name in names:
+        a, b = getattr(moved, name), getattr(h, name)
+        assert a.device.type == "meta" and a.shape == b.shape and a.dtype == b.dtype, name
+    assert moved.ste == h.ste and moved.runs == h.runs
+    back = h.cpu()
+    for name in names:
+        torch.testing.assert_close(getattr(back, name), getattr(h, name), rtol=0, atol=0, equal_nan=True)
+    assert back.summary() == h.summary()
+
+
+def test_estimate_and_mcresult_to_and_cpu():
+    p = Problem(make_distribution("gaussian", 2), 3, labels="linear", a=[1.0, 0.0])
+    est = montecarlo.estimate([1.0, -0.5, 0.8], [1.0, 1.0], p, samples=500, generator=_gen(20), true_grad=True)
+    moved = est.to("meta")
+    for a in _tensors(moved):
+        assert a.device.type == "meta"
+    assert len(list(_tensors(moved))) == len(list(_tensors(est))) == 2 * (2 + 3 + 1)
+    assert moved.samples == est.samples and list(moved.coarse) == list(est.coarse)
+    for a, b in zip(_tensors(est.cpu()), _tensors(est), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    no_true = montecarlo.estimate([1.0, -0.5, 0.8], [1.0, 1.0], p, samples=50, generator=_gen(20))
+    assert no_true.to("meta").true_grad_w is None
+
+
+def test_estimate_device_keyword_on_the_cpu():
+    """``device="cpu"`` (or a torch.device) with a CPU generator is the default run, bit for bit;
+    a name that is not a device is a ValueError naming the parameter, before any draw."""
+    p = Problem(make_distribution("laplace", 2), 3, labels="teacher", v_star=[1.0, -0.5, 0.8],
+                w_star=[1.0, 0.3], noise=0.2)
+    ref = montecarlo.estimate([1.0, 0.5, -0.3], [0.2, 1.0], p, samples=3000, generator=_gen(21), chunk=700)
+    for dev in ("cpu", CPU):
+        out = montecarlo.estimate([1.0, 0.5, -0.3], [0.2, 1.0], p, samples=3000, generator=_gen(21), chunk=700,
+                                  device=dev)
+        for a, b in zip(_tensors(out), _tensors(ref), strict=True):
+            assert a.device == CPU
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    g = _gen(22)
+    state = g.get_state()
+    for bad in ("gpu", 3.5, "cuda:x"):
+        with pytest.raises(ValueError, match="device="):
+            montecarlo.estimate([1.0, 0.5, -0.3], [0.2, 1.0], p, samples=30, generator=g, device=bad)
+    assert torch.equal(g.get_state(), state)  # nothing was drawn
+
+
+def test_crelu_fixed_point_mc_device_keyword_on_the_cpu():
+    d = make_distribution("uniform", 2)
+    ref = general_inputs.crelu_fixed_point_mc(d, [1.0, 0.5], samples=400, replicates=2, generator=_gen(23), steps=10)
+    out = general_inputs.crelu_fixed_point_mc(d, [1.0, 0.5], samples=400, replicates=2, generator=_gen(23), steps=10,
+                                              device="cpu")
+    for a, b in zip(out, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="device="):
+        general_inputs.crelu_fixed_point_mc(d, [1.0, 0.5], samples=40, replicates=2, generator=_gen(), device="tpu")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_stochastic_cgd_rejects_a_generator_on_another_device():
-    p = Problem(make_distribution("gaussian", 2), 1, labels="linear", a=[1.0, 0.0])
-    v0, w0 = torch.ones(1, 1, dtype=F64, device="cuda"), torch.ones(1, 2, dtype=F64, device="cuda")
-    with pytest.raises(ValueError, match="generator is on cpu"):
-        stochastic_cgd(p, v0, w0, ste="relu", lr=0.1, steps=1, batch_size=4, generator=_gen())
+def test_cpu_generator_drives_cuda_runs_with_the_cpu_draws():
+    """A seeded CPU generator gives the same draws for a run on the GPU: stochastic CGD,
+    ``estimate(device=...)`` and the fixed point agree with the CPU run up to reordering."""
+    dev = torch.device("cuda")
+    p = Problem(make_distribution("gaussian", 2), 1, labels="linear", a=[1.0, 0.5])
+    v0, w0 = torch.zeros(3, 1, dtype=F64), torch.tensor([[1.0, 0.2]] * 3, dtype=F64)
+    kw = dict(ste=("relu", "crelu", "identity"), lr=0.1, steps=50, batch_size=32)
+    h_cpu = stochastic_cgd(p, v0, w0, generator=_gen(24), **kw)
+    h_gpu = stochastic_cgd(p, v0.to(dev), w0.to(dev), generator=_gen(24), **kw)
+    assert h_gpu.w.device.type == "cuda"
+    torch.testing.assert_close(h_gpu.cpu().w, h_cpu.w, rtol=1e-9, atol=1e-12)
+    args = ([1.0], [0.2, 1.0], p)
+    ref = montecarlo.estimate(*args, samples=50_000, generator=_gen(25))
+    est = montecarlo.estimate(*args, samples=50_000, generator=_gen(25), device=dev)
+    assert est.loss.mean.device.type == "cuda"
+    torch.testing.assert_close(est.cpu().coarse["crelu"].mean, ref.coarse["crelu"].mean, rtol=1e-9, atol=1e-12)
+    d = make_distribution("laplace", 2)
+    fp_cpu = general_inputs.crelu_fixed_point_mc(d, [1.0, 0.5], samples=2000, replicates=2, generator=_gen(26))
+    fp_gpu = general_inputs.crelu_fixed_point_mc(d, [1.0, 0.5], samples=2000, replicates=2, generator=_gen(26),
+                                                 device=dev)
+    torch.testing.assert_close(fp_gpu[1].cpu(), fp_cpu[1], rtol=1e-7, atol=1e-9)
 
 
 # --- Monte Carlo --------------------------------------------------------------------------

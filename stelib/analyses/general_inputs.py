@@ -40,7 +40,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from stelib.core._validate import as_tensor, check_positive_int
+from stelib.core._validate import as_device, as_tensor, check_positive_int
 from stelib.core.distributions import Distribution
 
 __all__ = [
@@ -204,7 +204,7 @@ def profile_loss_on(W, Z, y_star) -> tuple[torch.Tensor, torch.Tensor]:
 
 def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replicates: int,
                          generator: torch.Generator, steps: int = 400, lr: float = 2.0,
-                         radius0: float = GAUSSIAN_RADIUS) -> tuple[torch.Tensor, torch.Tensor]:
+                         radius0: float = GAUSSIAN_RADIUS, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""cReLU fixed point of the linear-teacher model (m = 1) on ``replicates`` independent samples.
 
     On each fixed sample of ``samples`` patches, iterate v <- v_opt(w) (exact minimisation of the
@@ -212,13 +212,16 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     out, preconditioned by the sample second moment S = E[zz^T], which leaves the fixed point
     unchanged and makes the step independent of the input scales), starting at radius0 * a_hat, and average the iterates of the second half (Polyak).
     Returns (v (R,), w (R, n)); their spread over replicates is the Monte Carlo uncertainty.
+    The samples are drawn on the generator's device and the iteration runs on ``device``
+    (default: the generator's), where the results are returned.
     """
     samples = check_positive_int(samples, name="samples", minimum=2)
     R = check_positive_int(replicates, name="replicates")
     steps = check_positive_int(steps, name="steps", minimum=2)
     a = as_tensor(a, name="a", ndim=1, dtype=torch.float64)
-    Z = torch.stack([distribution.sample((samples,), generator) for _ in range(R)])  # (R, N, n)
-    a = a.to(Z.device)  # on the generator's device, with the samples
+    dev = generator.device if device is None else as_device(device)
+    Z = torch.stack([distribution.sample((samples,), generator) for _ in range(R)]).to(dev)  # (R, N, n)
+    a = a.to(dev)  # computed on dev, with the samples
     y = Z @ a  # (R, N)
     Zt = Z.transpose(1, 2).contiguous()  # (R, n, N)
     prec = torch.linalg.inv(Zt @ Z / samples)  # (R, n, n): steps preconditioned by E[zz^T]^-1

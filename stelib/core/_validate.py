@@ -118,3 +118,12 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for, but no CUDA GPU is available; use 'cpu' or 'auto'")
     return torch.device(device)
+
+
+def as_device(device, *, name: str = "device") -> torch.device:
+    """``device`` (a string such as ``"cpu"`` or ``"cuda:0"``, or a ``torch.device``) as a
+    ``torch.device``; ``ValueError`` naming ``name`` when it is not one."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{name}={device!r} is not a device; give e.g. 'cpu', 'cuda' or a torch.device") from None

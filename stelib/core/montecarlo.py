@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import torch
 
 from stelib.core._closedform import norm
-from stelib.core._validate import as_tensor, check_positive, check_positive_int
+from stelib.core._validate import as_device, as_tensor, check_positive, check_positive_int
 from stelib.core.ste import STE_NAMES, check_ste, surrogate_derivative
 
 DTYPE = torch.float64
@@ -67,6 +67,14 @@ class Estimate:
         return torch.where(self.se > 0, diff / torch.where(self.se > 0, self.se, 1.0),
                            torch.where(diff == 0, 0.0, math.inf))
 
+    def to(self, device) -> Estimate:
+        """The same estimate with ``mean`` and ``se`` on ``device``."""
+        return Estimate(self.mean.to(device), self.se.to(device))
+
+    def cpu(self) -> Estimate:
+        """``self.to("cpu")``: for printing with NumPy, plotting, or CPU references."""
+        return self.to("cpu")
+
 
 @dataclass(frozen=True)
 class MCResult:
@@ -77,6 +85,16 @@ class MCResult:
     coarse: dict[str, Estimate]
     true_grad_w: Estimate | None
     samples: int
+
+    def to(self, device) -> MCResult:
+        """The same result with every estimate on ``device``."""
+        return MCResult(self.loss.to(device), self.grad_v.to(device),
+                        {s: e.to(device) for s, e in self.coarse.items()},
+                        None if self.true_grad_w is None else self.true_grad_w.to(device), self.samples)
+
+    def cpu(self) -> MCResult:
+        """``self.to("cpu")``."""
+        return self.to("cpu")
 
 
 class _Moments:
@@ -286,12 +304,16 @@ def true_grad_per_sample(v, w, Z, y_star, *, bandwidth: float = 0.02) -> torch.T
 
 
 def estimate(v, w, sampler, *, samples: int, generator: torch.Generator, stes=STE_NAMES,
-             true_grad: bool = False, bandwidth: float = 0.02, chunk: int = 20_000) -> MCResult:
+             true_grad: bool = False, bandwidth: float = 0.02, chunk: int = 20_000,
+             device=None) -> MCResult:
     """Estimate loss, v-gradient, coarse gradients (and the true w-gradient) from ``samples`` draws.
 
     Parameters: ``v`` (m,), ``w`` (n,) (non-zero for ``true_grad``), a sampler with
     ``sample(batch, generator)``, ``stes`` the STE names, ``true_grad`` to add the smoothed true
     gradient with ``bandwidth``, ``chunk`` draws per call of the sampler (memory ~ chunk*m*n*8 B).
+    The draws come on the generator's device; they are moved to ``device`` (default: the
+    generator's) and the estimate is computed and returned there, so a seeded CPU generator
+    gives the same draws for an estimate on the CPU or a GPU.
     """
     stes = _check_stes(stes)
     samples = check_positive_int(samples, name="samples", minimum=2)
@@ -304,12 +326,14 @@ def estimate(v, w, sampler, *, samples: int, generator: torch.Generator, stes=ST
     v, w = _vw(v, w, m or v.shape[0], n or w.shape[0])
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    v, w = v.to(generator.device), w.to(generator.device)  # the samples come on the generator's device
+    dev = generator.device if device is None else as_device(device)
+    v, w = v.to(dev), w.to(dev)  # computed on dev; the samples come on the generator's device
     acc = _Accumulator(v, w, stes, true_grad, bandwidth)
     done = 0
     while done < samples:
         b = min(chunk, samples - done)
-        acc.add(*sampler.sample(b, generator), samples=samples)
+        Z, y = sampler.sample(b, generator)
+        acc.add(Z.to(dev), y.to(dev), samples=samples)
         done += b
     return acc.result()
 

@@ -30,7 +30,7 @@ torch.Size([101, 4])
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -71,6 +71,15 @@ class History:
     @property
     def runs(self) -> int:
         return len(self.ste)
+
+    def to(self, device) -> History:
+        """The same history with every tensor on ``device`` (e.g. ``"cpu"`` to plot a CUDA run)."""
+        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
+                                if isinstance(getattr(self, f.name), torch.Tensor)})
+
+    def cpu(self) -> History:
+        """``self.to("cpu")``: for plotting, or for combining with CPU tensors."""
+        return self.to("cpu")
 
     def select(self, ste: str) -> torch.Tensor:
         """Indices of the runs that used ``ste``."""
@@ -244,7 +253,9 @@ def stochastic_cgd(sampler, v0, w0, *, ste: str | tuple[str, ...], lr, steps: in
                    on_divergence: str | None = None) -> History:
     """CGD with Monte Carlo mini-batches of ``batch_size`` fresh draws per step and run.
 
-    ``sampler`` has ``sample(batch, generator) -> (Z, y_star)``. With ``common_batches`` all
+    ``sampler`` has ``sample(batch, generator) -> (Z, y_star)``. The mini-batches are drawn on
+    the generator's device and moved to the runs' (``v0``'s): a seeded CPU generator gives the
+    same mini-batches whether the runs live on the CPU or a GPU. With ``common_batches`` all
     runs see the same mini-batch at each step (common random numbers). The recorded loss is
     the closed-form population loss when the sampler has a ``loss(v, w)`` method, else the
     mini-batch loss.
@@ -255,18 +266,15 @@ def stochastic_cgd(sampler, v0, w0, *, ste: str | tuple[str, ...], lr, steps: in
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     v, w, lr, stes, perm, groups, mode = _runs_setup(v0, w0, ste, lr, on_divergence)
-    if generator.device != v.device:
-        raise ValueError(f"generator is on {generator.device} but v0 and w0 on {v.device}; "
-                         "draw the mini-batches on the device of the runs")
     R = v.shape[0]
     last = {}
 
     def step_fn(v, w, groups):
+        Z, y = sampler.sample(batch_size if common_batches else R * batch_size, generator)
+        Z, y = Z.to(v.device), y.to(v.device)  # drawn on the generator's device, run on v0's
         if common_batches:
-            Z, y = sampler.sample(batch_size, generator)
             Z, y = Z.expand(R, *Z.shape), y.expand(R, *y.shape)
         else:
-            Z, y = sampler.sample(R * batch_size, generator)
             Z, y = Z.reshape(R, batch_size, *Z.shape[1:]), y.reshape(R, batch_size)
         if Z.shape[-2:] != (v.shape[1], w.shape[1]):
             raise ValueError(f"the sampler draws patches of shape {tuple(Z.shape[-2:])}; v0/w0 need ({v.shape[1]}, {w.shape[1]})")
