@@ -466,3 +466,42 @@ def test_cuda_matches_cpu():
     assert est.loss.mean.device.type == "cuda"
     z = (est.loss.mean.cpu() - ref.loss.mean) / torch.sqrt(est.loss.se.cpu() ** 2 + ref.loss.se ** 2)
     assert abs(float(z)) < 5  # different streams: agreement within the standard errors
+
+
+# --- chapters: the device parameter is declared, validated and used -----------------------
+
+def _code_cells(path: Path):
+    import json
+
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            src = "".join(cell["source"])
+            code = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+            yield cell["metadata"].get("tags", []), src, ast.parse(code)
+
+
+def _reads(tree: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(tree))
+
+
+def test_every_chapter_takes_a_device_and_uses_it():
+    """Static: each chapter's spec has ``device``, its parameters cell sets ``device = "cpu"``
+    (so the stored outputs are CPU runs) and later code reads ``device``; where a chapter
+    resolves it (``dev = resolve_device(device)``), ``dev`` is read from that cell on."""
+    from stelib import book, specs
+
+    chapters = book.chapters()
+    assert len(chapters) >= 7
+    for ch in chapters:
+        assert "device" in specs.get(ch.name).params, ch.name
+        cells = list(_code_cells(ch.path))
+        params = [i for i, (tags, _, _) in enumerate(cells) if "parameters" in tags]
+        assert len(params) == 1, ch.name
+        assigns = [n for n in cells[params[0]][2].body if isinstance(n, ast.Assign)
+                   and [t.id for t in n.targets if isinstance(t, ast.Name)] == ["device"]]
+        assert len(assigns) == 1 and ast.literal_eval(assigns[0].value) == "cpu", ch.name
+        later = [(src, tree) for _, src, tree in cells[params[0] + 1:] if "check_chapter" not in src]
+        assert any(_reads(tree, "device") for _, tree in later), f"{ch.name} never reads device"
+        resolved = [k for k, (src, _) in enumerate(later) if "resolve_device(device)" in src]
+        if resolved:
+            assert any(_reads(tree, "dev") for _, tree in later[resolved[0]:]), ch.name
