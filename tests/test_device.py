@@ -262,6 +262,17 @@ def test_crelu_fixed_point_mc_device_keyword_on_the_cpu():
         general_inputs.crelu_fixed_point_mc(d, [1.0, 0.5], samples=40, replicates=2, generator=_gen(), device="tpu")
 
 
+def test_the_reference_direction_of_a_cpu_sampler_moves_to_the_runs():
+    """stochastic CGD with a CPU sampler (CPU generator, CPU teacher) and runs elsewhere: the
+    angle is measured from the sampler's direction moved to the runs' device."""
+    from stelib.core import train
+
+    p = Problem(make_distribution("gaussian", 2), 1, labels="linear", a=[3.0, 4.0])
+    torch.testing.assert_close(train._reference(p, 2, CPU), torch.tensor([0.6, 0.8], dtype=F64))
+    assert train._reference(p, 2, torch.device("meta")).device.type == "meta"
+    assert train._reference(p, 3, CPU) is None  # a direction of another dimension is no reference
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cpu_generator_drives_cuda_runs_with_the_cpu_draws():
     """A seeded CPU generator gives the same draws for a run on the GPU: stochastic CGD,

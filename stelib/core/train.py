@@ -133,11 +133,12 @@ def _runs_setup(v0, w0, ste, lr, on_divergence):
     return v[perm], w[perm], lr_t[perm], stes, perm, groups, mode
 
 
-def _reference(model, n):
+def _reference(model, n, device):
+    """The model's unit reference direction (w* or a) on ``device`` (the runs'), or None."""
     for name in ("reference_direction", "w_star", "a"):
         d = getattr(model, name, None)
         if d is not None:
-            d = as_tensor(d, name=name, dtype=DTYPE).reshape(-1)
+            d = as_tensor(d, name=name, dtype=DTYPE).reshape(-1).to(device)
             if d.shape == (n,):
                 return d / torch.linalg.vector_norm(d)
     return None
@@ -231,7 +232,7 @@ def population_cgd(model, v0, w0, *, ste: str | tuple[str, ...], lr, steps: int,
         return model.grad_v(v, w), gw
 
     return _run(step_fn, model.loss, v, w, lr, stes, perm, groups, mode, steps, record_every,
-                _reference(model, w.shape[1]))
+                _reference(model, w.shape[1], w.device))
 
 
 def _minibatch_grads(v, w, Z, y, groups):
@@ -289,5 +290,5 @@ def stochastic_cgd(sampler, v0, w0, *, ste: str | tuple[str, ...], lr, steps: in
 
     loss_fn = sampler.loss if callable(getattr(sampler, "loss", None)) else batch_loss
     return _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every,
-                _reference(sampler, w.shape[1]))
+                _reference(sampler, w.shape[1], w.device))
 
