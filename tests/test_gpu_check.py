@@ -76,7 +76,8 @@ def test_compare_pairs_numbers_cell_by_cell():
     assert [p[1] for p in cmp.largest(1)] == ["3.00"]
     text = gc.report("toy", cmp, 10.0, 4.0, "cuda", 5, 1e-3)
     assert "9 numbers compared, 2 differ, 2 by more than 0.001" in text and "ratio 2.50" in text
-    assert "cell 2: 3 numbers stored, 2 now" in text
+    assert "cell 2: 3 numbers stored, 2 now" in text and "this machine" not in text
+    assert "CPU on this machine 6.0 s (ratio 1.50)" in gc.report("toy", cmp, 10.0, 4.0, "cuda", 5, 1e-3, 6.0)
 
 
 def test_compare_flags_errors_and_rejects_other_notebooks():

@@ -5,6 +5,7 @@ Usage (on a machine with a GPU, from the repository root)::
     python tools/gpu_check.py                       # every chapter, device="cuda"
     python tools/gpu_check.py primer yin_gaussian --top 8 --out /tmp/gpu-runs
     python tools/gpu_check.py primer --device cpu   # the comparison itself: all differences 0
+    python tools/gpu_check.py --cpu-baseline        # also time a CPU run on the same machine
 
 Each chapter is executed with papermill and ``-p device DEVICE`` into ``--out`` (a temporary
 folder by default; the chapters are never modified). Then, cell by cell, every number in the
@@ -132,6 +133,7 @@ def run_chapter(path: Path, device: str, outdir: Path, timeout: int) -> tuple[Pa
     """Execute the chapter with ``device`` into ``outdir``; return (notebook, seconds)."""
     import papermill
 
+    outdir.mkdir(parents=True, exist_ok=True)
     out = outdir / f"{path.stem}-{device}.ipynb"
     os.environ.pop("MPLBACKEND", None)
     t0 = time.perf_counter()
@@ -144,11 +146,14 @@ def run_chapter(path: Path, device: str, outdir: Path, timeout: int) -> tuple[Pa
 
 
 def report(name: str, cmp: Comparison, cpu_s: float | None, new_s: float, device: str, top: int,
-           tol: float) -> str:
+           tol: float, here_s: float | None = None) -> str:
+    """One chapter's table; ``here_s``: a CPU run on this machine (``--cpu-baseline``)."""
     lines = [f"== {name}: {len(cmp.pairs)} numbers compared, {cmp.differing()} differ, "
              f"{cmp.differing(tol)} by more than {tol:g}; wall time CPU (recorded) "
              f"{'?' if cpu_s is None else f'{cpu_s:.1f}'} s, {device} {new_s:.1f} s"
-             + (f" (ratio {cpu_s / new_s:.2f})" if cpu_s and new_s > 0 else "")]
+             + (f" (ratio {cpu_s / new_s:.2f})" if cpu_s and new_s > 0 else "")
+             + (f"; CPU on this machine {here_s:.1f} s (ratio {here_s / new_s:.2f})"
+                if here_s is not None and new_s > 0 else "")]
     if cmp.errors:
         lines.append(f"   cells that raised on {device}: {cmp.errors}")
     for i, na, nb in cmp.count_mismatch:
@@ -168,6 +173,8 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=5, help="largest differences listed per chapter")
     ap.add_argument("--tol", type=float, default=1e-3, help="relative difference flagged")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    ap.add_argument("--cpu-baseline", action="store_true",
+                    help="also run each chapter with device='cpu' here, for a same-machine time ratio")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from stelib.tooling import book
@@ -190,14 +197,17 @@ def main(argv=None) -> int:
     ok = True
     for name in names:
         path = known[name].path
+        here = None
+        if args.cpu_baseline:
+            here = run_chapter(path, "cpu", outdir / "cpu-baseline", args.timeout)[1]
         out, seconds = run_chapter(path, args.device, outdir, args.timeout)
         if not out.exists():
             print(f"== {name}: no notebook written")
             ok = False
             continue
         cmp = compare(json.loads(path.read_text()), _strip_injected(json.loads(out.read_text())), subs)
-        print(report(name, cmp, timings.get(name, {}).get("seconds"), seconds, args.device, args.top, args.tol),
-              flush=True)
+        print(report(name, cmp, timings.get(name, {}).get("seconds"), seconds, args.device, args.top, args.tol,
+                     here), flush=True)
         ok = ok and not cmp.errors and not cmp.count_mismatch and cmp.differing(args.tol) == 0
     return 0 if ok else 1
 
