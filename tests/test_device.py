@@ -262,6 +262,19 @@ def test_crelu_fixed_point_mc_device_keyword_on_the_cpu():
         general_inputs.crelu_fixed_point_mc(d, [1.0, 0.5], samples=40, replicates=2, generator=_gen(), device="tpu")
 
 
+def test_scale_covariance_check_device_keyword_on_the_cpu():
+    p = symmetry.make_problem("laplace", n=3, m=2, labels="relu_teacher", generator=_gen(27))
+    kw = dict(c=2.0, samples=300)
+    ref = symmetry.scale_covariance_check([1.0, -0.5], [1.0, 0.5, -0.2], p, generator=_gen(28), **kw)
+    assert symmetry.scale_covariance_check([1.0, -0.5], [1.0, 0.5, -0.2], p, generator=_gen(28), device="cpu",
+                                           **kw) == ref
+    g = _gen(29)
+    state = g.get_state()
+    with pytest.raises(ValueError, match="device="):
+        symmetry.scale_covariance_check([1.0, -0.5], [1.0, 0.5, -0.2], p, generator=g, device="gpu0", **kw)
+    assert torch.equal(g.get_state(), state)  # nothing was drawn
+
+
 def test_the_reference_direction_of_a_cpu_sampler_moves_to_the_runs():
     """stochastic CGD with a CPU sampler (CPU generator, CPU teacher) and runs elsewhere: the
     angle is measured from the sampler's direction moved to the runs' device."""

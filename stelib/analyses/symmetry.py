@@ -39,7 +39,14 @@ from collections.abc import Sequence
 import torch
 
 from stelib.analyses.general_inputs import optimal_v_on
-from stelib.core._validate import as_tensor, check_choice, check_positive, check_positive_int, check_real
+from stelib.core._validate import (
+    as_device,
+    as_tensor,
+    check_choice,
+    check_positive,
+    check_positive_int,
+    check_real,
+)
 from stelib.core.distributions import DTYPE, make_distribution
 from stelib.core.montecarlo import true_grad_per_sample
 from stelib.core.network import coarse_grads, sample_loss
@@ -122,20 +129,26 @@ def radial_part(g, w) -> torch.Tensor:
 
 
 def scale_covariance_check(v, w, problem, *, c: float, samples: int, generator: torch.Generator,
-                           bandwidth: float = 0.02) -> dict[str, float]:
+                           bandwidth: float = 0.02, device=None) -> dict[str, float]:
     r"""z-scores of :math:`\hat w^\top\nabla_w L = 0` and of :math:`c\nabla_w L(cw) = \nabla_w L(w)`.
 
     Two independent samples of size ``samples`` are drawn from ``problem``; on the first, the
     per-sample radial part :math:`\hat w^\top \nabla` gives ``z_radial`` = mean/se; the second is
     used at :math:`cw`, and ``z_scale`` is the largest over coordinates of
     :math:`|c\,\bar g(cw) - \bar g(w)| / \sqrt{c^2 se(cw)^2 + se(w)^2}`. Also returns the norm
-    ``grad_norm`` of the estimate at w and the largest standard error ``se``.
+    ``grad_norm`` of the estimate at w and the largest standard error ``se``. The samples come
+    from the generator (on its device) and are used on ``device`` (default: the generator's).
     """
     samples = check_positive_int(samples, name="samples", minimum=2)
     check_positive(c, name="c")
     w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)
-    G1 = smoothed_true_grad(v, w, *problem.sample(samples, generator), bandwidth=bandwidth)
-    G2 = smoothed_true_grad(v, c * w, *problem.sample(samples, generator), bandwidth=bandwidth)
+    dev = generator.device if device is None else as_device(device)
+
+    def draw():
+        return [t.to(dev) for t in problem.sample(samples, generator)]
+
+    G1 = smoothed_true_grad(v, w, *draw(), bandwidth=bandwidth)
+    G2 = smoothed_true_grad(v, c * w, *draw(), bandwidth=bandwidth)
     rad_mean, rad_se = mean_se(radial_part(G1, w))
     m1, s1 = mean_se(G1)
     m2, s2 = mean_se(G2)
