@@ -216,7 +216,7 @@ def test_every_spec_has_a_chapter():
 
 def test_check_chapter_reads_the_namespace():
     scope = {"x_max": 3.0, "scales": [1.0], "m": 1, "n": 1, "batch": 1, "bits": 1, "alpha": 1.0,
-             "seed": 0}
+             "seed": 0, "device": "cpu"}
     assert check_chapter("primer", scope) is None
     with pytest.raises(ValueError, match="parameter bits=9"):
         check_chapter("primer", scope | {"bits": 9})
