@@ -55,17 +55,22 @@ MODULE_TESTS: dict[str, list[str]] = {
     "general_inputs": ["tests/test_general_inputs.py"],
     "misspecified": ["tests/test_misspecified.py", "tests/test_closedform.py"],
     "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py", "tests/test_montecarlo_edges.py"],
-    "network": ["tests/test_network.py"],
+    "network": ["tests/test_network.py", "tests/test_registry.py"],
     "outcomes": ["tests/test_outcomes.py", "tests/test_outcomes_edges.py"],
-    "params": ["tests/test_params.py", "tests/test_params_edges.py"],
+    "params": ["tests/test_params.py", "tests/test_params_edges.py", "tests/test_registry.py"],
     "practice": ["tests/test_practice.py"],
     "problems": ["tests/test_distributions.py", "tests/test_symmetry.py"],
     "profile": ["tests/test_fields.py", "tests/test_profile_edges.py"],
     "quantnets": ["tests/test_practice.py"],
-    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py"],
+    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py", "tests/test_proper.py",
+            "tests/test_quadrature.py"],
+    "proper": ["tests/test_proper.py"],
+    "quadrature": ["tests/test_quadrature.py", "tests/test_proper.py"],
+    "vanishing": ["tests/test_proper.py"],
+    "sweep": ["tests/test_sweep.py"],
     "symmetry": ["tests/test_symmetry.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py"],
-    "cli": ["tests/test_cli.py"],
+    "cli": ["tests/test_cli.py", "tests/test_sweep.py"],
 }
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
@@ -219,12 +224,30 @@ class _Order:
             self.times.write_text(json.dumps(self.seen))
 
 
+def _mirror_book(tmp: Path) -> None:
+    """Make ``tmp`` (which holds the mutated package) a book root as the checkout is one:
+    ``stelib.book.ROOT`` is the package's parent, and the CLI looks for ``_toc.yml`` and
+    ``chapters/`` there or in the working directory. Every top-level entry of the checkout is
+    linked, except ``chapters/``, which is a real folder of links, so that paths under it resolve
+    inside ``tmp`` (the CLI compares resolved paths with its root's ``chapters/``)."""
+    for entry in ROOT.iterdir():
+        if entry.name.startswith(".") or entry.name in ("stelib", "runs", "_build"):
+            continue
+        if entry.name == "chapters":
+            (tmp / "chapters").mkdir()
+            for f in entry.iterdir():
+                (tmp / "chapters" / f.name).symlink_to(f)
+        else:
+            (tmp / entry.name).symlink_to(entry)
+
+
 def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log: Path) -> None:
     """In the forked child: mutated copy of the package first on the path, then pytest."""
     pkg = tmp / "stelib"
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     if source is not None:
         (pkg / f"{module}.py").write_text(source)
+    _mirror_book(tmp)
     sys.path[:] = [str(tmp)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     os.environ["PYTHONPATH"] = str(tmp)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -238,9 +261,10 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     import stelib
 
     assert Path(stelib.__file__).resolve().parent == pkg.resolve(), stelib.__file__
-    os.chdir(ROOT)
+    os.chdir(tmp)  # the copy is the book root (the CLI finds it from the working directory)
     code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not nbval and not book",
-                        "-W", "ignore::DeprecationWarning", *tests],
+                        "--rootdir", str(ROOT), "-W", "ignore::DeprecationWarning",
+                        *(str(ROOT / t) for t in tests)],
                        plugins=[_Order(tmp.parent / f"{module}.times.json", source is None)])
     os._exit(int(code))
 
