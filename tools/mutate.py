@@ -70,7 +70,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "sweep": ["tests/test_sweep.py"],
     "symmetry": ["tests/test_symmetry.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py"],
-    "cli": ["tests/test_cli.py", "tests/test_sweep.py"],
+    "cli": ["tests/test_cli.py"],
 }
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
