@@ -204,3 +204,67 @@ def test_figure_draws_what_varies(tmp_path):
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert not sweep._write_figure([{**rows[0], "status": "failed: x"}], ["lr"], tmp_path / "g.png")
     assert not (tmp_path / "g.png").exists()
+
+
+def _drawn(monkeypatch):
+    """Record every matplotlib Figure that _write_figure saves, with savefig's keywords."""
+    from matplotlib.figure import Figure
+
+    figs, save = [], Figure.savefig
+
+    def spy(self, *args, **kw):
+        figs.append((self, kw))
+        return save(self, *args, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return figs
+
+
+def test_figure_layout_lines_and_legend(tmp_path, monkeypatch):
+    figs = _drawn(monkeypatch)
+    rows = [{"lr": lr, "ste": ste, "status": "ok", "notebook": "x", "const": 0.5,
+             **{f"m{j}": lr + j * k for j in range(13)}}
+            for lr in (3, 1, 2) for k, ste in ((1, "relu"), (2, "crelu"))]
+    rows.append({"lr": 4, "ste": "relu", "status": "failed: x", "notebook": ""})
+    assert sweep._write_figure(rows, ["lr", "ste"], tmp_path / "a.png")
+    fig, kw = figs[-1]
+    assert (kw["format"], kw["dpi"]) == ("png", 110)
+    assert tuple(fig.get_size_inches()) == pytest.approx((4.2 * 3, 3.2 * 4))  # 12 panels, 3 a row
+    axes = fig.axes
+    assert len(axes) == 12 and all(ax.get_visible() for ax in axes)
+    assert [ax.get_title() for ax in axes] == [f"m{j}" for j in range(12)]  # at most 12, in order
+    assert axes[0].title.get_fontsize() == 10
+    for j, ax in enumerate(axes):
+        lines = ax.get_lines()
+        assert [ln.get_label() for ln in lines] == ["ste=crelu", "ste=relu"]  # others sorted
+        for ln, k in zip(lines, (2, 1), strict=True):
+            assert list(ln.get_xdata()) == [1, 2, 3] and list(ln.get_ydata()) == [x + j * k for x in (1, 2, 3)]
+        assert ax.xaxis.get_major_locator()._integer  # integer x: integer ticks
+    legend = axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["ste=crelu", "ste=relu"]
+    assert legend.get_texts()[0].get_fontsize() == 7
+    assert all(ax.get_legend() is None for ax in axes[1:])
+
+    # strings on x: positions 0, 1, ... labelled in order of appearance; numeric others sorted
+    few = [{k: v for k, v in r.items() if k in ("lr", "ste", "status", "notebook", "m1", "m2", "m3", "m4")}
+           for r in rows]
+    assert sweep._write_figure(few, ["ste", "lr"], tmp_path / "b.png")
+    fig = figs[-1][0]
+    assert tuple(fig.get_size_inches()) == pytest.approx((4.2 * 3, 3.2 * 2))
+    assert [ax.get_visible() for ax in fig.axes] == [True] * 4 + [False] * 2
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["relu", "crelu"]
+    assert [ln.get_label() for ln in ax.get_lines()] == ["lr=1", "lr=2", "lr=3"]
+    assert [list(ln.get_xdata()) for ln in ax.get_lines()] == [[0, 1]] * 3
+    assert [list(ln.get_ydata()) for ln in ax.get_lines()] == [[x + 1, x + 2] for x in (1, 2, 3)]
+
+    # one swept parameter: no legend; nothing varies: every number is drawn; no number: no figure
+    flat = [{"lr": lr, "status": "ok", "notebook": "x", "c": 1.0, "d": 2, "s": "t"} for lr in (0.1, 0.2)]
+    assert sweep._write_figure(flat, ["lr"], tmp_path / "c.png")
+    fig = figs[-1][0]
+    assert [ax.get_title() for ax in fig.axes] == ["c", "d"] and fig.axes[0].get_legend() is None
+    assert not fig.axes[0].xaxis.get_major_locator()._integer
+    assert tuple(fig.get_size_inches()) == pytest.approx((4.2 * 2, 3.2))
+    n = len(figs)
+    assert not sweep._write_figure([{"lr": 1, "status": "ok", "notebook": "x", "s": "t"}], ["lr"], tmp_path / "d.png")
+    assert len(figs) == n and not (tmp_path / "d.png").exists()
