@@ -223,3 +223,20 @@ def test_vanishing_radii_argument_ranges(monkeypatch):
         found.radius = 2.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         vanishing.VanishingSet("crelu", (), False, 0.0, 0.0, 1.0, 2.0).radii = (found,)
+
+
+def test_symmetry_row_half_lines_leave_out_zero():
+    """The half-lines are x > 0 and x < 0 strictly: mu'(0) never enters (approxsign: mu'(0) = 2,
+    mu'(+-1) = 0, mu'(+-0.5) = 1); no point off 0 gives gap 0."""
+    g = torch.Generator().manual_seed(5)
+    Z, y = torch.randn(8, 2, 2, generator=g, dtype=F64), torch.zeros(8, dtype=F64)
+    v, w = torch.ones(2, dtype=F64), torch.tensor([1.0, 0.0], dtype=F64)
+
+    def row(name, x):
+        return proper.symmetry_row(name, v, w, Z, y, scales=[2.0], x=x)
+
+    assert row("approxsign", [-2.0, -0.5, 0.0, 0.5, 2.0])["halfline_gap"] == 1.0
+    assert row("approxsign", [0.0, 0.5, 2.0])["halfline_gap"] == 1.0
+    assert row("approxsign", [-2.0, -0.5, 0.0])["halfline_gap"] == 1.0
+    assert row("approxsign", [0.0])["halfline_gap"] == 0.0
+    assert row("crelu", [0.25, 0.5])["halfline_gap"] == 1.0  # mu'(1) = 0 for the clipped ReLU
