@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -190,6 +191,9 @@ def test_list_params_and_version(capsys):
 
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"stelib {__version__}"
+    assert cli.main(["--help"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: stelib") and "the book's command line" in shown
 
 
 def test_list_and_params_without_a_book(tmp_path, monkeypatch, capsys):
@@ -271,10 +275,16 @@ def test_rerun_writes_when_finished_and_refuses_to_overwrite(toy_book, tmp_path,
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "x = 3" in injected[0].source
     assert nb.cells[-1].outputs[0]["text"] == "6\n"
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(runs[0].stat().st_mode) == 0o666 & ~mask  # as open() would create it
+    assert "Executing" not in capsys.readouterr().err  # --no-progress: no progress bar
     mtime = runs[0].stat().st_mtime_ns
     assert _rerun(toy_book, out, "-p", "x", "3") == 2
     assert "--overwrite" in capsys.readouterr().err
     assert runs[0].stat().st_mtime_ns == mtime
+    assert cli.main(["rerun", "toy", "--root", str(toy_book), "-o", str(out), "-p", "x", "4"]) == 0
+    assert "Executing" in capsys.readouterr().err  # papermill's progress bar, by default
 
 
 @pytest.mark.parametrize("link", ["hard", "symbolic"])
