@@ -240,3 +240,36 @@ def test_symmetry_row_half_lines_leave_out_zero():
     assert row("approxsign", [-2.0, -0.5, 0.0])["halfline_gap"] == 1.0
     assert row("approxsign", [0.0])["halfline_gap"] == 0.0
     assert row("crelu", [0.25, 0.5])["halfline_gap"] == 1.0  # mu'(1) = 0 for the clipped ReLU
+
+
+def _flat_plus(name, delta, eps=0.0, extra="hardtanh"):
+    """Register mu' = (1 - q) 1{x > 0} + q + eps mu'_extra with q = 2/pi - 1 + 2 delta: then
+    M_1^+ = phi(0), M_2 = 1/pi + delta, so R = -delta + eps R_extra (R is linear in mu')."""
+    q = 2 / math.pi - 1 + 2 * delta
+    ste.register(name, lambda x: (1 - q) * (x > 0).to(x.dtype) + q + eps * ste.surrogate_derivative(x, extra),
+                 description="flat ray plus a little", breakpoints=[-1.0, 0.0, 1.0])
+    return name
+
+
+def test_vanishing_everywhere_threshold_and_ends():
+    """'everywhere' means max |R| <= 1e-12 max(2 phi(0) |M_1^+|, |M_2|) = 1e-12 (1/pi + delta)."""
+    try:
+        for delta, everywhere in ((0.995e-12 / math.pi, True), (1.005e-12 / math.pi, False)):
+            found = vanishing.vanishing_radii(_flat_plus("t_delta", delta))
+            assert found.everywhere is everywhere and found.radii == ()
+            assert found.r_small == pytest.approx(-delta, rel=1e-3) and found.r_large == pytest.approx(-delta, rel=1e-3)
+            ste.unregister("t_delta")
+        eps = 1e-13  # |R| <= 1e-13 * 0.7 < 1e-12 / pi: R is 0 at every radius, up to rounding
+        found = vanishing.vanishing_radii(_flat_plus("t_eps", 0.0, eps), r_min=0.5, r_max=2.0, points=5)
+        assert found.everywhere and (found.r_min, found.r_max) == (0.5, 2.0)
+        assert found.r_small == pytest.approx(eps * scipy_radial("hardtanh", 0.5), rel=1e-2)
+        assert found.r_large == pytest.approx(eps * scipy_radial("hardtanh", 2.0), rel=1e-2)
+    finally:
+        for name in ("t_delta", "t_eps"):
+            if name in ste.names():
+                ste.unregister(name)
+    found = vanishing.vanishing_radii("hardtanh", r_min=0.5, r_max=1.2, points=5)  # no zero in range
+    assert found.radii == () and not found.everywhere
+    assert found.r_small == pytest.approx(scipy_radial("hardtanh", 0.5), rel=1e-9)
+    assert found.r_large == pytest.approx(scipy_radial("hardtanh", 1.2), rel=1e-9)
+    assert vanishing.vanishing_radii("hardtanh").r_large == pytest.approx(scipy_radial("hardtanh", 1e3), rel=1e-6)
