@@ -3,6 +3,7 @@
     python tools/mutate.py                      # every module, a fixed sample per module
     python tools/mutate.py --modules ste gaussian --per-module 0   # all mutants of two modules
     python tools/mutate.py --list --modules ste  # list the mutants, run nothing
+    python tools/mutate.py --modules ste --rerun run.json   # only the survivors of a saved run
 
 Each mutant is one semantic change on one line of ``stelib/<module>.py``: a comparison made
 strict or non-strict (``<`` <-> ``<=``, ``==`` <-> ``!=``, ``in`` <-> ``not in``), an arithmetic
@@ -378,6 +379,8 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list the sampled mutants and exit")
     ap.add_argument("--json", type=Path, help="write every mutant's outcome to this file")
     ap.add_argument("--report", type=Path, help="reprint the scores of a --json file with the current equivalents")
+    ap.add_argument("--rerun", type=Path, help="run only the mutants that survived in this --json file "
+                    "(matched by key, so edits elsewhere in the module do not matter)")
     args = ap.parse_args(argv)
     if args.report:
         return _report(json.loads(args.report.read_text())["mutants"], _load_equivalent())
@@ -394,7 +397,13 @@ def main(argv=None) -> int:
     for module in args.modules:
         tests = [t for t in MODULE_TESTS[module] + COMMON if (ROOT / t).exists()]
         muts = mutants(module)
-        if args.per_module and len(muts) > args.per_module:
+        if args.rerun:
+            again = {r["key"] for r in json.loads(args.rerun.read_text())["mutants"]
+                     if r["module"] == module and r["outcome"] == "survived"}
+            muts = [m for m in muts if m.key in again]
+            if not muts:
+                continue
+        elif args.per_module and len(muts) > args.per_module:
             muts = sorted(random.Random(f"{args.seed}:{module}").sample(muts, args.per_module), key=lambda m: m.index)
         if args.list:
             for m in muts:
