@@ -436,6 +436,8 @@ def main(argv=None) -> int:
         totals["mutants"] += len(muts)
         totals["equivalent"] += eq
         totals["killed"] += killed
+        if args.json:  # after every module, so an interrupted run keeps what it finished
+            args.json.write_text(json.dumps({"totals": totals, "mutants": results}, indent=1))
     if not args.list:
         n = totals["mutants"] - totals["equivalent"]
         print(f"{'total':<15} {totals['mutants']:>7} {totals['equivalent']:>5} {totals['killed']:>6} "
