@@ -10,9 +10,11 @@ folder. Runs that execute use a toy book (one tiny chapter) so they take seconds
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -181,6 +183,10 @@ def test_list_params_and_version(capsys):
     listed = capsys.readouterr().out
     for ch in CHAPTERS:
         assert ch.name in listed and ch.title in listed
+    width = max(len(ch.name) for ch in CHAPTERS)  # names in one column, titles aligned after it
+    assert listed.splitlines() == [f"{ch.name.ljust(width)}  {ch.title}".rstrip() for ch in CHAPTERS]
+    assert cli.main(["params", "--", "primer"]) == 0  # '--' ends the options
+    assert "rerun with: stelib rerun primer" in capsys.readouterr().out
     assert cli.main(["params", "yin_gaussian"]) == 0
     shown = capsys.readouterr().out
     for p in params.describe(specs.get("yin_gaussian"), book.chapter("yin_gaussian").path):
@@ -190,6 +196,9 @@ def test_list_params_and_version(capsys):
 
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"stelib {__version__}"
+    assert cli.main(["--help"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: stelib") and "the book's command line" in shown
 
 
 def test_list_and_params_without_a_book(tmp_path, monkeypatch, capsys):
@@ -263,7 +272,7 @@ def _rerun(root: Path, out: Path, *extra: str) -> int:
 
 
 def test_rerun_writes_when_finished_and_refuses_to_overwrite(toy_book, tmp_path, capsys):
-    out = tmp_path / "runs"
+    out = tmp_path / "runs" / "deeper"  # missing folders are made
     assert _rerun(toy_book, out, "-p", "x", "3") == 0
     runs = list(out.glob("toy-*.ipynb"))
     assert [p.name for p in out.iterdir()] == [runs[0].name]  # no temporary file left
@@ -271,10 +280,17 @@ def test_rerun_writes_when_finished_and_refuses_to_overwrite(toy_book, tmp_path,
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "x = 3" in injected[0].source
     assert nb.cells[-1].outputs[0]["text"] == "6\n"
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(runs[0].stat().st_mode) == 0o666 & ~mask  # as open() would create it
+    assert "Executing" not in capsys.readouterr().err  # --no-progress: no progress bar
     mtime = runs[0].stat().st_mtime_ns
     assert _rerun(toy_book, out, "-p", "x", "3") == 2
     assert "--overwrite" in capsys.readouterr().err
     assert runs[0].stat().st_mtime_ns == mtime
+    assert cli.main(["rerun", "toy", "--root", str(toy_book), "-p", "x", "4"]) == 0  # into the book's runs/
+    assert "Executing" in capsys.readouterr().err  # papermill's progress bar, by default
+    assert len(list((toy_book / "runs").glob("toy-*.ipynb"))) == 1
 
 
 @pytest.mark.parametrize("link", ["hard", "symbolic"])
@@ -323,7 +339,7 @@ def test_interrupted_run_leaves_nothing(toy_book, tmp_path):
     time.sleep(3)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == cli.INTERRUPTED, err
+    assert proc.returncode == cli.INTERRUPTED == 130, err  # 128 + SIGINT, the shell's convention
     assert "nothing was written" in err
     assert list(out.iterdir()) == []
 
@@ -349,3 +365,27 @@ def test_rerun_validates_registered_stes_through_a_module(tmp_path, monkeypatch,
     finally:
         if "cli_leaky" in ste.names():
             ste.unregister("cli_leaky")
+
+
+def test_root_needs_both_toc_and_chapters(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "ROOT", tmp_path / "not-a-checkout")
+    only_toc, only_chapters = tmp_path / "toc", tmp_path / "chapters-only"
+    only_toc.mkdir()
+    (only_toc / "_toc.yml").write_text("format: jb-book\n")
+    (only_chapters / "chapters").mkdir(parents=True)
+    assert cli.find_root(cwd=only_toc) is None and cli.find_root(cwd=only_chapters) is None
+    (only_toc / "chapters").mkdir()
+    assert cli.find_root(cwd=only_toc / "chapters") == only_toc.resolve()
+
+
+def test_no_command_and_a_closed_pipe(monkeypatch, capsys):
+    assert cli.main([]) == 2
+    assert "required: COMMAND" in capsys.readouterr().err
+
+    def broken(args):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.setattr(cli.sys, "stderr", io.StringIO())  # main closes it, as for `stelib list | head`
+    assert cli.main(["list"]) == 0
+    assert cli.sys.stderr.closed

@@ -159,6 +159,10 @@ def test_symmetry_row_against_numpy(name, verdict):
     assert row["sample_gap"] == pytest.approx(max(d.max() for d in gaps), rel=1e-12, abs=0)
     assert row["changed"] == int(np.any([(d > 0).any(1) for d in gaps], axis=0).sum())
     assert (row["halfline_gap"] == 0) == (verdict == "keeps")
+    x = torch.linspace(-8, 8, 2001, dtype=F64).numpy()  # the default grid (its middle point is not exactly 0)
+    half = max(np.abs(mu(x[x > 0]) - mu(np.array([1.0]))).max(), np.abs(mu(x[x < 0]) - mu(np.array([-1.0]))).max())
+    assert row["halfline_gap"] == pytest.approx(half, abs=1e-15)
+    assert row["samples"] == 300 and row["ste"] == name
 
 
 def test_spurious_radial_and_radial_curve():
@@ -177,3 +181,95 @@ def test_spurious_radial_and_radial_curve():
         proper.radial_curve("crelu", [0.0, 1.0])
     with pytest.raises(ValueError, match="scales"):
         proper.symmetry_row("crelu", torch.ones(1), torch.ones(1), torch.ones(2, 1, 1), torch.ones(2), scales=[])
+
+
+@pytest.mark.parametrize("name", ["hardtanh", "relu"])
+def test_vanishing_row_is_the_first_radius_of_the_set(name):
+    """vanishing_row against vanishing_radii (itself checked against scipy above)."""
+    found, row = ms.vanishing_radii(name), proper.vanishing_row(name)
+    assert row["zeros"] == len(found.radii) == (1 if name == "hardtanh" else 0)
+    assert row["everywhere"] is False and row["ste"] == name
+    assert (row["r_small"], row["r_large"]) == (found.r_small, found.r_large)
+    if name == "relu":  # R = 1/pi - 1/2 at every radius (M_1^+ = phi(0), M_2 = 1/2): no zero
+        assert row["r_small"] == pytest.approx(1 / math.pi - 0.5, rel=1e-12) == row["r_large"]
+        assert [row[k] for k in ("radius", "slope", "tangential", "stable")] == [None] * 4
+        return
+    z = found.radii[0]
+    assert (row["radius"], row["slope"], row["tangential"], row["stable"]) == (z.radius, z.slope, z.tangential, True)
+    assert row["radius"] == pytest.approx(1.639895, abs=1e-6)  # the module's documented example
+
+
+def test_vanishing_radii_argument_ranges(monkeypatch):
+    """points in [3, 100000] (integers only) and 0 < r_min < r_max are accepted, nothing else;
+    the computation itself is replaced by a recorder (the checks come before it)."""
+    import dataclasses
+
+    calls = []
+    monkeypatch.setattr(vanishing, "_vanishing", lambda *a: calls.append(a))
+    for points in (3, 100_000):
+        vanishing.vanishing_radii("crelu", points=points)
+    vanishing.vanishing_radii("crelu", r_min=1e-300, r_max=2e-300)
+    assert [c[1:4] for c in calls] == [(1e-3, 1e3, 3), (1e-3, 1e3, 100_000), (1e-300, 2e-300, 241)]
+    for points in (2, 100_001, 2.5, True, 10.0):
+        with pytest.raises(ValueError, match=rf"points={points!r} must be an integer in \[3, 100000\]"):
+            vanishing.vanishing_radii("crelu", points=points)
+    for kw, match in (({"r_min": 0.0}, r"r_min=0.0 must be a finite number in \(0.0, inf\]"),
+                      ({"r_min": 0.5, "r_max": 0.5}, r"r_max=0.5 must be a finite number in \(0.5, inf\]")):
+        with pytest.raises(ValueError, match=match):
+            vanishing.vanishing_radii("crelu", **kw)
+    assert len(calls) == 3
+    found = vanishing.VanishingRadius(1.0, 1.0, 1.0, True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found.radius = 2.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vanishing.VanishingSet("crelu", (), False, 0.0, 0.0, 1.0, 2.0).radii = (found,)
+
+
+def test_symmetry_row_half_lines_leave_out_zero():
+    """The half-lines are x > 0 and x < 0 strictly: mu'(0) never enters (approxsign: mu'(0) = 2,
+    mu'(+-1) = 0, mu'(+-0.5) = 1); no point off 0 gives gap 0."""
+    g = torch.Generator().manual_seed(5)
+    Z, y = torch.randn(8, 2, 2, generator=g, dtype=F64), torch.zeros(8, dtype=F64)
+    v, w = torch.ones(2, dtype=F64), torch.tensor([1.0, 0.0], dtype=F64)
+
+    def row(name, x):
+        return proper.symmetry_row(name, v, w, Z, y, scales=[2.0], x=x)
+
+    assert row("approxsign", [-2.0, -0.5, 0.0, 0.5, 2.0])["halfline_gap"] == 1.0
+    assert row("approxsign", [0.0, 0.5, 2.0])["halfline_gap"] == 1.0
+    assert row("approxsign", [-2.0, -0.5, 0.0])["halfline_gap"] == 1.0
+    assert row("approxsign", [0.0])["halfline_gap"] == 0.0
+    assert row("crelu", [0.25, 0.5])["halfline_gap"] == 1.0  # mu'(1) = 0 for the clipped ReLU
+
+
+def _flat_plus(name, delta, eps=0.0, extra="hardtanh"):
+    """Register mu' = (1 - q) 1{x > 0} + q + eps mu'_extra with q = 2/pi - 1 + 2 delta: then
+    M_1^+ = phi(0), M_2 = 1/pi + delta, so R = -delta + eps R_extra (R is linear in mu')."""
+    q = 2 / math.pi - 1 + 2 * delta
+    ste.register(name, lambda x: (1 - q) * (x > 0).to(x.dtype) + q + eps * ste.surrogate_derivative(x, extra),
+                 description="flat ray plus a little", breakpoints=[-1.0, 0.0, 1.0])
+    return name
+
+
+def test_vanishing_everywhere_threshold_and_ends():
+    """'everywhere' means max |R| <= 1e-12 max(2 phi(0) |M_1^+|, |M_2|) = 1e-12 (1/pi + delta)."""
+    try:
+        for delta, everywhere in ((0.995e-12 / math.pi, True), (1.005e-12 / math.pi, False)):
+            found = vanishing.vanishing_radii(_flat_plus("t_delta", delta))
+            assert found.everywhere is everywhere and found.radii == ()
+            assert found.r_small == pytest.approx(-delta, rel=1e-3) and found.r_large == pytest.approx(-delta, rel=1e-3)
+            ste.unregister("t_delta")
+        eps = 1e-13  # |R| <= 1e-13 * 0.7 < 1e-12 / pi: R is 0 at every radius, up to rounding
+        found = vanishing.vanishing_radii(_flat_plus("t_eps", 0.0, eps), r_min=0.5, r_max=2.0, points=5)
+        assert found.everywhere and (found.r_min, found.r_max) == (0.5, 2.0)
+        assert found.r_small == pytest.approx(eps * scipy_radial("hardtanh", 0.5), rel=1e-2)
+        assert found.r_large == pytest.approx(eps * scipy_radial("hardtanh", 2.0), rel=1e-2)
+    finally:
+        for name in ("t_delta", "t_eps"):
+            if name in ste.names():
+                ste.unregister(name)
+    found = vanishing.vanishing_radii("hardtanh", r_min=0.5, r_max=1.2, points=5)  # no zero in range
+    assert found.radii == () and not found.everywhere
+    assert found.r_small == pytest.approx(scipy_radial("hardtanh", 0.5), rel=1e-9)
+    assert found.r_large == pytest.approx(scipy_radial("hardtanh", 1.2), rel=1e-9)
+    assert vanishing.vanishing_radii("hardtanh").r_large == pytest.approx(scipy_radial("hardtanh", 1e3), rel=1e-6)

@@ -39,7 +39,7 @@ def quad_moment(name, r, k, sign=0):
 def test_quadrature_matches_closed_forms_of_the_builtins(name):
     r = torch.logspace(-3, 3, 49, dtype=F64)
     for a, b in zip(quadrature.moments(r, name), quadrature.moments(r, name, method="quadrature"), strict=True):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0, atol=1e-13)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0, atol=1e-15)  # measured: 2.3e-16
     th = torch.tensor([0.0, 1e-9, 1e-4, 0.3, math.pi / 2, 2.9, math.pi - 1e-6, math.pi], dtype=F64)
     R, T = torch.meshgrid(r, th, indexing="ij")
     cos, sin = torch.cos(T), torch.sin(T)
@@ -47,7 +47,7 @@ def test_quadrature_matches_closed_forms_of_the_builtins(name):
     cos[:, 0], cos[:, -1] = 1.0, -1.0
     for a, b in zip(quadrature.plane_moments(R, cos, sin, name),
                     quadrature.plane_moments(R, cos, sin, name, method="quadrature"), strict=True):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0, atol=1e-15)  # measured: 1.2e-16
 
 
 @pytest.mark.parametrize("name", CATALOGUE)

@@ -169,3 +169,88 @@ def test_ste_name_and_module_specs_describe_themselves():
         Module().check("m", "not a name")
     with pytest.raises(ValueError, match=r"parameter s=3 is not allowed"):
         SteName().check("s", 3)
+
+
+def np_catalogue(name, x):
+    """mu' of the six registered names, written independently of stelib (the primer's table)."""
+    x = np.asarray(x, dtype=float)
+    s = 1 / (1 + np.exp(-x))
+    return {"identity": np.ones_like(x), "relu": (x > 0).astype(float), "crelu": ((x > 0) & (x < 1)).astype(float),
+            "hardtanh": (np.abs(x) < 1).astype(float), "approxsign": np.maximum(0, 2 - 2 * np.abs(x)),
+            "sigmoid": s * (1 - s)}[name]
+
+
+def np_nonsmooth_points(f, h=1 / 64):
+    """Grid points of [-4, 4] (step h, exact in binary) where f's second difference is not ~0:
+    a kink at b flags b, a jump between b - h and b (or b and b + h) flags both."""
+    x = np.arange(-4, 4 + h, h)
+    y = f(x)
+    d2 = y[2:] - 2 * y[1:-1] + y[:-2]
+    return x[1:-1][np.abs(d2) > 1e-3]
+
+
+@pytest.mark.parametrize("name", ["identity", "relu", "crelu", "hardtanh", "approxsign", "sigmoid"])
+def test_registry_entries_derivative_and_breakpoints(name):
+    """get(name).derivative is mu' (also for the three whose STEs are written out), and the
+    breakpoints are exactly the points where the NumPy mu' jumps or has a kink."""
+    entry = ste.get(name)
+    x = np.linspace(-3, 3, 601)
+    got = entry.derivative(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got, np_catalogue(name, x), rtol=1e-14, atol=1e-15)
+    for b in (-1.0, 0.0, 1.0):  # strict inequalities at the kinks
+        assert float(entry.derivative(torch.tensor([b], dtype=torch.float64))[0]) == np_catalogue(name, [b])[0]
+    flagged = np_nonsmooth_points(lambda t: np_catalogue(name, t))
+    for b in entry.breakpoints:
+        assert np.min(np.abs(flagged - b)) == 0.0, (name, b)
+    for p in flagged:
+        assert min((abs(p - b) for b in entry.breakpoints), default=np.inf) <= 1 / 64, (name, p)
+    assert entry.builtin and list(entry.breakpoints) == sorted(entry.breakpoints)
+
+
+def test_registry_entries_are_frozen_and_versions_never_repeat():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ste.get("relu").derivative = torch.ones_like
+    seen = [ste.registry_version()]
+    for k in range(3):  # register, unregister, register again: a new version each time
+        ste.register("t_version", lambda x, k=k: torch.full_like(x, float(k + 1)), description="constant")
+        seen.append(ste.registry_version())
+        ste.unregister("t_version")
+        seen.append(ste.registry_version())
+    assert len(set(seen)) == len(seen) and seen == sorted(seen), seen
+    assert ste.get("crelu").builtin and not any(s == "t_version" for s in ste.names())
+
+
+def test_register_probes_the_documented_tensors():
+    calls = []
+
+    def spy(x):
+        calls.append(x.clone())
+        return torch.ones_like(x)
+
+    ste.register("t_probe", spy, description="spy")
+    ste.unregister("t_probe")
+    assert len(calls) == 2
+    np.testing.assert_array_equal(calls[0].numpy(), np.linspace(-3, 3, 13))
+    assert calls[0].dtype == torch.float64
+    np.testing.assert_allclose(calls[1].numpy(), np.linspace(-2, 2, 6).reshape(2, 3), rtol=1e-7)
+    assert calls[1].dtype == torch.float32 and calls[1].shape == (2, 3)
+
+
+def test_registered_derivative_with_a_wrong_shape_later_is_refused():
+    """The probe passes (13 or 6 points), but at other sizes the function returns one value."""
+    ste.register("t_shape", lambda x: torch.ones_like(x) if x.numel() in (6, 13) else torch.ones(1, dtype=x.dtype),
+                 description="bad later")
+    try:
+        with pytest.raises(ValueError, match=r"derivative of 't_shape' returned Tensor of shape \(1,\) for x of shape \(4,\)"):
+            ste.surrogate_derivative(torch.zeros(4, dtype=torch.float64), "t_shape")
+    finally:
+        ste.unregister("t_shape")
+
+
+def test_quantized_relu_bits_range():
+    x = torch.tensor([0.5, 70000.0], dtype=torch.float64)
+    assert ste.quantized_relu(x, 16).tolist() == [1.0, 2.0**16 - 1]
+    with pytest.raises(ValueError, match=r"bits=17 must be an integer >= 1 and <= 16"):
+        ste.quantized_relu(x, 17)

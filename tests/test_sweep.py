@@ -204,3 +204,154 @@ def test_figure_draws_what_varies(tmp_path):
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert not sweep._write_figure([{**rows[0], "status": "failed: x"}], ["lr"], tmp_path / "g.png")
     assert not (tmp_path / "g.png").exists()
+
+
+def _drawn(monkeypatch):
+    """Record every matplotlib Figure that _write_figure saves, with savefig's keywords."""
+    from matplotlib.figure import Figure
+
+    figs, save = [], Figure.savefig
+
+    def spy(self, *args, **kw):
+        figs.append((self, kw))
+        return save(self, *args, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return figs
+
+
+def test_figure_layout_lines_and_legend(tmp_path, monkeypatch):
+    figs = _drawn(monkeypatch)
+    rows = [{"lr": lr, "ste": ste, "status": "ok", "notebook": "x", "const": 0.5,
+             **{f"m{j}": lr + j * k for j in range(13)}}
+            for lr in (3, 1, 2) for k, ste in ((1, "relu"), (2, "crelu"))]
+    rows.append({"lr": 4, "ste": "relu", "status": "failed: x", "notebook": ""})
+    assert sweep._write_figure(rows, ["lr", "ste"], tmp_path / "a.png")
+    fig, kw = figs[-1]
+    assert (kw["format"], kw["dpi"]) == ("png", 110)
+    assert tuple(fig.get_size_inches()) == pytest.approx((4.2 * 3, 3.2 * 4))  # 12 panels, 3 a row
+    axes = fig.axes
+    assert len(axes) == 12 and all(ax.get_visible() for ax in axes)
+    assert [ax.get_title() for ax in axes] == [f"m{j}" for j in range(12)]  # at most 12, in order
+    assert axes[0].title.get_fontsize() == 10
+    for j, ax in enumerate(axes):
+        lines = ax.get_lines()
+        assert [ln.get_label() for ln in lines] == ["ste=crelu", "ste=relu"]  # others sorted
+        for ln, k in zip(lines, (2, 1), strict=True):
+            assert list(ln.get_xdata()) == [1, 2, 3] and list(ln.get_ydata()) == [x + j * k for x in (1, 2, 3)]
+        assert ax.xaxis.get_major_locator()._integer  # integer x: integer ticks
+    legend = axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["ste=crelu", "ste=relu"]
+    assert legend.get_texts()[0].get_fontsize() == 7
+    assert all(ax.get_legend() is None for ax in axes[1:])
+
+    # strings on x: positions 0, 1, ... labelled in order of appearance; numeric others sorted
+    few = [{k: v for k, v in r.items() if k in ("lr", "ste", "status", "notebook", "m1", "m2", "m3", "m4")}
+           for r in rows]
+    assert sweep._write_figure(few, ["ste", "lr"], tmp_path / "b.png")
+    fig = figs[-1][0]
+    assert tuple(fig.get_size_inches()) == pytest.approx((4.2 * 3, 3.2 * 2))
+    assert [ax.get_visible() for ax in fig.axes] == [True] * 4 + [False] * 2
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["relu", "crelu"]
+    assert [ln.get_label() for ln in ax.get_lines()] == ["lr=1", "lr=2", "lr=3"]
+    assert [list(ln.get_xdata()) for ln in ax.get_lines()] == [[0, 1]] * 3
+    assert [list(ln.get_ydata()) for ln in ax.get_lines()] == [[x + 1, x + 2] for x in (1, 2, 3)]
+
+    # one swept parameter: no legend; nothing varies: every number is drawn; no number: no figure
+    flat = [{"lr": lr, "status": "ok", "notebook": "x", "c": 1.0, "d": 2, "s": "t"} for lr in (0.1, 0.2)]
+    assert sweep._write_figure(flat, ["lr"], tmp_path / "c.png")
+    fig = figs[-1][0]
+    assert [ax.get_title() for ax in fig.axes] == ["c", "d"] and fig.axes[0].get_legend() is None
+    assert not fig.axes[0].xaxis.get_major_locator()._integer
+    assert tuple(fig.get_size_inches()) == pytest.approx((4.2 * 2, 3.2))
+    n = len(figs)
+    assert not sweep._write_figure([{"lr": 1, "status": "ok", "notebook": "x", "s": "t"}], ["lr"], tmp_path / "d.png")
+    assert len(figs) == n and not (tmp_path / "d.png").exists()
+
+
+def test_varies_threshold_and_non_numbers():
+    """More than 1e-9 of the largest |value| (at least 1e-300), strictly; else any repr differs."""
+    assert not sweep._varies([1e6, 1e6 + 1e-4]) and sweep._varies([1e6, 1e6 + 2e-3])
+    assert sweep._varies([1.0, 1.0 + 1.005e-9]) and not sweep._varies([1.0, 1.0 + 0.995e-9])
+    assert not sweep._varies([1.000000081740371, 1.000000082740371])  # spread == 1e-9 * max exactly
+    assert sweep._varies([0.0, 1.005e-309]) and not sweep._varies([0.0, 0.995e-309])  # the 1e-300 floor
+    nan = float("nan")
+    assert not sweep._varies([nan, nan]) and sweep._varies([nan, 1.0]) and sweep._varies(["a", "b"])
+    assert not sweep._varies(["a", "a"]) and sweep._varies([True, 1.0])
+    assert [sweep._number(v) for v in (1, 2.5, True, "1", None)] == [True, True, False, False, False]
+
+
+def test_figure_orders_mixed_columns_numbers_first(tmp_path, monkeypatch):
+    figs = _drawn(monkeypatch)
+    rows = [{"x": x, "o": o, "status": "ok", "notebook": "n", "y": x * (2 if o == "a" else 1), "flag": True}
+            for o in ("a", 1) for x in (1.0, 2.0)]
+    assert sweep._write_figure(rows, ["x", "o"], tmp_path / "m.png")
+    ax = figs[-1][0].axes[0]
+    assert [ax.get_title() for ax in figs[-1][0].axes] == ["y"]  # booleans are not numbers
+    assert [ln.get_label() for ln in ax.get_lines()] == ["o=1", "o=a"]
+    assert [list(ln.get_ydata()) for ln in ax.get_lines()] == [[1.0, 2.0], [2.0, 4.0]]
+
+
+def test_run_defaults_workers_and_nested_output(chapter, tmp_path, monkeypatch):
+    """No kernel: the executor is replaced by a recorder that finishes nothing."""
+    seen = []
+    monkeypatch.setattr(sweep, "_execute", lambda todo, source, cwd, workers, scheduler, done:
+                        seen.append((len(todo), cwd, workers, scheduler)))
+    for cpus, workers in ((8, 4), (3, 1), (2, 1), (1, 1), (None, 1)):
+        monkeypatch.setattr(sweep.os, "cpu_count", lambda c=cpus: c)
+        sweep.run(chapter, {"a": [1]}, tmp_path / "w", spec=SPEC, log=io.StringIO())
+        assert seen[-1][2] == workers
+    log = io.StringIO()
+    res = sweep.run(chapter, {"a": [1, 2]}, tmp_path / "x" / "y", workers=1, spec=SPEC, log=log)
+    assert seen[-1] == (2, str(chapter.path.parent), 1, None) and "2 of 2 grid points" in log.getvalue()
+    assert [r["status"] for r in res.rows] == ["failed: not run"] * 2 and res.figure is None
+    assert read_csv(tmp_path / "x" / "y" / "sweep.csv")[0]["status"] == "failed: not run"
+    for bad in (0, True, 2.0, -1):
+        with pytest.raises(ValueError, match=rf"workers={bad!r} must be an integer >= 1"):
+            sweep.run(chapter, {"a": [1]}, tmp_path / "z", workers=bad, spec=SPEC)
+    assert not (tmp_path / "z").exists()
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.points[0].path = tmp_path
+
+
+def test_grid_points_default_to_the_chapters_spec(tmp_path):
+    ch = book.chapter("primer")
+    pts = sweep.grid_points(ch, {"bits": [1, 2]}, tmp_path)
+    assert [p.values["bits"] for p in pts] == [1, 2]
+    with pytest.raises(ValueError, match=r"grid point \{'bits': 99\}: parameter bits=99"):
+        sweep.grid_points(ch, {"bits": [99]}, tmp_path)
+
+
+def test_cli_output_lines_exit_status_and_default_folder(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def fake_run(chapter, grid, outdir, **kw):
+        seen.update(outdir=outdir, workers=kw["workers"])
+        pts = sweep.grid_points(chapter, grid, outdir, kw["spec"])
+        return sweep.SweepResult(pts, [], outdir / "sweep.csv", outdir / "sweep.png", [])
+
+    monkeypatch.setattr(sweep, "run", fake_run)
+    assert cli.main(["sweep", "primer", "-p", "bits", "1,2", "--workers", "1"]) == 0  # every point finished
+    root = cli.find_root()
+    assert seen == {"outdir": root / "runs" / "sweep-primer", "workers": 1}
+    out = seen["outdir"]
+    assert capsys.readouterr().out.splitlines() == [
+        "2 of 2 grid points finished, 0 failed", str(out / "sweep.csv"), str(out / "sweep.png")]
+    assert not out.exists()  # the fake run wrote nothing
+
+
+def test_glued_minus_infinity_and_failed_write_without_a_file(tmp_path):
+    meta = {"scrapbook": {"name": "m", "mime_prefix": sweep.RECORD_PREFIX}}
+    nb = {"cells": [{"outputs": [{"data": {sweep.RECORD_PREFIX + "text/plain": "-inf"}, "metadata": meta}]}]}
+    assert sweep.glued_scalars(nb) == {"m": -math.inf}
+
+    def vanish(tmp):  # the writer removes its own temporary file, then fails
+        tmp.unlink()
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        sweep._write_atomic(tmp_path / "f.csv", vanish)
+    assert list(tmp_path.iterdir()) == []

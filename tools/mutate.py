@@ -3,6 +3,7 @@
     python tools/mutate.py                      # every module, a fixed sample per module
     python tools/mutate.py --modules ste gaussian --per-module 0   # all mutants of two modules
     python tools/mutate.py --list --modules ste  # list the mutants, run nothing
+    python tools/mutate.py --modules ste --rerun run.json   # only the survivors of a saved run
 
 Each mutant is one semantic change on one line of ``stelib/<layer>/<module>.py``: a comparison made
 strict or non-strict (``<`` <-> ``<=``, ``==`` <-> ``!=``, ``in`` <-> ``not in``), an arithmetic
@@ -55,14 +56,19 @@ MODULE_TESTS: dict[str, list[str]] = {
     "general_inputs": ["tests/test_general_inputs.py"],
     "misspecified": ["tests/test_misspecified.py", "tests/test_closedform.py"],
     "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py", "tests/test_montecarlo_edges.py"],
-    "network": ["tests/test_network.py"],
+    "network": ["tests/test_network.py", "tests/test_registry.py"],
     "outcomes": ["tests/test_outcomes.py", "tests/test_outcomes_edges.py"],
-    "params": ["tests/test_params.py", "tests/test_params_edges.py"],
+    "params": ["tests/test_params.py", "tests/test_params_edges.py", "tests/test_registry.py"],
     "practice": ["tests/test_practice.py"],
     "problems": ["tests/test_distributions.py", "tests/test_symmetry.py"],
     "profile": ["tests/test_fields.py", "tests/test_profile_edges.py"],
     "quantnets": ["tests/test_practice.py"],
-    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py"],
+    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py", "tests/test_proper.py",
+            "tests/test_quadrature.py"],
+    "proper": ["tests/test_proper.py"],
+    "quadrature": ["tests/test_quadrature.py", "tests/test_proper.py"],
+    "vanishing": ["tests/test_proper.py"],
+    "sweep": ["tests/test_sweep.py"],
     "symmetry": ["tests/test_symmetry.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py"],
     "cli": ["tests/test_cli.py"],
@@ -225,12 +231,30 @@ class _Order:
             self.times.write_text(json.dumps(self.seen))
 
 
+def _mirror_book(tmp: Path) -> None:
+    """Make ``tmp`` (which holds the mutated package) a book root as the checkout is one:
+    ``stelib.book.ROOT`` is the package's parent, and the CLI looks for ``_toc.yml`` and
+    ``chapters/`` there or in the working directory. Every top-level entry of the checkout is
+    linked, except ``chapters/``, which is a real folder of links, so that paths under it resolve
+    inside ``tmp`` (the CLI compares resolved paths with its root's ``chapters/``)."""
+    for entry in ROOT.iterdir():
+        if entry.name.startswith(".") or entry.name in ("stelib", "runs", "_build"):
+            continue
+        if entry.name == "chapters":
+            (tmp / "chapters").mkdir()
+            for f in entry.iterdir():
+                (tmp / "chapters" / f.name).symlink_to(f)
+        else:
+            (tmp / entry.name).symlink_to(entry)
+
+
 def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log: Path) -> None:
     """In the forked child: mutated copy of the package first on the path, then pytest."""
     pkg = tmp / "stelib"
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     if source is not None:
         (pkg / module_file(module)).write_text(source)
+    _mirror_book(tmp)
     sys.path[:] = [str(tmp)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     os.environ["PYTHONPATH"] = str(tmp)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -244,9 +268,10 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     import stelib
 
     assert Path(stelib.__file__).resolve().parent == pkg.resolve(), stelib.__file__
-    os.chdir(ROOT)
+    os.chdir(tmp)  # the copy is the book root (the CLI finds it from the working directory)
     code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not nbval and not book",
-                        "-W", "ignore::DeprecationWarning", *tests],
+                        "--rootdir", str(ROOT), "-W", "ignore::DeprecationWarning",
+                        *(str(ROOT / t) for t in tests)],
                        plugins=[_Order(tmp.parent / f"{module}.times.json", source is None)])
     os._exit(int(code))
 
@@ -361,6 +386,8 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list the sampled mutants and exit")
     ap.add_argument("--json", type=Path, help="write every mutant's outcome to this file")
     ap.add_argument("--report", type=Path, help="reprint the scores of a --json file with the current equivalents")
+    ap.add_argument("--rerun", type=Path, help="run only the mutants that survived in this --json file "
+                    "(matched by key, so edits elsewhere in the module do not matter)")
     args = ap.parse_args(argv)
     if args.report:
         return _report(json.loads(args.report.read_text())["mutants"], _load_equivalent())
@@ -377,7 +404,13 @@ def main(argv=None) -> int:
     for module in args.modules:
         tests = [t for t in MODULE_TESTS[module] + COMMON if (ROOT / t).exists()]
         muts = mutants(module)
-        if args.per_module and len(muts) > args.per_module:
+        if args.rerun:
+            again = {r["key"] for r in json.loads(args.rerun.read_text())["mutants"]
+                     if r["module"] == module and r["outcome"] == "survived"}
+            muts = [m for m in muts if m.key in again]
+            if not muts:
+                continue
+        elif args.per_module and len(muts) > args.per_module:
             muts = sorted(random.Random(f"{args.seed}:{module}").sample(muts, args.per_module), key=lambda m: m.index)
         if args.list:
             for m in muts:
@@ -410,6 +443,8 @@ def main(argv=None) -> int:
         totals["mutants"] += len(muts)
         totals["equivalent"] += eq
         totals["killed"] += killed
+        if args.json:  # after every module, so an interrupted run keeps what it finished
+            args.json.write_text(json.dumps({"totals": totals, "mutants": results}, indent=1))
     if not args.list:
         n = totals["mutants"] - totals["equivalent"]
         print(f"{'total':<15} {totals['mutants']:>7} {totals['equivalent']:>5} {totals['killed']:>6} "

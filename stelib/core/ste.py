@@ -70,7 +70,8 @@ _VERSION = [0]  # bumped by every (un)registration: caches of derived quantities
 
 
 def registry_version() -> int:
-    """A counter that changes whenever a name is registered or unregistered."""
+    """A counter that increases whenever a name is registered or unregistered: it never takes
+    an earlier value again, so a cache keyed on it never serves an entry of an older registry."""
     return _VERSION[0]
 
 
@@ -116,7 +117,9 @@ def register(name: str, derivative: Callable[[torch.Tensor], torch.Tensor], *, d
     """Make the STE with surrogate derivative ``derivative`` usable under ``name``; returns ``name``.
 
     ``derivative(x)`` takes a floating tensor and returns mu'(x) elementwise (same shape and
-    floating dtype); it is probed on a few tensors before anything is registered. Give the
+    floating dtype); it is probed before anything is registered, on the 13 points
+    ``linspace(-3, 3, 13)`` in float64 and on ``linspace(-2, 2, 6)`` in float32 shaped 2 x 3,
+    and must return finite values of the input's shape there. Give the
     points where mu' jumps or has a kink as ``breakpoints`` (e.g. ``(-1, 1)`` for
     1{|x| < 1}): expectations under Gaussian inputs are computed by quadrature split there.
     A name already registered raises ``ValueError`` (always for the six names stelib
@@ -282,7 +285,7 @@ def surrogate_derivative(x, ste: str, *, upper: float = 1.0) -> torch.Tensor:
         return (x > 0).to(x.dtype)
     if ste == "crelu":
         return ((x > 0) & (x < upper)).to(x.dtype)
-    y = _REGISTRY[ste].derivative(x if upper == 1.0 else x / upper)
+    y = _REGISTRY[ste].derivative(x / upper)  # x / 1.0 is x exactly
     if not isinstance(y, torch.Tensor) or y.shape != x.shape:
         raise ValueError(f"derivative of {ste!r} returned {type(y).__name__} of shape "
                          f"{tuple(getattr(y, 'shape', ()))} for x of shape {tuple(x.shape)}")
