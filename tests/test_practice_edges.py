@@ -223,3 +223,157 @@ def test_quantnets_bad_arguments():
             make()
     with pytest.raises(dataclasses.FrozenInstanceError):
         ActConfig(1, 1.0, "relu").bits = 2
+
+
+# ---------------------------------------------------------------- practice
+from torch import nn  # noqa: E402
+
+from stelib import practice  # noqa: E402
+from stelib.practice import continue_training, fit, train  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split(0)
+
+
+@pytest.fixture(scope="module")
+def tiny(digits):
+    """120 training images, the full test set (449 > one evaluation chunk of 256)."""
+    return DataSplit(digits.x_train[:120], digits.y_train[:120], digits.x_test, digits.y_test)
+
+
+def test_final_is_the_mean_and_sd_over_seeds_of_the_last_record(tiny):
+    r = train("mlp", bits=(2,), stes=("relu",), seeds=(0,), epochs=0, data=tiny, width=4)
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    fake = dataclasses.replace(r, train_loss=x, test_accuracy=-x)
+    mean, sd = fake.final("train_loss")
+    assert np.allclose(mean.numpy(), x[..., -1].numpy().mean(-1)) and mean.shape == (2, 3)
+    assert np.allclose(sd.numpy(), x[..., -1].numpy().std(-1, ddof=1))
+    assert np.allclose(fake.final()[0].numpy(), -x[..., -1].numpy().mean(-1))
+    one = dataclasses.replace(r, train_loss=x[..., :1, :])  # one seed: sd 0, not NaN
+    mean, sd = one.final("train_loss")
+    assert torch.equal(mean, x[..., 0, -1]) and torch.equal(sd, torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.arch = "cnn"
+
+
+def test_accuracy_counts_every_test_image(tiny):
+    """Labels set to an independently built model's predictions: record 0's accuracy is exactly 1."""
+    ref = QuantMLP([ActConfig(2, 1 / 3, "relu")], [4], hidden=(8, 8))
+    with torch.no_grad():
+        pred = ref(tiny.x_test)[0].argmax(-1)
+    d = DataSplit(tiny.x_train, tiny.y_train, tiny.x_test, pred)
+    r = train("mlp", bits=(2,), stes=("relu",), seeds=(4,), epochs=0, data=d, width=8)
+    assert float(r.test_accuracy[0, 0, 0, 0]) == 1.0
+    flipped = DataSplit(tiny.x_train, tiny.y_train, tiny.x_test, torch.cat([(pred[:1] + 1) % 10, pred[1:]]))
+    r = train("mlp", bits=(2,), stes=("relu",), seeds=(4,), epochs=0, data=flipped, width=8)
+    assert float(r.test_accuracy[0, 0, 0, 0]) == pytest.approx(448 / 449, abs=1e-15)
+    # the model's last probe is the one recorded last
+    stats = r.model.probe_stats()
+    assert torch.equal(stats[0, :, 0], r.inside[0, 0, 0, :, -1])
+    assert torch.equal(stats[0, :, 1], r.median_abs[0, 0, 0, :, -1])
+
+
+def test_loss_is_measured_on_exactly_the_first_n_eval_images(tiny):
+    net = QuantMLP([ActConfig(2, 1 / 3, "crelu")], [2], hidden=(4, 4))
+    with torch.no_grad():
+        ref = nn.functional.cross_entropy(net(tiny.x_train[:39])[0], tiny.y_train[:39])
+    h = fit(net, tiny, epochs=0, lr=0.1, n_eval=39)
+    assert float(h["train_loss"][0, 0]) == pytest.approx(float(ref), rel=1e-12)
+
+
+def test_non_finite_minibatch_loss_stops_the_gradient(tiny):
+    """Full precision, one NaN image outside the n_eval images that measure the loss: the one
+    full batch that contains it is not applied, the run is flagged, its loss stays the initial one."""
+    x = tiny.x_train[:40].clone()
+    x[-1] = math.nan
+    d = DataSplit(x, tiny.y_train[:40], tiny.x_test[:20], tiny.y_test[:20])
+    net = QuantMLP([ActConfig(0, 1.0, "relu")], [0], hidden=(4, 4))
+    h = fit(net, d, epochs=1, lr=0.1, batch_size=40, n_eval=39, n_probe=39)
+    assert h["diverged"].all() and float(h["train_loss"][0, 1]) == float(h["train_loss"][0, 0])
+    assert torch.isfinite(h["weight_norms"]).all()
+
+
+def test_divergence_needs_the_loss_above_the_limit(tiny):
+    """A recorded loss exactly at factor x max(initial, ln 10) is not divergence; one ulp above is."""
+    kw = dict(bits=(2,), stes=("relu",), seeds=(0,), epochs=1, lr=10.0, data=tiny, width=8)
+    free = train("mlp", diverge_factor=1e6, **kw)
+    l0, l1 = (float(v) for v in free.train_loss[0, 0, 0])
+    base = max(l0, math.log(10))
+    assert l1 > base
+    f = l1 / base
+    while f * base != l1:
+        f = math.nextafter(f, math.inf if f * base < l1 else 0.0)
+    assert not train("mlp", diverge_factor=f, **kw).diverged.any()
+    assert train("mlp", diverge_factor=math.nextafter(f, 0.0), **kw).diverged.all()
+
+
+def test_threads_inside_fit_and_restored(tiny):
+    class Spy(QuantMLP):
+        def forward(self, x):
+            self.seen.add(torch.get_num_threads())
+            return super().forward(x)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for threads, want in ((1, {1}), (None, {2}), (3, {3})):
+            net = Spy([ActConfig(1, 1.0, "relu")], [0], hidden=(4, 4))
+            net.seen = set()
+            fit(net, tiny, epochs=1, lr=0.1, batch_size=60, threads=threads)
+            assert net.seen == want and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads"):
+        fit(QuantMLP([ActConfig(1, 1.0, "relu")], [0], hidden=(4, 4)), tiny, epochs=0, lr=0.1, threads=257)
+
+
+def test_practice_bounds_are_inclusive(tiny):
+    practice._check_common(10_000, 10.0, 100_000, 0.0, 1e6)
+    practice._check_common(0, 1e-9, 1, 0.5, 1.005)
+    for args, name in (((10_001, 0.1, 1, 0.5), "epochs"), ((1, 10.05, 1, 0.5), "lr"),
+                       ((1, 0.1, 100_001, 0.5), "batch_size"), ((1, 0.1, 1, 0.5, 1.005e6), "diverge_factor")):
+        with pytest.raises(ValueError, match=name):
+            practice._check_common(*args)
+    kw = dict(stes=("relu",), epochs=0, data=tiny)
+    r = train("mlp", bits=8, seeds=2**63 - 1, width=2, **kw)
+    assert r.bits == (8,) and r.seeds == (2**63 - 1,) and r.model.W[0].shape == (1, 2, 64)
+    for bad, name in (({"bits": 9}, "bits"), ({"seeds": 2**63}, "seeds"), ({"width": 1025}, "width"),
+                      ({"pre_epochs": 10_001}, "pre_epochs")):
+        with pytest.raises(ValueError, match=name):
+            train("mlp", **{"bits": 2, "seeds": 0, **kw, **bad})
+
+
+def test_defaults_and_single_values(tiny):
+    r = train("mlp", bits=np.int64(2), stes="relu", seeds=np.int64(3), epochs=0, data=tiny)
+    assert (r.bits, r.stes, r.seeds) == ((2,), ("relu",), (3,)) and r.model.W[0].shape == (1, 32, 64)
+    assert r.alphas == {2: 1 / 3}
+    c = train("cnn", bits=(1,), stes=("relu",), seeds=(0,), epochs=0, data=tiny)
+    assert c.model.W[0].shape == (1, 8, 9) and c.model.W[1].shape == (1, 16, 72)
+    # continue_training of a single-STE result: from_ste defaults to it, bits to all of them
+    k = continue_training(r, stes=("crelu",), epochs=0, data=tiny)
+    assert k.stes == ("crelu",) and k.bits == (2,) and torch.equal(k.train_loss[..., 0], r.train_loss[..., -1])
+
+
+def test_pretrained_network_is_full_precision(tiny):
+    r = train("mlp", bits=(2,), stes=("relu",), seeds=(0, 1), epochs=0, data=tiny, init="pretrained",
+              pre_epochs=1, width=4)
+    fp = r.pretrained
+    assert fp.alphas == {0: math.inf} and fp.bits == (0,)
+    x = torch.linspace(-3, 3, 16, dtype=torch.float64).reshape(2, 8)
+    assert torch.equal(fp.model.acts[0](x), torch.relu(x))
+
+
+def test_cnn_takes_flat_or_1x8x8_digits(tiny):
+    img = DataSplit(tiny.x_train.reshape(-1, 1, 8, 8), tiny.y_train, tiny.x_test.reshape(-1, 1, 8, 8),
+                    tiny.y_test)
+    kw = dict(bits=(2,), stes=("relu",), seeds=(0, 1), epochs=1, width=4)
+    a, b = train("cnn", data=img, **kw), train("cnn", data=tiny, **kw)
+    assert torch.equal(a.train_loss, b.train_loss) and torch.equal(a.test_accuracy, b.test_accuracy)
+
+
+def test_progress_bar_is_removed_when_done(tiny, capsys):
+    train("mlp", bits=(1,), stes=("relu",), seeds=(0,), epochs=1, data=tiny, width=4, progress=True)
+    err = capsys.readouterr().err
+    assert "epochs" in err and not err.endswith("\n")
