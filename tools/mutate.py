@@ -312,7 +312,8 @@ def _preload() -> None:
 
     for name in ("numpy", "torch", "scipy.optimize", "scipy.special", "scipy.integrate", "scipy.stats",
                  "pytest", "hypothesis", "hypothesis.strategies", "matplotlib", "matplotlib.pyplot",
-                 "sklearn.datasets", "nbformat", "numba"):
+                 "sklearn.datasets", "nbformat", "numba",
+                 "torch._dynamo", "pandas", "seaborn"):  # torch.optim's first optimizer imports torch._dynamo
         try:
             importlib.import_module(name)
         except ImportError:
