@@ -51,6 +51,7 @@ def test_iteration_count_and_stopping_rule_by_hand():
 
 
 def test_small_samples_and_mse_with_samples_below_half_a_step():
+    assert uniform_lloyd([0.0, 1.0, 2.0], 1).alpha == pytest.approx(1.5)  # zeros are valid samples
     fit = uniform_lloyd([0.2, 0.5], 1)  # all samples below 1: valid
     assert fit.alpha == pytest.approx(0.5) and fit.mse == pytest.approx(0.02)
     # 0.1 rounds to level 0 (error 0.01), 2 and 4 to levels 1 and 2 of alpha = 2: mse 0.01 / 3
