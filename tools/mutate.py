@@ -227,6 +227,8 @@ def _run_child(tmp: Path, module: str, source: str | None, tests: list[str], log
     """In the forked child: mutated copy of the package first on the path, then pytest."""
     pkg = tmp / "stelib"
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    if (ROOT / "data").is_dir():  # the package finds data/ next to itself, as in the checkout
+        shutil.copytree(ROOT / "data", tmp / "data")
     if source is not None:
         (pkg / f"{module}.py").write_text(source)
     sys.path[:] = [str(tmp)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
