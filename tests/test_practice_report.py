@@ -189,6 +189,8 @@ def test_change_frame_reads_first_and_last_records():
     assert (row.start, row.end, row.arch) == (1.0, pytest.approx(1.55), "mlp")
     row = cf[(cf.ste == "crelu") & (cf.what == "acc")].iloc[0]
     assert (row.start, row.end, row.change) == (50.0, 37.5, -12.5)
+    rel = change_frame(r, control="crelu")  # the control's loss changes by 0 from first to last record
+    assert rel[(rel.ste == "identity") & (rel.what == "loss")].iloc[0].change == pytest.approx(0.55)
     assert row.sd == pytest.approx(12.5 * 2**0.5) and row.reading == "within spread"
     one = fake_result([[[[1.0, 1.5]], [[1.0, 1.0]], [[1.0, 0.5]]]], [[[[0.5, 0.5]], [[0.5, 0.5]], [[0.5, 0.5]]]])
     cf = change_frame(one)
