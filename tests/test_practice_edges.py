@@ -251,6 +251,8 @@ def test_final_is_the_mean_and_sd_over_seeds_of_the_last_record(tiny):
     assert np.allclose(mean.numpy(), x[..., -1].numpy().mean(-1)) and mean.shape == (2, 3)
     assert np.allclose(sd.numpy(), x[..., -1].numpy().std(-1, ddof=1))
     assert np.allclose(fake.final()[0].numpy(), -x[..., -1].numpy().mean(-1))
+    two = dataclasses.replace(r, train_loss=x[..., :2, :])
+    assert np.allclose(two.final("train_loss")[1].numpy(), x[..., :2, -1].numpy().std(-1, ddof=1))
     one = dataclasses.replace(r, train_loss=x[..., :1, :])  # one seed: sd 0, not NaN
     mean, sd = one.final("train_loss")
     assert torch.equal(mean, x[..., 0, -1]) and torch.equal(sd, torch.zeros(2, 3, dtype=torch.float64))
