@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from stelib import fields, gaussian, general_inputs, misspecified, montecarlo, network, outcomes, profile, symmetry
 from stelib.distributions import DISTRIBUTIONS, make_distribution
 from stelib.problems import LABEL_MODELS, Problem
 from stelib.train import population_cgd, stochastic_cgd
-
-from stelib import fields, gaussian, general_inputs, misspecified, montecarlo, network, outcomes, profile, symmetry
 
 F64 = torch.float64
 CPU = torch.device("cpu")

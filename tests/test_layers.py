@@ -97,9 +97,8 @@ def test_short_and_long_names_are_one_module(name):
 
 
 def test_a_registry_is_shared_between_the_two_names():
-    from stelib.ste import STES
-
     from stelib.core import ste as long
+    from stelib.ste import STES
 
     assert STES is long.STES
 

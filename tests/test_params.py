@@ -10,6 +10,8 @@ import nbformat
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from stelib import specs
 from stelib.params import (
     Bool,
     ChapterSpec,
@@ -26,8 +28,6 @@ from stelib.params import (
     short,
     validate,
 )
-
-from stelib import specs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))

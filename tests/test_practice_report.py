@@ -111,3 +111,108 @@ def test_yin_verdicts_rows():
     assert set(vgg.verdict) == {"reappears"} and set(vgg.ours) == {"crelu > relu > identity"}
     lenet = ver[(ver.yin_row == "LeNet-5 2-bit") & (ver.metric == "test_accuracy")].iloc[0]
     assert lenet.verdict == "does not reappear" and lenet.reversed == 1  # Yin: relu > crelu there
+
+
+def test_judge_touching_intervals_are_a_tie_and_bad_spreads():
+    # exact binary fractions: the intervals [0.75, 1.25] and [1.25, 1.75] touch
+    assert judge(1.0, 0.25, 1.5, 0.25, higher_better=True) == "="
+    assert judge(1.5, 0.25, 1.0, 0.25, higher_better=True) == "="
+    assert judge(1.0, 0.25, 1.5, 0.125, higher_better=True) == "<"
+    assert judge(1.5, 0.125, 1.0, 0.25, higher_better=True) == ">"
+    assert judge(1.5, 0.125, 1.0, 0.25, higher_better=False) == "<"
+    for kw in ({"sd_a": -0.1}, {"sd_b": float("nan")}):
+        with pytest.raises(ValueError, match=next(iter(kw))):
+            judge(**{"mean_a": 1.0, "sd_a": 0.0, "mean_b": 2.0, "sd_b": 0.0, **kw}, higher_better=True)
+
+
+def test_ordering_ranks_by_mean_not_spread():
+    acc = {"identity": (0.80, 0.001), "relu": (0.90, 0.002), "crelu": (0.85, 0.003)}
+    assert ordering(acc, higher_better=True) == "relu > crelu > identity"
+    assert ordering({"a": (0.5, 0.1)}, higher_better=True) == "a"
+
+
+def test_yin_stats_values_and_strict_where_theirs_tie():
+    rows = load_yin_table()
+    acc, loss = yin_stats(rows, "LeNet-5", 2, "test_accuracy"), yin_stats(rows, "LeNet-5", 2, "train_loss")
+    assert acc["relu"] == (pytest.approx(0.9924, abs=1e-12), 0.0) and loss["relu"] == (5.1e-3, 0.0)
+    assert set(acc) == {"identity", "relu", "crelu"}
+    theirs = {"identity": (0.9, 0.0), "relu": (0.9, 0.0), "crelu": (0.95, 0.0)}
+    ours = {"identity": (0.80, 0.001), "relu": (0.85, 0.001), "crelu": (0.90, 0.001)}
+    pairs, verdict = compare_with_yin(ours, theirs, metric="test_accuracy")
+    assert pairs[("identity", "relu")] == "strict where theirs are equal" and verdict == "reappears up to ties"
+    assert pairs[("identity", "crelu")] == "agrees"
+
+
+def test_yin_verdicts_counts_and_skipped_rows():
+    rows = [r for r in load_yin_table() if r["network"] == "VGG-11"]
+    loss = [[[[2.0, 0.3], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
+    acc = [[[[0.1, 0.90], [0.1, 0.91]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.95], [0.1, 0.96]]]]
+    ver = yin_verdicts({"mlp": fake_result(loss, acc)}, rows)
+    assert list(ver.yin_row) == ["VGG-11 2-bit"] * 2  # only the given rows, only at our bit width
+    assert list(ver.agree) == [3, 3] and list(ver.tie) == [0, 0] and list(ver.reversed) == [0, 0]
+    two = fake_result([loss[0][:2]], [acc[0][:2]], stes=("identity", "relu"))
+    assert len(yin_verdicts({"mlp": two}, rows)) == 0  # Yin's rows need all three STEs
+
+
+def test_frames_hold_the_values():
+    from stelib.practice_report import pair_counts, summary_frame
+
+    loss = [[[[2.0, 1.0, 0.5], [2.0, 1.5, 0.7]], [[2.0, 0.9, 0.3], [2.0, 1.1, 0.1]]]]
+    acc = [[[[0.1, 0.5, 0.9], [0.1, 0.6, 0.8]], [[0.1, 0.7, 0.95], [0.1, 0.7, 0.93]]]]
+    r = fake_result(loss, acc, stes=("relu", "crelu"))
+    r.diverged[0, 1, 1] = True
+    lf = long_frame(r, arch="mlp")
+    row = lf[(lf.ste == "crelu") & (lf.seed == 1) & (lf.epoch == 2)].iloc[0]
+    assert (row.arch, row.bits, row.train_loss, row.test_accuracy, row.diverged) == \
+        ("mlp", 2, 0.1, pytest.approx(93.0), True)
+    assert sorted(set(lf.epoch)) == [0, 1, 2]
+    r.inside[0, 1, 0, 0, 2] = 0.25
+    r.gain_norms = r.weight_norms + 5
+    lay = layer_frame(r)
+    row = lay[(lay.ste == "crelu") & (lay.seed == 0) & (lay.epoch == 2)].iloc[0]
+    assert (row.layer, row.inside, row.median_abs, row.weight_norm, row.gain_norm) == (1, 25.0, 1.0, 2.0, 7.0)
+    s = summary_frame({"mlp": r})
+    row = s[s.ste == "crelu"].iloc[0]
+    assert row.loss == pytest.approx(0.2) and row.loss_sd == pytest.approx(0.1 * 2**0.5)
+    assert row.acc == pytest.approx(94.0) and row.acc_sd == pytest.approx(2**0.5) and row.diverged == 1
+    # crelu vs relu: loss 0.2 +- 0.14 vs 0.6 +- 0.14 (ahead), accuracy 94 +- 1.4 vs 85 +- 7 (ahead)
+    assert pair_counts({"mlp": r}, "crelu", "relu") == {">": 2, "=": 0, "<": 0}
+    assert pair_counts({"mlp": r, "cnn": r}, "relu", "crelu") == {">": 0, "=": 0, "<": 4}
+
+
+def test_change_frame_reads_first_and_last_records():
+    loss = [[[[1.0, 9.0, 1.5], [1.0, 9.0, 1.6]], [[1.0, 9.0, 1.0], [1.0, 9.0, 1.0]]]]
+    acc = [[[[0.5, 0.0, 0.5], [0.5, 0.0, 0.5]], [[0.5, 0.0, 0.25], [0.5, 0.0, 0.5]]]]
+    r = fake_result(loss, acc, stes=("identity", "crelu"))
+    cf = change_frame(r, arch="mlp")
+    row = cf[(cf.ste == "identity") & (cf.what == "loss")].iloc[0]
+    assert (row.start, row.end, row.arch) == (1.0, pytest.approx(1.55), "mlp")
+    row = cf[(cf.ste == "crelu") & (cf.what == "acc")].iloc[0]
+    assert (row.start, row.end, row.change) == (50.0, 37.5, -12.5)
+    rel = change_frame(r, control="crelu")  # the control's loss changes by 0 from first to last record
+    assert rel[(rel.ste == "identity") & (rel.what == "loss")].iloc[0].change == pytest.approx(0.55)
+    assert row.sd == pytest.approx(12.5 * 2**0.5) and row.reading == "within spread"
+    one = fake_result([[[[1.0, 1.5]], [[1.0, 1.0]], [[1.0, 0.5]]]], [[[[0.5, 0.5]], [[0.5, 0.5]], [[0.5, 0.5]]]])
+    cf = change_frame(one)
+    loss_rows = cf[cf.what == "loss"]
+    assert list(loss_rows.sd) == [0.0, 0.0, 0.0]  # one seed: no spread
+    assert list(loss_rows.reading) == ["rise", "within spread", "fall"]
+
+
+def test_plot_runs_palette_order_and_facet_options():
+    import matplotlib.pyplot as plt
+
+    from stelib.plotting import STE_COLORS, STE_LABELS
+    from stelib.practice_report import plot_runs
+
+    loss = [[[[2.0, 1.0], [2.0, 1.5]], [[2.0, 0.9], [2.0, 1.1]]]]
+    df = long_frame(fake_result(loss, loss, stes=("crelu", "identity")))
+    g = plot_runs(df, "train_loss", col="seed", facet_kws={"sharey": False})
+    try:
+        texts = [t.get_text() for t in g.legend.texts]
+        want = [STE_LABELS[s] for s in STE_COLORS if s in ("crelu", "identity")]  # the book's order
+        assert [t for t in texts if t in want] == want and len(want) == 2
+        a, b = g.axes.flat
+        assert a.get_shared_y_axes().joined(a, b) is False
+    finally:
+        plt.close(g.figure)

@@ -141,6 +141,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print what would be written")
     args = ap.parse_args(argv)
     import nbformat
+
     from stelib.params import _cells, _parameters_index, read_parameters
 
     nb = nbformat.read(str(args.notebook), as_version=4)

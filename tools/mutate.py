@@ -59,16 +59,19 @@ MODULE_TESTS: dict[str, list[str]] = {
     "network": ["tests/test_network.py", "tests/test_registry.py"],
     "outcomes": ["tests/test_outcomes.py", "tests/test_outcomes_edges.py"],
     "params": ["tests/test_params.py", "tests/test_params_edges.py", "tests/test_registry.py"],
-    "practice": ["tests/test_practice.py"],
+    "practice": ["tests/test_practice.py", "tests/test_practice_edges.py", "tests/test_bignets.py"],
     "problems": ["tests/test_distributions.py", "tests/test_symmetry.py"],
     "profile": ["tests/test_fields.py", "tests/test_profile_edges.py"],
-    "quantnets": ["tests/test_practice.py"],
-    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py", "tests/test_proper.py",
-            "tests/test_quadrature.py"],
+    "quantnets": ["tests/test_practice.py", "tests/test_practice_edges.py", "tests/test_bignets.py"],
+    "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py", "tests/test_proper.py", "tests/test_quadrature.py"],
     "proper": ["tests/test_proper.py"],
     "quadrature": ["tests/test_quadrature.py", "tests/test_proper.py"],
     "vanishing": ["tests/test_proper.py"],
     "sweep": ["tests/test_sweep.py"],
+    "lloyd": ["tests/test_lloyd.py", "tests/test_lloyd_edges.py"],
+    "practice_report": ["tests/test_practice_report.py"],
+    "bignets": ["tests/test_bignets.py", "tests/test_bignets_edges.py"],
+    "datasets": ["tests/test_bignets.py", "tests/test_practice_edges.py", "tests/test_practice.py"],
     "symmetry": ["tests/test_symmetry.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py"],
     "cli": ["tests/test_cli.py"],
@@ -339,18 +342,18 @@ def _preload() -> None:
 
     for name in ("numpy", "torch", "scipy.optimize", "scipy.special", "scipy.integrate", "scipy.stats",
                  "pytest", "hypothesis", "hypothesis.strategies", "matplotlib", "matplotlib.pyplot",
-                 "sklearn.datasets", "nbformat", "numba"):
+                 "sklearn.datasets", "nbformat", "numba",
+                 "torch._dynamo", "pandas", "seaborn"):  # torch.optim's first optimizer imports torch._dynamo
         try:
             importlib.import_module(name)
         except ImportError:
             pass
     sys.path.insert(0, str(ROOT))
+    import stelib  # noqa: F401  (its imports of third-party modules stay loaded)
     import stelib.fields  # noqa: F401
     import stelib.general_inputs  # noqa: F401
     import stelib.profile  # noqa: F401
     import stelib.symmetry  # noqa: F401
-
-    import stelib  # noqa: F401  (its imports of third-party modules stay loaded)
 
     for name in [k for k in sys.modules if k == "stelib" or k.startswith("stelib.")]:
         del sys.modules[name]

@@ -116,8 +116,9 @@ def _evaluate(model, data, n_eval, n_probe, chunk=256):
         probe = model.probe_stats()
         for a in acts:
             a.probe = False
-        loss = sum(nn.functional.cross_entropy(model(data.x_train[s:s + chunk]).transpose(1, 2),
-                                               data.y_train[s:s + chunk].expand(model.M, -1), reduction="none").sum(1)
+        x_eval, y_eval = data.x_train[:n_eval], data.y_train[:n_eval]  # exactly the first n_eval images
+        loss = sum(nn.functional.cross_entropy(model(x_eval[s:s + chunk]).transpose(1, 2),
+                                               y_eval[s:s + chunk].expand(model.M, -1), reduction="none").sum(1)
                    for s in range(0, n_eval, chunk)) / n_eval
         n_test = data.x_test.shape[0]
         acc = sum((model(data.x_test[s:s + chunk]).argmax(-1) == data.y_test[s:s + chunk]).sum(1)
@@ -194,6 +195,10 @@ def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe,
             diverged |= ~torch.isfinite(losses.detach())
             opt.zero_grad(set_to_none=True)
             losses.masked_fill(diverged, 0.0).sum().backward()
+            if diverged.any():  # a NaN loss still sends 0 x NaN = NaN back: its gradient is zeroed here
+                for p in model.parameters():
+                    if p.grad is not None:
+                        p.grad.masked_fill_(~torch.isfinite(p.grad), 0.0)
             opt.step()
         loss = record(frozen)
         diverged |= ~torch.isfinite(loss) | (loss > limit)

@@ -18,7 +18,7 @@ import hashlib
 from itertools import combinations
 from pathlib import Path
 
-from stelib.core._validate import check_choice
+from stelib.core._validate import check_choice, check_real
 
 __all__ = ["YIN_TABLE", "compare_with_yin", "judge", "layer_frame", "load_yin_table", "long_frame", "ordering"]
 
@@ -63,7 +63,9 @@ def layer_frame(result, **labels):
 def judge(mean_a: float, sd_a: float, mean_b: float, sd_b: float, *, higher_better: bool) -> str:
     """``">"`` if a is better than b beyond the spread, ``"<"`` if worse, ``"="`` if the intervals
     mean +- sd overlap (a tie). With sd = 0 (one seed, or Yin's single numbers) it is the plain
-    comparison of the means (equal means: a tie)."""
+    comparison of the means (equal means: a tie). ``ValueError`` for a negative or NaN sd."""
+    for name, sd in (("sd_a", sd_a), ("sd_b", sd_b)):
+        check_real(sd, name=name, low=0.0)
     lo_a, hi_a, lo_b, hi_b = mean_a - sd_a, mean_a + sd_a, mean_b - sd_b, mean_b + sd_b
     if lo_a <= hi_b and lo_b <= hi_a:
         return "="

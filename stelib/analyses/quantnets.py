@@ -204,7 +204,9 @@ class QuantCNN(_Ensemble):
         self.pre = list(zip(self.W[:-1], self.b[:-1], strict=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, 64) shared by all models, or (M, B, 64); returns logits (M, B, 10)."""
+        """x: (B, 64) or (B, 1, 8, 8) shared by all models, or (M, B, 64) or (M, B, 1, 8, 8);
+        returns logits (M, B, 10)."""
+        x = x.reshape(*x.shape[:-3], -1) if x.ndim >= 4 else x  # 1x8x8 images are flattened
         h = x.expand(self.M, *x.shape) if x.ndim == 2 else x  # (M, B, 64)
         B = h.shape[1]
         h = h.transpose(0, 1).reshape(B, self.M, 8, 8)  # (B, M, 8, 8): channel m is model m
