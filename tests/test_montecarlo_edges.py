@@ -50,6 +50,17 @@ def test_one_sample_is_refused():
         estimate_on([1.0], [1.0, 0.0], np.ones((1, 1, 2)), np.ones(1))
 
 
+@pytest.mark.parametrize("n_y", [1, 2, 4])
+def test_sample_counts_of_z_and_y_star_must_agree(n_y):
+    """A y_star of another length (even one that would broadcast) is refused, naming both."""
+    from stelib.montecarlo import true_grad_per_sample
+
+    Z = np.ones((3, 1, 2))
+    for f in (estimate_on, true_grad_per_sample):
+        with pytest.raises(ValueError, match=rf"Z has 3 samples and y_star {n_y}; need equal counts"):
+            f([1.0], [1.0, 0.0], Z, np.ones(n_y))
+
+
 def test_large_patches_with_few_samples_use_per_sample_values():
     """m n > 256 and N < 128: groups of one sample (no batch means), fused kernel or not."""
     g = np.random.default_rng(3)
