@@ -115,6 +115,8 @@ def test_stationary_set(n):
             assert float(ms.expected_coarse_grad(torch.zeros(n - 1, 1), w_sad, a, ste)
                          .abs().sum()) == 0.0
     assert s.saddle_loss == pytest.approx(norm_a**2 / 2)
+    with pytest.raises(AttributeError):  # frozen: a computed stationary set cannot be edited
+        s.min_loss = 0.0
     assert s.min_v[0, 0] == pytest.approx(2 * PHI0 * norm_a)
     assert not bool(ms.is_stationary(s.min_v[:1] * 1.01, s.min_directions[0], a))
     if n > 1:  # a generic direction is not stationary, even with its optimal v
