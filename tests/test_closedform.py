@@ -156,3 +156,22 @@ def test_tiny_nonzero_w_is_not_called_zero():
     np.testing.assert_allclose(ms.optimal_v(w, A).numpy(), [2 * cf.PHI0 * 1.0], rtol=1e-15)
     with pytest.raises(ValueError, match="w = 0"):
         g.angle(torch.zeros(2, dtype=F64), WS)
+
+
+@pytest.mark.parametrize("theta", [0.0, math.pi])
+def test_angles_within_64_epsilons_of_0_or_pi_are_snapped(theta):
+    """plane's contract: an angle 5e-15 (< 64 eps = 1.4e-14) from 0 or pi is exactly 0 or pi,
+    with sin = 0 and su = 0; one 1e-13 away is kept (Kahan's formula resolves it)."""
+    ws = torch.tensor([1.0, 0.0, 0.0], dtype=F64)
+    e = torch.tensor([0.0, 1.0, 0.0], dtype=F64)
+    sign = 1.0 if theta == 0.0 else -1.0
+    for d, snapped in ((5e-15, True), (1e-13, False)):
+        w = sign * ws + d * e  # angle d from ws (theta = 0) or pi - d (theta = pi)
+        _, _, _, th, cos, sin, su = cf.plane(w, ws)
+        if snapped:
+            assert float(th) == theta and float(sin) == 0.0 and float(cos) == sign
+            assert float(su.abs().max()) == 0.0
+        else:
+            want = d if theta == 0.0 else math.pi - d
+            assert float(th) == pytest.approx(want, abs=1e-28 if theta == 0.0 else 1e-15)
+            assert float(sin) == pytest.approx(d, rel=1e-6)

@@ -219,3 +219,41 @@ def test_label_noise_standard_deviation():
 def test_bad_problem_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Problem(make_distribution("gaussian", 2), 3, **kwargs)
+
+
+def test_documented_defaults_and_upper_limits():
+    """The defaults the book states (Student-t df = 5; mixture sep 1, std 0.6, shift 0.5) and
+    the largest accepted n (4096) and df (1e6), each with the first refused value."""
+    assert make_distribution("student_t", 3).df == 5.0
+    mix = make_distribution("mixture", 4)
+    assert (mix.sep, mix.std, mix.shift) == (1.0, 0.6, 0.5)
+    torch.testing.assert_close(mix.mean, torch.full((4,), 0.25, dtype=torch.float64), rtol=0, atol=1e-16)
+    assert make_distribution("gaussian", 4096).n == 4096
+    with pytest.raises(ValueError, match="n=4097"):
+        make_distribution("gaussian", 4097)
+    assert make_distribution("student_t", 2, df=1e6).df == 1e6
+    with pytest.raises(ValueError, match="df=1005000.0"):
+        make_distribution("student_t", 2, df=1.005e6)
+
+
+def test_digits_draws_every_image():
+    """Uniform draws with replacement over all 1797 images: 60 000 draws (33 per image on
+    average) miss a given image with probability e^-33, so every distinct image appears,
+    including the first and the last."""
+    d = Digits(4)  # the 1797 whitened images are distinct in their first 4 coordinates
+    x = d.sample((60_000,), gen(16))
+    drawn = np.unique(x.numpy(), axis=0)
+    assert len(drawn) == len(np.unique(d.points.numpy(), axis=0)) == 1797
+    for i in (0, len(d.points) - 1):
+        assert bool((x == d.points[i]).all(-1).any())
+
+
+def test_digits_full_patch_standardises_faint_pixels():
+    """k = 8 takes the whole image: every pixel with spread (also the faint border pixels,
+    std < 1) has unit variance; the three constant pixels stay 0."""
+    p = Digits(64, kind="patch").points.numpy()
+    std = p.std(axis=0)
+    live = std > 0
+    assert live.sum() == 61
+    np.testing.assert_allclose(std[live], 1.0, rtol=1e-12)
+    assert np.abs(p[:, ~live]).max() == 0.0

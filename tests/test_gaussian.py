@@ -393,3 +393,40 @@ def test_centred_teacher_has_a_second_global_minimum_not_a_spurious_one():
     centred = torch.tensor([0.3, -1.7, 2.2, 0.9], dtype=torch.float64)
     centred = centred - centred.mean()  # 1^T v* is ~1e-16 here, not exactly 0
     assert not g.spurious_minima_exist(centred)
+
+
+def test_quadrature_path_equals_the_closed_forms():
+    """method="quadrature" (the path of every non-builtin STE) against the three closed forms,
+    on a batch with generic, parallel and anti-parallel w and |w| from 0.2 to 5."""
+    gen = torch.Generator().manual_seed(21)
+    v = torch.randn(6, 3, generator=gen, dtype=F64)
+    w = torch.randn(6, 4, generator=gen, dtype=F64) * torch.logspace(-0.7, 0.7, 6, dtype=F64)[:, None]
+    w[4], w[5] = 0.3 * W_STAR, -2.0 * W_STAR
+    for ste in STES:
+        closed = g.expected_coarse_grad(v, w, V_STAR, W_STAR, ste)
+        quad = g.expected_coarse_grad(v, w, V_STAR, W_STAR, ste, method="quadrature")
+        torch.testing.assert_close(quad, closed, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(g.coarse_true_inner(v, w, V_STAR, W_STAR, ste, method="quadrature"),
+                                   g.coarse_true_inner(v, w, V_STAR, W_STAR, ste), rtol=1e-9, atol=1e-12)
+
+
+def test_is_critical_is_scale_free():
+    """At v = optimal_v and a generic angle, df/dv = 0 but |df/dw| = |v^T v*| / (2 pi |w|): the
+    scale-free test |w| |df/dw| <= atol says "not critical" at every |w|."""
+    w = at_angle(1.1)
+    vo = g.optimal_v(w, V_STAR, W_STAR)
+    gw_scaled = abs(float(vo @ V_STAR)) / (2 * math.pi)  # |w| |df/dw|, independent of |w|
+    assert gw_scaled > 1e-2
+    for c in (1e-6, 1.0, 1e6):
+        assert not bool(g.is_critical(vo, c * w, V_STAR, W_STAR, atol=1e-4))
+        assert bool(g.is_critical(vo, c * w, V_STAR, W_STAR, atol=2 * gw_scaled))
+
+
+def test_spurious_minimizer_and_identity_norm_batched():
+    """A batch of teachers (5, 3): v~ = 2 (1^T v*)/(m + 1) 1 - v* row by row, in NumPy."""
+    vs = torch.randn(5, 3, generator=torch.Generator().manual_seed(4), dtype=F64)
+    a = vs.numpy()
+    want = 2 * a.sum(1, keepdims=True) / 4 - a
+    np.testing.assert_allclose(g.spurious_minimizer_v(vs).numpy(), want, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(g.identity_grad_norm_at_spurious(vs).numpy(),
+                               2 * 2 * a.sum(1) ** 2 / (math.sqrt(2 * math.pi) * 16), rtol=1e-13)

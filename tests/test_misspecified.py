@@ -115,6 +115,8 @@ def test_stationary_set(n):
             assert float(ms.expected_coarse_grad(torch.zeros(n - 1, 1), w_sad, a, ste)
                          .abs().sum()) == 0.0
     assert s.saddle_loss == pytest.approx(norm_a**2 / 2)
+    with pytest.raises(AttributeError):  # frozen: a computed stationary set cannot be edited
+        s.min_loss = 0.0
     assert s.min_v[0, 0] == pytest.approx(2 * PHI0 * norm_a)
     assert not bool(ms.is_stationary(s.min_v[:1] * 1.01, s.min_directions[0], a))
     if n > 1:  # a generic direction is not stationary, even with its optimal v
@@ -238,3 +240,36 @@ def test_crelu_breaks_scale_symmetry():
     diff = (ms.expected_coarse_grad(v, 0.5 * w, A, "crelu")
             - ms.expected_coarse_grad(v, 2 * w, A, "crelu"))
     assert float(diff.abs().max()) > 1e-2
+
+
+def test_quadrature_path_equals_the_closed_forms():
+    """method="quadrature" (the path of every non-builtin STE) against the closed forms of the
+    three built-in STEs: E g on a batch with |w| from 0.2 to 5, and the radial and tangential
+    coefficients (M_0 = 1, 1/2, Phi(c) - 1/2)."""
+    gen = torch.Generator().manual_seed(8)
+    v = torch.randn(6, 1, generator=gen, dtype=F64)
+    w = torch.randn(6, 3, generator=gen, dtype=F64) * torch.logspace(-0.7, 0.7, 6, dtype=F64)[:, None]
+    c = torch.tensor([0.1, 0.7, 1.3, 4.0], dtype=F64)
+    m0 = {"identity": torch.ones_like(c), "relu": torch.full_like(c, 0.5),
+          "crelu": torch.special.ndtr(c) - 0.5}
+    for ste in STES:
+        torch.testing.assert_close(ms.expected_coarse_grad(v, w, A, ste, method="quadrature"),
+                                   ms.expected_coarse_grad(v, w, A, ste), rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(ms.radial_coefficient(c, ste, method="quadrature"),
+                                   ms.radial_coefficient(c, ste), rtol=1e-9, atol=1e-12)
+        for method in ("auto", "quadrature"):
+            torch.testing.assert_close(ms.tangential_coefficient(c, ste, method=method), m0[ste],
+                                       rtol=1e-9, atol=1e-12)
+
+
+def test_is_stationary_is_scale_free():
+    """At v = optimal_v and w off the rays and off the saddle plane, dL/dv = 0 while
+    |w| |dL/dw| = phi(0) |v| |a - alpha w_hat| does not depend on |w|: never stationary."""
+    w = t(0.5, 0.3, -0.9)
+    w_hat = w / w.norm()
+    vo = ms.optimal_v(w, A)
+    scaled = PHI0 * abs(float(vo)) * float((A - (A @ w_hat) * w_hat).norm())
+    assert scaled > 1e-2
+    for c in (1e-6, 1.0, 1e6):
+        assert not bool(ms.is_stationary(vo, c * w, A, atol=1e-4))
+        assert bool(ms.is_stationary(vo, c * w, A, atol=2 * scaled))

@@ -52,7 +52,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "_validate": ["tests/test_params_edges.py", "tests/test_ste.py", "tests/test_validate_edges.py"],
     "distributions": ["tests/test_distributions.py"],
     "fields": ["tests/test_fields.py"],
-    "gaussian": ["tests/test_gaussian.py", "tests/test_closedform.py"],
+    "gaussian": ["tests/test_gaussian.py", "tests/test_closedform.py", "tests/test_gaussian_descent.py"],
     "general_inputs": ["tests/test_general_inputs.py"],
     "misspecified": ["tests/test_misspecified.py", "tests/test_closedform.py"],
     "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py", "tests/test_montecarlo_edges.py"],

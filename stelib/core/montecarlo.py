@@ -296,6 +296,8 @@ def true_grad_per_sample(v, w, Z, y_star, *, bandwidth: float = 0.02) -> torch.T
     ``estimate_on(..., true_grad=True).true_grad_w.mean`` (for checks sample by sample)."""
     Z = as_tensor(Z, name="Z", ndim=3, dtype=DTYPE)
     y_star = as_tensor(y_star, name="y_star", ndim=1, dtype=DTYPE)
+    if Z.shape[0] != y_star.shape[0]:
+        raise ValueError(f"Z has {Z.shape[0]} samples and y_star {y_star.shape[0]}; need equal counts")
     v, w = _vw(v, w, *Z.shape[1:])
     v, w, y_star = v.to(Z.device), w.to(Z.device), y_star.to(Z.device)
     acc = _Accumulator(v, w, (), True, bandwidth)  # validates bandwidth and w != 0
