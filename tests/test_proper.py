@@ -273,3 +273,14 @@ def test_vanishing_everywhere_threshold_and_ends():
     assert found.r_small == pytest.approx(scipy_radial("hardtanh", 0.5), rel=1e-9)
     assert found.r_large == pytest.approx(scipy_radial("hardtanh", 1.2), rel=1e-9)
     assert vanishing.vanishing_radii("hardtanh").r_large == pytest.approx(scipy_radial("hardtanh", 1e3), rel=1e-6, abs=0)
+
+
+def test_vanishing_everywhere_floor_for_tiny_surrogates():
+    """For mu' = c (constant) R = c (1/pi - 1) and the scale is c: below c = 1e-300 the threshold
+    is 1e-12 * 1e-300, so mu' = 0 vanishes everywhere and c = 1.47e-312 (|R| = 1.0025e-312) not."""
+    for c, everywhere in ((0.0, True), (1.40e-312, True), (1.47e-312, False)):
+        ste.register("t_tiny", lambda x, c=c: torch.full_like(x, c), description="tiny constant")
+        try:
+            assert vanishing.vanishing_radii("t_tiny").everywhere is everywhere, c
+        finally:
+            ste.unregister("t_tiny")
