@@ -240,6 +240,10 @@ def test_symmetry_row_half_lines_leave_out_zero():
     assert row("approxsign", [-2.0, -0.5, 0.0])["halfline_gap"] == 1.0
     assert row("approxsign", [0.0])["halfline_gap"] == 0.0
     assert row("crelu", [0.25, 0.5])["halfline_gap"] == 1.0  # mu'(1) = 0 for the clipped ReLU
+    s1 = math.exp(-1) / (1 + math.exp(-1)) ** 2  # sigmoid: each half-line against its own mu'(+-1)
+    for x in ([0.5, 3.0], [-3.0, -0.5]):
+        ref = max(abs(np_mu("sigmoid")(t) - s1) for t in x)
+        assert row("sigmoid", x)["halfline_gap"] == pytest.approx(ref, rel=1e-12, abs=0)
 
 
 def _flat_plus(name, delta, eps=0.0, extra="hardtanh"):
