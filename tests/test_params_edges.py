@@ -32,6 +32,9 @@ def test_describe_shows_open_and_closed_ends():
     assert Real(0, 1, high_open=True).describe() == "a finite number in [0, 1)"
     assert Real(0, 1, low_open=True).describe() == "a finite number in (0, 1]"
     assert Int(1, 5).describe() == "an integer in [1, 5]"
+    # ends shown short when that is exact, else in full (format 'g' keeps 6 digits)
+    assert Real(0.123456789, 2.5e-7).describe() == "a finite number in [0.123456789, 2.5e-07]"
+    assert Real(-math.inf, math.inf).describe() == "a finite number in (-inf, inf)"
 
 
 def test_check_positive_int_maximum_and_minimum():

@@ -240,6 +240,10 @@ def test_symmetry_row_half_lines_leave_out_zero():
     assert row("approxsign", [-2.0, -0.5, 0.0])["halfline_gap"] == 1.0
     assert row("approxsign", [0.0])["halfline_gap"] == 0.0
     assert row("crelu", [0.25, 0.5])["halfline_gap"] == 1.0  # mu'(1) = 0 for the clipped ReLU
+    s1 = math.exp(-1) / (1 + math.exp(-1)) ** 2  # sigmoid: each half-line against its own mu'(+-1)
+    for x in ([0.5, 3.0], [-3.0, -0.5]):
+        ref = max(abs(np_mu("sigmoid")(t) - s1) for t in x)
+        assert row("sigmoid", x)["halfline_gap"] == pytest.approx(ref, rel=1e-12, abs=0)
 
 
 def _flat_plus(name, delta, eps=0.0, extra="hardtanh"):
@@ -257,13 +261,13 @@ def test_vanishing_everywhere_threshold_and_ends():
         for delta, everywhere in ((0.995e-12 / math.pi, True), (1.005e-12 / math.pi, False)):
             found = vanishing.vanishing_radii(_flat_plus("t_delta", delta))
             assert found.everywhere is everywhere and found.radii == ()
-            assert found.r_small == pytest.approx(-delta, rel=1e-3) and found.r_large == pytest.approx(-delta, rel=1e-3)
+            assert found.r_small == pytest.approx(-delta, rel=1e-3, abs=0) == found.r_large
             ste.unregister("t_delta")
         eps = 1e-13  # |R| <= 1e-13 * 0.7 < 1e-12 / pi: R is 0 at every radius, up to rounding
-        found = vanishing.vanishing_radii(_flat_plus("t_eps", 0.0, eps), r_min=0.5, r_max=2.0, points=5)
-        assert found.everywhere and (found.r_min, found.r_max) == (0.5, 2.0)
-        assert found.r_small == pytest.approx(eps * scipy_radial("hardtanh", 0.5), rel=1e-2)
-        assert found.r_large == pytest.approx(eps * scipy_radial("hardtanh", 2.0), rel=1e-2)
+        found = vanishing.vanishing_radii(_flat_plus("t_eps", 0.0, eps), r_min=0.5, r_max=1.2, points=5)
+        assert found.everywhere and (found.r_min, found.r_max) == (0.5, 1.2)
+        assert found.r_small == pytest.approx(eps * scipy_radial("hardtanh", 0.5), rel=1e-2, abs=0)
+        assert found.r_large == pytest.approx(eps * scipy_radial("hardtanh", 1.2), rel=1e-2, abs=0)
     finally:
         for name in ("t_delta", "t_eps"):
             if name in ste.names():
@@ -272,4 +276,15 @@ def test_vanishing_everywhere_threshold_and_ends():
     assert found.radii == () and not found.everywhere
     assert found.r_small == pytest.approx(scipy_radial("hardtanh", 0.5), rel=1e-9)
     assert found.r_large == pytest.approx(scipy_radial("hardtanh", 1.2), rel=1e-9)
-    assert vanishing.vanishing_radii("hardtanh").r_large == pytest.approx(scipy_radial("hardtanh", 1e3), rel=1e-6)
+    assert vanishing.vanishing_radii("hardtanh").r_large == pytest.approx(scipy_radial("hardtanh", 1e3), rel=1e-6, abs=0)
+
+
+def test_vanishing_everywhere_floor_for_tiny_surrogates():
+    """For mu' = c (constant) R = c (1/pi - 1) and the scale is c: below c = 1e-300 the threshold
+    is 1e-12 * 1e-300, so mu' = 0 vanishes everywhere and c = 1.47e-312 (|R| = 1.0025e-312) not."""
+    for c, everywhere in ((0.0, True), (1.40e-312, True), (1.47e-312, False)):
+        ste.register("t_tiny", lambda x, c=c: torch.full_like(x, c), description="tiny constant")
+        try:
+            assert vanishing.vanishing_radii("t_tiny").everywhere is everywhere, c
+        finally:
+            ste.unregister("t_tiny")

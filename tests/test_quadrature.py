@@ -138,6 +138,10 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="ste='x' is not valid"):
         quadrature.plane_moments(torch.ones(1), 1.0, 0.0, "x")
     assert ste.is_builtin_closed_form("crelu") and not ste.is_builtin_closed_form("sigmoid")
+    for cos, sin in ((0.0, 0.0), (0.6, -0.8), (1.0, 0.1)):  # not an angle in [0, pi]
+        for method in ("auto", "quadrature"):
+            with pytest.raises(ValueError, match=r"cos, sin must be the cosine and sine of an angle in \[0, pi\]"):
+                quadrature.plane_moments(torch.ones(1), cos, sin, "crelu", method=method)
 
 
 def test_batch_shape_broadcasts_like_torch():

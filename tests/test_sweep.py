@@ -207,14 +207,14 @@ def test_figure_draws_what_varies(tmp_path):
 
 
 def _drawn(monkeypatch):
-    """Record every matplotlib Figure that _write_figure saves, with savefig's keywords."""
+    """Record every matplotlib Figure that _write_figure saves, with savefig's keywords (and
+    skip the rendering: the PNG itself is checked in test_figure_draws_what_varies)."""
     from matplotlib.figure import Figure
 
-    figs, save = [], Figure.savefig
+    figs = []
 
     def spy(self, *args, **kw):
         figs.append((self, kw))
-        return save(self, *args, **kw)
 
     monkeypatch.setattr(Figure, "savefig", spy)
     return figs
@@ -355,3 +355,16 @@ def test_glued_minus_infinity_and_failed_write_without_a_file(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         sweep._write_atomic(tmp_path / "f.csv", vanish)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_point_hands_papermill_its_folder_only_if_it_exists(tmp_path, monkeypatch):
+    import papermill
+
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda nb, out, **kw: calls.append(kw))
+    source = nbformat.writes(nbformat.v4.new_notebook())
+    for cwd, expected in ((str(tmp_path), str(tmp_path)), (None, None), ("", None),
+                          (str(tmp_path / "missing"), None)):
+        assert sweep.run_point(source, {"a": 1}, cwd) == (True, None, "")  # the fake writes nothing
+        assert calls[-1]["cwd"] == expected and calls[-1]["parameters"] == {"a": 1}
+    assert calls[-1]["progress_bar"] is False and calls[-1]["kernel_name"] == "python3"

@@ -16,7 +16,9 @@ The mutants of a module run against the test files that cover it (``MODULE_TESTS
 ``tests/test_bad_inputs.py``; the chapters' nbval tests are never run). The parent process
 imports the third-party modules once and forks one child per mutant (``--jobs`` at a time);
 the child puts a copy of the package with the mutated file first on ``sys.path`` (and on
-``PYTHONPATH`` for subprocesses) and runs pytest with ``-x``, fastest tests first (timed on
+``PYTHONPATH`` for subprocesses), makes the copy's folder a book root (links to the checkout's
+``_toc.yml``, ``chapters/`` entries and other top-level files: ``stelib.book.ROOT`` is the
+package's parent), works there, and runs pytest with ``-x``, fastest tests first (timed on
 the unmutated run). A failing test, a collection error or a timeout kills the mutant. The
 sample per module is fixed by ``--seed``; ``--report run.json`` reprints a saved run.
 

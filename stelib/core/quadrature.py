@@ -136,13 +136,17 @@ def moments(r, ste: str, *, method: str = "auto") -> Moments:
 def plane_moments(r, cos, sin, ste: str, *, method: str = "auto") -> PlaneMoments:
     r"""P and Q at |w| = ``r`` for the angle with :math:`\cos\theta` = ``cos``, :math:`\sin\theta` = ``sin``.
 
-    ``sin`` >= 0; where ``sin == 0`` the limits at theta = 0 (``cos`` > 0) or pi are returned.
+    ``sin`` >= 0 and ``cos**2 + sin**2 = 1`` (to 1e-6; ``ValueError`` otherwise); where
+    ``sin == 0`` the limits at theta = 0 (``cos`` = 1) or pi (``cos`` = -1) are returned.
     Shapes broadcast.
     """
     closed = closed_form(method, ste)
     r = _radius(r)
     cos, sin = as_tensor(cos, name="cos").to(r.dtype), as_tensor(sin, name="sin").to(r.dtype)
     r, cos, sin = torch.broadcast_tensors(r, cos, sin)
+    if not bool((sin >= 0).all()) or not bool(((cos * cos + sin * sin - 1).abs() <= 1e-6).all()):
+        raise ValueError(f"cos, sin must be the cosine and sine of an angle in [0, pi] (sin >= 0, "
+                         f"cos^2 + sin^2 = 1), got cos={cos}, sin={sin}")
     par = sin == 0
     if closed:
         if ste == "identity":
