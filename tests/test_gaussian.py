@@ -349,6 +349,9 @@ def test_bad_inputs():
         g.population_loss(v, torch.tensor(1.0), V_STAR, W_STAR)
     with pytest.raises(ValueError, match="real floating"):
         g.population_loss(v, np.ones(4) * 1j, V_STAR, W_STAR)
+    for bad in (torch.ones(4, dtype=torch.complex128), torch.ones(4, dtype=torch.bool)):  # tensors too
+        with pytest.raises(ValueError, match="w must be a real floating array, got dtype torch"):
+            g.population_loss(v, bad, V_STAR, W_STAR)
 
 
 vectors = st.lists(st.floats(-3, 3), min_size=4, max_size=4).filter(
