@@ -232,6 +232,9 @@ def test_documented_defaults_and_upper_limits():
     with pytest.raises(ValueError, match="n=4097"):
         make_distribution("gaussian", 4097)
     assert make_distribution("student_t", 2, df=1e6).df == 1e6
+    assert make_distribution("student_t", 2, df=2.01).df == 2.01  # df > 2, open at 2
+    with pytest.raises(ValueError, match=r"scales entry=0.0 must be a finite number in \(0.0"):
+        make_distribution("anisotropic", 2, scales=(1.0, 0.0))
     with pytest.raises(ValueError, match="df=1005000.0"):
         make_distribution("student_t", 2, df=1.005e6)
 
@@ -263,10 +266,10 @@ def test_student_t_degrees_of_freedom_through_log_moments():
     """z = g / sqrt(chi2_df / df) * sqrt((df - 2)/df) has the exact log-moment
     E log|z| = -(gamma_E + log 2)/2 - (digamma(df/2) + log(2/df))/2 + log sqrt((df - 2)/df),
     and Var log|z| = pi^2/8 + trigamma(df/2)/4 is finite, so 2 million coordinates pin the
-    degrees of freedom of the chi2 to about 1 % (two-sided, 4.5 standard errors)."""
+    degrees of freedom of the chi2 and the scale to about 1 % (two-sided, 4.5 standard errors)."""
     from scipy.special import digamma
 
-    df = 5.0
+    df = 2.5  # close to 2, where the scale sqrt((df - 2)/df) and the chi2's df matter most
     z = make_distribution("student_t", 8, df=df, radial=False).sample((250_000,), gen(17)).flatten()
     lz = torch.log(z.abs())
     want = (-(np.euler_gamma + math.log(2)) / 2 - (digamma(df / 2) + math.log(2 / df)) / 2

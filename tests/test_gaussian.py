@@ -413,6 +413,11 @@ def test_quadrature_path_equals_the_closed_forms():
                                    g.coarse_true_inner(v, w, V_STAR, W_STAR, ste), rtol=1e-9, atol=1e-12)
         torch.testing.assert_close(g.expected_coarse_grad(v[0], w[0], V_STAR, W_STAR, ste, method="quadrature"),
                                    closed[0], rtol=1e-9, atol=1e-11)  # one point, no batch axis
+    # a catalogue STE (quadrature only): <E g, df/dw> equals the inner product of the two
+    eg = g.expected_coarse_grad(v[:4], w[:4], V_STAR, W_STAR, "hardtanh")
+    torch.testing.assert_close(g.coarse_true_inner(v[:4], w[:4], V_STAR, W_STAR, "hardtanh"),
+                               (eg * g.population_grad(v[:4], w[:4], V_STAR, W_STAR)[1]).sum(-1),
+                               rtol=1e-10, atol=1e-13)
 
 
 def test_is_critical_is_scale_free():
