@@ -57,6 +57,9 @@ def test_rays_reach_one_and_a_half_extents():
     fields.draw_rays(ax, [[0.0, -1.0]], extent=2.0, both=True, color="k")
     np.testing.assert_allclose(ax.lines[0].get_xydata(), [[0.0, 0.0], [1.8, 2.4]], rtol=1e-12)
     np.testing.assert_allclose(ax.lines[1].get_xydata(), [[0.0, 3.0], [0.0, -3.0]], rtol=1e-12, atol=1e-15)
+    fields.draw_rays(ax, [[3.0, 4.0], [0.0, -0.5]], extent=2.0, color="k")  # each row normalised by its own length
+    np.testing.assert_allclose(ax.lines[2].get_xydata(), [[0.0, 0.0], [1.8, 2.4]], rtol=1e-12)
+    np.testing.assert_allclose(ax.lines[3].get_xydata(), [[0.0, 0.0], [0.0, -3.0]], rtol=1e-12, atol=1e-15)
     plt.close(fig)
 
 

@@ -349,6 +349,9 @@ def test_bad_inputs():
         g.population_loss(v, torch.tensor(1.0), V_STAR, W_STAR)
     with pytest.raises(ValueError, match="real floating"):
         g.population_loss(v, np.ones(4) * 1j, V_STAR, W_STAR)
+    for bad in (torch.ones(4, dtype=torch.complex128), torch.ones(4, dtype=torch.bool)):  # tensors too
+        with pytest.raises(ValueError, match="w must be a real floating array, got dtype torch"):
+            g.population_loss(v, bad, V_STAR, W_STAR)
 
 
 vectors = st.lists(st.floats(-3, 3), min_size=4, max_size=4).filter(
@@ -408,6 +411,13 @@ def test_quadrature_path_equals_the_closed_forms():
         torch.testing.assert_close(quad, closed, rtol=1e-9, atol=1e-11)
         torch.testing.assert_close(g.coarse_true_inner(v, w, V_STAR, W_STAR, ste, method="quadrature"),
                                    g.coarse_true_inner(v, w, V_STAR, W_STAR, ste), rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(g.expected_coarse_grad(v[0], w[0], V_STAR, W_STAR, ste, method="quadrature"),
+                                   closed[0], rtol=1e-9, atol=1e-11)  # one point, no batch axis
+    # a catalogue STE (quadrature only): <E g, df/dw> equals the inner product of the two
+    eg = g.expected_coarse_grad(v[:4], w[:4], V_STAR, W_STAR, "hardtanh")
+    torch.testing.assert_close(g.coarse_true_inner(v[:4], w[:4], V_STAR, W_STAR, "hardtanh"),
+                               (eg * g.population_grad(v[:4], w[:4], V_STAR, W_STAR)[1]).sum(-1),
+                               rtol=1e-10, atol=1e-13)
 
 
 def test_is_critical_is_scale_free():
@@ -430,3 +440,16 @@ def test_spurious_minimizer_and_identity_norm_batched():
     np.testing.assert_allclose(g.spurious_minimizer_v(vs).numpy(), want, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(g.identity_grad_norm_at_spurious(vs).numpy(),
                                2 * 2 * a.sum(1) ** 2 / (math.sqrt(2 * math.pi) * 16), rtol=1e-13)
+
+
+def test_zero_sum_test_of_proposition_1_is_scale_free():
+    """1^T v* counts as 0 only at rounding level, relative to |v*| and m: a centred v* stays
+    centred at any scale and for m = 1000, while 1^T v* = 1e-8 |v*| (10^8 roundings) is a genuine spurious case."""
+    for x in (t(0.3, -1.7, 2.2, 0.9), torch.randn(1000, generator=torch.Generator().manual_seed(17), dtype=F64)):
+        x = x - x.mean()
+        assert float(x.sum()) != 0.0  # rounding, not exactly zero
+        for scale in (1e-6, 1.0, 1e6):
+            assert not g.spurious_minima_exist(scale * x)
+    v = t(1.0, -1.0, 0.0)
+    v[2] = 1e-8 * math.sqrt(2)
+    assert g.spurious_minima_exist(v) and g.spurious_minima_exist(1e6 * v)

@@ -200,3 +200,20 @@ def test_bad_input():
         gi.strip_moments(make_distribution("gaussian", 3), unit(0), 0, 1)
     with pytest.raises(ValueError, match="w = 0"):
         gi.linear_teacher_quad(make_distribution("gaussian", 2), unit(0), [0.0, 0.0])
+
+
+def test_gaussian_radius_is_the_misspecified_vanishing_norm():
+    assert gi.GAUSSIAN_RADIUS == pytest.approx(ms.vanishing_norm("crelu"), rel=1e-14)
+
+
+def test_profile_loss_on_one_patch_is_the_sample_loss_at_the_best_v():
+    """m = 1: the returned loss is mean((v s - y)^2) / 2 at the returned v = mean(s y)/mean(s),
+    written out in NumPy, and no other v does better (a parabola in v)."""
+    g = np.random.default_rng(4)
+    Z, y = g.standard_normal((500, 1, 2)), g.standard_normal(500) + 0.3
+    W = np.stack([unit(15), unit(140), unit(290)])
+    loss, v = gi.profile_loss_on(W, Z, y)
+    s = (Z[:, 0] @ W.T > 0).astype(float)  # (N, K)
+    v_ref = (s * y[:, None]).mean(0) / s.mean(0)
+    np.testing.assert_allclose(v[:, 0].numpy(), v_ref, rtol=1e-12)
+    np.testing.assert_allclose(loss.numpy(), 0.5 * ((v_ref * s - y[:, None]) ** 2).mean(0), rtol=1e-12)

@@ -43,6 +43,9 @@ def test_small_patches_use_per_sample_values(N):
     est = estimate_on(v, w, Z, y, stes=("identity", "relu", "crelu"))
     assert est.samples == N
     _check(est, v, w, Z, y)
+    for obj, field in ((est, "samples"), (est.loss, "se")):  # results are frozen records
+        with pytest.raises(AttributeError):
+            setattr(obj, field, 0)
 
 
 def test_one_sample_is_refused():

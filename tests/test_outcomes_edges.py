@@ -59,6 +59,14 @@ def test_a_diverged_run_is_other_even_with_a_small_finite_loss():
     assert classify(h, MODEL, loss_tol=1e-6) == ["other", "global", "other"]
 
 
+def test_global_needs_the_final_loss_strictly_below_the_tolerance():
+    """As first_hit: a final loss equal to loss_tol is not "global" (theta = 0.5: not spurious
+    either), one just below is."""
+    tol = 0.25
+    h = _history([[1.0, 1.0], [tol, 0.125]], [[0.5, 0.5], [0.5, 0.5]], torch.ones(2, 2), [False, False])
+    assert classify(h, MODEL, loss_tol=tol) == ["other", "global"]
+
+
 def test_spurious_needs_the_loss_gap_strictly_below_the_tolerance():
     """|f - f_sp| == loss_tol exactly is not spurious; just inside it is."""
     vt = gaussian.spurious_minimizer_v(V_STAR)

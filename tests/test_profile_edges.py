@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from stelib import profile
@@ -57,3 +58,17 @@ def test_crelu_radial_root_where_the_radial_sum_touches_zero():
     # R <= 0 from the start (y > v everywhere): no change of sign from + to -
     Z, y = _ray_sample([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
     assert profile.crelu_radial_root(1.0, [1.0, 0.0], Z, y) is None
+
+
+def test_crelu_radial_root_weights_each_sample_by_x_v_and_v_minus_y():
+    """z = (x, 0), w_hat = (1, 0), v = 1, x = 1, 2, 3, y = -1, 1.5, 3: the terms x v (v - y) are
+    2, -1, -6, so N R = 2, 1, -5 and the sign changes from + to - as c passes x = 3."""
+    Z, y = _ray_sample([1.0, 2.0, 3.0], [-1.0, 1.5, 3.0])
+    assert profile.crelu_radial_root(1.0, torch.tensor([1.0, 0.0], dtype=F64), Z, y) == 3.0
+
+
+def test_profile_is_frozen():
+    Z, y = _mirrored_sample(20, 7)
+    p = profile.profile(Z, y, torch.tensor([0.5], dtype=F64))
+    with pytest.raises(AttributeError):
+        p.f = p.df

@@ -47,6 +47,10 @@ def test_make_problem_noise_and_validation():
     assert make_problem("gaussian", n=2, m=3, labels="teacher", generator=gen()).noise == 0.0
     with pytest.raises(ValueError, match="labels"):
         make_problem("gaussian", n=2, m=3, labels="bogus", generator=gen())
+    assert make_problem("gaussian", n=2, m=3, labels="noisy_teacher", noise=1e6, generator=gen()).noise == 1e6
+    for labels in ("noisy_teacher", "teacher"):  # checked whatever the labels (unused for "teacher")
+        with pytest.raises(ValueError, match=r"noise=1005000.0 must be a finite number in \[0.0, 1000000.0\]"):
+            make_problem("gaussian", n=2, m=3, labels=labels, noise=1.005e6, generator=gen())
 
 
 def test_smoothed_true_grad_matches_closed_form():
@@ -154,6 +158,7 @@ def test_radial_part_and_slope():
     x = torch.logspace(0, 3, 10, dtype=DT)
     assert loglog_slope(x, 5 * x**-2) == pytest.approx(-2.0)
     assert loglog_slope(x, torch.full_like(x, math.pi)) == pytest.approx(0.0, abs=1e-12)
+    assert loglog_slope([1.0, math.e], [3.0, 3.0 * math.e**2]) == pytest.approx(2.0, rel=1e-14)  # two points
     with pytest.raises(ValueError):
         loglog_slope(x, -x)
     for bad in (([0.0, 1.0], [1.0, 2.0]), ([1.0, 2.0], [0.0, 2.0]), ([1.0], [1.0]), ([1.0, 2.0], [1.0, 2.0, 3.0])):
