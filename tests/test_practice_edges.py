@@ -10,9 +10,12 @@ import types
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from stelib import datasets
+from stelib import datasets, practice
 from stelib.datasets import DATASETS, DataSplit, load_data, load_digits_split, resolve_device, synthetic_split
+from stelib.practice import continue_training, fit, train
+from stelib.quantnets import ActConfig, QuantAct, QuantCNN, QuantMLP
 
 
 # ---------------------------------------------------------------- datasets
@@ -114,9 +117,6 @@ def test_dataset_shapes_and_synthetic_labels():
 
 
 # ---------------------------------------------------------------- quantnets
-from stelib.quantnets import ActConfig, QuantAct, QuantCNN, QuantMLP  # noqa: E402
-
-
 def _draws(seed, shapes):
     """U(-bound, bound) tensors drawn in order from Generator().manual_seed(seed) (the init's law)."""
     g = torch.Generator().manual_seed(seed)
@@ -226,12 +226,6 @@ def test_quantnets_bad_arguments():
 
 
 # ---------------------------------------------------------------- practice
-from torch import nn  # noqa: E402
-
-from stelib import practice  # noqa: E402
-from stelib.practice import continue_training, fit, train  # noqa: E402
-
-
 @pytest.fixture(scope="module")
 def digits():
     return load_digits_split(0)
