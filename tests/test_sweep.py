@@ -11,6 +11,8 @@ import csv
 import io
 import json
 import math
+import os
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -366,5 +368,31 @@ def test_run_point_hands_papermill_its_folder_only_if_it_exists(tmp_path, monkey
     for cwd, expected in ((str(tmp_path), str(tmp_path)), (None, None), ("", None),
                           (str(tmp_path / "missing"), None)):
         assert sweep.run_point(source, {"a": 1}, cwd) == (True, None, "")  # the fake writes nothing
-        assert calls[-1]["cwd"] == expected and calls[-1]["parameters"] == {"a": 1}
+        path = calls[-1].get("resources", {}).get("metadata", {}).get("path")
+        assert path == expected and calls[-1]["parameters"] == {"a": 1}
+        assert calls[-1].get("cwd") is None  # never papermill's process-wide chdir
     assert calls[-1]["progress_bar"] is False and calls[-1]["kernel_name"] == "python3"
+
+
+def test_points_in_parallel_threads_each_run_in_their_folder_and_leave_the_process_cwd(tmp_path):
+    """Two kernels started at once from two threads: each starts in the folder it was given, and
+    the calling process's working directory is the same afterwards (papermill's cwd= is a
+    process-wide chdir that two threads can interleave, leaving the process elsewhere)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("tag = 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = nbformat.writes(nb)
+    dirs = [tmp_path / f"d{k}" for k in range(4)]
+    for d in dirs:
+        d.mkdir()
+    before = os.getcwd()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = list(pool.map(lambda k: sweep.run_point(source, {"tag": k}, str(dirs[k])), range(4)))
+    assert os.getcwd() == before
+    for d, (ok, text, err) in zip(dirs, runs, strict=True):
+        assert ok, err
+        printed = nbformat.reads(text, as_version=4).cells[-1].outputs[0]["text"].strip()
+        assert Path(printed).resolve() == d.resolve()

@@ -160,11 +160,14 @@ def run_point(source: str, parameters: dict[str, Any], cwd: str | None) -> tuple
     os.environ.pop("MPLBACKEND", None)  # figures inline, as rerun does
     logging.getLogger("papermill").setLevel(logging.ERROR)  # not its notes on parameter comments
     nb = nbformat.reads(source, as_version=4)
+    # The kernel starts in cwd (nbclient's resources path). papermill's own cwd= would chdir the
+    # whole process, which races between worker threads and can leave it in another folder.
+    where = {"resources": {"metadata": {"path": cwd}}} if cwd and Path(cwd).is_dir() else {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.ipynb"
         try:
             papermill.execute_notebook(nb, str(out), parameters=parameters, kernel_name="python3",
-                                       progress_bar=False, cwd=cwd if cwd and Path(cwd).is_dir() else None)
+                                       progress_bar=False, **where)
             ok, err = True, ""
         except papermill.PapermillExecutionError as exc:
             ok, err = False, f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
