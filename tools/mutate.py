@@ -176,7 +176,7 @@ class _Unnot(ast.NodeTransformer):
 
 def module_file(module: str) -> Path:
     """``stelib/LAYER/module.py``, relative to the package."""
-    (path,) = PKG.rglob(f"{module}.py")
+    (path,) = PKG.glob(f"*/{module}.py")  # one layer folder holds it (tooling/specs/ are not mutated)
     return path.relative_to(PKG)
 
 
