@@ -276,3 +276,18 @@ def test_student_t_degrees_of_freedom_through_log_moments():
             + 0.5 * math.log((df - 2) / df))
     se = lz.std().item() / math.sqrt(lz.numel())
     assert abs(lz.mean().item() - want) < 4.5 * se, (lz.mean().item(), want, se)
+
+
+def test_anisotropic_scales_bound_is_one_million_inclusive():
+    from stelib.distributions import AnisotropicGaussian
+
+    assert AnisotropicGaussian(2, scales=(1e6, 1.0)).scales == (1e6, 1.0)
+    with pytest.raises(ValueError, match="scales entry"):
+        AnisotropicGaussian(2, scales=(1.005e6, 1.0))
+
+
+def test_problem_patch_count_bound_is_4096_inclusive():
+    gauss = make_distribution("gaussian", 2)
+    assert Problem(gauss, m=4096, labels="linear", a=[1.0, 0.5]).m == 4096
+    with pytest.raises(ValueError, match="m=4097"):
+        Problem(gauss, m=4097, labels="linear", a=[1.0, 0.5])

@@ -76,3 +76,12 @@ def test_as_tensor_dtypes_and_shapes():
     with pytest.raises(ValueError, match=r"x contains non-finite values"):
         as_tensor([math.nan, 1.0], name="x")
     assert as_tensor([1e308, 1e308], name="x").sum().item() == math.inf  # finite entries, sum overflows
+
+
+def test_short_echoes_at_most_80_characters_then_cuts_with_the_length():
+    from stelib.params import short
+
+    exact = "x" * 78  # repr adds two quotes: 80 characters, shown in full
+    assert short(exact) == repr(exact)
+    longer = "x" * 79  # 81 characters: cut to 60 and the total named
+    assert short(longer) == repr(longer)[:60] + "...<81 characters>"

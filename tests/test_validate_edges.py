@@ -27,3 +27,21 @@ def test_long_values_are_cut_to_60_characters(length):
     shown = str(exc.value).removeprefix("x=").split(" must be")[0]
     want = repr(text) if length + 2 <= 60 else "'" + "z" * 56 + "..."
     assert shown == want and len(shown) == min(length + 2, 60)
+
+
+def test_resolve_device_cpu_auto_and_cuda_with_and_without_a_gpu(monkeypatch):
+    import torch
+
+    from stelib import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="device='cuda' was asked for"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="device='gpu' is not valid"):
+        resolve_device("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("cpu") == torch.device("cpu")  # a GPU present does not move 'cpu'
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda") == torch.device("cuda")
