@@ -12,12 +12,14 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 
-.PHONY: book teacher test execute bench lint mutate clean help
+.PHONY: book teacher test test-kernels execute bench lint mutate clean help
 
 help:
 	@echo "make book     build the book into _build/html (creates .venv, executes chapters, cached)"
 	@echo "make teacher  the teacher's edition without exercise solutions, _build/teacher/_build/html"
-	@echo "make test     library tests, nbval on every chapter, book build and browser checks"
+	@echo "make test     library tests, nbval on every chapter (twice: here and under other CPU kernels),"
+	@echo "              book build and browser checks"
+	@echo "make test-kernels  only the second nbval pass, under tests/other_kernels.env"
 	@echo "make execute  re-execute every chapter with default parameters, storing outputs"
 	@echo "make bench    run the benchmarks and print their ratios"
 	@echo "make lint     ruff"
@@ -36,9 +38,17 @@ book: $(STAMP)
 teacher: $(STAMP)
 	$(PY) -m stelib build --teacher
 
+# The chapters once more under other CPU kernels (tests/other_kernels.env): nbval fails on any
+# shown digit that depends on the machine's summation order.
+OTHER_KERNELS := $(shell grep -v '^\#' tests/other_kernels.env)
+
 test: $(STAMP)
 	$(PY) -m ruff check stelib tests benchmarks tools
 	$(PY) -m pytest
+	env $(OTHER_KERNELS) $(PY) -m pytest -p no:cacheprovider chapters
+
+test-kernels: $(STAMP)
+	env $(OTHER_KERNELS) $(PY) -m pytest -p no:cacheprovider chapters
 
 execute: $(STAMP)
 	$(PY) -m stelib execute

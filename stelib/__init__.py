@@ -13,7 +13,8 @@ layers above it in this list:
     ``quadrature`` (one-dimensional Gaussian integrals of any surrogate derivative),
     ``gaussian`` (Yin et al.'s closed forms), ``misspecified`` (the linear-teacher example) and
     ``vanishing`` (where its expected coarse gradient vanishes), ``montecarlo`` (estimates with
-    standard errors), ``train`` (batched coarse gradient descent).
+    standard errors), ``train`` (batched coarse gradient descent), ``rounding`` (printing and
+    gluing only the digits a computation determines).
 ``stelib/analyses`` -- what one chapter computes and draws
     ``symmetry`` (scale-symmetry checks), ``outcomes`` (classifying CGD runs in Yin's model),
     ``general_inputs`` (stationary points beyond Gaussian inputs), ``proper`` (which STEs keep
@@ -60,7 +61,7 @@ from stelib.core.train import History, TrainingDiverged, population_cgd, stochas
 #: every module of the library, by layer (tests/test_layers.py checks this against the folders)
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
-             "montecarlo", "network", "problems", "quadrature", "ste", "train", "vanishing"),
+             "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
     "analyses": ("bignets", "datasets", "fields", "general_inputs", "lloyd", "outcomes",
                  "plotting", "practice", "practice_report", "profile", "proper", "quantnets",
                  "symmetry"),

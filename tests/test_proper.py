@@ -145,7 +145,8 @@ def test_symmetry_row_against_numpy(name, verdict):
     v, w = torch.tensor([0.3, 1.0, -0.7], dtype=F64), torch.tensor([0.4, -0.9, 0.6], dtype=F64)
     row = proper.symmetry_row(name, v, w, Z, y, scales=[0.5, 3.0])
     assert row["verdict"] == verdict
-    x = np.linspace(-8, 8, 2001)
+    x = np.arange(-1000, 1001) / 125  # the default grid: exact multiples, x[1000] == 0
+    assert x[1000] == 0.0
     mu = np.vectorize(np_mu(name)) if name not in ("identity", "relu") else (
         (lambda t: np.ones_like(t)) if name == "identity" else (lambda t: (t > 0).astype(float)))
     assert row["grid_gap"] == pytest.approx(max(np.abs(mu(c * x) - mu(x)).max() for c in (0.5, 3.0)), abs=1e-15)
@@ -159,10 +160,11 @@ def test_symmetry_row_against_numpy(name, verdict):
     assert row["sample_gap"] == pytest.approx(max(d.max() for d in gaps), rel=1e-12, abs=0)
     assert row["changed"] == int(np.any([(d > 0).any(1) for d in gaps], axis=0).sum())
     assert (row["halfline_gap"] == 0) == (verdict == "keeps")
-    x = torch.linspace(-8, 8, 2001, dtype=F64).numpy()  # the default grid (its middle point is not exactly 0)
     half = max(np.abs(mu(x[x > 0]) - mu(np.array([1.0]))).max(), np.abs(mu(x[x < 0]) - mu(np.array([-1.0]))).max())
     assert row["halfline_gap"] == pytest.approx(half, abs=1e-15)
     assert row["samples"] == 300 and row["ste"] == name
+    if name == "approxsign":  # the half-line x > 0 starts at 1/125, not at a rounding-level 1e-16
+        assert row["halfline_gap"] == pytest.approx(2 - 2 / 125, abs=1e-15)
 
 
 def test_spurious_radial_and_radial_curve():

@@ -44,7 +44,8 @@ def symmetry_row(ste: str, v, w, Z, y_star, *, scales: Sequence[float],
                  x=None) -> dict[str, object]:
     """The symmetry test for ``ste``: grid, half-lines and sample by sample.
 
-    ``x`` (default: 2001 points in [-8, 8]) is the grid of the derivative checks; ``scales`` the
+    ``x`` (default: the 2001 points k/125 of [-8, 8], exact multiples so that x = 0 is one of
+    them on every machine, where a ``linspace`` may give 0 or +-1e-16) is the grid of the derivative checks; ``scales`` the
     factors c. Returns ``ste``; ``grid_gap`` max over x, c of |mu'(cx) - mu'(x)|; ``halfline_gap``
     max over x > 0 of |mu'(x) - mu'(1)| and over x < 0 of |mu'(x) - mu'(-1)|; ``sample_gap`` max
     over c, samples and coordinates of |g(v, cw; Z) - g(v, w; Z)|; ``changed`` the number of
@@ -52,7 +53,7 @@ def symmetry_row(ste: str, v, w, Z, y_star, *, scales: Sequence[float],
     ``sample_gap == 0.0`` exactly, else "breaks".
     """
     check_ste(ste)
-    x = torch.linspace(-8, 8, 2001, dtype=DTYPE, device="cpu") if x is None else as_tensor(x, name="x", dtype=DTYPE)
+    x = torch.arange(-1000, 1001, dtype=DTYPE, device="cpu") / 125 if x is None else as_tensor(x, name="x", dtype=DTYPE)
     cs = [check_positive(c, name="scales") for c in scales]
     if not cs:
         raise ValueError("scales=[] is empty; give at least one factor c > 0")

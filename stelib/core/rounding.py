@@ -1,0 +1,122 @@
+"""Show only the digits a computation determines (the book's reproducibility page).
+
+A float64 computation that sums in another order (other CPU kernels, another thread count, a
+GPU) changes the last bits of its result: relative differences of about 1e-12 are normal, and a
+quantity that is zero in exact arithmetic comes out as 0, 1e-17 or -2e-16 depending on the
+machine. The book therefore prints and glues numbers through two rules:
+
+* an **absolute floor** (``FLOOR`` = 1e-12 unless a call says otherwise): a value whose size is
+  below it is zero to rounding and is shown as ``<1e-12``, never as its raw digits or sign;
+* **significant digits**: a glued float is stored rounded to ``DIGITS`` = 6 significant digits
+  (far above the ~1e-12 relative noise, so every machine stores the same record).
+
+>>> fmt(1.9e-16, "+.1e"), fmt(-2.1e-15, ".1e"), fmt(0.7632023628, ".4f")
+('<1e-12', '<1e-12', '0.7632')
+>>> fmts([0.0, 2.5e-17, 0.25], ".2e")
+'<1e-12, <1e-12, 2.50e-01'
+>>> determined(190.04483751521462), determined(-4.2e-16)
+(190.045, '<1e-12')
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import Any
+
+FLOOR = 1e-12  #: below this size a value is zero to rounding (float64, inputs of order 1)
+DIGITS = 6  #: significant digits of a glued float
+
+_WIDTH = re.compile(r"^(?:.?[<>=^])?[+\- ]?z?#?0?(\d+)")
+
+
+def _check(floor: float, digits: int | None = None) -> None:
+    if not (isinstance(floor, Real) and math.isfinite(floor) and floor > 0):
+        raise ValueError(f"floor={floor!r}: must be a finite number > 0")
+    if digits is not None and not (isinstance(digits, Integral) and 1 <= digits <= 15):
+        raise ValueError(f"digits={digits!r}: must be an integer from 1 to 15")
+
+
+def _scalar(x: Any) -> float | int:
+    """A Python float (or int) from a float, int, NumPy scalar or one-element tensor."""
+    if hasattr(x, "item"):
+        x = x.item()
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"x={x!r}: must be a real number (float, int, NumPy or torch scalar)")
+    return x if isinstance(x, Integral) else float(x)
+
+
+def below_floor(x: Any, *, floor: float = FLOOR) -> bool:
+    """True when ``|x| < floor``: the value is zero to rounding (NaN is not)."""
+    _check(floor)
+    return abs(_scalar(x)) < floor
+
+
+def floor_text(floor: float = FLOOR) -> str:
+    """The text shown for a value below ``floor``: ``'<1e-12'`` for the default."""
+    _check(floor)
+    mantissa, _, exp = f"{floor:.0e}".partition("e")
+    return f"<{mantissa}e{int(exp)}"
+
+
+def fmt(x: Any, spec: str = ".4g", *, floor: float = FLOOR) -> str:
+    """``format(x, spec)``, or ``floor_text(floor)`` when ``|x| < floor``.
+
+    The width in ``spec`` (``"10.4f"``, ``">8.1e"``) is kept, so tables stay aligned. NaN and
+    infinities are formatted as they are.
+    """
+    _check(floor)
+    value = _scalar(x)
+    if not abs(value) < floor:
+        return format(value, spec)
+    width = _WIDTH.match(spec)
+    return floor_text(floor).rjust(int(width.group(1)) if width else 0)
+
+
+def fmts(xs: Iterable[Any], spec: str = ".4g", *, floor: float = FLOOR, sep: str = ", ") -> str:
+    """:func:`fmt` of every element of a sequence, array or tensor (flattened), joined by ``sep``."""
+    if hasattr(xs, "flatten"):
+        xs = xs.flatten().tolist()
+    return sep.join(fmt(x, spec, floor=floor) for x in xs)
+
+
+def significant(x: float, digits: int = DIGITS) -> float:
+    """``x`` rounded to ``digits`` significant digits (0, NaN and infinities unchanged)."""
+    _check(FLOOR, digits)
+    if x == 0 or not math.isfinite(x):
+        return x
+    return float(f"{x:.{digits - 1}e}")
+
+
+def determined(x: Any, *, digits: int = DIGITS, floor: float = FLOOR) -> Any:
+    """The value a chapter glues: a float rounded to ``digits`` significant digits, or the text
+    ``floor_text(floor)`` when it is below ``floor``. Integers, booleans and strings are kept."""
+    _check(floor, digits)
+    if isinstance(x, (str, bool, Integral)):
+        return x
+    value = _scalar(x)
+    if abs(value) < floor:
+        return floor_text(floor)
+    return significant(value, digits)
+
+
+def glue(name: str, value: Any, *, digits: int = DIGITS, floor: float = FLOOR, exact: bool = False,
+         display: bool = False) -> None:
+    """``myst_nb.glue(name, determined(value), display=display)``.
+
+    Returns None, like ``myst_nb.glue``, so that a glue on a cell's last line shows nothing;
+    :func:`determined` gives the value it stores.
+
+    A glued value below ``floor`` is the text ``<1e-12``: refer to it in the prose as
+    ``{glue:text}`name``` (no format spec). ``exact=True`` glues the value unchanged, for a
+    number no rounding can touch: a count, a ratio of counts, or a zero that holds sample by
+    sample (the scale-symmetry checks compare identical floating-point operations).
+    """
+    kept = value if exact else determined(value, digits=digits, floor=floor)
+    if exact and hasattr(kept, "item"):
+        kept = kept.item()
+    from myst_nb import glue as _glue  # the book's dependency, imported only when gluing
+
+    _glue(name, kept, display=display)

@@ -1,0 +1,142 @@
+"""stelib.rounding: only determined digits are printed or glued, and the stored chapters obey it."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stelib import rounding
+from stelib.rounding import FLOOR, below_floor, determined, floor_text, fmt, fmts, significant
+
+CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("*.ipynb"))
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def test_floor_text():
+    assert floor_text() == "<1e-12"
+    assert floor_text(1e-10) == "<1e-10"
+    assert floor_text(5e-9) == "<5e-9"
+
+
+@pytest.mark.parametrize("x", [0.0, -0.0, 1.9e-16, -4.2e-15, 9.99e-13, np.float64(2e-17), torch.tensor(-1e-16)])
+def test_below_floor_prints_the_floor_whatever_the_sign(x):
+    for spec in (".1e", "+.1e", ".4f", "+.4f", ".3g", ""):
+        assert fmt(x, spec) == "<1e-12"
+    assert below_floor(x)
+
+
+def test_above_floor_is_formatted_as_usual():
+    assert fmt(1e-12, ".1e") == "1.0e-12"  # the floor itself is shown
+    assert fmt(-0.6798875213, "+.4f") == "-0.6799"
+    assert fmt(190.04483751521462, ".0f") == "190"
+    assert fmt(torch.tensor(2.5), ".2f") == "2.50"
+    assert fmt(3, "d") == "3"
+    assert math.isnan(float(fmt(float("nan"), ".2f")))
+    assert fmt(float("inf"), ".1e") == "inf"
+    assert not below_floor(float("nan"))
+
+
+def test_width_is_kept():
+    assert fmt(1e-17, "10.4f") == "    <1e-12"
+    assert fmt(1e-17, ">8.1e") == "  <1e-12"
+    assert fmt(1e-17, "+6.1e") == "<1e-12"
+    assert len(fmt(0.5, "10.4f")) == len(fmt(0.0, "10.4f")) == 10
+
+
+def test_a_floor_of_ones_own():
+    assert fmt(3e-11, ".1e") == "3.0e-11"
+    assert fmt(3e-11, ".1e", floor=1e-10) == "<1e-10"
+
+
+def test_fmts_flattens_tensors_and_arrays():
+    assert fmts(torch.tensor([[0.0, 2.5e-17], [0.25, -1.0]]), ".2e") == "<1e-12, <1e-12, 2.50e-01, -1.00e+00"
+    assert fmts(np.array([1.0, 1e-20]), ".1f", sep=" | ") == "1.0 | <1e-12"
+    assert fmts([], ".1f") == ""
+
+
+def test_determined():
+    assert determined(190.04483751521462) == 190.045
+    assert determined(-0.6243699636683889) == -0.62437
+    assert determined(2.6599398292859178e-06) == 2.65994e-06
+    assert determined(-4.2e-16) == "<1e-12"
+    assert determined(0.0) == "<1e-12"
+    assert determined(7, digits=2) == 7 and determined(True) is True and determined("none") == "none"
+    assert determined(np.float64(0.5)) == 0.5 and isinstance(determined(torch.tensor(0.5)), float)
+    assert determined(123456.0, digits=3) == 123000.0
+
+
+@given(st.floats(min_value=1e-6, max_value=1e6), st.floats(min_value=-1e-13, max_value=1e-13))
+def test_a_relative_perturbation_of_1e13_rarely_moves_the_glued_value(x, eps):
+    """Six significant digits leave a margin of 1e6 over the ~1e-12 relative noise: the stored
+    record changes only when x lies within 1e-13 relative of a rounding boundary."""
+    a, b = significant(x), significant(x * (1 + eps))
+    assert a == b or abs(a - b) <= 1.01 * 10 ** (math.floor(math.log10(abs(x))) - 5)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: fmt(1.0, ".1f", floor=0),
+        lambda: fmt(1.0, ".1f", floor=float("nan")),
+        lambda: determined(1.0, digits=0),
+        lambda: determined(1.0, digits=16),
+        lambda: significant(1.0, digits=2.5),
+    ],
+)
+def test_bad_floor_or_digits_is_refused(call):
+    with pytest.raises(ValueError, match="floor=|digits="):
+        call()
+
+
+@pytest.mark.parametrize("x", ["0.1", None, [1.0], torch.ones(2), True])
+def test_non_scalars_are_refused(x):
+    with pytest.raises((TypeError, ValueError, RuntimeError)):
+        fmt(x)
+
+
+def test_glue_stores_the_determined_value(monkeypatch):
+    import myst_nb
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: (value, display)}))
+    assert rounding.glue("a", 190.04483751521462) is None  # nothing shown on a cell's last line
+    rounding.glue("b", 3e-17)
+    rounding.glue("c", 0.6953125, exact=True)
+    rounding.glue("d", torch.tensor(0.0), exact=True, display=True)
+    assert seen == {"a": (190.045, False), "b": ("<1e-12", False), "c": (0.6953125, False), "d": (0.0, True)}
+
+
+# --------------------------------------------------------------- the stored chapters obey it
+def _outputs(path: Path):
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            texts = [("".join(out["text"]), False)] if "text" in out else []
+            texts += [("".join(v), "papermill.record" in k) for k, v in data.items() if k.endswith("text/plain")]
+            for text, glued in texts:
+                yield i, text, glued
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_no_stored_output_shows_rounding_noise(chapter):
+    """No chapter prints or glues a nonzero number below the floor, or glues a float with more
+    significant digits than stelib.rounding keeps."""
+    bad = []
+    for i, text, glued in _outputs(chapter):
+        for token in NUMBER.findall(text):
+            value = float(token)
+            if 0 < abs(value) < FLOOR:
+                bad.append(f"cell {i}: {token} below {FLOOR:g}")
+            mantissa = token.lstrip("+-").split("e")[0].split("E")[0].replace(".", "").lstrip("0")
+            exact = float(value * 2**16).is_integer()  # a ratio of counts such as 89/128
+            if glued and "." in token and len(mantissa) > rounding.DIGITS and not exact:
+                bad.append(f"cell {i}: glued {token} has more than {rounding.DIGITS} significant digits")
+    assert not bad, f"{chapter.name}: " + "; ".join(bad)
