@@ -21,11 +21,12 @@ layers above it in this list:
     the scale symmetry, and where each comes to rest), ``profile`` and ``fields`` (sample-based
     profiles and w-plane fields of the misspecified example), ``quantnets``, ``bignets``,
     ``datasets``, ``lloyd``, ``practice`` and ``practice_report`` (activation-quantized
-    networks on real data), ``plotting`` (the STE palette and figure helpers).
+    networks on real data), ``stored`` (results too expensive for a chapter, stored with
+    provenance), ``plotting`` (the STE palette and figure helpers).
 ``stelib/tooling`` -- the book's tooling
     ``params`` and ``specs`` (every chapter's parameters and their rules), ``cli`` (the
     ``stelib`` command), ``book`` (executing and building the book), ``sweep`` (parameter
-    sweeps on one machine or a Dask cluster).
+    sweeps on one machine or a Dask cluster), ``results`` (computing and checking stored results).
 
 The folders are not part of the names: every module keeps its short name, ``stelib.ste``,
 ``stelib.practice``, ``stelib.book`` (imported, run with ``python -m`` or named as a Sphinx
@@ -64,8 +65,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
     "analyses": ("bignets", "datasets", "fields", "general_inputs", "lloyd", "outcomes",
                  "plotting", "practice", "practice_report", "profile", "proper", "quantnets",
-                 "symmetry"),
-    "tooling": ("book", "cli", "params", "specs", "sweep"),
+                 "stored", "symmetry"),
+    "tooling": ("book", "cli", "params", "results", "specs", "sweep"),
 }
 _HOME = {name: f"{__name__}.{layer}.{name}" for layer, names in LAYERS.items() for name in names}
 

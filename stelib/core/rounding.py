@@ -110,7 +110,7 @@ def glue(name: str, value: Any, *, digits: int = DIGITS, floor: float = FLOOR, e
     :func:`determined` gives the value it stores.
 
     A glued value below ``floor`` is the text ``<1e-12``: refer to it in the prose as
-    ``{glue:text}`name``` (no format spec). ``exact=True`` glues the value unchanged, for a
+    ``{glue:text}`name:s``` (the string format). ``exact=True`` glues the value unchanged, for a
     number no rounding can touch: a count, a ratio of counts, or a zero that holds sample by
     sample (the scale-symmetry checks compare identical floating-point operations).
     """

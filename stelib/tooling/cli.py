@@ -9,6 +9,7 @@
     stelib build                         # the HTML book (jupyter-book, -W), into _build/html
     stelib execute [CHAPTER ...]         # re-execute chapters in place, record their times
     stelib sweep CHAPTER -p NAME V1,V2,... [-p ...] [-o DIR] [--workers N] [--scheduler ADDRESS]
+    stelib results compute|check|show NAME   # results too expensive for a chapter (data/)
 
 The book (the folder holding ``_toc.yml`` and ``chapters/``) is ``--root DIR`` if given, else
 the working directory or the nearest folder above it that holds ``_toc.yml``, else the
@@ -309,9 +310,11 @@ def parser() -> argparse.ArgumentParser:
                         parents=[common])
     pe.add_argument("names", nargs="*", metavar="CHAPTER", help="chapter names (default: all)")
     pe.set_defaults(func=cmd_execute)
-    from stelib.tooling.sweep import add_parser as add_sweep  # here: stelib.sweep imports this module
+    from stelib.tooling.results import add_parser as add_results  # here: both import this module
+    from stelib.tooling.sweep import add_parser as add_sweep
 
     add_sweep(sub, common)
+    add_results(sub, common)
     return p
 
 

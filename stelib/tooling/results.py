@@ -1,0 +1,95 @@
+"""``stelib results``: results too expensive for a chapter (:mod:`stelib.stored`).
+
+::
+
+    stelib results compute practice-full [--overwrite] [--output DIR] [--arch A ...] [--seed S ...]
+    stelib results check practice-full [--arch A ...] [--seed S ...]
+    stelib results show practice-full
+
+``compute`` runs every unit and writes ``data/<name>.csv`` and its provenance
+``data/<name>.json`` into the book (or ``--output DIR``); it refuses to replace a stored result
+without ``--overwrite``. ``check`` recomputes (all units, or the ones named) and lists every
+number that differs from the stored one: exit 0 when none does, 1 otherwise. ``show`` prints
+the provenance. Bad names exit 2 before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from stelib.analyses import stored
+from stelib.tooling.cli import UsageError, find_root  # cli imports this module inside parser()
+
+
+def _subset(args):
+    p = stored.PRACTICE_FULL
+    archs = args.arch or None
+    try:
+        seeds = [int(s) for s in args.seed] if args.seed else None
+    except ValueError:
+        raise UsageError(f"--seed {args.seed}: seeds are integers from {p['seeds']}") from None
+    for what, vals, allowed in (("--arch", archs, p["archs"]), ("--seed", seeds, p["seeds"])):
+        bad = [v for v in vals or () if v not in allowed]
+        if bad:
+            raise UsageError(f"{what} {bad[0]}: allowed values are {', '.join(map(str, allowed))}")
+    return archs, seeds
+
+
+def _name(args) -> str:
+    if args.name not in stored.NAMES:
+        raise UsageError(f"unknown stored result {args.name!r}; known: {', '.join(stored.NAMES)}")
+    return args.name
+
+
+def _directory(args) -> Path:
+    if getattr(args, "output", None):
+        out = Path(args.output)
+        if not out.is_dir():
+            raise UsageError(f"--output {args.output}: not a folder")
+        return out
+    root = find_root(args.root)
+    return stored.data_dir(root) if root is not None else stored.data_dir()
+
+
+def cmd_results(args) -> int:
+    name, (archs, seeds) = _name(args), _subset(args)
+    directory = _directory(args)
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.action == "show":
+        try:
+            _, prov = stored.load(name, directory=directory)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        print(json.dumps(prov, indent=1))
+        return 0
+    if args.action == "compute":
+        target = directory / f"{stored.NAMES[name]}.csv"
+        if target.exists() and not args.overwrite:
+            raise UsageError(f"{target} exists: pass --overwrite to replace the stored result")
+        rows, prov = stored.compute(name, archs=archs, seeds=seeds, progress=say)
+        path = stored.write(name, rows, prov, directory=directory, overwrite=args.overwrite)
+        print(f"{len(rows)} rows in {path} ({prov['wall_seconds']} s); provenance in {path.with_suffix('.json')}")
+        return 0
+    try:
+        bad = stored.check(name, archs=archs, seeds=seeds, directory=directory, progress=say)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    for r in bad:
+        print(" ".join(f"{k}={v}" for k, v in r.items()))
+    print(f"{name}: {len(bad)} stored numbers differ from the recomputation")
+    return 1 if bad else 0
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("results", help="results too expensive for a chapter: compute, check, show",
+                       parents=[common], description="Compute, check or show a result stored under data/ "
+                       "with its provenance (stelib.stored).")
+    p.add_argument("action", choices=("compute", "check", "show"))
+    p.add_argument("name", metavar="NAME", help=f"one of: {', '.join(stored.NAMES)}")
+    p.add_argument("--arch", action="append", help="only this network (repeatable)")
+    p.add_argument("--seed", action="append", help="only this seed (repeatable)")
+    p.add_argument("--output", metavar="DIR", help="compute: write into DIR instead of the book's data/")
+    p.add_argument("--overwrite", action="store_true", help="compute: replace a stored result")
+    p.set_defaults(func=cmd_results)
