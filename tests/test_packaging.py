@@ -102,6 +102,7 @@ def test_wheel_carries_script_data_specs_and_licence(tmp_path):
     z = zipfile.ZipFile(whl)
     names = set(z.namelist())
     for f in ("stelib/py.typed", "stelib/data/yin2019_table1.csv", "stelib/data/SHA256SUMS",
+              "stelib/data/practice_full.csv", "stelib/data/practice_full.json",
               "stelib/tooling/specs/__init__.py", "stelib/tooling/specs/primer.py",
               "stelib/tooling/cli.py", "stelib/core/ste.py", "stelib/analyses/practice.py"):
         assert f in names, f

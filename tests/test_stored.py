@@ -1,0 +1,132 @@
+"""stelib.stored and `stelib results`: the stored practice-full results match the code that
+made them, carry their provenance, and are never replaced or read unchecked."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stelib import stored
+from stelib.practice_report import summary_frame, yin_verdicts
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+@pytest.fixture(scope="module")
+def practice_full():
+    return stored.load("practice-full")
+
+
+def test_stored_rows_cover_the_whole_recipe(practice_full):
+    rows, prov = practice_full
+    p = stored.PRACTICE_FULL
+    per_unit = 2 * (1 + len(p["bits"]) * len(p["stes"]))  # two metrics, the start and bits x STEs
+    assert len(rows) == len(p["archs"]) * len(p["seeds"]) * per_unit == prov["rows"]
+    assert {r["arch"] for r in rows} == set(p["archs"]) and {r["seed"] for r in rows} == set(p["seeds"])
+    assert {r["epochs"] for r in rows} == {50}
+    assert all(0 <= r["value"] <= 1 for r in rows if r["metric"] == "test_accuracy")
+    assert all(math.isfinite(r["value"]) and r["value"] > 0 for r in rows if r["metric"] == "train_loss")
+
+
+def test_provenance_names_command_versions_and_machine(practice_full):
+    _, prov = practice_full
+    assert prov["command"] == "stelib results compute practice-full"
+    assert prov["parameters"] == stored.PRACTICE_FULL
+    for key in ("stelib", "git_commit", "torch", "numpy", "device", "threads", "wall_seconds", "cpu_capability"):
+        assert prov[key] not in (None, ""), key
+    assert not prov["git_commit"].endswith("+modified"), "computed from uncommitted library code"
+
+
+def test_one_unit_recomputed_from_scratch_matches_the_stored_numbers():
+    """All 50 + 50 epochs of the MLP started from seed 0 (about 6 s). Accuracies must be equal;
+    losses agree to stored.LOSS_RTOL (other CPU kernels move them by ~1e-11, measured)."""
+    assert stored.check("practice-full", archs=["mlp"], seeds=[0]) == []
+
+
+def test_check_finds_a_changed_number(tmp_path):
+    rows, prov = stored.load("practice-full")
+    changed = [dict(r) for r in rows]
+    target = next(r for r in changed if r["arch"] == "mlp" and r["seed"] == 0 and r["metric"] == "test_accuracy"
+                  and r["ste"] == "crelu" and r["bits"] == 2)
+    target["value"] += 1 / 449  # one more test image right
+    shutil.copy(DATA / "SHA256SUMS", tmp_path / "SHA256SUMS")
+    stored.write("practice-full", changed, prov, directory=tmp_path)
+    bad = stored.check("practice-full", archs=["mlp"], seeds=[0], directory=tmp_path)
+    assert len(bad) == 1 and bad[0]["ste"] == "crelu" and bad[0]["bits"] == 2
+    assert bad[0]["stored"] == pytest.approx(bad[0]["recomputed"] + 1 / 449)
+
+
+def test_a_hand_edited_file_is_refused(tmp_path):
+    for f in ("practice_full.csv", "practice_full.json", "SHA256SUMS"):
+        shutil.copy(DATA / f, tmp_path / f)
+    text = (tmp_path / "practice_full.csv").read_text()
+    (tmp_path / "practice_full.csv").write_text(text.replace(",test_accuracy,0.9", ",test_accuracy,0.8", 1))
+    with pytest.raises(ValueError, match="SHA-256"):
+        stored.load("practice-full", directory=tmp_path)
+    with pytest.raises(ValueError, match="no stored result"):
+        stored.load("practice-full", directory=tmp_path / "missing")
+
+
+def test_write_never_replaces_without_overwrite(tmp_path):
+    rows, prov = stored.load("practice-full")
+    stored.write("practice-full", rows[:2], prov, directory=tmp_path)
+    before = (tmp_path / "practice_full.csv").read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        stored.write("practice-full", rows, prov, directory=tmp_path)
+    assert (tmp_path / "practice_full.csv").read_bytes() == before
+    stored.write("practice-full", rows, prov, directory=tmp_path, overwrite=True)
+    assert len(stored.load("practice-full", directory=tmp_path)[0]) == len(rows)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("kw,match", [({"archs": ["lenet5"]}, "archs="), ({"seeds": [7]}, "seeds="),
+                                      ({"archs": []}, "archs=")])
+def test_bad_subsets_are_refused_before_training(kw, match):
+    with pytest.raises(ValueError, match=match):
+        stored.compute("practice-full", **kw)
+    with pytest.raises(ValueError, match="name="):
+        stored.compute("nope")
+
+
+def test_runs_of_feeds_the_practice_report(practice_full):
+    rows, _ = practice_full
+    runs = stored.runs_of(rows)
+    assert set(runs) == {"mlp", "cnn"}
+    r = runs["mlp"]
+    assert r.bits == (2, 4) and r.stes == ("identity", "relu", "crelu") and r.seeds == (0, 1, 2, 3, 4)
+    mean, sd = r.final("test_accuracy")
+    vals = [x["value"] for x in rows if x["arch"] == "mlp" and x["model"] == "quantized" and x["bits"] == 4
+            and x["ste"] == "relu" and x["metric"] == "test_accuracy"]
+    assert float(mean[1, 1]) == pytest.approx(sum(vals) / 5)
+    assert float(sd[1, 1]) == pytest.approx(float(torch.tensor(vals, dtype=torch.float64).std()))
+    assert len(summary_frame(runs)) == 12 and len(yin_verdicts(runs)) == 24
+    assert r.pretrained["test_accuracy"].shape == (5,)
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "stelib", "results", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_refuses_bad_input_and_existing_results(tmp_path):
+    for args, needle in ((("compute", "nope"), "unknown stored result"), (("check", "practice-full", "--arch", "vgg"),
+                         "--arch vgg"), (("compute", "practice-full", "--seed", "x"), "--seed"),
+                         (("compute", "practice-full"), "--overwrite"),
+                         (("compute", "practice-full", "--output", str(tmp_path / "no")), "not a folder")):
+        p = _cli(*args)
+        assert p.returncode == 2 and needle in p.stderr, (args, p.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_show_prints_the_provenance():
+    p = _cli("show", "practice-full")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["command"] == "stelib results compute practice-full"
