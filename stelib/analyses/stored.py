@@ -264,9 +264,10 @@ def runs_of(rows: list[dict]) -> dict[str, StoredRuns]:
 
         def grid(metric, bits=bits, stes=stes, seeds=seeds, val=val):
             return torch.tensor([[[[val.get((metric, b, s, sd), math.nan)] for sd in seeds] for s in stes]
-                                 for b in bits], dtype=torch.float64)
+                                 for b in bits], dtype=torch.float64, device="cpu")  # read from a file
 
         fp = {m: torch.tensor([r["value"] for r in rows if r["arch"] == arch and r["model"] == "full_precision"
-                               and r["metric"] == m], dtype=torch.float64) for m in ("train_loss", "test_accuracy")}
+                               and r["metric"] == m], dtype=torch.float64, device="cpu")
+              for m in ("train_loss", "test_accuracy")}
         out[arch] = StoredRuns(arch, bits, stes, seeds, grid("train_loss"), grid("test_accuracy"), fp)
     return out
