@@ -374,3 +374,33 @@ def test_progress_bar_is_removed_when_done(tiny, capsys):
     train("mlp", bits=(1,), stes=("relu",), seeds=(0,), epochs=1, data=tiny, width=4, progress=True)
     err = capsys.readouterr().err
     assert "epochs" in err and not err.endswith("\n")
+
+
+def test_refresh_batchnorm_sets_the_statistics_of_the_current_weights():
+    """After the refresh, evaluation mode normalises with the mean and (unbiased) variance of the
+    given images at the current weights, whatever the running averages held before; chunked
+    passes average the chunks; a model without batch normalisation is untouched."""
+    import torch
+    from torch import nn
+
+    from stelib.practice import refresh_batchnorm
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4, dtype=torch.float64), nn.BatchNorm1d(4, affine=False, dtype=torch.float64))
+    x = torch.randn(300, 5, dtype=torch.float64) * 3 + 1
+    net[1].running_mean.fill_(7.0)
+    net.train()
+    refresh_batchnorm(net, x)
+    z = net[0](x).detach()
+    torch.testing.assert_close(net[1].running_mean, z.mean(0))
+    torch.testing.assert_close(net[1].running_var, z.var(0, unbiased=True))
+    assert net.training and net[1].momentum == 0.1
+    refresh_batchnorm(net, x, chunk=100)
+    torch.testing.assert_close(net[1].running_mean, z.mean(0))  # equal chunks: the same mean
+    net.eval()
+    refresh_batchnorm(net, x)
+    assert not net.training
+    plain = nn.Linear(5, 4)
+    before = [p.clone() for p in plain.parameters()]
+    refresh_batchnorm(plain, x.float())
+    assert all(torch.equal(a, b) for a, b in zip(before, plain.parameters(), strict=True))

@@ -14,7 +14,9 @@ quantizer (``norm``, :mod:`stelib.quantnets`), the step alpha and the initialisa
 
 Each epoch records, for every model, the training loss (cross-entropy of the model in
 evaluation mode on the first ``n_eval`` training images: one estimator from the first record
-to the last), the test accuracy, the norms of the weights feeding each quantizer (and of the
+to the last; batch-norm running statistics are first recomputed on the whole training set at
+the weights of that record, :func:`refresh_batchnorm`), the test accuracy, the norms of the
+weights feeding each quantizer (and of the
 gain), and a probe of each quantizer's input on the first ``n_probe`` training images: the
 share inside the clipped-ReLU window (0, (2^b - 1) alpha) and the median |z|.
 
@@ -46,7 +48,8 @@ from stelib.core._validate import check_choice, check_choices, check_positive, c
 from stelib.core.ste import STE_NAMES, names
 
 __all__ = ["ARCHITECTURES", "ActConfig", "DataSplit", "DigitsSplit", "PracticeResult", "QuantAct", "QuantCNN",
-           "QuantMLP", "continue_training", "fit", "load_data", "load_digits_split", "resolve_device", "train"]
+           "QuantMLP", "continue_training", "fit", "load_data", "load_digits_split", "refresh_batchnorm",
+           "resolve_device", "train"]
 
 ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn", *BIG_ARCHS)
 RECORDS = ("train_loss", "test_accuracy", "weight_norms", "gain_norms", "probe")
@@ -105,8 +108,33 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
+def refresh_batchnorm(model: nn.Module, x: torch.Tensor, *, chunk: int = 2048) -> None:
+    """Recompute the running statistics of every batch normalisation of ``model`` at its current
+    weights from the images ``x`` (one pass, no gradients), so that the evaluation-mode network
+    normalises with the statistics of these weights, not a momentum average over earlier ones.
+    Chunks of ``chunk`` images are averaged with equal weight: exact when ``x`` fits in one chunk
+    (the digits' 1348 training images do). Models without batch normalisation are left alone."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    chunk = check_positive_int(chunk, name="chunk")
+    was_training, momenta = model.training, [b.momentum for b in bns]
+    for b in bns:
+        b.reset_running_stats()
+        b.momentum = None  # cumulative average over the chunks
+    model.train()
+    with torch.no_grad():
+        for s in range(0, x.shape[0], chunk):
+            model(x[s:s + chunk])
+    for b, m in zip(bns, momenta, strict=True):
+        b.momentum = m
+    model.train(was_training)
+
+
 def _evaluate(model, data, n_eval, n_probe, chunk=256):
-    """Training loss on the first n_eval images, test accuracy, probe on the first n_probe images."""
+    """Training loss on the first n_eval images, test accuracy, probe on the first n_probe images,
+    all in evaluation mode with the batch-norm statistics refreshed at the current weights."""
+    refresh_batchnorm(model, data.x_train)
     model.eval()
     acts = [a for a in model.modules() if isinstance(a, QuantAct)]
     with torch.no_grad():
