@@ -76,3 +76,31 @@ def test_parameter_bounds_are_inclusive():
 def test_result_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         uniform_lloyd([1.0, 2.0], 1).alpha = 3.0
+
+
+def test_half_gaussian_mse_both_roundings_against_monte_carlo():
+    import numpy as np
+
+    from stelib.lloyd import half_gaussian_mse, optimal_alpha
+
+    x = np.abs(np.random.default_rng(3).standard_normal(1_000_000))
+    for bits, alpha in ((1, 1.2), (2, 0.65), (4, 0.19)):
+        L = 2**bits - 1
+        near = np.mean((x - alpha * np.clip(np.rint(x / alpha), 0, L)) ** 2)
+        ceil = np.mean((x - alpha * np.minimum(np.ceil(x / alpha), L)) ** 2)
+        assert abs(half_gaussian_mse(alpha, bits) - near) < 1e-3  # Monte Carlo error ~1e-4
+        assert abs(half_gaussian_mse(alpha, bits, rounding="ceil") - ceil) < 1e-3
+    # 1 bit, rounding up: every x > 0 goes to alpha, so the optimum is E|Z| = sqrt(2/pi)
+    assert abs(optimal_alpha(1, rounding="ceil") - (2 / np.pi) ** 0.5) < 1e-7
+    a = optimal_alpha(2, rounding="ceil")
+    assert half_gaussian_mse(a, 2, rounding="ceil") < min(half_gaussian_mse(a * f, 2, rounding="ceil") for f in (0.99, 1.01))
+    assert optimal_alpha(2, rounding="nearest") > a  # rounding up wants a smaller step
+
+
+@pytest.mark.parametrize("kw,match", [({"alpha": 0.0, "bits": 2}, "alpha"), ({"alpha": 1.0, "bits": 0}, "bits"),
+                                      ({"alpha": 1.0, "bits": 2, "rounding": "floor"}, "rounding")])
+def test_half_gaussian_mse_refuses_bad_input(kw, match):
+    from stelib.lloyd import half_gaussian_mse
+
+    with pytest.raises(ValueError, match=match):
+        half_gaussian_mse(**kw)

@@ -216,3 +216,31 @@ def test_plot_runs_palette_order_and_facet_options():
         assert a.get_shared_y_axes().joined(a, b) is False
     finally:
         plt.close(g.figure)
+
+
+def test_two_references_count_each_ordering_once_per_reference():
+    from stelib.practice_report import deep_networks_agree, load_yin_table, reference_verdicts
+    from stelib.stored import load, runs_of
+
+    rows = load_yin_table()
+    assert deep_networks_agree(rows)
+    changed = [dict(r) for r in rows]
+    for r in changed:  # swap ResNet-20's 2-bit ReLU and clipped-ReLU accuracies: no longer alike
+        if r["network"] == "ResNet-20" and r["bits"] == 2 and r["ste"] in ("relu", "crelu"):
+            r["val_accuracy_percent"] = {"relu": 88.39, "crelu": 48.05}[r["ste"]]
+    assert not deep_networks_agree(changed)
+    ver = reference_verdicts(runs_of(load("practice-full")[0]), rows)
+    assert len(ver) == 2 * 2 * 2 * 2  # (shallow, deep) x archs x bits x metrics
+    assert set(ver["yin_row"]) == {"shallow 2-bit", "shallow 4-bit", "deep 2-bit", "deep 4-bit"}
+
+
+def test_comparable_stes_tie_on_yins_side():
+    from stelib.practice_report import COMPARABLE, load_yin_table, reference_verdicts
+    from stelib.stored import load, runs_of
+
+    ver = reference_verdicts(runs_of(load("practice-full")[0]), load_yin_table())
+    shallow = ver[ver.yin_row.str.startswith("shallow")]
+    assert all("relu = crelu" in o or "crelu = relu" in o for o in shallow["yin"]), shallow["yin"].tolist()
+    assert ("LeNet-5", "relu", "crelu") in COMPARABLE
+    deep = ver[ver.yin_row.str.startswith("deep")]
+    assert all(o == "crelu > relu > identity" for o in deep["yin"])

@@ -8,7 +8,9 @@ r"""Reading the practice runs: long-form tables, orderings judged against the se
 * :func:`ordering` -- the three STEs ranked, best first, with ``>`` or ``=`` between neighbours;
 * :func:`load_yin_table` -- Yin et al. (2019), Table 1, all 18 cells, checked against its SHA-256;
 * :func:`compare_with_yin` -- for one of their rows and one of ours: pair by pair, whether our
-  relation agrees with theirs, is a tie, or is reversed, and the row's verdict.
+  relation agrees with theirs, is a tie, or is reversed, and the row's verdict;
+* :func:`reference_verdicts` -- every ordering of ours against Yin's two references, the shallow
+  LeNet-5 and the deep networks (VGG-11 = ResNet-20 in every cell, :func:`deep_networks_agree`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 
 from stelib.core._validate import check_choice, check_real
 
-__all__ = ["YIN_TABLE", "compare_with_yin", "judge", "layer_frame", "load_yin_table", "long_frame", "ordering"]
+__all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
+           "load_yin_table", "long_frame", "ordering", "reference_verdicts"]
 
 YIN_TABLE = "yin2019_table1.csv"
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
@@ -152,9 +155,11 @@ def summary_frame(results: dict):
     return pd.DataFrame(rows)
 
 
-def yin_verdicts(results: dict, rows=None):
+def yin_verdicts(results: dict, rows=None, *, comparable=()):
     """For each of Yin's rows, each metric and each of our architectures run at the same bit
-    width: their ordering, ours (judged with the spread), the pairs and the verdict."""
+    width: their ordering, ours (judged with the spread), the pairs and the verdict.
+    ``comparable``: ``(network, ste_a, ste_b)`` triples that Yin et al. call comparable; on
+    their side those two STEs are a tie (both set to their mean)."""
     import pandas as pd
 
     rows = load_yin_table() if rows is None else rows
@@ -162,6 +167,9 @@ def yin_verdicts(results: dict, rows=None):
     for net, b in dict.fromkeys((r["network"], r["bits"]) for r in rows):
         for metric in METRICS:
             theirs = yin_stats(rows, net, b, metric)
+            for n, a, c in comparable:
+                if n == net and a in theirs and c in theirs:
+                    theirs[a] = theirs[c] = ((theirs[a][0] + theirs[c][0]) / 2, 0.0)
             for arch, res in results.items():
                 st = stats_of(res, metric)
                 if b not in st or set(st[b]) != set(theirs):
@@ -174,6 +182,31 @@ def yin_verdicts(results: dict, rows=None):
                             "tie": sum(v == "tie" for v in pairs.values()),
                             "reversed": sum(v == "reversed" for v in pairs.values()), "verdict": verdict})
     return pd.DataFrame(out)
+
+
+#: Yin's networks as two references: their shallow LeNet-5 and their deep networks, VGG-11 standing
+#: for ResNet-20 too (the two order the STEs alike in every cell: :func:`deep_networks_agree`)
+REFERENCES = {"LeNet-5": "shallow", "VGG-11": "deep"}
+#: "on the shallow LeNet-5, vanilla ReLU is comparable to the clipped ReLU" (Yin et al., Section 4)
+COMPARABLE = (("LeNet-5", "relu", "crelu"),)
+
+
+def deep_networks_agree(rows=None) -> bool:
+    """True when VGG-11 and ResNet-20 order the three STEs alike in every (bits, metric) cell."""
+    rows = load_yin_table() if rows is None else rows
+    return all(ordering(yin_stats(rows, "VGG-11", b, m), higher_better=hb)
+               == ordering(yin_stats(rows, "ResNet-20", b, m), higher_better=hb)
+               for b in sorted({r["bits"] for r in rows}) for m, hb in METRICS.items())
+
+
+def reference_verdicts(results: dict, rows=None):
+    """:func:`yin_verdicts` against the two :data:`REFERENCES`, so that each of our (network,
+    bits, metric) orderings is counted once per reference, with LeNet-5's ReLU and clipped ReLU
+    a tie on Yin's side (:data:`COMPARABLE`); ``yin_row`` reads e.g. "deep 2-bit"."""
+    rows = load_yin_table() if rows is None else rows
+    ver = yin_verdicts(results, [r for r in rows if r["network"] in REFERENCES], comparable=COMPARABLE)
+    ver["yin_row"] = [f"{REFERENCES[s.split()[0]]} {s.split()[1]}" for s in ver["yin_row"]]
+    return ver
 
 
 def change_frame(result, *, control: str | None = None, **labels):

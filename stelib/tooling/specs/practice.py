@@ -21,7 +21,7 @@ SPEC = ChapterSpec("practice", {
     "scale_bits": Seq(Int(1, 8), min_len=1, max_len=4, unique=True),
     "scale_epochs": Int(1, 500),
     "repel_bits": Int(1, 8),
-    "repel_lr": Real(0, 1, low_open=True),
+    "repel_lrs": Seq(Real(0, 1, low_open=True), min_len=1, max_len=6, unique=True),
     "repel_epochs": Int(1, 200),
     "dataset": Choice("digits", "mnist", "cifar10"),
     "download": Bool(),
