@@ -97,3 +97,30 @@ def test_outcome_table_median_norm_of_the_last_record_without_diverged_runs():
     h = _history(loss, torch.ones(2, 6), w_norm, [True] * 6, ste=("relu",) * 6)
     assert math.isnan(outcome_table(h, MODEL, loss_tol=1e-6)[0]["median_w_norm"])
 
+
+
+def test_stream_summary_splits_runs_into_streams():
+    import math
+    from types import SimpleNamespace
+
+    import pytest
+    import torch
+
+    from stelib.outcomes import stream_summary
+
+    # two streams of the same 2 starts per STE, runs stream-major: [id, id, relu, relu] x 2
+    theta = torch.tensor([[0.05, 3.1, 0.05, 0.05, 0.05, 0.05, 1.0, 3.1]], dtype=torch.float64)
+    loss = torch.tensor([[0.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.3, 0.6]], dtype=torch.float64)
+    labels = ("identity", "identity", "relu", "relu") * 2
+    h = SimpleNamespace(theta=theta, loss=loss, w_norm=torch.ones_like(theta),
+                        select=lambda s: torch.tensor([j for j, x in enumerate(labels) if x == s]))
+    ident = stream_summary(h, "identity", 2, loss_tol=0.01)
+    assert ident["near"] == pytest.approx((0.75, math.sqrt(0.125)))  # shares 0.5 and 1.0
+    assert ident["spurious"] == pytest.approx((0.25, math.sqrt(0.125)))
+    relu = stream_summary(h, "relu", 2, loss_tol=0.01)
+    assert relu["near"] == pytest.approx((0.5, math.sqrt(0.5)))  # shares 1.0 and 0.0
+    assert stream_summary(h, "relu", 1, loss_tol=0.01)["near"] == (0.5, 0.0)
+    with pytest.raises(ValueError, match="streams=3"):
+        stream_summary(h, "relu", 3, loss_tol=0.01)
+    with pytest.raises(ValueError, match="streams"):
+        stream_summary(h, "relu", 0, loss_tol=0.01)

@@ -39,7 +39,7 @@ from stelib.core import gaussian
 from stelib.core._validate import as_tensor, check_positive, check_positive_int
 from stelib.core.ste import check_ste
 
-__all__ = ["OUTCOMES", "at_angle", "classify", "first_hit", "format_table", "outcome_table",
+__all__ = ["OUTCOMES", "at_angle", "classify", "first_hit", "format_table", "outcome_table", "stream_summary",
            "sweep_inits"]
 
 OUTCOMES = ("global", "spurious", "other")
@@ -157,3 +157,25 @@ def format_table(rows: list[dict], *, label: str = "STE") -> str:
                      f"{r['spurious']:>9.2f} {r['other']:>6.2f} {steps:>16} "
                      f"{r['median_w_norm']:>11.3f} {r['diverged']:>9d}")
     return "\n".join(lines)
+
+
+def stream_summary(history, ste: str, streams: int, *, loss_tol: float,
+                   near: float = 0.1) -> dict[str, tuple[float, float]]:
+    """Where the runs of ``ste`` end, per mini-batch stream, as (mean, sd) over the streams.
+
+    The runs of ``history`` are stream-major: ``streams`` copies of the same starts, each copy
+    with its own mini-batches (sd 0 for one stream). Per stream: ``near`` the share with final
+    theta < ``near``, ``spurious`` the share with theta > pi - ``near``, ``below_tol`` the share
+    with final loss < ``loss_tol``, ``loss`` and ``w_norm`` the medians of the final loss and |w|.
+    """
+    streams = check_positive_int(streams, name="streams")
+    check_positive(loss_tol, name="loss_tol")
+    i = history.select(check_ste(ste))
+    if i.numel() % streams:
+        raise ValueError(f"streams={streams}: {i.numel()} runs of {ste!r} do not split into equal streams")
+    i = i.view(streams, -1)  # (streams, runs per stream)
+    th, f, wn = history.theta[-1][i], history.loss[-1][i], history.w_norm[-1][i]
+    per = {"near": (th < near).double().mean(1), "spurious": (th > math.pi - near).double().mean(1),
+           "below_tol": (f < loss_tol).double().mean(1), "loss": f.median(1).values,
+           "w_norm": wn.median(1).values}
+    return {k: (float(v.mean()), float(v.std()) if streams > 1 else 0.0) for k, v in per.items()}

@@ -21,6 +21,7 @@ from itertools import combinations
 from pathlib import Path
 
 from stelib.core._validate import check_choice, check_real
+from stelib.core.rounding import FLOOR
 
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
            "load_yin_table", "long_frame", "ordering", "reference_verdicts"]
@@ -214,7 +215,8 @@ def change_frame(result, *, control: str | None = None, **labels):
     last, mean and sd over seeds, read as a rise, a fall or within the spread (mean +- sd
     containing 0). With ``control`` (an STE of ``result``, e.g. the one that found the starting
     minimum) each seed's change is taken relative to the control's change for the same seed: the
-    common part (such as the refreshed running statistics of batch normalisation) cancels."""
+    common part (such as the refreshed running statistics of batch normalisation) cancels. A change
+    within ``stelib.rounding.FLOOR`` (1e-12) of zero is never read as a rise or a fall."""
     import pandas as pd
 
     c = None if control is None else result.stes.index(check_choice(control, result.stes, name="control"))
@@ -228,7 +230,7 @@ def change_frame(result, *, control: str | None = None, **labels):
                 m, sd = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
                 rows.append({**labels, "bits": b, "ste": s, "what": name, "start": scale * float(x[i, j, :, 0].mean()),
                              "end": scale * float(x[i, j, :, -1].mean()), "change": m, "sd": sd,
-                             "reading": "rise" if m - sd > 0 else "fall" if m + sd < 0 else "within spread"})
+                             "reading": "rise" if m - sd > FLOOR else "fall" if m + sd < -FLOOR else "within spread"})
     return pd.DataFrame(rows)
 
 

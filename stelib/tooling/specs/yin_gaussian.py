@@ -34,6 +34,7 @@ SPEC = ChapterSpec("yin_gaussian", {
     "near": Real(0, 1, low_open=True),
     "batch_sizes": Seq(Int(1, 4096), min_len=1, max_len=4),
     "sgd_seeds": Int(1, 4096),
+    "sgd_streams": Int(1, 64),
     "sgd_steps": Int(10, 100_000),
     "sgd_loss_tol": Real(0, 1, low_open=True),
     "variant_seeds": Int(1, 4096),
