@@ -112,7 +112,7 @@ def compute(name: str = "practice-full", *, archs=None, seeds=None,
     seeds = _check_subset(seeds, params["seeds"], "seeds")
     from stelib.analyses.practice import load_data
 
-    start = time.perf_counter()
+    start, commit = time.perf_counter(), _commit()  # the code as it is when the run starts
     alpha, data = _alphas(params), load_data(params["dataset"], seed=params["data_seed"])
     rows, units = [], {}
     for arch in archs:
@@ -122,10 +122,10 @@ def compute(name: str = "practice-full", *, archs=None, seeds=None,
             units[f"{arch} seed {seed}"] = round(time.perf_counter() - t, 1)
             if progress:
                 progress(f"{arch} seed {seed}: {units[f'{arch} seed {seed}']:.1f} s")
-    return rows, _provenance(name, params, archs, seeds, units, time.perf_counter() - start)
+    return rows, _provenance(name, params, archs, seeds, units, time.perf_counter() - start, commit)
 
 
-def _provenance(name, params, archs, seeds, units, seconds) -> dict:
+def _provenance(name, params, archs, seeds, units, seconds, commit) -> dict:
     import numpy as np
 
     from stelib._version import __version__
@@ -133,7 +133,7 @@ def _provenance(name, params, archs, seeds, units, seconds) -> dict:
     return {
         "name": name, "command": f"stelib results compute {name}",
         "parameters": {**params, "archs": archs, "seeds": seeds},
-        "stelib": __version__, "git_commit": _commit(), "torch": torch.__version__, "numpy": np.__version__,
+        "stelib": __version__, "git_commit": commit, "torch": torch.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "device": "cpu", "cpu": platform.processor() or platform.machine(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
         "wall_seconds": round(seconds, 1), "unit_seconds": units,
