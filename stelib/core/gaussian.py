@@ -115,16 +115,16 @@ def optimal_v(w, v_star, w_star) -> torch.Tensor:
 def expected_coarse_grad(v, w, v_star, w_star, ste: str, *, method: str = "auto") -> torch.Tensor:
     r"""E_Z[g_ste(v, w; Z)] in closed form, shape (..., n) (book: prop-yin-coarse).
 
-    With :math:`\varphi_0 = \varphi(0)`, :math:`a = 1/|w|` and
+    With :math:`\varphi_0 = \varphi(0)`, :math:`\kappa = 1/|w|` and
     :math:`h = |v|^2 + (1^\top v)^2 - (1^\top v)(1^\top v^*) + v^\top v^*`:
 
     - identity: :math:`\varphi_0(|v|^2\hat w - (v^\top v^*)\hat w^*)`
     - relu: :math:`\tfrac h2\varphi_0\hat w - \tfrac12 (v^\top v^*)\varphi_0(\hat w + \hat w^*)`
-    - crelu: :math:`\tfrac h2(\varphi_0-\varphi(a))\hat w - (v^\top v^*)(A\hat w + B u)` with
-      :math:`A = \varphi_0/2 - \varphi(a)\Phi(a\cot\theta)
-      + \cos\theta\,\varphi_0(\Phi(a/\sin\theta)-\tfrac12)`,
-      :math:`B = \sin\theta\,\varphi_0(\Phi(a/\sin\theta)-\tfrac12)`; at theta = 0 (pi) the
-      limits :math:`\Phi(a\cot\theta) \to 1\ (0)`, :math:`\Phi(a/\sin\theta)\to 1` are used.
+    - crelu: :math:`\tfrac h2(\varphi_0-\varphi(\kappa))\hat w - (v^\top v^*)(A\hat w + B u)` with
+      :math:`A = \varphi_0/2 - \varphi(\kappa)\Phi(\kappa\cot\theta)
+      + \cos\theta\,\varphi_0(\Phi(\kappa/\sin\theta)-\tfrac12)`,
+      :math:`B = \sin\theta\,\varphi_0(\Phi(\kappa/\sin\theta)-\tfrac12)`; at theta = 0 (pi) the
+      limits :math:`\Phi(\kappa\cot\theta) \to 1\ (0)`, :math:`\Phi(\kappa/\sin\theta)\to 1` are used.
     - any other registered STE (or ``method="quadrature"``), with the one-dimensional integrals
       :math:`N_1, M_1^+, P, Q` of :mod:`stelib.quadrature`:
       :math:`\big[\tfrac{N_1}2\big((1^\top v)(1^\top v - 1^\top v^*) - |v|^2 + v^\top v^*\big)
@@ -160,8 +160,8 @@ def coarse_true_inner(v, w, v_star, w_star, ste: str, *, method: str = "auto") -
     r"""<E g_ste, df/dw> in closed form, shape (...) (Yin et al.'s Lemmas 5, 8; book: prop-yin-corr).
 
     :math:`\frac{\sin\theta\,(v^\top v^*)^2}{(2\pi)^{3/2}|w|}\times c_{ste}` with
-    :math:`c = 1` (identity), :math:`1/2` (relu), :math:`\Phi(a/\sin\theta) - 1/2` (crelu,
-    :math:`a = 1/|w|`). Always >= 0; 0 at theta in {0, pi}. Any other registered STE:
+    :math:`c = 1` (identity), :math:`1/2` (relu), :math:`\Phi(\kappa/\sin\theta) - 1/2` (crelu,
+    :math:`\kappa = 1/|w|`). Always >= 0; 0 at theta in {0, pi}. Any other registered STE:
     :math:`(v^\top v^*)^2 Q / (2\pi|w|)` with Q of :mod:`stelib.quadrature` (>= 0 when mu' >= 0).
     """
     closed = closed_form(method, ste)

@@ -183,7 +183,8 @@ def expected_coarse_grad(v, w, a, ste: str, *, method: str = "auto") -> torch.Te
 
 
 def radial_coefficient(c, ste: str, *, method: str = "auto") -> torch.Tensor:
-    r"""r(c) with w_hat^T E g_ste = 2 phi(0) |a|^2 r(c) on the minimizing rays, c = 1/|w| > 0.
+    r"""r(c) with w_hat^T E g_ste = 2 phi(0) |a|^2 r(c) on the minimizing rays, c = 1/|w| > 0
+    (the book writes kappa for this c, and kappa* for c*).
 
     On a minimum (w_hat = +-a_hat, v = +-2 phi(0)|a|) the expected coarse gradient is radial:
     identity :math:`r = 1/\pi - 1`, relu :math:`r = 1/\pi - 1/2` (constants < 0: |w| grows
@@ -231,7 +232,7 @@ def tangential_coefficient(c, ste: str, *, method: str = "auto") -> torch.Tensor
 def vanishing_norm(ste: str) -> float | None:
     """|w| where the expected coarse gradient vanishes on a minimizing ray, or ``None``.
 
-    crelu: 1/c* with c* the unique root of 2 phi(0)(phi(0) - phi(c)) = Phi(c) - 1/2 - c phi(c)
+    crelu: 1/c* (the book's 1/kappa*) with c* the unique root of 2 phi(0)(phi(0) - phi(c)) = Phi(c) - 1/2 - c phi(c)
     (brentq, ~1e-15); it does not depend on |a| or n. identity, relu: ``None`` (the radial
     coefficient is a negative constant). Any other registered STE: the smallest radius of
     :func:`vanishing_radii` (its stability is there), ``None`` if there is none in
