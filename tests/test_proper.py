@@ -268,8 +268,9 @@ def test_vanishing_everywhere_threshold_and_ends():
         eps = 1e-13  # |R| <= 1e-13 * 0.7 < 1e-12 / pi: R is 0 at every radius, up to rounding
         found = vanishing.vanishing_radii(_flat_plus("t_eps", 0.0, eps), r_min=0.5, r_max=1.2, points=5)
         assert found.everywhere and (found.r_min, found.r_max) == (0.5, 1.2)
-        assert found.r_small == pytest.approx(eps * scipy_radial("hardtanh", 0.5), rel=1e-2, abs=0)
-        assert found.r_large == pytest.approx(eps * scipy_radial("hardtanh", 1.2), rel=1e-2, abs=0)
+        # R = eps * R_hardtanh is a difference of O(1) quadrature sums: rounding ~1e-16 absolute
+        assert found.r_small == pytest.approx(eps * scipy_radial("hardtanh", 0.5), rel=0, abs=3e-16)
+        assert found.r_large == pytest.approx(eps * scipy_radial("hardtanh", 1.2), rel=0, abs=3e-16)
     finally:
         for name in ("t_delta", "t_eps"):
             if name in ste.names():

@@ -28,6 +28,12 @@ For identity, relu and crelu the closed forms are used (``method="auto"``); any 
 a few scales s, and at :math:`\pm 1, \pm 2, \pm 4, \pm 8`: each piece is smooth, so the rule
 converges fast (about 1e-13 against the closed forms; the tests check it).
 
+The quadrature knows its own error: every integral is computed twice, on those pieces and on
+each piece halved, and the halved result is returned. Where the two differ by more than
+``TOLERANCE`` (1e-9) the surrogate derivative is not smooth between the split points (a jump
+or a kink that was not given as a breakpoint to :func:`stelib.ste.register`), and a
+``ValueError`` names the STE and the radius instead of returning a wrong number.
+
 Example
 -------
 >>> import torch
@@ -48,13 +54,16 @@ from stelib.core import _closedform as cf
 from stelib.core._validate import as_tensor, check_choice
 from stelib.core.ste import STE_NAMES, check_ste, get, registry_version, surrogate_derivative
 
-__all__ = ["Moments", "PlaneMoments", "closed_form", "moments", "nodes", "plane_moments"]
+__all__ = ["TOLERANCE", "Moments", "PlaneMoments", "closed_form", "moments", "nodes", "plane_moments"]
 
 HALF_WIDTH = 12.0  # phi(12) ~ 1e-32: the Gaussian mass beyond is below double rounding
 ORDER = 32  # Gauss-Legendre points per piece
 SCALES = (0.25, 1.0, 4.0, 16.0, 64.0)  # splits at +-s/r: resolves mu'(r x) when r is large
 FIXED = (1.0, 2.0, 4.0, 8.0)  # splits at +-x: resolves phi(x)
+TOLERANCE = 1e-9  # largest accepted gap between the rule and the rule on halved pieces
 _T, _W = np.polynomial.legendre.leggauss(ORDER)
+_T2 = np.concatenate([(_T - 1) / 2, (_T + 1) / 2])  # the same rule on both halves of [-1, 1]
+_W2 = np.concatenate([_W, _W]) / 2
 
 
 class Moments(NamedTuple):
@@ -89,21 +98,25 @@ def _radius(r) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=64)
-def _constants(ste: str, version: int, dtype: torch.dtype, device: torch.device):
-    """Split points (those scaled by 1/r, the fixed ones) and the Gauss-Legendre rule."""
+def _constants(ste: str, version: int, dtype: torch.dtype, device: torch.device, halved: bool = False):
+    """Split points (those scaled by 1/r, the fixed ones) and the Gauss-Legendre rule (on each
+    half of every piece when ``halved``)."""
     scaled = (*get(ste).breakpoints, *SCALES, *(-s for s in SCALES))
     fixed = (0.0, *FIXED, *(-f for f in FIXED), -HALF_WIDTH, HALF_WIDTH)
-    return tuple(torch.tensor(v, dtype=dtype, device=device) for v in (scaled, fixed, _T, _W))
+    t, w = (_T2, _W2) if halved else (_T, _W)
+    return tuple(torch.tensor(v, dtype=dtype, device=device) for v in (scaled, fixed, t, w))
 
 
-def nodes(r: torch.Tensor, ste: str, extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def nodes(r: torch.Tensor, ste: str, extra: torch.Tensor | None = None, *,
+          halved: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Quadrature nodes x and weights (Gaussian density included) for :math:`E[h(x)\mu'(rx)]`.
 
-    ``r`` has shape ``S``; ``extra`` (exactly ``S + (e,)``) adds split points. Returns two tensors of
-    shape ``S + (k,)``: :math:`E[h(x)\mu'(rx)] \approx \sum_k w_k h(x_k)\mu'(r x_k)`.
+    ``r`` has shape ``S``; ``extra`` (exactly ``S + (e,)``) adds split points; ``halved`` applies
+    the rule to both halves of every piece. Returns two tensors of shape ``S + (k,)``:
+    :math:`E[h(x)\mu'(rx)] \approx \sum_k w_k h(x_k)\mu'(r x_k)`.
     """
     r = r[..., None]
-    scaled, fixed, t, wq = _constants(ste, registry_version(), r.dtype, r.device)
+    scaled, fixed, t, wq = _constants(ste, registry_version(), r.dtype, r.device, halved)
     parts = [scaled / r, fixed.expand(*r.shape[:-1], -1)]
     if extra is not None:  # same leading shape as r (plane_moments broadcasts first)
         parts.append(extra)
@@ -127,10 +140,30 @@ def moments(r, ste: str, *, method: str = "auto") -> Moments:
         c = 1.0 / r
         first = cf.first_moment(c)
         return Moments(cf.cdf_minus_half(c), first, first, cf.second_moment(c))
-    x, w = nodes(r, ste)
-    wm = w * surrogate_derivative(r[..., None] * x, ste)
-    pos = (x > 0).to(x.dtype)
-    return Moments(wm.sum(-1), (wm * x).sum(-1), (wm * x * pos).sum(-1), (wm * x * x).sum(-1))
+
+    def integrals(x, wm):
+        pos = (x > 0).to(x.dtype)
+        return wm.sum(-1), (wm * x).sum(-1), (wm * x * pos).sum(-1), (wm * x * x).sum(-1)
+
+    return Moments(*_checked(r, ste, None, integrals))
+
+
+def _checked(r, ste, extra, integrals):
+    """``integrals(x, w * mu'(r x))`` on the pieces and on the halved pieces; the halved values,
+    or ``ValueError`` when the two differ by more than ``TOLERANCE`` (see the module docstring)."""
+    est = []
+    for halved in (False, True):
+        x, w = nodes(r, ste, extra, halved=halved)
+        est.append(integrals(x, w * surrogate_derivative(r[..., None] * x, ste)))
+    gap = torch.stack([(a - b).abs() for a, b in zip(*est, strict=True)]).amax(0)  # shape of r
+    if bool((gap > TOLERANCE).any()):
+        k = int(gap.flatten().argmax())
+        raise ValueError(
+            f"quadrature for STE {ste!r} is inaccurate at |w| = {float(r.flatten()[k]):.6g} (estimated "
+            f"error {float(gap.flatten()[k]):.1e} > {TOLERANCE:g}): its derivative jumps or has a kink "
+            f"that is not a breakpoint; register it with breakpoints=(...) at those points "
+            f"(declared now: {get(ste).breakpoints})")
+    return est[1]
 
 
 def plane_moments(r, cos, sin, ste: str, *, method: str = "auto") -> PlaneMoments:
@@ -160,11 +193,13 @@ def plane_moments(r, cos, sin, ste: str, *, method: str = "auto") -> PlaneMoment
         return PlaneMoments(cf.PHI0 / 2 - cf.pdf(a) * cot + cos * cf.PHI0 * big, sin * cf.PHI0 * big)
     tan = sin / cos.abs().clamp(min=1e-300)
     extra = torch.stack([f * tan for f in (0.25, 1.0, 4.0, 16.0, -0.25, -1.0, -4.0, -16.0)], dim=-1)
-    x, w = nodes(r, ste, extra)
-    wm = w * surrogate_derivative(r[..., None] * x, ste)
     cot = torch.where(par, torch.zeros_like(sin), cos / torch.where(par, torch.ones_like(sin), sin))[..., None]
-    kx = cot * x
-    step = torch.where(cos[..., None] > 0, (x > 0).to(x.dtype), (x < 0).to(x.dtype))
-    Phi = torch.where(par[..., None], step, cf.cdf(kx))
-    phi = torch.where(par[..., None], torch.zeros_like(kx), cf.pdf(kx))
-    return PlaneMoments((wm * x * Phi).sum(-1), (wm * phi).sum(-1))
+
+    def integrals(x, wm):
+        kx = cot * x
+        step = torch.where(cos[..., None] > 0, (x > 0).to(x.dtype), (x < 0).to(x.dtype))
+        Phi = torch.where(par[..., None], step, cf.cdf(kx))
+        phi = torch.where(par[..., None], torch.zeros_like(kx), cf.pdf(kx))
+        return (wm * x * Phi).sum(-1), (wm * phi).sum(-1)
+
+    return PlaneMoments(*_checked(r, ste, extra, integrals))

@@ -119,9 +119,12 @@ def register(name: str, derivative: Callable[[torch.Tensor], torch.Tensor], *, d
     ``derivative(x)`` takes a floating tensor and returns mu'(x) elementwise (same shape and
     floating dtype); it is probed before anything is registered, on the 13 points
     ``linspace(-3, 3, 13)`` in float64 and on ``linspace(-2, 2, 6)`` in float32 shaped 2 x 3,
-    and must return finite values of the input's shape there. Give the
+    and must return finite values of the input's shape there (and wherever the library evaluates
+    it later: a non-finite value raises ``ValueError`` naming the STE and the range). Give the
     points where mu' jumps or has a kink as ``breakpoints`` (e.g. ``(-1, 1)`` for
-    1{|x| < 1}): expectations under Gaussian inputs are computed by quadrature split there.
+    1{|x| < 1}): expectations under Gaussian inputs are computed by quadrature split there, and
+    the quadrature refuses (``ValueError``) when a jump or kink it was not told of makes it
+    inaccurate.
     A name already registered raises ``ValueError`` (always for the six names stelib
     registers, otherwise unless ``replace=True``). Example (three lines)::
 
@@ -289,6 +292,12 @@ def surrogate_derivative(x, ste: str, *, upper: float = 1.0) -> torch.Tensor:
     if not isinstance(y, torch.Tensor) or y.shape != x.shape:
         raise ValueError(f"derivative of {ste!r} returned {type(y).__name__} of shape "
                          f"{tuple(getattr(y, 'shape', ()))} for x of shape {tuple(x.shape)}")
+    bad = ~torch.isfinite(y) & torch.isfinite(x)  # a non-finite input is the caller's to report
+    if bool(bad.any()):
+        xs = x[bad]
+        raise ValueError(f"derivative of {ste!r} is not finite at {int(bad.sum())} of {x.numel()} points, "
+                         f"x in [{float(xs.min()):.6g}, {float(xs.max()):.6g}]: mu' must be finite wherever "
+                         f"the library evaluates it")
     return y.to(x.dtype)
 
 
