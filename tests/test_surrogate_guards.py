@@ -101,3 +101,14 @@ def test_a_derivative_not_finite_beyond_the_probes_is_refused(registered):
     # a non-finite *input* is refused as such, not blamed on the derivative
     with pytest.raises(ValueError, match="^x contains non-finite"):
         ste.surrogate_derivative(torch.tensor([math.nan]), "sigmoid")
+
+
+def test_vanishing_radii_use_signs_not_products(registered):
+    from stelib.vanishing import vanishing_radii
+
+    ref = vanishing_radii("hardtanh").radii[0].radius
+    far = vanishing_radii("hardtanh", r_min=1e-3, r_max=1e300)  # R underflows to 0 at huge |w|
+    assert [round(x.radius, 9) for x in far.radii] == [round(ref, 9)]
+    tiny = registered("guard_tiny", lambda x: 1e-300 * (x.abs() < 1).to(x.dtype), breakpoints=(-1.0, 1.0))
+    found = vanishing_radii(tiny)  # R ~ 1e-301: a product of two values underflows
+    assert len(found.radii) == 1 and found.radii[0].radius == pytest.approx(ref, rel=1e-9)

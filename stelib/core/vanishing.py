@@ -87,10 +87,17 @@ def _vanishing(ste: str, r_min: float, r_max: float, points: int, version: int) 
     if float(R.abs().max()) <= 1e-12 * max(scale, 1e-300):
         return VanishingSet(ste, (), True, float(R[0]), float(R[-1]), r_min, r_max)
     out = []
-    for i in torch.nonzero((R[:-1] * R[1:] < 0) | (R[:-1] == 0)).flatten().tolist():
-        lo, hi = float(grid[i]), float(grid[i + 1])
-        root = lo if float(R[i]) == 0 else scipy.optimize.brentq(
-            lambda t: _radial_at(ste, t), lo, hi, xtol=1e-14, rtol=8.9e-16)
+    # signs, not products (a product of two tiny values underflows to 0), and only between
+    # nonzero values: a run of exact zeros (R underflowing at extreme radii) is no root
+    nonzero = torch.nonzero(R != 0).flatten().tolist()
+    sign = torch.sign(R)
+    for i, j in zip(nonzero, nonzero[1:], strict=False):
+        if sign[i] == sign[j]:
+            continue
+        lo, hi = float(grid[i]), float(grid[j])
+        size = max(abs(float(R[i])), abs(float(R[j])))  # Brent's method on R / size: values of order 1
+        root = scipy.optimize.brentq(lambda t, size=size: _radial_at(ste, t) / size, lo, hi,
+                                     xtol=1e-300, rtol=8.9e-16)
         h = 1e-5 * root
         slope = (_radial_at(ste, root + h) - _radial_at(ste, root - h)) / (2 * h)
         m0 = float(moments(torch.tensor([root], dtype=torch.float64), ste).m0[0])
