@@ -26,7 +26,8 @@ layers above it in this list:
 ``stelib/tooling`` -- the book's tooling
     ``params`` and ``specs`` (every chapter's parameters and their rules), ``cli`` (the
     ``stelib`` command), ``book`` (executing and building the book), ``sweep`` (parameter
-    sweeps on one machine or a Dask cluster), ``results`` (computing and checking stored results).
+    sweeps on one machine or a Dask cluster), ``results`` (computing and checking stored results), ``provenance`` (what produced a
+    run, recorded in its metadata).
 
 The folders are not part of the names: every module keeps its short name, ``stelib.ste``,
 ``stelib.practice``, ``stelib.book`` (imported, run with ``python -m`` or named as a Sphinx
@@ -66,7 +67,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "analyses": ("bignets", "datasets", "fields", "general_inputs", "lloyd", "outcomes",
                  "plotting", "practice", "practice_report", "profile", "proper", "quantnets",
                  "stored", "symmetry"),
-    "tooling": ("book", "cli", "params", "results", "specs", "sweep"),
+    "tooling": ("book", "cli", "params", "provenance", "results", "specs", "sweep"),
 }
 _HOME = {name: f"{__name__}.{layer}.{name}" for layer, names in LAYERS.items() for name in names}
 

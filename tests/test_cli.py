@@ -280,6 +280,9 @@ def test_rerun_writes_when_finished_and_refuses_to_overwrite(toy_book, tmp_path,
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "x = 3" in injected[0].source
     assert nb.cells[-1].outputs[0]["text"] == "6\n"
+    prov = nb.metadata["stelib"]["provenance"]  # what produced the run, as a sweep records it
+    assert prov["parameters"]["x"] == 3 and prov["chapter"] == "toy.ipynb" and len(prov["chapter_sha256"]) == 64
+    assert nb.metadata["papermill"]["output_path"] == str(runs[0])  # the final name
     mask = os.umask(0o022)
     os.umask(mask)
     assert stat.S_IMODE(runs[0].stat().st_mode) == 0o666 & ~mask  # as open() would create it

@@ -396,3 +396,54 @@ def test_points_in_parallel_threads_each_run_in_their_folder_and_leave_the_proce
         assert ok, err
         printed = nbformat.reads(text, as_version=4).cells[-1].outputs[0]["text"].strip()
         assert Path(printed).resolve() == d.resolve()
+
+
+def test_a_finished_point_is_reused_only_with_the_same_provenance(chapter, tmp_path, capsys):
+    """Each run records what produced it; a changed chapter, user module, or a foreign file
+    under a point's name makes the sweep run the point again and say why."""
+    from stelib import provenance
+
+    out = tmp_path / "out"
+    sweep.run(chapter, {"a": [1], "mode": ["x"]}, out, workers=1, spec=SPEC)
+    (nb_path,) = [p for p in out.glob("tiny-*.ipynb") if ".failed" not in p.name]
+    meta = json.loads(nb_path.read_text())["metadata"]
+    rec = meta["stelib"]["provenance"]
+    assert rec["chapter"] == "tiny.ipynb" and rec["parameters"]["a"] == 1 and rec["stelib"]
+    assert len(rec["chapter_sha256"]) == len(rec["library_sha256"]) == 64
+    assert meta["papermill"]["output_path"] == str(nb_path)  # the final name, not a temporary one
+    capsys.readouterr()
+
+    sweep.run(chapter, {"a": [1], "mode": ["x"]}, out, workers=1, spec=SPEC)
+    assert "skip (finished)" in capsys.readouterr().err
+
+    nb = nbformat.read(str(chapter.path), as_version=4)  # the chapter changes: the point is stale
+    nb.cells[-1].source += "\nglue(\"extra\", 7, display=False)"
+    nbformat.write(nb, str(chapter.path))
+    res = sweep.run(chapter, {"a": [1], "mode": ["x"]}, out, workers=1, spec=SPEC)
+    assert "rerun (chapter changed)" in capsys.readouterr().err
+    assert res.rows[0]["extra"] == 7
+
+    nb_path.write_text("{ truncated")  # a foreign or truncated file under the point's name
+    res = sweep.run(chapter, {"a": [1], "mode": ["x"]}, out, workers=1, spec=SPEC)
+    assert "rerun (no provenance" in capsys.readouterr().err and res.rows[0]["status"] == "ok"
+    assert provenance.recorded(nb_path)["parameters"]["mode"] == "x"
+
+
+def test_provenance_sees_a_changed_user_module(tmp_path):
+    from stelib import provenance
+
+    chap = tmp_path / "c.ipynb"
+    chap.write_text("{}")
+    (tmp_path / "my_surrogates.py").write_text("X = 1\n")
+    values = {"ste_modules": ["my_surrogates"], "a": 1}
+    first = provenance.record(chap, values, commit="abc")
+    assert first["modules_sha256"]["my_surrogates"] != "not found"
+    run = tmp_path / "run.ipynb"
+    run.write_text(provenance.stamp(json.dumps({"cells": [], "metadata": {}}), first, run))
+    assert provenance.mismatch(run, first) is None
+    assert provenance.mismatch(run, provenance.record(chap, values, commit="other")) is None  # info only
+    (tmp_path / "my_surrogates.py").write_text("X = 2\n")
+    assert provenance.mismatch(run, provenance.record(chap, values, commit="abc")) == "module my_surrogates changed"
+    assert provenance.mismatch(run, provenance.record(chap, {**values, "a": 2}, commit="abc")) == "parameters changed"
+    assert provenance.record(chap, {"ste_modules": ["no_such_module_x"]}, commit="")["modules_sha256"] == {
+        "no_such_module_x": "not found"}

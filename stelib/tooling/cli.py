@@ -228,6 +228,10 @@ def cmd_rerun(args) -> int:
             papermill.execute_notebook(str(ch.path), str(tmp), parameters=changed,
                                        kernel_name="python3", progress_bar=not args.no_progress,
                                        cwd=str(ch.path.parent))
+        from stelib.tooling import provenance
+
+        prov = provenance.record(ch.path, values, commit=book.git_commit(root))
+        tmp.write_text(provenance.stamp(tmp.read_text(), prov, out))  # what produced this run
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)  # atomic; replaces a link itself, never its target
     except papermill.PapermillExecutionError as exc:

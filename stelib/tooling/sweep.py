@@ -10,7 +10,11 @@ is checked against the chapter's spec and rules (:func:`stelib.params.check_over
 parameter, and nothing is written. Each point is then executed with papermill into
 ``DIR/<chapter>-<hash of the parameter values>.ipynb`` -- the file name ``rerun`` gives the
 same values (:func:`stelib.cli.output_path`) -- so a second call skips the points already
-finished and a sweep that was interrupted continues where it stopped. A point that fails is
+finished and a sweep that was interrupted continues where it stopped. A finished point is
+reused only when the provenance recorded in its metadata (:mod:`stelib.provenance`: stelib's
+version and source, the chapter, any user STE module, the parameters) matches; otherwise it is
+run again and the log says why (a truncated or foreign file under a point's name counts as
+unfinished). A point that fails is
 reported, its partly executed notebook kept as ``...-<hash>.failed.ipynb`` (retried on the
 next call), and the others go on.
 
@@ -45,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stelib.tooling import book, params
+from stelib.tooling import book, params, provenance
 from stelib.tooling.cli import output_path
 from stelib.tooling.params import ChapterSpec
 
@@ -266,16 +270,24 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
         raise ValueError(f"workers={workers!r} must be an integer >= 1")
     outdir = Path(outdir).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
-    todo = [p for p in points if not p.path.exists()]
+    commit, library = book.git_commit(chapter.path.parent.parent), provenance.library_hash()
+    prov = {p.path: provenance.record(chapter.path, p.values, commit=commit, library=library) for p in points}
+    todo = []
     for p in points:
-        if p not in todo:
-            print(f"skip (finished): {_plain(p.overrides)} -> {p.path.name}", file=log)
+        why = provenance.mismatch(p.path, prov[p.path]) if p.path.exists() else "not run yet"
+        if why is None:
+            print(f"skip (finished): {_plain(p.overrides)} -> {p.path.name} (same provenance)", file=log)
+        else:
+            todo.append(p)
+            if p.path.exists():
+                print(f"rerun ({why}): {_plain(p.overrides)} -> {p.path.name}", file=log)
     failed: list[Point] = []
     errors: dict[Path, str] = {}
 
     def done(p: Point, ok: bool, text: str | None, err: str) -> None:
         target = p.path if ok else p.path.with_suffix(".failed.ipynb")
         if text is not None:
+            text = provenance.stamp(text, prov[p.path], target)
             _write_atomic(target, lambda tmp: tmp.write_text(text))
         if ok:
             p.path.with_suffix(".failed.ipynb").unlink(missing_ok=True)
@@ -292,7 +304,7 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
     rows = []
     for p in points:
         row = {k: _cell(v) for k, v in p.overrides.items()}
-        if p.path.exists():
+        if p.path.exists() and provenance.mismatch(p.path, prov[p.path]) is None:
             row |= {"status": "ok", "notebook": p.path.name}
             row |= {(k if k not in row else f"glued {k}"): v for k, v in glued_scalars(p.path).items()}
         else:
