@@ -447,3 +447,66 @@ def test_provenance_sees_a_changed_user_module(tmp_path):
     assert provenance.mismatch(run, provenance.record(chap, {**values, "a": 2}, commit="abc")) == "parameters changed"
     assert provenance.record(chap, {"ste_modules": ["no_such_module_x"]}, commit="")["modules_sha256"] == {
         "no_such_module_x": "not found"}
+
+
+def test_cli_guards_large_grids_busy_cores_and_unwritable_folders(tmp_path, monkeypatch, capsys):
+    ran = []
+    monkeypatch.setattr(sweep, "run", lambda *a, **kw: ran.append(1) or sweep.SweepResult([], [], tmp_path, None))
+    big = ["-p", "seed", ",".join(str(i) for i in range(sweep.CONFIRM_ABOVE + 1))]
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
+    out = tmp_path / "big"
+    assert cli.main(["sweep", "primer", *big, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{sweep.CONFIRM_ABOVE + 1} grid points" in err and "--yes" in err and not ran and not out.exists()
+    assert cli.main(["sweep", "primer", *big, "-o", str(out), "--yes"]) == 0 and ran
+    few = ["-p", "seed", "0,1"]
+    assert cli.main(["sweep", "primer", *few, "-o", str(tmp_path / "w"), "--workers", str(os.cpu_count() + 5)]) == 0
+    assert "more than the" in capsys.readouterr().err
+    ran.clear()
+    assert cli.main(["sweep", "primer", *few, "-o", "/proc/stelib-cannot-write"]) == 2  # checked before running
+    assert "cannot write into" in capsys.readouterr().err and not ran
+
+
+def test_ctrl_c_stops_a_local_sweep_and_keeps_what_finished(tmp_path):
+    """A real SIGINT while one point sleeps: no new point starts, the sleeping kernel is ended,
+    the finished point and the CSV are kept, and sweep.run raises SweepInterrupted at once."""
+    import signal
+    import threading
+    import time
+
+    import psutil
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\nfrom myst_nb import glue\nif a > 1:\n    time.sleep(120)\n"
+                                          "glue('a2', 2 * a, display=False)")]
+    (tmp_path / "book").mkdir()
+    path = tmp_path / "book" / "slow.ipynb"
+    nbformat.write(nb, str(path))
+    chapter = book.Chapter("slow", path, "slow")
+    spec = ChapterSpec("slow", {"a": Int(0, 5)})
+    out = tmp_path / "out"
+
+    def interrupt_when_one_finished():
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if [p for p in out.glob("slow-*.ipynb") if ".failed" not in p.name]:
+                time.sleep(2.0)  # the slow points are sleeping in their kernels by now
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=interrupt_when_one_finished, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(sweep.SweepInterrupted) as stop:
+        sweep.run(chapter, {"a": [1, 2, 3, 4]}, out, workers=2, spec=spec, log=io.StringIO())
+    assert time.monotonic() - start < 60  # not the 120 s of a sleeping point
+    rows = {r["a"]: r["status"] for r in read_csv(out / "sweep.csv")}
+    assert rows["1"] == "ok" and {rows["2"], rows["3"], rows["4"]} <= {"failed: interrupted"} | {
+        s for s in rows.values() if s.startswith("failed")}
+    assert len([p for p in out.glob("slow-*.ipynb") if ".failed" not in p.name]) == 1
+    assert stop.value.result.rows[0]["status"] == "ok"
+    time.sleep(0.5)
+    left = [c for c in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]
+    assert not left, "kernels left running after Ctrl-C"

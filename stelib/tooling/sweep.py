@@ -36,6 +36,7 @@ chapter's packages but no shared file system. The client alone writes files.
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import itertools
 import json
@@ -53,6 +54,7 @@ from stelib.tooling import book, params, provenance
 from stelib.tooling.cli import output_path
 from stelib.tooling.params import ChapterSpec
 
+CONFIRM_ABOVE = 100  # a larger grid runs only with --yes (or a "y" at the terminal)
 RECORD_PREFIX = "application/papermill.record/"
 RECORD_JSON = "application/papermill.record+json"  # papermill's own pm.record
 
@@ -238,11 +240,19 @@ def _execute(todo: list[Point], source: str, cwd: str, workers: int, scheduler: 
         # process that holds PyTorch's threads.)
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_point, source, _plain(p.overrides), cwd): p for p in todo}
+        pool = ThreadPoolExecutor(max_workers=workers)
+        futures = {pool.submit(run_point, source, _plain(p.overrides), cwd): p for p in todo}
+        try:
             for fut in as_completed(futures):
                 exc = fut.exception()
                 done(futures[fut], *(fut.result() if exc is None else (False, None, f"{type(exc).__name__}: {exc}")))
+        except KeyboardInterrupt:  # Ctrl-C: start nothing more, end the running kernels
+            for fut in futures:
+                fut.cancel()
+            _end_kernels()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return
     from distributed import Client, as_completed
 
@@ -253,6 +263,37 @@ def _execute(todo: list[Point], source: str, cwd: str, workers: int, scheduler: 
                 done(futures[fut], *fut.result())
             else:
                 done(futures[fut], False, None, f"{type(fut.exception()).__name__}: {fut.exception()}")
+
+
+def _end_kernels(grace: float = 3.0) -> None:
+    """Terminate the Jupyter kernels this process started (then kill what is left after
+    ``grace`` seconds): their worker threads then return at once with an error."""
+    import psutil
+
+    kernels = [c for c in psutil.Process().children(recursive=True)
+               if "ipykernel" in " ".join(_cmdline(c))]
+    for k in kernels:
+        with contextlib.suppress(psutil.Error):
+            k.terminate()
+    _, alive = psutil.wait_procs(kernels, timeout=grace)
+    for k in alive:
+        with contextlib.suppress(psutil.Error):
+            k.kill()
+
+
+def _cmdline(proc) -> list[str]:
+    try:
+        return proc.cmdline()
+    except Exception:  # a process that ended or is not ours to read
+        return []
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C during a sweep: ``result`` holds what finished (its CSV is written)."""
+
+    def __init__(self, result: SweepResult):
+        super().__init__("interrupted")
+        self.result = result
 
 
 def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, *, workers: int | None = None,
@@ -283,6 +324,7 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
                 print(f"rerun ({why}): {_plain(p.overrides)} -> {p.path.name}", file=log)
     failed: list[Point] = []
     errors: dict[Path, str] = {}
+    interrupted = False
 
     def done(p: Point, ok: bool, text: str | None, err: str) -> None:
         target = p.path if ok else p.path.with_suffix(".failed.ipynb")
@@ -300,7 +342,11 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
     if todo:
         print(f"running {len(todo)} of {len(points)} grid points of {chapter.name} "
               f"({'on ' + scheduler if scheduler else f'{workers} local workers'})", file=log)
-        _execute(todo, chapter.path.read_text(), str(chapter.path.parent), workers, scheduler, done)
+        try:
+            _execute(todo, chapter.path.read_text(), str(chapter.path.parent), workers, scheduler, done)
+        except KeyboardInterrupt:
+            interrupted = True
+            print("interrupted: no new grid point is started; finished ones are kept", file=log)
     rows = []
     for p in points:
         row = {k: _cell(v) for k, v in p.overrides.items()}
@@ -308,13 +354,17 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
             row |= {"status": "ok", "notebook": p.path.name}
             row |= {(k if k not in row else f"glued {k}"): v for k, v in glued_scalars(p.path).items()}
         else:
-            row |= {"status": "failed: " + errors.get(p.path, "not run"), "notebook": ""}
+            why = errors.get(p.path, "interrupted" if interrupted else "not run")
+            row |= {"status": "failed: " + why, "notebook": ""}
         rows.append(row)
     csv_path = outdir / "sweep.csv"
     _write_atomic(csv_path, lambda tmp: write_csv(rows, tmp))
     fig_path = outdir / "sweep.png"
     drawn = _write_figure(rows, list(grid), fig_path)
-    return SweepResult(points, rows, csv_path, fig_path if drawn else None, failed)
+    result = SweepResult(points, rows, csv_path, fig_path if drawn else None, failed)
+    if interrupted:
+        raise SweepInterrupted(result)
+    return result
 
 
 def _cell(v: Any) -> Any:
@@ -400,7 +450,20 @@ def add_parser(sub, common) -> None:
                    help="points run at once, each in its own kernel (default: half the CPU cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on this Dask distributed scheduler (e.g. tcp://host:8786) instead")
+    p.add_argument("--yes", action="store_true",
+                   help=f"run a grid of more than {CONFIRM_ABOVE} points without asking")
     p.set_defaults(func=cmd_sweep)
+
+
+def _check_writable(outdir: Path, error) -> None:
+    """Make ``outdir`` and write a file into it before any point runs; ``error`` otherwise."""
+    try:
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=outdir, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise error(f"cannot write into {params.short(str(outdir))}: {exc.strerror or exc}") from None
 
 
 def cmd_sweep(args) -> int:
@@ -416,10 +479,27 @@ def cmd_sweep(args) -> int:
         grid = parse_grid(args.param or [])
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers {args.workers} must be an integer >= 1")
-        grid_points(chapter, grid, outdir, spec)  # validate everything before touching the disk
+        points = grid_points(chapter, grid, outdir, spec)  # validate everything before touching the disk
     except ValueError as exc:
         raise cli.UsageError(str(exc)) from None
-    result = run(chapter, grid, outdir, workers=args.workers, scheduler=args.scheduler, spec=spec)
+    cores = os.cpu_count() or 1
+    if args.workers is not None and args.workers > cores and args.scheduler is None:
+        print(f"warning: --workers {args.workers} is more than the {cores} CPU cores; points will "
+              f"compete for them", file=sys.stderr)
+    print(f"{len(points)} grid points", file=sys.stderr)
+    if len(points) > CONFIRM_ABOVE and not args.yes:
+        if not sys.stdin.isatty():
+            raise cli.UsageError(f"{len(points)} grid points is more than {CONFIRM_ABOVE}: pass --yes to run them")
+        if input(f"run {len(points)} grid points? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise cli.UsageError("not confirmed; nothing was run")
+    _check_writable(outdir, cli.UsageError)
+    try:
+        result = run(chapter, grid, outdir, workers=args.workers, scheduler=args.scheduler, spec=spec)
+    except SweepInterrupted as stop:
+        finished = sum(r.get("status") == "ok" for r in stop.result.rows)
+        print(f"interrupted: {finished} of {len(stop.result.points)} grid points finished (in "
+              f"{stop.result.csv}); the same command continues with the others", file=sys.stderr)
+        return cli.INTERRUPTED
     ok = len(result.points) - len(result.failed)
     print(f"{ok} of {len(result.points)} grid points finished, {len(result.failed)} failed")
     print(result.csv)
