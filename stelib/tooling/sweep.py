@@ -456,12 +456,16 @@ def add_parser(sub, common) -> None:
 
 
 def _check_writable(outdir: Path, error) -> None:
-    """Make ``outdir`` and write a file into it before any point runs; ``error`` otherwise."""
+    """Before any point runs: a file can be written into ``outdir``, or, while it does not
+    exist yet, a folder into its nearest existing parent (nothing is left behind); ``error``
+    otherwise."""
+    outdir = Path(outdir)
+    base = next((p for p in (outdir, *outdir.parents) if p.exists()), None)
     try:
-        Path(outdir).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=outdir, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(probe)
+        if base is None:
+            raise OSError(f"no existing folder above {outdir}")
+        probe = Path(tempfile.mkdtemp(dir=base, prefix=".write-test-"))
+        probe.rmdir()
     except OSError as exc:
         raise error(f"cannot write into {params.short(str(outdir))}: {exc.strerror or exc}") from None
 
