@@ -392,3 +392,24 @@ def test_no_command_and_a_closed_pipe(monkeypatch, capsys):
     monkeypatch.setattr(cli.sys, "stderr", io.StringIO())  # main closes it, as for `stelib list | head`
     assert cli.main(["list"]) == 0
     assert cli.sys.stderr.closed
+
+
+def test_two_identical_reruns_never_replace_each_other(toy_book, tmp_path, monkeypatch, capsys):
+    """The final name is created exclusively: when a run with the same parameters finishes
+    first, the later one keeps it and exits 2 instead of replacing it."""
+    import papermill
+
+    out = tmp_path / "runs"
+    real = papermill.execute_notebook
+
+    def racing(src, dst, **kw):
+        real(src, dst, **kw)  # meanwhile another run with the same values finishes first:
+        other = Path(dst).parent / cli.output_path(cli._chapter("toy", toy_book), {"x": 3}, out).name
+        other.write_text("the other run")
+
+    monkeypatch.setattr(papermill, "execute_notebook", racing)
+    assert _rerun(toy_book, out, "-p", "x", "3") == 2
+    assert "appeared while this run was going" in capsys.readouterr().err
+    (kept,) = out.glob("toy-*.ipynb")
+    assert kept.read_text() == "the other run"
+    assert [p.name for p in out.iterdir()] == [kept.name]  # no temporary file left

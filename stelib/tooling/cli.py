@@ -233,7 +233,16 @@ def cmd_rerun(args) -> int:
         prov = provenance.record(ch.path, values, commit=book.git_commit(root))
         tmp.write_text(provenance.stamp(tmp.read_text(), prov, out))  # what produced this run
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, out)  # atomic; replaces a link itself, never its target
+        if args.overwrite:
+            os.replace(tmp, out)  # atomic; replaces a link itself, never its target
+        else:
+            try:
+                os.link(tmp, out)  # exclusive: fails if a run with these values finished meanwhile
+            except FileExistsError:
+                print(f"error: {out} appeared while this run was going (another run with the same "
+                      f"parameters); it was kept, this run discarded (pass --overwrite to replace)",
+                      file=sys.stderr)
+                return USAGE_ERROR
     except papermill.PapermillExecutionError as exc:
         failed = out.with_name(f"{out.stem}.failed.ipynb")
         os.replace(tmp, failed)
