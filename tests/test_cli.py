@@ -11,6 +11,7 @@ folder. Runs that execute use a toy book (one tiny chapter) so they take seconds
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import signal
@@ -413,3 +414,34 @@ def test_two_identical_reruns_never_replace_each_other(toy_book, tmp_path, monke
     (kept,) = out.glob("toy-*.ipynb")
     assert kept.read_text() == "the other run"
     assert [p.name for p in out.iterdir()] == [kept.name]  # no temporary file left
+
+
+def test_execute_records_only_finished_chapters_atomically_and_stops_on_ctrl_c(toy_book, monkeypatch, capsys):
+    timings = book.timings_path(toy_book)
+    calls = []
+
+    def fake(path, **kw):
+        calls.append(path.stem)
+        if mode == "fail":
+            raise RuntimeError("boom")
+        if mode == "interrupt":
+            raise KeyboardInterrupt
+        return 1.5
+
+    monkeypatch.setattr(book, "execute_notebook", fake)
+    mode = "ok"
+    assert cli.main(["execute", "--root", str(toy_book)]) == 0
+    rec = json.loads(timings.read_text())
+    assert rec["chapters"]["toy"]["seconds"] == 1.5 and "stelib" in rec["chapters"]["toy"]["environment"]
+    before = timings.read_text()
+    mode = "fail"  # a failed chapter changes neither its time nor the recorded environment
+    assert cli.main(["execute", "--root", str(toy_book)]) == 1
+    assert timings.read_text() == before
+    mode = "interrupt"  # Ctrl-C: stop, exit 130, record nothing
+    assert cli.main(["execute", "--root", str(toy_book)]) == 130
+    assert "interrupted" in capsys.readouterr().err and timings.read_text() == before
+    assert not list(timings.parent.glob(".*.tmp"))
+    timings.write_text('{"chapters": ')  # a corrupt record is reported before anything runs
+    calls.clear()
+    assert cli.main(["execute", "--root", str(toy_book)]) == 2
+    assert "corrupt" in capsys.readouterr().err and not calls

@@ -23,12 +23,14 @@ failed to execute (read from myst-nb's execution records).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -216,8 +218,48 @@ def execute_notebook(path: Path, *, timeout: int = 600) -> float:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
-    nbformat.write(nb, str(path))
+    text = nbformat.writes(nb)
+    _write_atomic(path, text if text.endswith("\n") else text + "\n")  # as nbformat.write, atomically
     return seconds
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path``.lock for the duration (concurrent ``execute`` runs)."""
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read_record(timings: Path) -> dict:
+    if not timings.exists():
+        return {}
+    try:
+        record = json.loads(timings.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        raise ValueError(f"{timings} is corrupt ({exc}); restore it from git "
+                         f"(git checkout -- {timings.name}) or delete it, then execute again") from None
+    return record
 
 
 def strip_execution_metadata(nb) -> None:
@@ -249,26 +291,39 @@ def execute(names: list[str] | None = None, *, root: Path = ROOT) -> int:
 
     chs = chapters(root) if not names else [chapter(n, root) for n in names]
     timings = timings_path(root)
-    record = json.loads(timings.read_text()) if timings.exists() else {}
-    times = record.get("chapters", {})
+    _read_record(timings)  # a corrupt record is reported before anything runs
+    done: dict[str, dict] = {}
     status = 0
     bar = tqdm(chs, desc="chapters", unit="chapter", file=sys.stderr, dynamic_ncols=True)
-    for ch in bar:
-        bar.set_postfix_str(ch.name)
-        try:
-            seconds = execute_notebook(ch.path)
-        except Exception as exc:  # report and carry on with the other chapters
-            bar.write(f"{ch.name}: FAILED\n  {type(exc).__name__}: {str(exc)[-2000:]}")
-            status = 1
-            continue
-        over = "  OVER the 60 s budget" if seconds > BUDGET_SECONDS else ""
-        bar.write(f"{ch.name}: {seconds:.1f} s{over}")
-        times[ch.name] = {"seconds": round(seconds, 1), "title": ch.title}
+    try:
+        for ch in bar:
+            bar.set_postfix_str(ch.name)
+            try:
+                seconds = execute_notebook(ch.path)
+            except Exception as exc:  # report and carry on with the other chapters
+                bar.write(f"{ch.name}: FAILED\n  {type(exc).__name__}: {str(exc)[-2000:]}")
+                status = 1
+                continue
+            over = "  OVER the 60 s budget" if seconds > BUDGET_SECONDS else ""
+            bar.write(f"{ch.name}: {seconds:.1f} s{over}")
+            done[ch.name] = {"seconds": round(seconds, 1), "title": ch.title}
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\ninterrupted: the chapter being executed was left as it was; "
+              f"{len(done)} finished chapter(s) recorded", file=sys.stderr)
+        status = 130
     bar.close()
-    known = {c.name for c in chapters(root)}
-    record = {"chapters": {k: v for k, v in times.items() if k in known},
-              "environment": versions(root), "budget_seconds": BUDGET_SECONDS}
-    timings.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    if done:  # only chapters that finished change the record, each with its own environment
+        env = versions(root)
+        with _locked(timings):
+            record = _read_record(timings)  # re-read: another execute may have written meanwhile
+            times = record.get("chapters", {})
+            for name, entry in done.items():
+                times[name] = {**entry, "environment": env}
+            known = {c.name for c in chapters(root)}
+            record = {"chapters": {k: v for k, v in times.items() if k in known},
+                      "environment": env, "budget_seconds": BUDGET_SECONDS}
+            _write_atomic(timings, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return status
 
 

@@ -282,7 +282,10 @@ def cmd_execute(args) -> int:
     root = _need_root(args)
     for name in args.names:
         _chapter(name, root)
-    return book.execute(args.names, root=root)
+    try:
+        return book.execute(args.names, root=root)
+    except ValueError as exc:  # a corrupt chapters/reproducibility.json, reported before anything runs
+        raise UsageError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------ parser
