@@ -100,6 +100,7 @@ def test_cli_hands_the_grid_to_run(tmp_path, monkeypatch, capsys):
         return sweep.SweepResult(pts, [], outdir / "sweep.csv", None, pts[:1])
 
     monkeypatch.setattr(sweep, "run", fake_run)
+    monkeypatch.setattr(sweep, "_check_scheduler", lambda address, error: None)  # no cluster here
     rc = cli.main(["sweep", "primer", "-p", "bits", "1,2", "-p", "scales", "[0.5, 2],[1]", "-o", str(tmp_path),
                    "--workers", "3", "--scheduler", "tcp://h:8786"])
     assert rc == 1  # one failed point
@@ -510,3 +511,27 @@ def test_ctrl_c_stops_a_local_sweep_and_keeps_what_finished(tmp_path):
     time.sleep(0.5)
     left = [c for c in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]
     assert not left, "kernels left running after Ctrl-C"
+
+
+def test_cli_refuses_a_bad_or_silent_scheduler_quickly(tmp_path, capsys):
+    import http.server
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        for address, msg in (("notanaddress::", "--scheduler 'notanaddress::'"),
+                             (f"tcp://127.0.0.1:{dead}", "no Dask scheduler answered"),
+                             (f"tcp://127.0.0.1:{httpd.server_address[1]}", "no Dask scheduler answered")):
+            out = tmp_path / "o"
+            start = time.monotonic()
+            assert cli.main(["sweep", "primer", "-p", "seed", "0,1", "-o", str(out), "--scheduler", address]) == 2
+            assert time.monotonic() - start < 30
+            assert msg in capsys.readouterr().err and not out.exists()
+    finally:
+        httpd.shutdown()

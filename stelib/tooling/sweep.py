@@ -470,6 +470,37 @@ def _check_writable(outdir: Path, error) -> None:
         raise error(f"cannot write into {params.short(str(outdir))}: {exc.strerror or exc}") from None
 
 
+def _check_scheduler(address: str, error, timeout: float = 5.0) -> None:
+    """Parse ``address`` and connect to it within ``timeout`` seconds, before anything is
+    written; ``error`` with a message otherwise (a malformed address, a dead port, a server that
+    is not a Dask scheduler, such as its dashboard one port away)."""
+    try:
+        from distributed.comm.addressing import parse_address
+    except ImportError:
+        raise error("--scheduler needs Dask's distributed package: pip install 'stelib[sweep]'") from None
+    try:
+        parse_address(address)
+    except ValueError as exc:
+        raise error(f"--scheduler {address!r}: {exc}") from None
+    # In a child process with a hard limit: a server that is not a Dask scheduler (an HTTP
+    # dashboard) can hold the handshake far beyond Client's own timeout.
+    import subprocess
+
+    code = ("import sys, logging; logging.disable(logging.CRITICAL); from distributed import Client; "
+            f"Client(sys.argv[1], timeout={timeout!r}).close()")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True,
+                              timeout=timeout + 6)
+        why = None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["no answer"])[-1]
+    except subprocess.TimeoutExpired:
+        why = "no answer"
+    if why is not None:
+        if why.startswith("ValueError"):
+            raise error(f"--scheduler {address!r}: {why}")
+        raise error(f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s ({why[:200]}); "
+                    f"check the address (the dashboard port is not the scheduler's)")
+
+
 def cmd_sweep(args) -> int:
     """``python -m stelib sweep``: exit 0 when every point succeeded, 1 when some failed, 2 on bad input."""
     from stelib.tooling import cli
@@ -496,6 +527,8 @@ def cmd_sweep(args) -> int:
             raise cli.UsageError(f"{len(points)} grid points is more than {CONFIRM_ABOVE}: pass --yes to run them")
         if input(f"run {len(points)} grid points? [y/N] ").strip().lower() not in ("y", "yes"):
             raise cli.UsageError("not confirmed; nothing was run")
+    if args.scheduler is not None:
+        _check_scheduler(args.scheduler, cli.UsageError)
     _check_writable(outdir, cli.UsageError)
     try:
         result = run(chapter, grid, outdir, workers=args.workers, scheduler=args.scheduler, spec=spec)
