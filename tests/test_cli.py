@@ -445,3 +445,22 @@ def test_execute_records_only_finished_chapters_atomically_and_stops_on_ctrl_c(t
     calls.clear()
     assert cli.main(["execute", "--root", str(toy_book)]) == 2
     assert "corrupt" in capsys.readouterr().err and not calls
+
+
+def test_messages_not_tracebacks_for_long_names_bad_defaults_and_broken_chapters(toy_book, tmp_path, capsys):
+    long_name = tmp_path / ("x" * 300)
+    assert _rerun(toy_book, long_name, "-p", "x", "3") == 2
+    assert "File name too long" in capsys.readouterr().err
+    toy = toy_book / "chapters" / "toy.ipynb"
+    nb = nbformat.read(str(toy), as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace("x = 1", "x = int('1')")
+    nbformat.write(nb, str(toy))
+    assert cli.main(["params", "toy", "--root", str(toy_book)]) == 2
+    err = capsys.readouterr().err
+    assert "toy.ipynb" in err and "must be a Python literal" in err
+    (toy_book / "_toc.yml").write_text("format: jb-book\nroot: chapters/intro\nchapters:\n"
+                                       "  - file: chapters/toy\n  - file: chapters/broken\n")
+    (toy_book / "chapters" / "broken.ipynb").write_text("{ not json")
+    for argv in (["list"], ["rerun", "toy", "-p", "x", "3"]):
+        assert cli.main([*argv, "--root", str(toy_book)]) == 2
+        assert "broken.ipynb is not a readable notebook" in capsys.readouterr().err

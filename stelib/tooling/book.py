@@ -67,7 +67,12 @@ def toc_files(toc: Path = TOC) -> list[str]:
 def _title(path: Path) -> str:
     import nbformat
 
-    for cell in nbformat.read(str(path), as_version=4).cells:
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except (ValueError, OSError, KeyError, AttributeError) as exc:  # not JSON, not a notebook
+        raise ValueError(f"{path} is not a readable notebook ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    for cell in nb.cells:
         m = re.search(r"^#\s+(.+)$", "".join(cell.source), flags=re.M)
         if cell.cell_type == "markdown" and m:
             return m.group(1).strip()

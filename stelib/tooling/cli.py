@@ -105,7 +105,10 @@ def cmd_list(args) -> int:
         print("(no book found: names from stelib.tooling.specs; pass --root DIR for titles and reruns)")
         rows = [(n, "") for n in specs.names()]
     else:
-        rows = [(c.name, c.title) for c in book.chapters(root)]
+        try:
+            rows = [(c.name, c.title) for c in book.chapters(root)]
+        except ValueError as exc:  # a chapter of the table of contents that is not a notebook
+            raise UsageError(str(exc)) from None
     width = max((len(r[0]) for r in rows), default=0)
     for name, title in rows:
         print(f"{name:<{width}}  {title}".rstrip())
@@ -120,8 +123,11 @@ def cmd_params(args) -> int:
         title = "(no book found: defaults and meanings are in the chapter's parameters cell)"
     else:
         ch = _chapter(args.chapter, root)
-        rows = [(p.name, params.short(p.default), p.allowed, p.comment)
-                for p in params.describe(spec, ch.path)]
+        try:
+            described = params.describe(spec, ch.path)
+        except ValueError as exc:  # e.g. a default that is not a literal
+            raise UsageError(f"{ch.path}: {exc}") from None
+        rows = [(p.name, params.short(p.default), p.allowed, p.comment) for p in described]
         title = ch.title
     header = ("name", "default", "allowed", "meaning")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
@@ -156,13 +162,16 @@ def _output_dir(text: str, root: Path) -> Path:
     shown = params.short(text)
     outdir = Path(text).expanduser().absolute()
     chapters_dir = (root / "chapters").resolve()
-    for p in (outdir, *outdir.parents):
-        if p.exists() or p.is_symlink():
-            if not p.is_dir():
-                what = "is a file" if p == outdir else f"is under {p}, which is a file"
-                raise UsageError(f"output directory {shown} {what}; give a directory (-o DIR)")
-            break
-    resolved = outdir.resolve()
+    try:
+        for p in (outdir, *outdir.parents):
+            if p.exists() or p.is_symlink():
+                if not p.is_dir():
+                    what = "is a file" if p == outdir else f"is under {p}, which is a file"
+                    raise UsageError(f"output directory {shown} {what}; give a directory (-o DIR)")
+                break
+        resolved = outdir.resolve()
+    except OSError as exc:  # a name over 255 characters, a symlink loop, ...
+        raise UsageError(f"output directory {shown}: {exc.strerror or exc}") from None
     if resolved == chapters_dir or resolved.is_relative_to(chapters_dir):
         raise UsageError(f"refusing -o {shown}: runs never go into the chapters folder "
                          f"{chapters_dir}")
