@@ -246,9 +246,11 @@ def test_output_name_depends_on_values_only(tmp_path):
 TOY = ChapterSpec("toy", {"x": Int(0, 10)})
 TOY_CELLS = [
     "import time",
-    "x = 1  # what the toy does: 7 fails, 8 sleeps",
+    "x = 1  # what the toy does: 7 fails, 8 sleeps, 9 kills its kernel",
     "pass",
-    "if x == 7:\n    raise RuntimeError('seven')\nif x == 8:\n    time.sleep(120)\nprint(x * 2)",
+    "if x == 7:\n    raise RuntimeError('seven')\nif x == 8:\n    time.sleep(120)\nprint(x * 2)\n"
+    "import os, signal, sys\nif x == 9:\n    sys.stdout.flush()\n    time.sleep(0.5)\n"
+    "    os.kill(os.getpid(), signal.SIGKILL)",
 ]
 
 
@@ -464,3 +466,14 @@ def test_messages_not_tracebacks_for_long_names_bad_defaults_and_broken_chapters
     for argv in (["list"], ["rerun", "toy", "-p", "x", "3"]):
         assert cli.main([*argv, "--root", str(toy_book)]) == 2
         assert "broken.ipynb is not a readable notebook" in capsys.readouterr().err
+
+
+def test_a_kernel_that_dies_leaves_a_failed_notebook_and_a_message(toy_book, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert _rerun(toy_book, out, "-p", "x", "9") == 1
+    err = capsys.readouterr().err
+    assert "kernel died" in err and "Traceback" not in err
+    (failed,) = out.glob("toy-*.failed.ipynb")
+    nb = nbformat.read(str(failed), as_version=4)
+    assert any("x = 9" in c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert [p.name for p in out.iterdir()] == [failed.name]

@@ -262,6 +262,16 @@ def cmd_rerun(args) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: {ch.name} was not finished and nothing was written", file=sys.stderr)
         return INTERRUPTED
+    except Exception as exc:  # the kernel died (killed, out of memory) or could not start
+        failed = out.with_name(f"{out.stem}.failed.ipynb")
+        kept = tmp.exists() and tmp.stat().st_size > 0
+        if kept:
+            os.replace(tmp, failed)
+        dead = type(exc).__name__ == "DeadKernelError"
+        print(f"error: chapter {ch.name}: {'the kernel died' if dead else 'the run stopped'} "
+              f"({type(exc).__name__}: {params.short(str(exc), 300)})"
+              + (f"\nthe partly executed notebook is {failed}" if kept else ""), file=sys.stderr)
+        return 1
     finally:
         tmp.unlink(missing_ok=True)
     print(out)
