@@ -477,3 +477,38 @@ def test_a_kernel_that_dies_leaves_a_failed_notebook_and_a_message(toy_book, tmp
     nb = nbformat.read(str(failed), as_version=4)
     assert any("x = 9" in c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert [p.name for p in out.iterdir()] == [failed.name]
+
+
+def test_a_module_found_through_the_current_folder_imports_in_the_kernel_too(tmp_path, monkeypatch, capsys):
+    """The check imports ste_modules from the command's folder; the kernel starts in chapters/
+    and must find them too (the command gives it the same search path)."""
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/intro\nchapters:\n  - file: chapters/mods\n")
+    (root / "chapters" / "intro.md").write_text("# Intro\n")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Mods"),
+        nbformat.v4.new_code_cell("ste_modules = []  # modules imported first", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import importlib\nprint([importlib.import_module(m).VALUE for m in ste_modules])"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(root / "chapters" / "mods.ipynb"))
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "my_cwd_module_x1.py").write_text("VALUE = 41 + 1\n")
+    (work / "my_broken_module_x1.py").write_text("raise RuntimeError('broken on import')\n")
+    monkeypatch.chdir(work)
+    monkeypatch.syspath_prepend(str(work))
+    monkeypatch.setenv("PYTHONPATH", "")
+    monkeypatch.setattr(cli, "_spec", lambda name: ChapterSpec("mods", {"ste_modules": Seq(Module())}))
+    out = tmp_path / "runs"
+    argv = ["rerun", "mods", "--root", str(root), "-o", str(out), "--no-progress", "-p", "ste_modules"]
+    assert cli.main([*argv, '["my_cwd_module_x1"]']) == 0
+    (run,) = out.glob("mods-*.ipynb")
+    assert "[42]" in nbformat.read(str(run), as_version=4).cells[-1].outputs[0]["text"]
+    capsys.readouterr()
+    assert cli.main([*argv, '["my_broken_module_x1"]']) == 2
+    err = capsys.readouterr().err
+    assert "broken on import" in err and "PYTHONPATH" not in err  # it was found: no path hint
+    assert cli.main([*argv, '["no_such_module_x1"]']) == 2
+    assert "PYTHONPATH" in capsys.readouterr().err

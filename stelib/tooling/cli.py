@@ -233,7 +233,7 @@ def cmd_rerun(args) -> int:
 
     os.environ.pop("MPLBACKEND", None)  # figures inline in the new notebook
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), kernel_path():  # the kernel imports ste_modules as the check did
             papermill.execute_notebook(str(ch.path), str(tmp), parameters=changed,
                                        kernel_name="python3", progress_bar=not args.no_progress,
                                        cwd=str(ch.path.parent))
@@ -276,6 +276,23 @@ def cmd_rerun(args) -> int:
         tmp.unlink(missing_ok=True)
     print(out)
     return 0
+
+
+@contextlib.contextmanager
+def kernel_path():
+    """While kernels start inside this block, give them (they start in ``chapters/``) the module
+    search path the parameter check used: the current folder first, then ``PYTHONPATH``, so a
+    user's STE module that passed the check also imports in the kernel. Restored afterwards."""
+    before = os.environ.get("PYTHONPATH")
+    parts = [p for p in (before or "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd(), *parts])
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 def _umask() -> int:

@@ -237,8 +237,10 @@ class Module(_NoState):
         try:
             importlib.import_module(value)
         except Exception as exc:  # report any import failure as a bad parameter value
+            missing = isinstance(exc, ModuleNotFoundError) and value.startswith(str(exc.name or "\0"))
+            hint = " (is its folder on PYTHONPATH or the current folder?)" if missing else ""
             raise ValueError(f"parameter {name}={value!r} is not allowed: importing it failed with "
-                             f"{type(exc).__name__}: {exc} (is its folder on PYTHONPATH?)") from None
+                             f"{type(exc).__name__}: {exc}{hint}") from None
 
     def describe(self) -> str:
         return "the name of an importable Python module (imported when checked)"

@@ -342,8 +342,11 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
     if todo:
         print(f"running {len(todo)} of {len(points)} grid points of {chapter.name} "
               f"({'on ' + scheduler if scheduler else f'{workers} local workers'})", file=log)
+        from stelib.tooling.cli import kernel_path
+
         try:
-            _execute(todo, chapter.path.read_text(), str(chapter.path.parent), workers, scheduler, done)
+            with kernel_path():  # local kernels import ste_modules as the parameter check did
+                _execute(todo, chapter.path.read_text(), str(chapter.path.parent), workers, scheduler, done)
         except KeyboardInterrupt:
             interrupted = True
             print("interrupted: no new grid point is started; finished ones are kept", file=log)
