@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,7 +61,7 @@ def record(chapter_path: Path, values: Mapping[str, Any], *, commit: str, librar
     """The provenance of a run of the chapter at ``chapter_path`` with parameter ``values``."""
     chapter_path = Path(chapter_path)
     modules = values.get("ste_modules") or []
-    search = [str(chapter_path.parent)]
+    search = [str(chapter_path.parent), os.getcwd()]  # where the kernel looks (stelib.cli.kernel_path)
     return {
         "stelib": __version__,
         "library_sha256": library or library_hash(),
