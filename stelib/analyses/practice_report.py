@@ -9,6 +9,7 @@ r"""Reading the practice runs: long-form tables, orderings judged against the se
 * :func:`load_yin_table` -- Yin et al. (2019), Table 1, all 18 cells, checked against its SHA-256;
 * :func:`compare_with_yin` -- for one of their rows and one of ours: pair by pair, whether our
   relation agrees with theirs, is a tie, or is reversed, and the row's verdict;
+* :func:`start_summary` -- one line on the full-precision networks the quantized ones start from;
 * :func:`reference_verdicts` -- every ordering of ours against Yin's two references, the shallow
   LeNet-5 and the deep networks (VGG-11 = ResNet-20 in every cell, :func:`deep_networks_agree`).
 """
@@ -24,7 +25,7 @@ from stelib.core._validate import check_choice, check_real
 from stelib.core.rounding import FLOOR
 
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
-           "load_yin_table", "long_frame", "ordering", "reference_verdicts"]
+           "load_yin_table", "long_frame", "ordering", "reference_verdicts", "start_summary"]
 
 YIN_TABLE = "yin2019_table1.csv"
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
@@ -262,3 +263,24 @@ def pair_counts(results: dict, a: str, b: str) -> dict[str, int]:
             for st in stats_of(r, metric).values():
                 out[judge(*st[a], *st[b], higher_better=hb)] += 1
     return out
+
+
+def start_summary(arch: str, result, n_test: int) -> str:
+    """One line on the full-precision start of ``result`` (trained with ``init="pretrained"``).
+
+    The test accuracy after the last epoch, mean ± standard deviation over the seeds (in %),
+    the number of the ``n_test`` test images each seed classifies right, and each seed's final
+    training loss. Raises ValueError when ``result`` has no full-precision start or ``n_test``
+    is not a positive integer.
+    """
+    pre = getattr(result, "pretrained", None)
+    if pre is None:
+        raise ValueError(f"result of {arch!r} has no full-precision start: train it with "
+                         'init="pretrained"')
+    if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1:
+        raise ValueError(f"n_test={n_test!r} must be a positive integer (the number of test images)")
+    acc = 100 * pre.test_accuracy[..., -1].flatten()
+    right = (acc * n_test / 100).round().int().tolist()
+    loss = ", ".join(f"{x:.4f}" for x in pre.train_loss[..., -1].flatten())
+    return (f"{arch}: full-precision start, test accuracy {acc.mean():.1f} ± {acc.std():.1f} % "
+            f"(test images right per seed: {right}; training loss per seed: {loss})")

@@ -14,7 +14,9 @@ al. in :mod:`stelib.bignets`.
 
 * :class:`ActConfig` -- one model's quantizer (bits, step, STE);
 * :class:`QuantAct` -- normalisation + quantizer, with a probe of its input (saturation);
-* :class:`QuantMLP`, :class:`QuantCNN` -- ``(B, 64)`` images in, ``(M, B, 10)`` logits out.
+* :class:`QuantMLP`, :class:`QuantCNN` -- ``(B, 64)`` images in, ``(M, B, 10)`` logits out;
+* :func:`rescaling_check` -- what multiplying the first layer of a 1-bit MLP by c changes
+  (prop-practice-scale of chapter practice).
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stelib.core._validate import check_choice, check_positive, check_positive_int
+from stelib.core._validate import check_choice, check_positive, check_positive_int, check_real
 from stelib.core.ste import check_ste, quantized_relu
 
 DTYPE = torch.float64
 NORMS: tuple[str, ...] = ("none", "plain", "affine")
 
-__all__ = ["NORMS", "ActConfig", "QuantAct", "QuantCNN", "QuantMLP"]
+__all__ = ["NORMS", "ActConfig", "QuantAct", "QuantCNN", "QuantMLP", "RescalingCheck", "rescaling_check"]
 
 
 @dataclass(frozen=True)
@@ -219,3 +221,51 @@ class QuantCNN(_Ensemble):
         h = h.reshape(B, self.M, -1).transpose(0, 1)  # (M, B, 4 c2)
         return torch.baddbmm(self.b[-1][:, None, :], h, self.W[-1].transpose(1, 2))  # (M, B, 10)
 
+
+
+@dataclass(frozen=True)
+class RescalingCheck:
+    """The changes when the first layer ``(W1, b1)`` of a 1-bit MLP is multiplied by ``c``."""
+
+    ste: str
+    c: float
+    loss: float  #: |L(c W1, c b1) - L(W1, b1)|
+    later_grad: float  #: max |dL/dW2 after - before|, the layer above the quantizer
+    first_grad: float  #: |dL/dW1 after - before| / |dL/dW1 before| (Frobenius norms)
+
+    def __str__(self) -> str:
+        return (f"{self.ste:>8}: |dloss| = {self.loss:.1e}, |d grad W2| = {self.later_grad:.1e}, "
+                f"rel. change of grad W1 = {self.first_grad:.3f}")
+
+
+def rescaling_check(x: torch.Tensor, y: torch.Tensor, *, ste: str, c: float = 3.0, seed: int = 0,
+                    hidden: tuple[int, ...] = (32, 32)) -> RescalingCheck:
+    r"""Compare loss and coarse gradients of a 1-bit MLP before and after :math:`(W_1, b_1) \to
+    c\,(W_1, b_1)`.
+
+    The MLP (no normalisation, step 1, STE ``ste``) is initialised from ``seed``; the loss is the
+    cross-entropy on the batch ``x`` ``(B, inputs)``, labels ``y`` ``(B,)``. By
+    prop-practice-scale the loss and the gradient of ``W2`` do not change for any
+    STE, and the gradient of ``W1`` does not change for the identity and ReLU STEs, whose
+    surrogate derivative is constant on each half-line; the clipped ReLU's does.
+
+    Raises ValueError for a ``c`` that is not a finite number > 0, an unknown STE, or ``x`` and
+    ``y`` that are not a batch of inputs and its labels.
+    """
+    check_ste(ste)
+    c = check_real(c, name="c", low=0.0, low_open=True)
+    if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"x must be (B, inputs) and y (B,) with the same B >= 1, got shapes "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    out = []
+    for scale in (1.0, c):
+        net = QuantMLP([ActConfig(1, 1.0, ste)], [seed], hidden=hidden, inputs=x.shape[1])
+        with torch.no_grad():
+            net.W[0].mul_(scale)
+            net.b[0].mul_(scale)
+        loss = nn.functional.cross_entropy(net(x)[0], y)
+        loss.backward()
+        out.append((loss.item(), net.W[0].grad.clone(), net.W[1].grad.clone()))
+    (l1, g1, h1), (lc, gc, hc) = out
+    return RescalingCheck(ste, c, abs(lc - l1), float((hc - h1).abs().max()),
+                          float((gc - g1).norm() / g1.norm()))
