@@ -112,3 +112,27 @@ def test_vanishing_radii_use_signs_not_products(registered):
     tiny = registered("guard_tiny", lambda x: 1e-300 * (x.abs() < 1).to(x.dtype), breakpoints=(-1.0, 1.0))
     found = vanishing_radii(tiny)  # R ~ 1e-301: a product of two values underflows
     assert len(found.radii) == 1 and found.radii[0].radius == pytest.approx(ref, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", ["01", b"01"])
+def test_breakpoints_given_as_a_string_are_refused(bad):
+    with pytest.raises(ValueError, match="breakpoints=.*not a string"):
+        ste.register("stringy", window, description="w", breakpoints=bad)
+    assert "stringy" not in ste.names()
+
+
+def test_a_derivative_with_changing_state_gets_a_fresh_radius(registered):
+    """A derivative reading a global (a temperature) is not served the cached radius of its
+    old values; the same values are served from the cache."""
+    from stelib.vanishing import _vanishing, vanishing_radii
+
+    state = {"width": 1.0}
+    name = registered("stateful", lambda x: torch.exp(-(x / state["width"]) ** 2))
+    first = vanishing_radii(name)
+    state["width"] = 0.5  # mu'(x) = exp(-4 x^2) now: mu'(r x) at r is the old one at 2 r
+    second = vanishing_radii(name)
+    assert len(first.radii) == len(second.radii) == 1
+    assert second.radii[0].radius == pytest.approx(first.radii[0].radius / 2, rel=1e-9)
+    state["width"] = 1.0
+    hits = _vanishing.cache_info().hits
+    assert vanishing_radii(name) == first and _vanishing.cache_info().hits == hits + 1

@@ -141,6 +141,8 @@ def register(name: str, derivative: Callable[[torch.Tensor], torch.Tensor], *, d
         raise ValueError(f"derivative={derivative!r} must be callable (a function of a tensor x)")
     if not isinstance(description, str) or not description.strip():
         raise ValueError(f"description={description!r} must be a non-empty string")
+    if isinstance(breakpoints, str | bytes):  # "01" would otherwise read as (0, 1)
+        raise ValueError(f"breakpoints={breakpoints!r} must be a sequence of numbers, not a string")
     try:
         bps = tuple(sorted({float(b) for b in breakpoints}))
     except (TypeError, ValueError) as exc:

@@ -31,7 +31,7 @@ import torch
 from stelib.core import _closedform as cf
 from stelib.core._validate import check_real
 from stelib.core.quadrature import moments
-from stelib.core.ste import check_ste, registry_version
+from stelib.core.ste import check_ste, registry_version, surrogate_derivative
 
 __all__ = ["VanishingRadius", "VanishingSet", "radial_function", "vanishing_radii"]
 
@@ -80,7 +80,8 @@ def _radial_at(ste: str, r: float) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _vanishing(ste: str, r_min: float, r_max: float, points: int, version: int) -> VanishingSet:
+def _vanishing(ste: str, r_min: float, r_max: float, points: int, version: int,
+               fingerprint: bytes) -> VanishingSet:
     grid = torch.logspace(math.log10(r_min), math.log10(r_max), points, dtype=torch.float64)
     R = radial_function(grid, ste)
     scale = float(torch.maximum(2 * cf.PHI0 * moments(grid, ste).m1p.abs(), moments(grid, ste).m2.abs()).max())
@@ -109,12 +110,22 @@ def vanishing_radii(ste: str, *, r_min: float = 1e-3, r_max: float = 1e3, points
     """Every radius in [r_min, r_max] where E g of ``ste`` vanishes on a minimising ray, with stability.
 
     R(|w|) is evaluated on ``points`` log-spaced radii; each sign change is refined by Brent's
-    method. The answer does not depend on |a| or n. Cached per (ste, r_min, r_max, points) and
-    state of the registry.
+    method. The answer does not depend on |a| or n. Cached per (ste, r_min, r_max, points),
+    state of the registry and values of mu' on a grid of [-4, 4].
     """
     check_ste(ste)
     r_min = check_real(r_min, name="r_min", low=0.0, low_open=True)
     r_max = check_real(r_max, name="r_max", low=r_min, low_open=True)
     if not isinstance(points, int) or isinstance(points, bool) or not 3 <= points <= 100_000:
         raise ValueError(f"points={points!r} must be an integer in [3, 100000]")
-    return _vanishing(ste, r_min, r_max, points, registry_version())
+    return _vanishing(ste, r_min, r_max, points, registry_version(), _fingerprint(ste))
+
+
+_PROBE = torch.linspace(-4.0, 4.0, 161, dtype=torch.float64)
+
+
+def _fingerprint(ste: str) -> bytes:
+    """mu' of ``ste`` on a fixed grid, as bytes: part of the cache key, so a derivative whose
+    values depend on state that changed since (a global temperature, say) is not served a
+    radius computed for its old values."""
+    return surrogate_derivative(_PROBE, ste).numpy().tobytes()
