@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from stelib._validate import as_tensor, check_choices
 
@@ -45,3 +46,22 @@ def test_resolve_device_cpu_auto_and_cuda_with_and_without_a_gpu(monkeypatch):
     assert resolve_device("cpu") == torch.device("cpu")  # a GPU present does not move 'cpu'
     assert resolve_device("auto") == torch.device("cuda")
     assert resolve_device("cuda") == torch.device("cuda")
+
+
+@pytest.mark.parametrize("value", [None, [1.0, None], [[None, 1.0]]])
+def test_none_is_refused_not_read_as_nan(value):
+    with pytest.raises(ValueError, match="q must be numeric"):
+        as_tensor(value, name="q")
+
+
+def test_closed_forms_refuse_v_none_naming_v():
+    from stelib import LinearTeacherModel, YinModel, gaussian, misspecified
+
+    w = torch.tensor([1.0, 0.5, 0.0], dtype=torch.float64)
+    a = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    for model in (YinModel(torch.ones(2, dtype=torch.float64), a), LinearTeacherModel(a)):
+        with pytest.raises(ValueError, match="v must be numeric, got NoneType"):
+            model.loss(None, w)
+    # the functions of w alone still work
+    assert gaussian.optimal_v(w, torch.ones(2, dtype=torch.float64), a).shape == (2,)
+    assert misspecified.optimal_v(w, a).shape == (1,)

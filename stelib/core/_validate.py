@@ -70,6 +70,8 @@ def as_tensor(x, *, name: str, dtype: torch.dtype | None = None, ndim: int | tup
     else:
         try:
             raw = np.asarray(x)
+            if raw.dtype.kind == "O" and (raw.ndim == 0 or any(e is None for e in raw.flat)):
+                raise TypeError  # None (numpy would read it as nan), or an object it cannot read
             if raw.dtype.kind in "bcUS":  # bool, complex and strings are refused, never converted
                 what = {"b": "bool", "c": "complex", "U": "a string", "S": "a string"}[raw.dtype.kind]
                 raise ValueError(f"{name}={_short(x)} must be a real number or array, got {what}")

@@ -45,13 +45,16 @@ __all__ = [
 ]
 
 
+NO_V = object()  # internal: the function does not take v (a user's v=None is refused)
+
+
 def _args(v, w, v_star, w_star):
     """Validate and promote; returns (v, w, v_star, w_star) in one dtype."""
     w, w_star = cf.vector(w, name="w"), cf.vector(w_star, name="w_star")
     cf.same_length(w, "w", w_star, "w_star")
     cf.nonzero(w, "w")
     cf.nonzero(w_star, "w_star")
-    if v is None:
+    if v is NO_V:  # functions of w alone
         v_star = cf.vector(v_star, name="v_star")
         cf.batch_shape(w=w, v_star=v_star, w_star=w_star)
         return (None, *cf.promote(w, v_star, w_star))
@@ -106,7 +109,7 @@ def population_grad(v, w, v_star, w_star) -> tuple[torch.Tensor, torch.Tensor]:
 
 def optimal_v(w, v_star, w_star) -> torch.Tensor:
     """argmin_v f(v, w) = (I + 11^T)^{-1} (k I + 11^T) v* = k v* + s*(1 - k)/(m + 1) 1, (..., m)."""
-    _, w, v_star, w_star = _args(None, w, v_star, w_star)
+    _, w, v_star, w_star = _args(NO_V, w, v_star, w_star)
     k = _k(cf.plane(w, w_star)[3])
     m = v_star.shape[-1]
     return k * v_star + v_star.sum(-1, keepdim=True) * (1 - k) / (m + 1)

@@ -60,11 +60,14 @@ __all__ = [
 ]
 
 
+NO_V = object()  # internal: the function does not take v (a user's v=None is refused)
+
+
 def _args(v, w, a):
     w, a = cf.vector(w, name="w"), cf.vector(a, name="a")
     cf.same_length(w, "w", a, "a")
     cf.nonzero(w, "w")
-    if v is None:
+    if v is NO_V:  # functions of w alone
         cf.batch_shape(w=w, a=a)
         return (None, *cf.promote(w, a))
     v = cf.vector(v, name="v")
@@ -92,13 +95,13 @@ def population_grad(v, w, a) -> tuple[torch.Tensor, torch.Tensor]:
 
 def optimal_v(w, a) -> torch.Tensor:
     """argmin_v L(v, w) = 2 E[y* sigma(w^T z)] = 2 phi(0) a^T w_hat, shape (..., 1)."""
-    _, w, a = _args(None, w, a)
+    _, w, a = _args(NO_V, w, a)
     return 2 * cf.PHI0 * cf.dot(a, cf.polar(w)[1])
 
 
 def profile_loss(w, a) -> torch.Tensor:
     """min_v L(v, w) = |a|^2/2 - (a^T w_hat)^2/(2 pi), shape (...); depends on w_hat only."""
-    _, w, a = _args(None, w, a)
+    _, w, a = _args(NO_V, w, a)
     return (cf.dot(a, a) / 2 - cf.dot(a, cf.polar(w)[1]) ** 2 / (2 * math.pi))[..., 0]
 
 
