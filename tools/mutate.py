@@ -50,7 +50,8 @@ EQUIV_FILE = ROOT / "tools" / "mutate_equivalent.txt"
 
 COMMON = ["tests/test_bad_inputs.py"]
 MODULE_TESTS: dict[str, list[str]] = {
-    "_closedform": ["tests/test_gaussian.py", "tests/test_misspecified.py", "tests/test_closedform.py"],
+    "_closedform": ["tests/test_gaussian.py", "tests/test_misspecified.py", "tests/test_closedform.py",
+                    "tests/test_sync_free.py"],
     "_validate": ["tests/test_params_edges.py", "tests/test_ste.py", "tests/test_validate_edges.py"],
     "distributions": ["tests/test_distributions.py", "tests/test_library_bounds.py"],
     "fields": ["tests/test_fields.py"],
@@ -76,7 +77,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     "bignets": ["tests/test_bignets.py", "tests/test_bignets_edges.py"],
     "datasets": ["tests/test_bignets.py", "tests/test_practice_edges.py", "tests/test_practice.py"],
     "symmetry": ["tests/test_symmetry.py"],
-    "train": ["tests/test_train.py", "tests/test_closedform.py", "tests/test_library_bounds.py"],
+    "train": ["tests/test_train.py", "tests/test_closedform.py", "tests/test_library_bounds.py",
+              "tests/test_sync_free.py"],
     "cli": ["tests/test_cli.py"],
 }
 

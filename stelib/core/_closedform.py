@@ -12,6 +12,8 @@ r"""Private helpers for the closed forms of :mod:`stelib.gaussian` and :mod:`ste
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import numpy as np
@@ -21,9 +23,29 @@ from stelib.core._validate import as_tensor, check_nonzero_rows, check_positive_
 
 PHI0 = 1.0 / math.sqrt(2.0 * math.pi)  # phi(0)
 
+# Inside a step loop whose start was validated (stelib.train), the closed forms skip the checks
+# that read a value back from the device (finiteness, nonzero rows): the loop itself keeps the
+# runs finite and w nonzero. Shape checks, which read nothing back, always run.
+_TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("stelib_trusted", default=False)
+
+
+@contextlib.contextmanager
+def trusted():
+    """Within this block, :func:`vector` and :func:`nonzero` trust floating tensors (no checks
+    of their values) and :func:`polar`/:func:`norm` choose their path without a host read on a
+    GPU. For loops that validated their start and guard their own iterates."""
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
 
 def vector(x, *, name: str) -> torch.Tensor:
     """A finite floating tensor with at least one axis (the last axis is the vector axis)."""
+    if (_TRUSTED.get() and isinstance(x, torch.Tensor) and x.is_floating_point()
+            and x.ndim and x.shape[-1]):
+        return x
     if (isinstance(x, torch.Tensor) and (x.is_complex() or x.dtype == torch.bool)) or (
         not isinstance(x, torch.Tensor) and np.iscomplexobj(x)
     ):
@@ -66,7 +88,8 @@ def batch_shape(**named: torch.Tensor) -> torch.Size:
 
 
 def nonzero(x: torch.Tensor, name: str) -> None:
-    check_nonzero_rows(x, name=name)
+    if not _TRUSTED.get():
+        check_nonzero_rows(x, name=name)
 
 
 def check_generator(generator, batch) -> int:
@@ -91,8 +114,15 @@ def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     divided by its largest |entry|; elsewhere the plain norm is used, bit for bit.
     """
     r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    if r.device.type != "cpu" and _TRUSTED.get():
+        return _polar_rowwise(x, r)
     if _in_range(r):
         return r, x / r
+    return _polar_scaled(x)
+
+
+def _polar_scaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """polar of x divided first by its largest |entry| (no overflow or underflow)."""
     s = x.abs().amax(dim=-1, keepdim=True)
     y = x / torch.where(s > 0, s, torch.ones_like(s))
     ny = torch.linalg.vector_norm(y, dim=-1, keepdim=True)
@@ -102,9 +132,19 @@ def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def norm(x: torch.Tensor) -> torch.Tensor:
     """|x| over the last axis (keepdim), without overflow or underflow (see :func:`polar`)."""
     r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    if r.device.type != "cpu" and _TRUSTED.get():
+        return _polar_rowwise(x, r)[0]
     if _in_range(r):
         return r
-    return polar(x)[0]
+    return _polar_scaled(x)[0]
+
+
+def _polar_rowwise(x: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """polar without reading back from the device: each row takes the plain path (bit for bit)
+    when its norm is in range and the scaled one otherwise (both are computed)."""
+    ok = (r > _TINY) & (r < _HUGE)
+    rs, xs = _polar_scaled(x)
+    return torch.where(ok, r, rs), torch.where(ok, x / torch.where(ok, r, 1.0), xs)
 
 
 def _in_range(r: torch.Tensor) -> bool:

@@ -121,7 +121,7 @@ def vanishing_radii(ste: str, *, r_min: float = 1e-3, r_max: float = 1e3, points
     return _vanishing(ste, r_min, r_max, points, registry_version(), _fingerprint(ste))
 
 
-_PROBE = torch.linspace(-4.0, 4.0, 161, dtype=torch.float64)
+_PROBE = torch.linspace(-4.0, 4.0, 161, dtype=torch.float64, device="cpu")
 
 
 def _fingerprint(ste: str) -> bytes:

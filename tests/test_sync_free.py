@@ -1,0 +1,95 @@
+"""Coarse gradient descent validates its start once, not at every step (each check of a value
+reads it back from a GPU), and gives bit for bit the same runs as with every check on."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+
+import pytest
+import torch
+
+import stelib.core._closedform as cf
+from stelib import LinearTeacherModel, YinModel, population_cgd
+from stelib.core import train
+
+F64 = torch.float64
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts of the value checks the closed forms make (finiteness, nonzero rows)."""
+    counts = collections.Counter()
+    for name in ("as_tensor", "check_nonzero_rows"):
+        real = getattr(cf, name)
+
+        def spy(*a, _real=real, _name=name, **k):
+            counts[_name] += 1
+            return _real(*a, **k)
+
+        monkeypatch.setattr(cf, name, spy)
+    return counts
+
+
+def _runs():
+    g = torch.Generator().manual_seed(0)
+    yin = YinModel(torch.tensor([1.0, 0.5], dtype=F64), torch.tensor([1.0, 0.0, 0.0], dtype=F64))
+    lin = LinearTeacherModel(torch.tensor([1.0, 0.5, 0.0], dtype=F64))
+    w0 = torch.randn(4, 3, dtype=F64, generator=g)
+    return [(yin, torch.ones(4, 2, dtype=F64), w0, "crelu"), (lin, torch.zeros(4, 1, dtype=F64), w0, "relu")]
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["yin", "linear_teacher"])
+def test_value_checks_do_not_grow_with_the_steps(counted, case):
+    model, v0, w0, ste = _runs()[case]
+    seen = []
+    for steps in (5, 50):
+        counted.clear()
+        population_cgd(model, v0, w0, ste=ste, lr=0.1, steps=steps)
+        seen.append(dict(counted))
+    assert seen[0] == seen[1] and seen[0]["as_tensor"] > 0, seen
+
+
+@pytest.mark.parametrize("case", [0, 1], ids=["yin", "linear_teacher"])
+def test_the_trusted_loop_changes_no_number(monkeypatch, case):
+    model, v0, w0, ste = _runs()[case]
+    fast = population_cgd(model, v0, w0, ste=ste, lr=0.3, steps=40)
+    monkeypatch.setattr(train, "trusted", contextlib.nullcontext)  # every check at every step
+    slow = population_cgd(model, v0, w0, ste=ste, lr=0.3, steps=40)
+    for name in ("loss", "theta", "w_norm", "grad_norm", "v", "w"):
+        assert torch.equal(getattr(fast, name), getattr(slow, name)), name
+
+
+def test_the_start_is_still_checked():
+    model, v0, w0, ste = _runs()[0]
+    w0 = w0.clone()
+    w0[2] = 0.0
+    with pytest.raises(ValueError, match="w"):
+        population_cgd(model, v0, w0, ste=ste, lr=0.1, steps=3)
+
+
+def test_trusted_is_scoped_and_skips_only_value_checks():
+    bad = torch.tensor([[0.0, 0.0]], dtype=F64)
+    with cf.trusted():
+        cf.nonzero(bad, "w")  # not checked inside
+        assert cf.vector(torch.tensor([float("nan")], dtype=F64), name="w").isnan().all()
+        with pytest.raises(ValueError, match="w"):  # shapes are still checked
+            cf.vector(torch.zeros(2, 0, dtype=F64), name="w")
+        with pytest.raises(ValueError, match="must be numeric"):  # not a tensor: converted, checked
+            cf.vector(None, name="w")
+    with pytest.raises(ValueError, match="w"):
+        cf.nonzero(bad, "w")
+    with pytest.raises(RuntimeError), cf.trusted():
+        raise RuntimeError
+    with pytest.raises(ValueError, match="w"):  # reset after an exception too
+        cf.nonzero(bad, "w")
+
+
+def test_rowwise_polar_equals_the_branching_one_row_by_row():
+    """The GPU path of polar/norm (no host read): each row as the CPU path gives it alone."""
+    x = torch.tensor([[3.0, 4.0], [1e200, -2e200], [1e-200, 3e-201], [0.1, -0.2]], dtype=F64)
+    r, xh = cf._polar_rowwise(x, torch.linalg.vector_norm(x, dim=-1, keepdim=True))
+    for i in range(x.shape[0]):
+        ri, xi = cf.polar(x[i:i + 1])
+        assert torch.equal(r[i:i + 1], ri) and torch.equal(xh[i:i + 1], xi), i
+    assert torch.isfinite(r).all() and torch.isfinite(xh).all()
