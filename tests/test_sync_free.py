@@ -93,3 +93,39 @@ def test_rowwise_polar_equals_the_branching_one_row_by_row():
         ri, xi = cf.polar(x[i:i + 1])
         assert torch.equal(r[i:i + 1], ri) and torch.equal(xh[i:i + 1], xi), i
     assert torch.isfinite(r).all() and torch.isfinite(xh).all()
+
+
+def _fields(h):
+    return {k: getattr(h, k) for k in ("steps", "loss", "theta", "w_norm", "grad_norm", "v", "w",
+                                       "diverged", "diverged_step")}
+
+
+@pytest.mark.parametrize("lr", [0.3, 1e8], ids=["converging", "some_diverge"])
+def test_the_gpus_sync_free_loop_gives_the_same_runs(monkeypatch, lr):
+    """Taken on the CPU, the path without host reads (no branch on divergence inside the loop)
+    gives the same histories, divergence steps included."""
+    yin = YinModel(torch.tensor([1.0, 0.5], dtype=F64), torch.tensor([1.0, 0.0, 0.0], dtype=F64))
+    g = torch.Generator().manual_seed(1)
+    v0, w0 = torch.randn(6, 2, dtype=F64, generator=g), torch.randn(6, 3, dtype=F64, generator=g)
+    lrs = torch.tensor([lr, 0.1, lr, 0.1, lr, 0.1], dtype=F64)
+    args = dict(ste=("identity", "relu", "crelu") * 2, lr=lrs, steps=60, record_every=7)
+    plain = _fields(population_cgd(yin, v0, w0, **args))
+    monkeypatch.setattr(train, "_SYNC_FREE_ON_CPU", True)
+    free = _fields(population_cgd(yin, v0, w0, **args))
+    for k in plain:
+        assert torch.equal(plain[k].isnan(), free[k].isnan()), k
+        assert torch.equal(plain[k].nan_to_num(), free[k].nan_to_num()), k
+    if lr > 1:
+        assert plain["diverged"].any()
+
+
+def test_a_single_run_raises_at_the_same_step_on_the_sync_free_path(monkeypatch):
+    yin = YinModel(torch.tensor([1.0, 0.5], dtype=F64), torch.tensor([1.0, 0.0, 0.0], dtype=F64))
+    v0, w0 = torch.ones(1, 2, dtype=F64), torch.tensor([[0.3, 1.0, 0.0]], dtype=F64)
+    messages = []
+    for free in (False, True):
+        monkeypatch.setattr(train, "_SYNC_FREE_ON_CPU", free)
+        with pytest.raises(train.TrainingDiverged) as info:
+            population_cgd(yin, v0, w0, ste="identity", lr=1e8, steps=50, record_every=7)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] and "diverged at step" in messages[0]

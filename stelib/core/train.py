@@ -153,6 +153,16 @@ def _theta(w, ref):
     return 2.0 * torch.atan2(torch.linalg.vector_norm(w_hat - ref, dim=-1), torch.linalg.vector_norm(w_hat + ref, dim=-1))
 
 
+_SYNC_FREE_ON_CPU = False  # tests: take the GPU's sync-free path on the CPU
+
+
+def _finite_rows(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Runs whose v and w are finite, w != 0 and |w| finite (the scaled norm where the squares
+    of w would overflow), shape (R,)."""
+    finite = torch.isfinite(v).all(dim=1) & torch.isfinite(w).all(dim=1) & (w != 0).any(dim=1)
+    return finite & torch.isfinite(norm(torch.where(finite[:, None], w, 1.0))[:, 0])
+
+
 def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every, ref):
     R = v.shape[0]
     inv = torch.argsort(perm)
@@ -160,15 +170,20 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     alive = torch.ones(R, dtype=torch.bool, device=v.device)
     dstep = torch.full((R,), -1, dtype=torch.long, device=v.device)
 
+    sync_free = v.device.type != "cpu" or _SYNC_FREE_ON_CPU  # no host reads inside the loop
+
+    def raise_diverged(i, t):
+        raise TrainingDiverged(
+            f"coarse gradient descent diverged at step {t} with learning rate lr={lr[i].item():g} "
+            f"(ste={stes[int(perm[i])]!r}): v or w became non-finite, w reached 0 or the loss "
+            "overflowed; try a smaller lr")
+
     def diverge(bad, t):
-        """Stop the runs in ``bad`` at step t (raise for a single run)."""
+        """Stop the runs in ``bad`` at step t (raise for a single run; on the sync-free path the
+        raise waits for the next record, with the step the run diverged at)."""
         nonlocal alive, dstep
-        if mode == "raise" and bool(bad.any()):
-            i = int(torch.nonzero(bad)[0])
-            raise TrainingDiverged(
-                f"coarse gradient descent diverged at step {t} with learning rate lr={lr[i].item():g} "
-                f"(ste={stes[int(perm[i])]!r}): v or w became non-finite, w reached 0 or the loss "
-                "overflowed; try a smaller lr")
+        if mode == "raise" and not sync_free and bool(bad.any()):
+            raise_diverged(int(torch.nonzero(bad)[0]), t)
         dstep = torch.where(bad, t, dstep)
         alive = alive & ~bad
 
@@ -176,8 +191,11 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
         nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)
         loss = loss_fn(v, w)
         bad = alive & ~torch.isfinite(loss)
-        if bool(bad.any()):  # finite v, w whose loss overflows: the run has diverged too
+        if sync_free or bool(bad.any()):  # finite v, w whose loss overflows: diverged too
             diverge(bad, t)
+        if sync_free and mode == "raise" and bool((dstep >= 0).any()):  # one read per record
+            i = int(torch.nonzero(dstep >= 0)[0])
+            raise_diverged(i, int(dstep[i]))
         rec["steps"].append(t)
         rec["loss"].append(torch.where(alive, loss, nan))
         rec["theta"].append(torch.where(alive, _theta(w, ref), nan))
@@ -190,16 +208,18 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
         for t in range(1, steps + 1):
             v_new = v - lr[:, None] * gv
             w_new = w - lr[:, None] * gw
-            # |w| is nan/inf when w is, or when its squares overflow (then the scaled norm decides)
-            finite = torch.isfinite(v_new).all(dim=1) & torch.isfinite(torch.linalg.vector_norm(w_new, dim=-1))
-            finite &= (w_new != 0).any(dim=1)  # w = 0 (a tiny w whose squares underflow is not 0)
-            if not bool(finite.all()):
-                finite = (torch.isfinite(v_new).all(dim=1) & torch.isfinite(w_new).all(dim=1)
-                          & (w_new != 0).any(dim=1))
-                finite &= torch.isfinite(norm(torch.where(finite[:, None], w_new, 1.0))[:, 0])
-            if not bool(finite.all()):
+            if sync_free:  # the careful test for every run, and no branch on its result
+                finite = _finite_rows(v_new, w_new)
                 diverge(alive & ~finite, t)
-            if not bool(alive.all()):
+            else:
+                # |w| is nan/inf when w is, or when its squares overflow (then the scaled norm decides)
+                finite = torch.isfinite(v_new).all(dim=1) & torch.isfinite(torch.linalg.vector_norm(w_new, dim=-1))
+                finite &= (w_new != 0).any(dim=1)  # w = 0 (a tiny w whose squares underflow is not 0)
+                if not bool(finite.all()):
+                    finite = _finite_rows(v_new, w_new)
+                if not bool(finite.all()):
+                    diverge(alive & ~finite, t)
+            if sync_free or not bool(alive.all()):
                 v_new = torch.where(alive[:, None], v_new, v)  # diverged runs stay at their last values
                 w_new = torch.where(alive[:, None], w_new, w)
             v, w = v_new, w_new
