@@ -17,6 +17,7 @@ from stelib.train import population_cgd
 
 matplotlib.use("Agg")
 F64 = torch.float64
+PHI0 = 1 / math.sqrt(2 * math.pi)
 A = torch.tensor([0.8, -0.6], dtype=F64)
 
 
@@ -244,3 +245,136 @@ def test_bad_input():
         profile.profile(torch.zeros(10, 1, 3), torch.zeros(10), [0.0])
     with pytest.raises(ValueError):
         fields.grid(-1.0, 5)
+
+
+# --- descent fields and CGD paths of several STEs ---------------------------------------------
+
+def test_descent_fields_true_is_minus_the_gradient_of_the_profile_loss():
+    """Envelope theorem: on the slice v = v(w), -grad_w L = -grad f with f the profile loss; f'
+    by central differences. The identity field is -v (v phi0 w_hat - a), written in NumPy."""
+    model = ms.LinearTeacherModel(A)
+    X, Y, W = fields.grid(1.5, 5)
+    got = fields.descent_fields(model, W, X.shape, ["identity"], v=lambda w: ms.optimal_v(w, A))
+    h = 1e-6
+    fd = torch.stack([(ms.profile_loss(W + h * e, A) - ms.profile_loss(W - h * e, A)) / (2 * h)
+                      for e in torch.eye(2, dtype=F64)], 1)
+    torch.testing.assert_close(got["true"][0], -fd[:, 0].reshape(5, 5), rtol=0, atol=1e-8)
+    torch.testing.assert_close(got["true"][1], -fd[:, 1].reshape(5, 5), rtol=0, atol=1e-8)
+    w, a = W.numpy(), A.numpy()
+    w_hat = w / np.linalg.norm(w, axis=1, keepdims=True)
+    v = 2 / math.sqrt(2 * math.pi) * (w_hat @ a)[:, None]
+    g = v * (v / math.sqrt(2 * math.pi) * w_hat - a)
+    np.testing.assert_allclose(got["identity"][0].numpy(), -g[:, 0].reshape(5, 5), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(got["identity"][1].numpy(), -g[:, 1].reshape(5, 5), rtol=1e-13, atol=1e-15)
+    assert list(got) == ["true", "identity"]
+    with pytest.raises(ValueError, match=r"stes='tanh' is not valid"):
+        fields.descent_fields(model, W, X.shape, ["tanh"], v=lambda w: ms.optimal_v(w, A))
+
+
+def test_cgd_paths_run_cgd_path_for_each_ste():
+    model = ms.LinearTeacherModel(A)
+    v0 = torch.tensor([[0.1], [-0.3]], dtype=F64)
+    w0 = torch.tensor([[1.0, 1.0], [-0.2, 0.5]], dtype=F64)
+    paths = fields.cgd_paths(model, v0, w0, ["relu", "crelu"], lr=0.2, steps=20, every=5)
+    assert paths.t.dtype == F64 and paths.t.tolist() == [0, 5, 10, 15, 20] and paths.lr == 0.2
+    for ste in ("relu", "crelu"):
+        _, v, w = fields.cgd_path(model, v0, w0, ste=ste, lr=0.2, steps=20, every=5)
+        assert torch.equal(paths.v[ste], v) and torch.equal(paths.w[ste], w)
+    with pytest.raises(ValueError, match=r"stes=\(\) is empty"):
+        fields.cgd_paths(model, v0, w0, [], lr=0.2, steps=20)
+    with pytest.raises(ValueError, match=r"stes='tanh' is not valid"):
+        fields.cgd_paths(model, v0, w0, ["tanh"], lr=0.2, steps=20)
+
+
+# --- the second teacher: problems, stationary points, coarse gradients there ------------------
+
+def test_teacher_problem_labels():
+    z = torch.randn(50, 1, 2, generator=torch.Generator().manual_seed(30), dtype=F64)
+    for labels, want in (("relu_teacher", torch.clamp(z[:, 0] @ A, min=0)), ("sign", torch.sign(z[:, 0] @ A)),
+                         ("linear", z[:, 0] @ A)):
+        p = profile.teacher_problem(labels, "gaussian", A)
+        assert (p.m, p.n, p.noise) == (1, 2, 0.0)
+        torch.testing.assert_close(p.label(z), want, rtol=0, atol=0)
+    assert profile.teacher_problem("sign", "uniform", A, noise=0.5).noise == 0.5
+    with pytest.raises(ValueError, match=r"labels='teacher' is not valid; choose one of 'relu_teacher'"):
+        profile.teacher_problem("teacher", "gaussian", A)
+    with pytest.raises(ValueError, match=r"a=\[1.0, 0.0, 0.0\] must have 2 entries"):
+        profile.teacher_problem("sign", "gaussian", [1.0, 0.0, 0.0])
+
+
+def test_stationary_profile_is_the_profile_at_the_stationary_angles(sample):
+    got = profile.stationary_profile(*sample)
+    th = torch.tensor(profile.stationary_angles(*sample), dtype=F64)
+    want = profile.profile(*sample, th, with_se=True)
+    assert torch.equal(got.theta, th) and torch.equal(got.f, want.f) and torch.equal(got.df_se, want.df_se)
+    assert len(str(got).splitlines()) == 4
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return ms.LinearTeacherModel(A).sample(200_000, torch.Generator().manual_seed(31))
+
+
+def test_coarse_at_stationary_on_the_linear_teacher(sample, fresh):
+    """Linear teacher, |a| = 1: at the minima (v = +-2 phi0) the cReLU radius is 1/kappa* and the
+    identity coarse gradient has norm 2 phi0 (1 - 1/pi) (prop-ms-vanishing), far from zero in
+    standard errors, while the cReLU one vanishes; at the saddles (v about 0) everything is tiny."""
+    prof = profile.stationary_profile(*sample)
+    got = profile.coarse_at_stationary(prof, *sample, *fresh, ["identity", "crelu"])
+    minima = [c for c in got if abs(c.v) > 0.5]
+    saddles = [c for c in got if abs(c.v) < 0.05]
+    assert len(minima) == 2 and len(saddles) == 2
+    for c in minima:
+        assert abs(c.v) == pytest.approx(2 * PHI0, abs=0.01)
+        assert c.radius == pytest.approx(ms.vanishing_norm("crelu"), abs=0.02)
+        assert c.residual["identity"] == pytest.approx(2 * PHI0 * (1 - 1 / math.pi), abs=0.01)
+        assert c.z["identity"] > 20 and c.z["crelu"] < 4.5
+        assert c.searched and 0 < c.se_theta < 0.05
+    for c in saddles:
+        assert c.residual["identity"] < 0.02
+    assert str(minima[0]).startswith(f"theta = {math.degrees(minima[0].theta):8.2f} deg (s.e. ")
+    assert str(minima[0]).endswith(f"cReLU radius: {minima[0].radius:.4f}")
+
+
+def test_coarse_at_stationary_without_crelu_does_not_look_for_a_radius(sample, fresh):
+    prof = profile.stationary_profile(*sample)
+    prof = profile.Profile(*(getattr(prof, k)[:1] for k in ("theta", "f", "df", "df_se", "v")))
+    (got,) = profile.coarse_at_stationary(prof, *sample, *fresh, ["relu"])
+    assert not got.searched and got.radius is None and list(got.residual) == ["relu"]
+    assert str(got).endswith("cReLU radius: not looked for (crelu is not among the STEs)")
+    with pytest.raises(ValueError, match=r"h=0.0 must be a finite number in \(0.0, 0.5\]"):
+        profile.coarse_at_stationary(prof, *sample, *fresh, ["relu"], h=0.0)
+
+
+def test_profile_minimum_of_the_relu_teacher():
+    """ReLU teacher: f(theta) = |a|^2/4 (1 - (1 + cos theta)^2/(2 pi)), least at theta = 0 (the
+    direction of a) with v = 2 phi0 |a| (exercise ex-ms-relu-teacher)."""
+    p = profile.teacher_problem("relu_teacher", "gaussian", A)
+    Z, y = p.sample(200_000, torch.Generator().manual_seed(32))
+    got = profile.profile_minimum(Z, y, reference=A)
+    assert abs(got.offset_deg) < 1.5
+    assert got.v == pytest.approx(2 * PHI0, abs=0.01)
+    assert got.f == pytest.approx(0.25 * (1 - 4 / (2 * math.pi)), abs=0.005)
+    with pytest.raises(ValueError, match=r"reference=\[0.0, 0.0\] must be a non-zero 2-vector"):
+        profile.profile_minimum(Z, y, reference=[0.0, 0.0])
+    with pytest.raises(ValueError, match=r"no stationary direction"):
+        profile.profile_minimum(Z[:400], torch.zeros(400, dtype=F64), reference=A)
+
+
+def test_coarse_on_ray_of_the_sign_teacher():
+    """Sign teacher at (1, r a_hat): the ReLU and cReLU coarse gradients are 0 sample by sample;
+    the identity one is the NumPy mean of z (sigma(w.z) - sign(a.z)), about -phi0 a_hat."""
+    p = profile.teacher_problem("sign", "gaussian", A)
+    Z, y = p.sample(100_000, torch.Generator().manual_seed(33))
+    radii = {"0.5": 0.5, "2": 2.0}
+    zero = profile.coarse_on_ray(Z, y, A, "relu", v=1.0, radii=radii)
+    assert zero.norms == (0.0, 0.0) and str(zero) == "    relu: |E g| at |w| = 0.5, 2: <1e-12, <1e-12; largest |z| -"
+    ident = profile.coarse_on_ray(Z, y, A, "identity", v=1.0, radii=radii)
+    z, yn = Z[:, 0].numpy(), y.numpy()
+    mean = (z * ((z @ A.numpy() > 0) - yn)[:, None]).mean(0)
+    np.testing.assert_allclose(ident.norms, [np.linalg.norm(mean)] * 2, rtol=1e-10)
+    assert ident.norms[0] == pytest.approx(PHI0, abs=0.01) and ident.z_max > 50
+    with pytest.raises(ValueError, match=r"radii=\{\} must be a non-empty dict"):
+        profile.coarse_on_ray(Z, y, A, "relu", v=1.0, radii={})
+    with pytest.raises(ValueError, match=r"radii=-1 must be a finite number in \(0.0, inf\]"):
+        profile.coarse_on_ray(Z, y, A, "relu", v=1.0, radii={"a": -1})

@@ -9,7 +9,20 @@ import torch
 
 from stelib import gaussian
 from stelib.gaussian import YinModel
-from stelib.outcomes import at_angle, classify, first_hit, format_table, outcome_table, sweep_inits
+from stelib.outcomes import (
+    StreamTable,
+    at_angle,
+    classify,
+    far_side,
+    first_hit,
+    format_table,
+    other_runs,
+    outcome_table,
+    stream_starts,
+    stream_summary,
+    stream_table,
+    sweep_inits,
+)
 from stelib.train import History, population_cgd
 
 F64 = torch.float64
@@ -107,3 +120,70 @@ def test_first_hit_and_table_on_a_real_sweep():
         assert r["diverged"] == 0
     text = format_table(rows)
     assert text.splitlines()[0].split()[0] == "STE" and len(text.splitlines()) == 3
+
+
+def _records(steps, theta, loss, stes):
+    """A History with the given records of theta and loss (R runs, T records)."""
+    theta, loss = torch.tensor(theta, dtype=F64), torch.tensor(loss, dtype=F64)
+    R = theta.shape[1]
+    return History(torch.tensor(steps), loss, theta, torch.ones_like(loss), torch.zeros_like(loss),
+                   torch.zeros(R, 3, dtype=F64), torch.zeros(R, 4, dtype=F64), tuple(stes),
+                   torch.ones(R, dtype=F64), torch.zeros(R, dtype=torch.bool), torch.full((R,), -1))
+
+
+def test_other_runs_count_the_late_crossings_of_a_right_angle():
+    pi = math.pi
+    f_sp = float(MODEL.loss(gaussian.spurious_minimizer_v(V_STAR), -W_STAR))
+    theta = [[0.1, 0.2, 2.0, 1.0, 0.3],   # step 0
+             [0.1, 2.0, 1.0, 2.0, 0.3],   # step 5
+             [0.1, 1.0, 2.0, 2.0, 0.3],   # step 10
+             [0.0, 2.0, 2.0, 2.0, pi]]    # step 15
+    loss = [[0.0] * 5, [0.0] * 5, [0.0] * 5, [0.0, 0.5, 0.7, 0.6, f_sp]]
+    h = _records([0, 5, 10, 15], theta, loss, ("identity",) * 4 + ("relu",))
+    # runs 1-3 are 'other', run 4 spurious; the last `window` steps are the records after step 15 - window:
+    # run 1 has both sides in steps 10-15, run 2 in 5-15, run 3 in 0-15
+    (out,) = other_runs(h, MODEL, loss_tol=1e-6, window=10)
+    assert (out.ste, out.count, out.both_sides, out.window) == ("identity", 3, 1, 10)
+    assert out.median_loss == 0.6 and out.spurious_loss == pytest.approx(f_sp, rel=1e-15)
+    assert [other_runs(h, MODEL, loss_tol=1e-6, window=t)[0].both_sides for t in (5, 15, 16)] == [0, 2, 3]
+    assert str(out) == (f"identity: 3 runs 'other', median final loss 0.6000 (spurious {f_sp:.4f}); 1 of "
+                        "them visited both theta < pi/2 and theta > pi/2 in the last 10 steps")
+    with pytest.raises(ValueError, match="window=0 must be an integer >= 1"):
+        other_runs(h, MODEL, loss_tol=1e-6, window=0)
+
+
+def test_far_side_counts_zero_loss_beyond_a_right_angle_and_the_other_runs():
+    h = _records([0, 5], [[1.0, 1.0, 1.0, 1.0], [2.0, 0.1, 1.0, 0.3]], [[1.0] * 4, [0.0, 0.0, 0.5, 0.4]],
+                 ("relu",) * 4)
+    far = far_side(h, MODEL, loss_tol=1e-6)
+    assert (far.runs, far.zero_loss, far.other) == (4, 1, 2) and far.other_theta == 0.3
+    assert str(far) == "runs at zero loss with theta > pi/2: 1 of 4; 'other' runs: 2, their median final theta 0.300"
+    none = far_side(_records([0], [[0.0]], [[0.0]], ("relu",)), MODEL, loss_tol=1e-6)
+    assert none.other == 0 and math.isnan(none.other_theta) and str(none).endswith("'other' runs: 0")
+
+
+def test_stream_starts_pick_the_first_starts_of_every_ste_per_stream():
+    v0, w0, stes = sweep_inits(3, 4, seeds=5, stes=("identity", "crelu"), generator=torch.Generator().manual_seed(0))
+    v, w, s = stream_starts(v0, w0, stes, seeds=5, first=2, streams=3)
+    idx = [0, 1, 5, 6] * 3
+    assert torch.equal(v, v0[idx]) and torch.equal(w, w0[idx])
+    assert s == ("identity", "identity", "crelu", "crelu") * 3
+    with pytest.raises(ValueError, match="first=6 must be an integer >= 1 and <= 5"):
+        stream_starts(v0, w0, stes, seeds=5, first=6, streams=1)
+    with pytest.raises(ValueError, match="need equal counts, a multiple of seeds=4"):
+        stream_starts(v0, w0, stes, seeds=4, first=2, streams=1)
+
+
+def test_stream_table_summaries_and_the_judged_comparison():
+    h = _records([0], [[0.05, 0.05, 3.1, 0.05, 3.1, 3.1]], [[0.01, 0.2, 0.3, 0.0, 0.1, 0.5]], ("relu",) * 6)
+    table = stream_table({"inf": h, 4: h}, ("relu",), streams=2, loss_tol=0.05)
+    assert table["inf", "relu"] == stream_summary(h, "relu", 1, loss_tol=0.05)
+    near, sd = table[4, "relu"]["near"]  # streams: (0.05, 0.05, 3.1) and (0.05, 3.1, 3.1)
+    assert near == pytest.approx(0.5) and sd == pytest.approx(math.sqrt(2) * (1 / 6))
+    lines = str(table).splitlines()
+    assert lines[0].split() == ["B", "STE", "near", "spurious", "below_tol", "loss", "w_norm"]
+    assert "±" not in lines[1] and lines[2].count("±") == 5
+    rows = StreamTable({(4, "a"): {"near": (0.9, 0.05)}, (4, "b"): {"near": (0.5, 0.1)},
+                        (4, "c"): {"near": (0.55, 0.1)}})
+    assert rows.compare(4, "a", "b") == "ahead of" and rows.compare(4, "b", "a") == "behind"
+    assert rows.compare(4, "b", "c") == "tied with"

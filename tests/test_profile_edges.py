@@ -72,3 +72,15 @@ def test_profile_is_frozen():
     p = profile.profile(Z, y, torch.tensor([0.5], dtype=F64))
     with pytest.raises(AttributeError):
         p.f = p.df
+
+
+def test_profile_text_one_line_per_angle():
+    """Degrees to 2 decimals, f to 4, the slope and its s.e. in 2 significant digits, and v
+    through the rounding floor (a v of 1e-17 is zero to rounding)."""
+    p = profile.Profile(torch.tensor([math.pi / 4, -math.pi], dtype=F64), torch.tensor([0.5, 0.25], dtype=F64),
+                        torch.tensor([-1.31e-3, 2.8e-8], dtype=F64), torch.tensor([2.5e-3, 8.3e-9], dtype=F64),
+                        torch.tensor([0.88816, 1e-17], dtype=F64))
+    assert str(p).splitlines() == [
+        "theta =    45.00 deg: f = 0.5000, f' = -1.3e-03 (se 2.5e-03), v = +0.8882",
+        "theta =  -180.00 deg: f = 0.2500, f' = +2.8e-08 (se 8.3e-09), v = <1e-12",
+    ]

@@ -2,9 +2,11 @@ r"""Vector fields in the w-plane (n = 2) and the paths of coarse gradient descen
 
 Helpers for figures of a gradient field :math:`w \mapsto -F(w)` over a square of the w-plane:
 a grid that avoids the origin (where w/|w| is undefined), evaluation of a batched field on
-it, a quiver drawn with a fixed arrow scale (so several panels share one scale), rays
-through the origin (stationary directions are rays: the loss is scale invariant), and the
-w-path of :func:`stelib.train.population_cgd`, which records only norms and angles.
+it (:func:`descent_fields`: the true and coarse descent directions on a slice v = v(w)), a
+quiver drawn with a fixed arrow scale (so several panels share one scale), rays through the
+origin (stationary directions are rays: the loss is scale invariant), and the w-path of
+:func:`stelib.train.population_cgd`, which records only norms and angles (:func:`cgd_paths`:
+one per STE).
 
 Example
 -------
@@ -22,16 +24,18 @@ torch.Size([25, 2])
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
 from stelib.core._validate import as_tensor, check_positive, check_positive_int
+from stelib.core.ste import check_ste
 from stelib.core.train import population_cgd
 
 DTYPE = torch.float64
 
-__all__ = ["cgd_path", "draw_rays", "evaluate", "grid", "quiver"]
+__all__ = ["Paths", "cgd_path", "cgd_paths", "descent_fields", "draw_rays", "evaluate", "grid", "quiver"]
 
 
 def grid(extent: float, num: int, *, device: torch.device | str | None = None
@@ -56,6 +60,19 @@ def evaluate(field: Callable[[torch.Tensor], torch.Tensor], W: torch.Tensor,
     if F.shape != W.shape or W.shape[1] != 2:
         raise ValueError(f"field must map (k, 2) points to (k, 2) vectors; got {tuple(F.shape)} for {tuple(W.shape)}")
     return F[:, 0].reshape(shape), F[:, 1].reshape(shape)
+
+
+def descent_fields(model, W: torch.Tensor, shape: tuple[int, int], stes: Sequence[str], *,
+                   v: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    r"""The descent directions on the slice :math:`v = v(w)` at the points ``W`` (k, 2):
+    ``"true"``: :math:`-\nabla_w L(v(w), w)`, and for each STE :math:`-E\,g_\mu(v(w), w)`, each
+    as components ``(U, V)`` of ``shape`` (see :func:`evaluate`). ``model`` has ``grad_w`` and
+    ``expected_coarse_grad`` (e.g. :class:`stelib.misspecified.LinearTeacherModel`)."""
+    stes = tuple(check_ste(s, name="stes") for s in stes)
+    out = {"true": evaluate(lambda w: -model.grad_w(v(w), w), W, shape)}
+    for ste in stes:
+        out[ste] = evaluate(lambda w, s=ste: -model.expected_coarse_grad(v(w), w, s), W, shape)
+    return out
 
 
 def quiver(ax, X, Y, U, V, *, scale: float, color: str, **kw):
@@ -100,3 +117,26 @@ def cgd_path(model, v0, w0, *, ste, lr, steps: int, every: int = 1):
         vs.append(v)
         ws.append(w)
     return torch.arange(0, steps + 1, every, device=v.device), torch.stack(vs), torch.stack(ws)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Paths of coarse gradient descent for several STEs, on the CPU: the recorded steps ``t``
+    (T,) (float64), ``v[ste]`` (T, R, m) and ``w[ste]`` (T, R, n), run with learning rate ``lr``."""
+
+    t: torch.Tensor
+    v: dict[str, torch.Tensor]
+    w: dict[str, torch.Tensor]
+    lr: float
+
+
+def cgd_paths(model, v0, w0, stes: Sequence[str], *, lr: float, steps: int, every: int = 1) -> Paths:
+    """:func:`cgd_path` from the same start ``(v0, w0)`` for each STE in ``stes`` (in that order),
+    computed where ``v0``, ``w0`` and ``model`` live and brought back to the CPU."""
+    stes = tuple(check_ste(s, name="stes") for s in stes)
+    if not stes:
+        raise ValueError("stes=() is empty; give at least one registered STE name")
+    runs = {ste: [t.cpu() for t in cgd_path(model, v0, w0, ste=ste, lr=lr, steps=steps, every=every)]
+            for ste in stes}
+    return Paths(runs[stes[0]][0].double(), {s: r[1] for s, r in runs.items()},
+                 {s: r[2] for s, r in runs.items()}, float(lr))

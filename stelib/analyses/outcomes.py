@@ -16,6 +16,11 @@ of steps to reach the global class, the median final :math:`|w|`. Also here: the
 of a sweep (the same random inits for every STE, so STEs are compared on equal terms) and a
 point at a prescribed angle and norm, for pictures over :math:`\theta`.
 
+Summaries of a sweep: :func:`other_runs` (the runs of the class "other", and how many of them
+cross :math:`\theta = \pi/2` late in the run), :func:`far_side` (runs at zero loss with
+:math:`\theta > \pi/2`), :func:`stream_starts` and :func:`stream_table` (the same starts rerun in
+several mini-batch streams, with the spread over the streams).
+
 Example
 -------
 >>> import torch
@@ -32,14 +37,18 @@ Example
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
+from stelib.analyses.practice_report import judge
 from stelib.core import gaussian
 from stelib.core._validate import as_tensor, check_positive, check_positive_int
+from stelib.core.rounding import fmt
 from stelib.core.ste import check_ste
 
-__all__ = ["OUTCOMES", "at_angle", "classify", "first_hit", "format_table", "outcome_table", "stream_summary",
+__all__ = ["OUTCOMES", "FarSide", "OtherRuns", "StreamTable", "at_angle", "classify", "far_side", "first_hit",
+           "format_table", "other_runs", "outcome_table", "stream_starts", "stream_summary", "stream_table",
            "sweep_inits"]
 
 OUTCOMES = ("global", "spurious", "other")
@@ -179,3 +188,113 @@ def stream_summary(history, ste: str, streams: int, *, loss_tol: float,
            "below_tol": (f < loss_tol).double().mean(1), "loss": f.median(1).values,
            "w_norm": wn.median(1).values}
     return {k: (float(v.mean()), float(v.std()) if streams > 1 else 0.0) for k, v in per.items()}
+
+
+@dataclass(frozen=True)
+class OtherRuns:
+    """The runs of one STE classified "other": how many, their median final loss (next to the
+    spurious minimum's), and how many visited both sides of theta = pi/2 in the last ``window``
+    steps (the cycling through w = 0 of the identity STE)."""
+
+    ste: str
+    count: int
+    median_loss: float
+    spurious_loss: float
+    both_sides: int
+    window: int
+
+    def __str__(self) -> str:
+        return (f"{self.ste}: {self.count} runs 'other', median final loss {self.median_loss:.4f} "
+                f"(spurious {self.spurious_loss:.4f}); {self.both_sides} of them visited both "
+                f"theta < pi/2 and theta > pi/2 in the last {self.window} steps")
+
+
+def other_runs(history, model, *, loss_tol: float, window: int) -> list[OtherRuns]:
+    """One :class:`OtherRuns` per STE with at least one run of the class "other" (order of first
+    appearance); the last ``window`` steps are the records after step ``last - window``."""
+    window = check_positive_int(window, name="window")
+    labels = classify(history, model, loss_tol=loss_tol)
+    late = history.theta[history.steps > history.steps[-1] - window]  # (T', R)
+    out = []
+    for ste in dict.fromkeys(history.ste):
+        other = [i for i in history.select(ste).tolist() if labels[i] == "other"]
+        if other:
+            both = ((late[:, other] < math.pi / 2).any(0) & (late[:, other] > math.pi / 2).any(0))
+            out.append(OtherRuns(ste, len(other), history.loss[-1, other].median().item(),
+                                 _spurious_loss(model), int(both.sum().item()), window))
+    return out
+
+
+@dataclass(frozen=True)
+class FarSide:
+    """Of ``runs`` runs: ``zero_loss`` at zero loss with theta > pi/2, ``other`` of the class
+    "other", ``other_theta`` their median final theta (NaN when there are none)."""
+
+    runs: int
+    zero_loss: int
+    other: int
+    other_theta: float
+
+    def __str__(self) -> str:
+        text = (f"runs at zero loss with theta > pi/2: {self.zero_loss} of {self.runs}; "
+                f"'other' runs: {self.other}")
+        return text + (f", their median final theta {self.other_theta:.3f}" if self.other else "")
+
+
+def far_side(history, model, *, loss_tol: float) -> FarSide:
+    """Runs that end at zero loss on the far side theta > pi/2 (a second global minimum at
+    theta = pi when 1^T v* = 0), and the runs of the class "other" with their median final theta."""
+    labels = classify(history, model, loss_tol=loss_tol)
+    other = [i for i, c in enumerate(labels) if c == "other"]
+    zero = ((history.loss[-1] < loss_tol) & (history.theta[-1] > math.pi / 2)).sum().item()
+    med = history.theta[-1, other].median().item() if other else math.nan
+    return FarSide(len(labels), int(zero), len(other), med)
+
+
+def stream_starts(v0, w0, ste, *, seeds: int, first: int, streams: int):
+    """From the starts of :func:`sweep_inits` (``seeds`` draws per STE, STE-major), the first
+    ``first`` of every STE, repeated for ``streams`` mini-batch streams (stream-major):
+    ``(v0 (S k, m), w0 (S k, n), ste tuple)`` with k = ``first`` times the number of STEs."""
+    seeds, streams = check_positive_int(seeds, name="seeds"), check_positive_int(streams, name="streams")
+    first = check_positive_int(first, name="first", maximum=seeds)
+    if len(ste) % seeds or len(ste) != v0.shape[0] or len(ste) != w0.shape[0]:
+        raise ValueError(f"{len(ste)} STE names, {v0.shape[0]} v0 and {w0.shape[0]} w0 rows: need "
+                         f"equal counts, a multiple of seeds={seeds}")
+    idx = torch.cat([torch.arange(first, device=v0.device) + j * seeds for j in range(len(ste) // seeds)])
+    return (v0[idx].repeat(streams, 1), w0[idx].repeat(streams, 1),
+            tuple(ste[i] for i in idx.tolist()) * streams)
+
+
+STREAM_COLUMNS = ("near", "spurious", "below_tol", "loss", "w_norm")
+
+
+@dataclass(frozen=True)
+class StreamTable:
+    """``table[B, ste]``: the :func:`stream_summary` (measure -> (mean, sd) over the streams) of
+    each batch size ``B`` (``"inf"``: the population runs, one stream) and STE."""
+
+    rows: dict
+
+    def __getitem__(self, key) -> dict[str, tuple[float, float]]:
+        return self.rows[key]
+
+    def compare(self, B, ste: str, other: str, *, measure: str = "near") -> str:
+        """``"ahead of"``, ``"behind"`` or ``"tied with"``: ``ste`` against ``other`` on a
+        measure where higher is better, judged with the spread (mean +- sd)."""
+        rel = judge(*self[B, ste][measure], *self[B, other][measure], higher_better=True)
+        return {">": "ahead of", "<": "behind", "=": "tied with"}[rel]
+
+    def __str__(self) -> str:
+        lines = [f"{'B':>5} {'STE':>9}" + "".join(f"{c:>16}" for c in STREAM_COLUMNS)]
+        for (B, s), st in self.rows.items():
+            mean = {c: fmt(st[c][0], ".3f") if c == "loss" else f"{st[c][0]:.3f}" for c in STREAM_COLUMNS}
+            cells = (mean[c] + ("" if B == "inf" else f" ± {st[c][1]:.3f}") for c in STREAM_COLUMNS)
+            lines.append(f"{B:>5} {s:>9}" + "".join(x.rjust(16) for x in cells))
+        return "\n".join(lines)
+
+
+def stream_table(histories: dict, stes, *, streams: int, loss_tol: float) -> StreamTable:
+    """:func:`stream_summary` of every history (key: the batch size, ``"inf"`` for the population
+    runs, which have one stream) and STE."""
+    return StreamTable({(B, s): stream_summary(h, s, 1 if B == "inf" else streams, loss_tol=loss_tol)
+                        for B, h in histories.items() for s in stes})

@@ -26,6 +26,12 @@ a cumulative sum over the samples sorted by :math:`x_i`; :func:`crelu_radial_roo
 c where R changes sign from + to - for the last time (a stable radius 1/c under coarse
 gradient descent: the iterate shrinks above it and grows below it).
 
+For the chapter's second teacher (:func:`teacher_problem`): the profile at the stationary
+directions (:func:`stationary_profile`, printed one line per angle), each STE's coarse gradient
+there with the uncertainty of the estimated point (:func:`coarse_at_stationary`), the least
+stationary direction (:func:`profile_minimum`) and coarse gradients along a ray
+(:func:`coarse_on_ray`).
+
 Example
 -------
 >>> import torch
@@ -46,10 +52,17 @@ from dataclasses import dataclass
 
 import torch
 
-from stelib.core._validate import as_tensor, check_positive_int, check_real
+from stelib.core._validate import as_tensor, check_choice, check_positive_int, check_real
+from stelib.core.distributions import make_distribution
+from stelib.core.montecarlo import estimate_on
+from stelib.core.problems import Problem
+from stelib.core.rounding import below_floor, fmt, fmts
+from stelib.core.ste import check_ste
 
 DTYPE = torch.float64
-__all__ = ["Profile", "coarse_at", "crelu_radial_root", "direction", "profile", "stationary_angles", "v_se"]
+__all__ = ["Profile", "ProfileMinimum", "RayCoarse", "StationaryPointCheck", "coarse_at", "coarse_at_stationary",
+           "coarse_on_ray", "crelu_radial_root", "direction", "profile", "profile_minimum",
+           "stationary_angles", "stationary_profile", "teacher_problem", "v_se"]
 
 
 def direction(theta) -> torch.Tensor:
@@ -76,6 +89,12 @@ class Profile:
     df: torch.Tensor
     df_se: torch.Tensor
     v: torch.Tensor
+
+    def __str__(self) -> str:
+        """One line per angle: theta in degrees, f, f' with its s.e., v."""
+        return "\n".join(f"theta = {math.degrees(t):8.2f} deg: f = {f:.4f}, f' = {d:+.1e} (se {se:.1e}), "
+                         f"v = {fmt(v, '+.4f')}" for t, f, d, se, v in zip(self.theta.tolist(), self.f, self.df,
+                                                                           self.df_se, self.v, strict=True))
 
 
 class _HalfPlaneSums:
@@ -201,8 +220,6 @@ def coarse_at(Z, y, theta: float, v: float, radius: float, ste: str, *, se_theta
     a standard error that adds the uncertainty of an *estimated* point (theta, v):
     se^2 = se_MC^2 + (dg/dtheta se_theta)^2 + (dg/dv se_v)^2, the derivatives by central
     differences of width ``step`` on the same sample. Returns ``(mean, se)``."""
-    from stelib.core.montecarlo import estimate_on
-
     def g(t, vv):
         w = radius * direction(torch.tensor(t, dtype=DTYPE, device="cpu"))  # estimate_on moves v, w to Z
         return estimate_on(torch.tensor([vv], dtype=DTYPE, device="cpu"), w, Z, y, stes=(ste,)).coarse[ste]
@@ -223,3 +240,125 @@ def v_se(Z, y, theta: float) -> float:
     P = s.mean()
     v = (y * s).mean() / P
     return float(((y - v) * s / P).std() / math.sqrt(len(y)))
+
+
+TEACHERS = ("relu_teacher", "sign", "linear")
+
+
+def teacher_problem(labels: str, distribution: str, a, *, noise: float = 0.0) -> Problem:
+    r"""The m = 1, n = 2 problem of a misspecified teacher with direction ``a`` (2,):
+    ``"relu_teacher"`` :math:`y^* = \mathrm{relu}(a^\top z)`, ``"sign"``
+    :math:`y^* = \mathrm{sign}(a^\top z)` or ``"linear"`` :math:`y^* = a^\top z`, inputs from the
+    named ``distribution`` (:func:`stelib.distributions.make_distribution`), label noise ``noise``."""
+    check_choice(labels, TEACHERS, name="labels")
+    a = as_tensor(a, name="a", ndim=1, dtype=DTYPE)
+    if a.shape != (2,):
+        raise ValueError(f"a={a.tolist()} must have 2 entries (the student lives in the plane)")
+    kw = dict(v_star=[1.0], w_star=a) if labels == "relu_teacher" else dict(a=a)
+    return Problem(make_distribution(distribution, 2), m=1, labels=labels, noise=noise, **kw)
+
+
+def stationary_profile(Z, y) -> Profile:
+    """:func:`profile` (with standard errors) at the :func:`stationary_angles` of the sample."""
+    theta = torch.tensor(stationary_angles(Z, y), dtype=DTYPE, device="cpu")  # profile moves it to Z
+    return profile(Z, y, theta, with_se=True)
+
+
+@dataclass(frozen=True)
+class StationaryPointCheck:
+    """The coarse gradients at one estimated stationary point (theta, v) of a sample profile."""
+
+    theta: float
+    se_theta: float  #: s.e. of theta: s.e.(f') / |f''|
+    v: float
+    f: float  #: profile loss
+    radius: float | None  #: cReLU radius 1/c of crelu_radial_root (None: none found)
+    searched: bool  #: whether the cReLU radius was looked for ("crelu" in the STEs)
+    residual: dict[str, float]  #: |mean coarse gradient| per STE
+    z: dict[str, float]  #: largest |mean| / s.e. over the coordinates, per STE
+
+    def __str__(self) -> str:
+        radius = ("not looked for (crelu is not among the STEs)" if not self.searched
+                  else "none (radial part never changes sign)" if self.radius is None else f"{self.radius:.4f}")
+        return (f"theta = {math.degrees(self.theta):8.2f} deg (s.e. {math.degrees(self.se_theta):.2f}), "
+                f"v = {fmt(self.v, '+.4f')}, cReLU radius: {radius}")
+
+
+def coarse_at_stationary(prof: Profile, Z1, y1, Z2, y2, stes, *, h: float = 0.05
+                         ) -> list[StationaryPointCheck]:
+    r"""At each angle of ``prof`` (a :func:`stationary_profile` of the sample ``Z1, y1``), the
+    coarse gradient of each STE on the fresh sample ``Z2, y2`` (:func:`coarse_at`), at |w| = 1, and
+    for crelu at the radius of :func:`crelu_radial_root` on ``Z1`` (|w| = 1 when there is none).
+    Its standard error adds the uncertainty of the point: :math:`\mathrm{se}_\theta =
+    \mathrm{se}(f')/|f''|` with :math:`f''` by central differences of width ``h``, and
+    :func:`v_se`."""
+    stes = tuple(check_ste(s, name="stes") for s in stes)
+    h = check_real(h, name="h", low=0.0, high=0.5, low_open=True)
+    d2 = (profile(Z1, y1, prof.theta + h).df - profile(Z1, y1, prof.theta - h).df) / (2 * h)
+    out = []
+    for t, v, se_df, f2, f in zip(prof.theta.tolist(), prof.v.tolist(), prof.df_se.tolist(), d2.tolist(),
+                                  prof.f.tolist(), strict=True):
+        c = crelu_radial_root(v, direction(t), Z1, y1) if "crelu" in stes else None
+        residual, z = {}, {}
+        for ste in stes:
+            radius = 1 / c if (ste == "crelu" and c is not None) else 1.0
+            mean, se = coarse_at(Z2, y2, t, v, radius, ste, se_theta=se_df / abs(f2), se_v=v_se(Z1, y1, t))
+            residual[ste], z[ste] = mean.norm().item(), (mean.abs() / se.clamp(min=1e-300)).max().item()
+        out.append(StationaryPointCheck(t, se_df / abs(f2), v, f, None if c is None else 1 / c,
+                                        "crelu" in stes, residual, z))
+    return out
+
+
+@dataclass(frozen=True)
+class ProfileMinimum:
+    """The stationary direction of least profile loss, and its angle to a reference direction."""
+
+    theta: float
+    offset_deg: float  #: theta minus the angle of the reference, in degrees
+    v: float
+    f: float
+
+
+def profile_minimum(Z, y, *, reference) -> ProfileMinimum:
+    """Among the :func:`stationary_angles` of the sample, the one where :func:`profile` is least,
+    with v = G/P there and its angle from the 2-vector ``reference`` (e.g. the teacher's a)."""
+    ref = as_tensor(reference, name="reference", ndim=1, dtype=DTYPE)
+    if ref.shape != (2,) or not bool((ref != 0).any()):
+        raise ValueError(f"reference={ref.tolist()} must be a non-zero 2-vector")
+    th = torch.tensor(stationary_angles(Z, y), dtype=DTYPE, device="cpu")
+    if not len(th):
+        raise ValueError("the sample profile has no stationary direction (a flat profile)")
+    p = profile(Z, y, th)
+    k = int(p.f.argmin())
+    offset = math.degrees(th[k] - math.atan2(float(ref[1]), float(ref[0])))
+    return ProfileMinimum(float(th[k]), offset, float(p.v[k]), float(p.f[k]))
+
+
+@dataclass(frozen=True)
+class RayCoarse:
+    """Sample-mean coarse gradients of one STE at a few points of a ray, named ``labels``."""
+
+    ste: str
+    labels: tuple[str, ...]
+    norms: tuple[float, ...]  #: |mean coarse gradient| per point
+    z_max: float  #: largest |mean| / s.e. over points and coordinates
+
+    def __str__(self) -> str:
+        zs = "-" if all(below_floor(x) for x in self.norms) else f"{self.z_max:.1f}"  # z of zeros: noise
+        return (f"{self.ste:>8}: |E g| at |w| = {', '.join(self.labels)}: {fmts(self.norms, '.1e')}; "
+                f"largest |z| {zs}")
+
+
+def coarse_on_ray(Z, y, w_hat, ste: str, *, v: float, radii: dict[str, float]) -> RayCoarse:
+    """The mean coarse gradient of ``ste`` on the sample ``Z, y`` at (v, r w_hat/|w_hat|) for each
+    radius r of ``radii`` (name: radius), with its largest z-score (:func:`stelib.montecarlo.estimate_on`)."""
+    check_ste(ste)
+    w_hat = as_tensor(w_hat, name="w_hat", ndim=1, dtype=DTYPE)
+    v = check_real(v, name="v")
+    if not radii or any(not isinstance(k, str) for k in radii):
+        raise ValueError(f"radii={radii!r} must be a non-empty dict of names to radii")
+    rs = [check_real(r, name="radii", low=0.0, low_open=True) for r in radii.values()]
+    one, w_hat = torch.tensor([v], dtype=DTYPE, device="cpu"), w_hat / w_hat.norm()  # moved to Z
+    ests = [estimate_on(one, r * w_hat, Z, y, stes=(ste,)).coarse[ste] for r in rs]
+    z = max(float((e.mean.abs() / e.se.clamp(min=1e-300)).max()) for e in ests)
+    return RayCoarse(ste, tuple(radii), tuple(e.mean.norm().item() for e in ests), z)
