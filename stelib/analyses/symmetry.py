@@ -380,7 +380,7 @@ def crelu_limits(v, w, Z, y_star, *, norms: Sequence[float]) -> CreluLimits:
     if not bool((g_relu != 0).any()):
         raise ValueError("the mean ReLU coarse gradient is 0 on this sample: nothing to compare with")
     to_relu, size, same = [], [], []
-    for r in torch.tensor(norms, dtype=DTYPE):
+    for r in torch.tensor(norms, dtype=DTYPE, device="cpu"):
         g_c = coarse_grads(v, r * w_hat, Z, y_star, "crelu")["crelu"]
         to_relu.append(((g_c - g_relu).norm() / g_relu.norm()).item())
         size.append((g_c.norm() / g_relu.norm()).item())
@@ -400,12 +400,14 @@ def yin_teacher(*, m: int, n: int, generator: torch.Generator,
     m = check_positive_int(m, name="m", maximum=4096)
     n = check_positive_int(n, name="n", maximum=4096)
     max_draws = check_positive_int(max_draws, name="max_draws")
-    kw = {"generator": generator, "dtype": DTYPE, "device": generator.device}
-    v_star = torch.randn(m, **kw)
+    def draw(k: int) -> torch.Tensor:
+        return torch.randn(k, generator=generator, dtype=DTYPE, device=generator.device)
+
+    v_star = draw(m)
     for _ in range(max_draws):
         if m == 1 or gaussian.spurious_minima_exist(v_star):
-            return v_star, torch.randn(n, **kw)
-        v_star = torch.randn(m, **kw)
+            return v_star, draw(n)
+        v_star = draw(m)
     raise ValueError(f"no v* with spurious minima in max_draws={max_draws} draws")
 
 
@@ -478,7 +480,7 @@ def linear_teacher_ray(a, *, norms: Sequence[float]) -> LinearTeacherRay:
     lin = misspecified.LinearTeacherModel(a)
     v = misspecified.stationary_points(a).min_v[0]
     rho = {s: radial_part(lin.expected_coarse_grad(v, a, s), a).item() for s in STE_NAMES}
-    R = torch.tensor(norms, dtype=DTYPE)
+    R = torch.tensor(norms, dtype=DTYPE, device="cpu")
     curve = {s: tuple(radial_part(lin.expected_coarse_grad(v, r * a, s), a).item() for r in R)
              for s in STE_NAMES}
     return LinearTeacherRay(a, v, rho, misspecified.vanishing_norm("crelu"), norms, curve)
@@ -527,7 +529,7 @@ def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], ba
     v = least_squares_v(a, Z, y)  # (1,)
     G_mean, G_se = mean_se(smoothed_true_grad(v, a, Z, y, bandwidth=bandwidth))
     rho = {s: [] for s in STE_NAMES}
-    for r in torch.tensor(norms, dtype=DTYPE):
+    for r in torch.tensor(norms, dtype=DTYPE, device="cpu"):
         for s, g in coarse_grads(v, r * a, Z, y).items():
             rho[s].append(radial_part(g, a).item())
     crelu = rho["crelu"]
@@ -571,7 +573,7 @@ class RayDescent:
 def _descend(model, v, direction, starts, *, stes, lr, steps, device) -> History:
     """CGD runs of ``model`` (on ``device``) from (v, r direction), r in ``starts``, every step
     recorded, divergence marked; the history comes back on the CPU."""
-    w0 = torch.tensor(starts, dtype=DTYPE)[:, None] * direction
+    w0 = torch.tensor(starts, dtype=DTYPE, device="cpu")[:, None] * direction
     return population_cgd(model, v.expand(len(starts), model.m).to(device), w0.to(device),
                           ste=stes, lr=lr, steps=steps, on_divergence="mark").cpu()
 
@@ -668,7 +670,7 @@ def large_scale_fit(v, direction, v_star, w_star, *, fit_norms: Sequence[float],
         raise ValueError(f"fit_norms={list(bounds)!r} must be two numbers 0 < low < high")
     lo, hi = bounds
     points = check_positive_int(points, name="points", minimum=2)
-    R = torch.logspace(math.log10(lo), math.log10(hi), points, dtype=DTYPE)
+    R = torch.logspace(math.log10(lo), math.log10(hi), points, dtype=DTYPE, device="cpu")
     W = R[:, None] * d  # (points, n)
     grad_f = gaussian.population_grad(v, W, v_star, w_star)[1]
     err = {s: (gaussian.expected_coarse_grad(v, W, v_star, w_star, s) - grad_f).norm(dim=-1)
