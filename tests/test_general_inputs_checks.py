@@ -1,0 +1,239 @@
+"""The checks of the chapter "Beyond Gaussian inputs" (stelib.general_inputs), against
+independent references: Yin et al.'s and the misspecified example's closed forms for Gaussian
+inputs, exact values (-sqrt(3)/4, the corner-free strip of the uniform square, reflections),
+NumPy re-implementations on the same draws, and Monte Carlo within a few standard errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stelib import gaussian
+from stelib import general_inputs as gi
+from stelib import misspecified as ms
+from stelib.distributions import make_distribution
+from stelib.montecarlo import Estimate
+from stelib.problems import Problem
+
+F64 = torch.float64
+SHAPE = dict(df=5.0, aniso_ratio=4.0, mix_sep=1.0, mix_std=0.6, mix_shift=0.5)
+V_STAR = [1.0, -0.5, 1.0]
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def laws(*names: str, n: int = 2) -> dict:
+    every = gi.input_laws(n, **SHAPE)
+    return {k: every[k] for k in names}
+
+
+# --- the laws ---------------------------------------------------------------------------------
+
+def test_input_laws_are_standardised_where_promised():
+    every = gi.input_laws(3, **SHAPE)
+    assert tuple(every) == gi.LAW_NAMES
+    np.testing.assert_allclose(every["anisotropic"].scales, [2.0, 1.0, 0.5], rtol=1e-15)
+    N = 200_000
+    for name in ("gaussian", "student_t", "uniform", "laplace"):
+        Z = every[name].sample((N,), gen(1)).numpy()
+        assert np.abs(Z.mean(0)).max() < 5 / math.sqrt(N)
+        assert np.abs(Z.var(0) - 1).max() < 0.05, name
+
+
+def test_law_properties_are_the_known_ones():
+    table = gi.law_properties(gi.input_laws(2, **SHAPE))
+    flags = {k: r[:2] for k, r in table.rows.items()}
+    assert flags == {"gaussian": (True, True), "student_t": (True, True),
+                     "uniform": (True, False), "laplace": (True, False),
+                     "anisotropic": (True, False), "mixture": (False, False),
+                     "digits": (False, False)}
+    assert table.rows["mixture"][2] == pytest.approx(SHAPE["mix_shift"], rel=1e-12)
+    assert table.rows["gaussian"][2] == 0.0
+    assert str(table).splitlines()[5] == ("    mixture: symmetric False, rotation-invariant "
+                                          "False, |mean| = 0.500")
+
+
+def test_unit_is_the_teacher_direction():
+    np.testing.assert_allclose(gi.unit(90.0, 3), [0.0, 1.0, 0.0], atol=1e-16)
+    np.testing.assert_allclose(gi.unit(30.0), [math.sqrt(3) / 2, 0.5], rtol=1e-15)
+    assert gi.unit(30.0).dtype == np.float64
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: gi.input_laws(2, **{**SHAPE, "aniso_ratio": 0.5}), r"aniso_ratio=0\.5"),
+    (lambda: gi.input_laws(0, **SHAPE), "n=0"),
+    (lambda: gi.unit(30.0, 1), "n=1"),
+    (lambda: gi.unit(math.nan), "phi_deg=nan"),
+    (lambda: gi.law_properties({}), "laws={}"),
+    (lambda: gi.spurious_point_check(laws("gaussian"), m=2, v_star=V_STAR, phi_deg=30.0,
+                                     samples=100, generator=gen()), "v_star has 3"),
+    (lambda: gi.spurious_point_check(laws("gaussian"), m=3, v_star=V_STAR, phi_deg=30.0,
+                                     samples=3, generator=gen()), "samples=3"),
+    (lambda: gi.spurious_point_check(laws("gaussian"), m=3, v_star=V_STAR, phi_deg=30.0,
+                                     samples=100, generator=gen(), half_width=0),
+     "half_width=0"),
+    (lambda: gi.stationary_directions(laws("mixture"), phi_deg=30.0, samples=100,
+                                      replicates=1, generator=gen()), "replicates=1"),
+    (lambda: gi.crelu_fixed_points(laws("gaussian"), None, phi_deg=30.0, samples=100,
+                                   replicates=1, steps=10, generator=gen()), "replicates=1"),
+    (lambda: gi.fixed_point_angles(laws("uniform")["uniform"], [[30.0]]), "phis_deg"),
+    (lambda: gi.summary(laws("gaussian"), None, None, phi_deg=30.0, lr=0.5, steps=3,
+                        batch=8, generator=gen()), "steps=3"),
+])
+def test_bad_inputs_are_named_before_any_computation(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- Yin's spurious point ---------------------------------------------------------------------
+
+def test_spurious_point_best_v_is_least_squares_on_the_first_draws_and_e_g_matches_yin():
+    samples = 20_000
+    check = gi.spurious_point_check(laws("gaussian", n=3), m=3, v_star=V_STAR, phi_deg=30.0,
+                                    samples=samples, generator=gen(4))
+    row = check.rows["gaussian"]
+    # the same first draws, by hand: least squares at -w* in NumPy
+    d = make_distribution("gaussian", 3)
+    w_star = torch.tensor(gi.unit(30.0, 3))
+    prob = Problem(d, 3, labels="teacher", v_star=torch.tensor(V_STAR, dtype=F64), w_star=w_star)
+    Z, y = prob.sample(samples // 2, gen(4))
+    S = (Z.numpy() @ -w_star.numpy() > 0).astype(float)
+    v_ls = np.linalg.solve(S.T @ S, S.T @ y.numpy())
+    np.testing.assert_allclose(row.v.numpy(), v_ls, rtol=1e-8)
+    assert row.offset == 0.0  # the Gaussian profile is minimal at -w* on a 0.5 degree grid
+    # Yin's closed form of E g at (v, -w*) for Gaussian inputs, within 4 standard errors
+    yin = gaussian.YinModel(torch.tensor(V_STAR, dtype=F64), w_star)
+    for s, e in row.coarse.items():
+        assert float(e.z_score(yin.expected_coarse_grad(row.v, -w_star, s)).abs().max()) < 4
+    assert float(row.coarse["identity"].mean.norm()) > 0.15  # the identity STE's defect
+    assert "gaussian: min at  +0.0 deg" in str(check)
+
+
+@pytest.mark.parametrize(("name", "half"), [("uniform", -math.sqrt(3) / 4),
+                                            ("gaussian", -1 / math.sqrt(2 * math.pi))])
+def test_identity_prediction_is_the_exact_half_moment(name, half):
+    # w* = e1: E[z 1{z1 < 0}] = (E[z1; z1 < 0], 0), times (1'v~)(s - 1'v~) = 2(m-1)s^2/(m+1)^2
+    s, m = sum(V_STAR), len(V_STAR)
+    pred = gi.identity_prediction(make_distribution(name, 2), V_STAR, 0.0)
+    np.testing.assert_allclose(pred, [2 * (m - 1) * s * s / (m + 1) ** 2 * half, 0.0],
+                               atol=1e-12)
+
+
+def test_identity_check_prints_determined_digits():
+    est = Estimate(torch.tensor([-0.2222, -0.0963], dtype=F64), torch.tensor([0.004, 0.005]))
+    check = gi.identity_check(make_distribution("uniform", 2), V_STAR, 30.0, est)
+    np.testing.assert_allclose(check.predicted, [-3 * math.sqrt(3) / 24, -3 / 32], rtol=1e-10)
+    np.testing.assert_allclose(check.z, (est.mean.numpy() - check.predicted) / [0.004, 0.005])
+    # -3/32 is a tie at four decimals: the determined value rounds the same on every machine
+    assert str(check).startswith("predicted E g_id: -0.2165, -0.0938;  Monte Carlo: -0.2222")
+    zero = gi.IdentityCheck(np.array([1e-15]), np.array([0.5]), np.array([0.0]))
+    assert str(zero) == "predicted E g_id: <1e-12;  Monte Carlo: 0.5000;  z-scores: <1e-12"
+
+
+# --- the misspecified model -------------------------------------------------------------------
+
+def test_stationary_directions_quadrature_and_grid_against_numpy():
+    stat = gi.stationary_directions(laws("uniform", "mixture"), phi_deg=30.0, samples=4000,
+                                    replicates=3, generator=gen(2))
+    assert abs(stat.rows["uniform"].offset) < 1e-4 and stat.rows["uniform"].uncertainty == 0
+    # the grid minimiser by hand on the same draws: E[y s]^2 / E[s] is maximal there
+    a, g = gi.unit(30.0), gen(2)
+    grid = 30.0 + np.arange(-120, 121) / 4
+    W = np.stack([np.cos(np.radians(grid)), np.sin(np.radians(grid))], axis=1)
+    best = []
+    for _ in range(3):
+        Z = make_distribution("mixture", 2, sep=1.0, std=0.6, shift=0.5).sample((2000, 1), g)
+        z = Z[:, 0].numpy()
+        S = (z @ W.T > 0).astype(float)
+        G, P = (S * (z @ a)[:, None]).mean(0), S.mean(0)
+        best.append(grid[int(np.argmax(G * G / P))] - 30.0)
+    row = stat.rows["mixture"]
+    np.testing.assert_allclose(row.best, best, atol=1e-9)
+    se = np.std(best, ddof=1) / math.sqrt(3)
+    assert row.offset == pytest.approx(np.mean(best)) and row.uncertainty == max(se, 0.25)
+    assert row.offset > 1.0  # the non-centred mixture moves the stationary direction
+
+
+def test_stationary_row_reports_replicates_on_one_grid_point():
+    row = gi.StationaryRow(-10.5, 0.25, "grid", (-10.5,) * 6)
+    assert str(row) == ("stationary direction - phi = -10.50 deg (6 of 6 replicates on one grid "
+                        "point; grid resolution 0.25 deg)")
+
+
+def test_coarse_at_stationary_matches_the_gaussian_closed_form():
+    stat = gi.Stationary({"gaussian": gi.StationaryRow(0.0, 0.0, "quadrature")})
+    at = gi.coarse_at_stationary(laws("gaussian"), stat, phi_deg=30.0, samples=40_000,
+                                 generator=gen(6))
+    row = at.rows["gaussian"]
+    a = torch.tensor(gi.unit(30.0))
+    assert row.v == pytest.approx(2 / math.sqrt(2 * math.pi), abs=0.02)  # 2 phi(0) |a|
+    model = ms.LinearTeacherModel(a)
+    for s, e in row.coarse.items():
+        exact = model.expected_coarse_grad(torch.tensor([row.v], dtype=F64), row.w_hat, s)
+        assert float(e.z_score(exact).abs().max()) < 4, s
+    # prop-gi-norelu with gamma = 1/sqrt(2 pi), Sigma = I: radial 2g(2g^2 - 1), 2g(2g^2 - 1/2)
+    gam = 1 / math.sqrt(2 * math.pi)
+    for s, target in (("identity", 2 * gam * (2 * gam**2 - 1)),
+                      ("relu", 2 * gam * (2 * gam**2 - 0.5))):
+        se = float(row.coarse[s].se.norm())
+        assert abs(row.radial(s) - target) < 4 * se + 0.05 * abs(target)
+    assert row.tangential("identity") == pytest.approx(
+        float(row.coarse["identity"].mean @ torch.tensor(gi.unit(120.0))), abs=1e-15)
+
+
+def test_fixed_point_angles_exact_zeros_and_the_mirror_of_the_square():
+    uniform = make_distribution("uniform", 2)
+    # prop-gi-reflect (axes, diagonal) and prop-gi-exact (ii): phi = 5 has no corner in the strip
+    assert np.abs(gi.fixed_point_angles(uniform, [0.0, 5.0, 45.0, 90.0])).max() < 1e-9
+    assert np.abs(gi.fixed_point_angles(make_distribution("gaussian", 2), [10.0, 70.0])).max() < 1e-9
+    # swapping the coordinates mirrors the square: the angle at 90 - phi is minus the one at phi
+    at30, at60 = gi.fixed_point_angles(uniform, [30.0, 60.0])
+    assert at30 > 1.0 and at60 == pytest.approx(-at30, abs=1e-8)
+
+
+def test_crelu_fixed_points_gaussian_radius_and_mixture_reference():
+    stat = gi.Stationary({"mixture": gi.StationaryRow(2.0, 0.5, "grid", (2.0, 2.0))})
+    fp = gi.crelu_fixed_points(laws("gaussian", "mixture"), stat, phi_deg=30.0,
+                               samples=20_000, replicates=3, steps=30, generator=gen(7))
+    g = fp.rows["gaussian"]
+    assert abs(g.quad) < 1e-9 and g.radius == pytest.approx(gi.GAUSSIAN_RADIUS, rel=0.02)
+    assert abs(g.angle) < 4 * g.se
+    # the mixture by hand on the same draws: angle from the stationary direction, se combined
+    gg, a = gen(7), torch.tensor(gi.unit(30.0))
+    d = make_distribution("gaussian", 2)
+    gi.crelu_fixed_point_mc(d, a, samples=20_000, replicates=3, generator=gg, steps=30,
+                            radius0=gi.GAUSSIAN_RADIUS / float((d.sample((20_000,), gg) @ a).std()))
+    mix = make_distribution("mixture", 2, sep=1.0, std=0.6, shift=0.5)
+    r0 = gi.GAUSSIAN_RADIUS / float((mix.sample((20_000,), gg) @ a).std())
+    _, w = gi.crelu_fixed_point_mc(mix, a, samples=20_000, replicates=3, generator=gg, steps=30,
+                                   radius0=r0)
+    ang = gi.angle_deg(w, a) - 2.0
+    row = fp.rows["mixture"]
+    assert row.angle == pytest.approx(float(ang.mean()), abs=1e-12)
+    assert row.se == pytest.approx(math.hypot(float(ang.std()) / math.sqrt(3), 0.5))
+    assert math.isnan(row.quad) and "quadrature n/a" in str(fp)
+
+
+def test_summary_identity_grows_and_crelu_rests_near_the_gaussian_radius():
+    fixed = gi.FixedPoints({"gaussian": gi.FixedPointRow(0.1, 0.08, 0.76, 0.0)})
+    est = {s: Estimate(torch.tensor([-0.5, 0.0], dtype=F64), torch.tensor([0.01, 0.01], dtype=F64))
+           for s in ("identity", "relu", "crelu")}
+    at = gi.CoarseAtStationary({"gaussian": gi.CoarseRow(0.8, torch.tensor([1.0, 0.0], dtype=F64),
+                                                         est)})
+    table = gi.summary(laws("gaussian"), fixed, at, phi_deg=30.0, lr=0.5, steps=200, batch=256,
+                       generator=gen(3))
+    final = {s: (van, conv, w) for _, s, van, conv, w in table.rows}
+    assert final["identity"][2] > 10 and not final["identity"][1]  # |w| grows without bound
+    assert final["crelu"][2] == pytest.approx(gi.GAUSSIAN_RADIUS, rel=0.1)
+    assert final["crelu"][0] == "on ray: +0.10 +- 0.08 deg"
+    assert final["identity"][0].startswith("no: radial -0.500 (|z| > 35)")  # 0.5 / 0.01414
+
+
+def test_fixed_point_row_on_ray_within_two_standard_errors():
+    assert gi.FixedPointRow(0.15, 0.08, 1.0, math.nan).on_ray
+    assert not gi.FixedPointRow(-0.17, 0.08, 1.0, math.nan).on_ray
