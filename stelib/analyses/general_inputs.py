@@ -654,7 +654,10 @@ def _vanishes(ste: str, fixed: FixedPointRow, at: CoarseRow) -> str:
         return (f"{'on ray' if fixed.on_ray else 'off ray'}: {fixed.angle:+.2f} +- "
                 f"{fixed.se:.2f} deg")
     rad, se = at.radial(ste), float(at.coarse[ste].se.norm())
-    return f"{'no' if abs(rad) > 4 * se else 'yes'}: radial {rad:+.3f} (|z| > {abs(rad) / se:.0f})"
+    if se == 0:  # no spread at all: the radial part is what it is
+        return f"{'no' if rad else 'yes'}: radial {rad:+.3f} (exact)"
+    z = abs(rad) / se  # "|z| > k" with k rounded down, so the bound printed always holds
+    return f"{'no' if z > 4 else 'yes'}: radial {rad:+.3f} (|z| > {math.floor(z)})"
 
 
 def summary(laws: dict[str, Distribution], fixed: FixedPoints, at_stationary: CoarseAtStationary,
