@@ -17,96 +17,108 @@ layers above it in this list:
     gluing only the digits a computation determines).
 ``stelib/analyses`` -- what one chapter computes and draws
     ``symmetry`` (scale-symmetry checks), ``outcomes`` (classifying CGD runs in Yin's model),
-    ``general_inputs`` (stationary points beyond Gaussian inputs), ``proper`` (which STEs keep
-    the scale symmetry, and where each comes to rest), ``profile`` and ``fields`` (sample-based
-    profiles and w-plane fields of the misspecified example), ``quantnets``, ``bignets``,
-    ``datasets``, ``lloyd``, ``practice`` and ``practice_report`` (activation-quantized
-    networks on real data), ``stored`` (results too expensive for a chapter, stored with
-    provenance), ``plotting`` (the STE palette and figure helpers).
+    ``yin`` and ``linear_teacher`` (the checks of Yin's Gaussian model and of the
+    linear-teacher example, each a result whose ``str`` is its report), ``general_inputs``
+    (stationary points beyond Gaussian inputs), ``proper`` (which STEs keep the scale
+    symmetry, and where each comes to rest), ``profile`` and ``fields`` (sample-based profiles
+    and w-plane fields of the misspecified example), ``quantnets``, ``bignets``, ``datasets``,
+    ``lloyd``, ``practice`` and ``practice_report`` (activation-quantized networks on real
+    data), ``stored`` (results too expensive for a chapter, stored with provenance),
+    ``plotting`` (the STE palette and figure helpers).
 ``stelib/tooling`` -- the book's tooling
-    ``params`` and ``specs`` (every chapter's parameters and their rules), ``cli`` (the
-    ``stelib`` command), ``book`` (executing and building the book), ``sweep`` (parameter
-    sweeps on one machine or a Dask cluster), ``results`` (computing and checking stored results), ``provenance`` (what produced a
-    run, recorded in its metadata).
+    ``chapterspec`` (what a chapter's parameters are: default, allowed values, meaning),
+    ``specs`` (every chapter's spec), ``params`` (parameters cells, checking a chapter),
+    ``chapters`` (what the commands share: the book, a chapter, its spec, where runs go),
+    ``kernels`` (how they start Jupyter kernels), ``cli`` (the ``stelib`` command), ``book``
+    (executing and building the book), ``sweep`` (parameter sweeps on one machine or a Dask
+    cluster), ``results`` (computing and checking stored results), ``provenance`` (what
+    produced a run, recorded in its metadata).
 
 The folders are not part of the names: every module keeps its short name, ``stelib.ste``,
 ``stelib.practice``, ``stelib.book`` (imported, run with ``python -m`` or named as a Sphinx
-extension), which is the public API the chapters and tests use. The long name
-(``stelib.core.ste``) is the same module object, for tools that resolve modules by file.
+extension), which is the public API the chapters and tests use. The short name is an ordinary
+module file, ``stelib/ste.py``, written by ``tools/short_names.py``: it star-imports
+``stelib.core.ste`` (so editors and type checkers resolve ``stelib.ste.surrogate_derivative``)
+and then puts that module itself in ``sys.modules``, so ``stelib.ste`` *is* ``stelib.core.ste``
+(one registry, one place to monkeypatch). A module added to ``LAYERS`` gets its file with
+``python tools/short_names.py`` (tests/test_layers.py checks that every one has it).
+
+``import stelib`` imports nothing heavy: the names below (``from stelib import YinModel``) and
+the modules (``stelib.network``) are imported on first use (PEP 562), so ``stelib --version``
+does not wait for PyTorch.
 """
 
+from __future__ import annotations
+
 import importlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import sys
+from typing import TYPE_CHECKING, Any
 
 from stelib._version import __version__ as __version__
-from stelib.core import distributions, gaussian, misspecified, montecarlo, network, problems, quadrature, ste, train
-from stelib.core._validate import resolve_device
-from stelib.core.distributions import DISTRIBUTIONS, make_distribution
-from stelib.core.gaussian import YinModel
-from stelib.core.misspecified import LinearTeacherModel, vanishing_norm
-from stelib.core.network import coarse_grad, coarse_grads, forward, grad_v, sample_loss, teacher
-from stelib.core.problems import LABEL_MODELS, Problem
-from stelib.core.ste import (
-    STE_NAMES,
-    STES,
-    binary_step,
-    quantized_relu,
-    register,
-    surrogate,
-    surrogate_derivative,
-)
-from stelib.core.train import History, TrainingDiverged, population_cgd, stochastic_cgd
 
 #: every module of the library, by layer (tests/test_layers.py checks this against the folders)
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
-    "analyses": ("bignets", "datasets", "fields", "general_inputs", "lloyd", "outcomes",
+    "analyses": ("bignets", "datasets", "fields", "general_inputs", "linear_teacher", "lloyd", "outcomes",
                  "plotting", "practice", "practice_report", "profile", "proper", "quantnets",
-                 "stored", "symmetry"),
-    "tooling": ("book", "cli", "params", "provenance", "results", "specs", "sweep"),
+                 "stored", "symmetry", "yin"),
+    "tooling": ("book", "chapters", "chapterspec", "cli", "kernels", "params", "provenance", "results", "specs", "sweep"),
 }
-_HOME = {name: f"{__name__}.{layer}.{name}" for layer, names in LAYERS.items() for name in names}
+
+#: the names ``stelib`` offers itself, each from its module in stelib/core (imported on first use)
+_EXPORTS: dict[str, str] = {
+    "DISTRIBUTIONS": "distributions", "make_distribution": "distributions",
+    "YinModel": "gaussian",
+    "LinearTeacherModel": "misspecified", "vanishing_norm": "misspecified",
+    "coarse_grad": "network", "coarse_grads": "network", "forward": "network", "grad_v": "network",
+    "sample_loss": "network", "teacher": "network",
+    "LABEL_MODELS": "problems", "Problem": "problems",
+    "resolve_device": "_validate",
+    "STE_NAMES": "ste", "STES": "ste", "binary_step": "ste", "quantized_relu": "ste", "register": "ste",
+    "surrogate": "ste", "surrogate_derivative": "ste",
+    "History": "train", "TrainingDiverged": "train", "population_cgd": "train", "stochastic_cgd": "train",
+}
+
+if TYPE_CHECKING:  # the same names for editors and type checkers (tests/test_layers.py: they agree)
+    from stelib.core import distributions, gaussian, misspecified, montecarlo, network, problems, quadrature, ste, train
+    from stelib.core._validate import resolve_device
+    from stelib.core.distributions import DISTRIBUTIONS, make_distribution
+    from stelib.core.gaussian import YinModel
+    from stelib.core.misspecified import LinearTeacherModel, vanishing_norm
+    from stelib.core.network import coarse_grad, coarse_grads, forward, grad_v, sample_loss, teacher
+    from stelib.core.problems import LABEL_MODELS, Problem
+    from stelib.core.ste import (
+        STE_NAMES,
+        STES,
+        binary_step,
+        quantized_relu,
+        register,
+        surrogate,
+        surrogate_derivative,
+    )
+    from stelib.core.train import History, TrainingDiverged, population_cgd, stochastic_cgd
+
+_LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
 
 
-def _home(fullname: str) -> str | None:
-    """``stelib.LAYER.NAME[.SUB]`` for ``stelib.NAME[.SUB]``; None for any other name."""
-    top, _, rest = fullname.partition(".")
-    name, _, sub = rest.partition(".")
-    if top != __name__ or name not in _HOME:
-        return None
-    return f"{_HOME[name]}.{sub}" if sub else _HOME[name]
+def __getattr__(name: str) -> Any:
+    """``stelib.NAME`` on first use (PEP 562): a name of ``_EXPORTS``, a module of ``LAYERS``
+    (the module under its long name, the object ``import stelib.NAME`` gives too) or a layer."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.core.{_EXPORTS[name]}"), name)
+    elif name in _LAYER_OF:
+        value = importlib.import_module(f"{__name__}.{_LAYER_OF[name]}.{name}")
+    elif name in LAYERS:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
-class _ShortNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Makes ``stelib.NAME`` the module ``stelib.LAYER.NAME`` itself (one module object, so a
-    registry or a monkeypatch is shared), also for ``python -m stelib.NAME``."""
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | set(_LAYER_OF) | set(LAYERS))
 
-    def find_spec(self, fullname, path=None, target=None):
-        home = _home(fullname)
-        real = importlib.util.find_spec(home) if home else None
-        if real is None:
-            return None
-        return importlib.machinery.ModuleSpec(fullname, self, origin=real.origin,
-                                              is_package=real.submodule_search_locations is not None)
-
-    def create_module(self, spec):
-        return importlib.import_module(_home(spec.name))
-
-    def exec_module(self, module):
-        pass  # already executed under its long name
-
-    def get_code(self, fullname):  # for runpy (python -m stelib.book)
-        home = _home(fullname)
-        return importlib.util.find_spec(home).loader.get_code(home)
-
-
-# one finder, also when the package is imported afresh (a reload, or a copy of it first on the path)
-sys.meta_path[:] = [f for f in sys.meta_path if type(f).__qualname__ != "_ShortNames"]
-sys.meta_path.insert(0, _ShortNames())
 
 __all__ = [
     "DISTRIBUTIONS",

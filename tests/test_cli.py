@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from stelib import book, cli, params, specs
+from stelib import book, chapters, cli, params, specs
 from stelib.params import Bool, ChapterSpec, Choice, Int, Module, Real, Seq, SteName
 
 CHAPTERS = book.chapters()
@@ -200,6 +201,17 @@ def test_list_params_and_version(capsys):
     assert cli.main(["--help"]) == 0
     shown = capsys.readouterr().out
     assert shown.startswith("usage: stelib") and "the book's command line" in shown
+    assert "exit status: 0 done" in shown and "--root DIR" in shown
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["params"], ["rerun"], ["build"], ["execute"],
+                                     ["sweep"], ["results"]])
+def test_help_is_plain_text(command, capsys):
+    """What ``--help`` prints reads as text: no reST markup (``code``, :mod:`x`)."""
+    assert cli.main([*command, "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: stelib")
+    assert "``" not in shown and not re.search(r":(mod|func|class):`", shown), shown
 
 
 def test_list_and_params_without_a_book(tmp_path, monkeypatch, capsys):
@@ -210,7 +222,11 @@ def test_list_and_params_without_a_book(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "no book found" in out and all(n in out for n in specs.names())
     assert cli.main(["params", "primer"]) == 0
-    assert "an integer in [1, 8]" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "an integer in [1, 8]" in shown and "(in the book)" not in shown
+    for p in specs.get("primer").described():  # defaults and meanings from the library's spec
+        row = next(line for line in shown.splitlines() if line.startswith(f"{p.name} "))
+        assert params.short(p.default) in row and row.endswith(p.comment) and p.allowed in row
     assert cli.main(["rerun", "primer"]) == 2
     assert "--root DIR" in capsys.readouterr().err
 
@@ -266,7 +282,7 @@ def toy_book(tmp_path, monkeypatch) -> Path:
     nb.cells[2].metadata["tags"] = ["parameters"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(root / "chapters" / "toy.ipynb"))
-    monkeypatch.setattr(cli, "_spec", lambda name: TOY)
+    monkeypatch.setattr(chapters, "get_spec", lambda name: TOY)
     return root
 
 
@@ -314,6 +330,35 @@ def test_overwrite_replaces_a_link_never_its_target(toy_book, tmp_path, link):
     assert "x = 2" in name.read_text()
 
 
+def test_kernels_start_without_the_transport_warning(toy_book, tmp_path, capfd):
+    """A rerun's output has no ``[IPKernelApp] WARNING | Kernel is running over TCP without
+    encryption``: its kernel listens on IPC sockets in a private folder, removed afterwards."""
+    import inspect
+
+    import ipykernel.kernelapp
+    import nbclient
+
+    from stelib import kernels
+
+    tiny = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nbclient.NotebookClient(tiny, kernel_name="python3").execute()  # over TCP, as before
+    if "without encryption" in inspect.getsource(ipykernel.kernelapp):  # ipykernel >= 7 warns
+        assert "without encryption" in capfd.readouterr().err  # the control: the check below can fail
+    with kernels.quiet_kernels() as quiet:
+        nbclient.NotebookClient(tiny, kernel_name="python3", **quiet).execute()
+        if kernels.ipc_available():
+            km = quiet["kernel_manager_class"](kernel_name="python3")
+            folder = Path(km.ip).parent
+            assert km.transport == "ipc" and stat.S_IMODE(folder.stat().st_mode) == 0o700
+            assert len(km.ip) < 100  # a Unix socket path has room for about 104 characters
+    assert tiny.cells[0].outputs[0]["text"] == "1\n"
+    assert _rerun(toy_book, tmp_path / "runs", "-p", "x", "5") == 0
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "IPKernelApp" not in err
+    if kernels.ipc_available():
+        assert not folder.exists()
+
+
 def test_failed_run_is_not_taken_for_a_result(toy_book, tmp_path, capsys):
     out = tmp_path / "runs"
     assert _rerun(toy_book, out, "-p", "x", "7") == 1
@@ -328,9 +373,9 @@ def test_interrupted_run_leaves_nothing(toy_book, tmp_path):
     out = tmp_path / "runs"
     code = textwrap.dedent(f"""
         import sys
-        from stelib import cli
+        from stelib import chapters, cli
         from stelib.params import ChapterSpec, Int
-        cli._spec = lambda name: ChapterSpec("toy", {{"x": Int(0, 10)}})
+        chapters.get_spec = lambda name: ChapterSpec("toy", {{"x": Int(0, 10)}})
         sys.exit(cli.main(["--root", {str(toy_book)!r}, "rerun", "toy", "-p", "x", "8",
                            "-o", {str(out)!r}, "--no-progress"]))
     """)
@@ -347,6 +392,7 @@ def test_interrupted_run_leaves_nothing(toy_book, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == cli.INTERRUPTED == 130, err  # 128 + SIGINT, the shell's convention
     assert "nothing was written" in err
+    assert "Traceback" not in err and "ZMQError" not in err  # the kernel is shut down at once, quietly
     assert list(out.iterdir()) == []
 
 
@@ -407,7 +453,7 @@ def test_two_identical_reruns_never_replace_each_other(toy_book, tmp_path, monke
 
     def racing(src, dst, **kw):
         real(src, dst, **kw)  # meanwhile another run with the same values finishes first:
-        other = Path(dst).parent / cli.output_path(cli._chapter("toy", toy_book), {"x": 3}, out).name
+        other = Path(dst).parent / cli.output_path(chapters.get_chapter("toy", toy_book), {"x": 3}, out).name
         other.write_text("the other run")
 
     monkeypatch.setattr(papermill, "execute_notebook", racing)
@@ -500,7 +546,7 @@ def test_a_module_found_through_the_current_folder_imports_in_the_kernel_too(tmp
     monkeypatch.chdir(work)
     monkeypatch.syspath_prepend(str(work))
     monkeypatch.setenv("PYTHONPATH", "")
-    monkeypatch.setattr(cli, "_spec", lambda name: ChapterSpec("mods", {"ste_modules": Seq(Module())}))
+    monkeypatch.setattr(chapters, "get_spec", lambda name: ChapterSpec("mods", {"ste_modules": Seq(Module())}))
     out = tmp_path / "runs"
     argv = ["rerun", "mods", "--root", str(root), "-o", str(out), "--no-progress", "-p", "ste_modules"]
     assert cli.main([*argv, '["my_cwd_module_x1"]']) == 0

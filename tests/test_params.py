@@ -17,6 +17,7 @@ from stelib.params import (
     ChapterSpec,
     Choice,
     Int,
+    Param,
     Real,
     Rule,
     Seq,
@@ -207,6 +208,45 @@ def test_chapter_follows_the_convention(chapter):
     assert inferred == list(params), "papermill --help-notebook must list every parameter"
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_parameters_cell_equals_its_spec(chapter):
+    """One source: the spec in stelib/tooling/specs holds each parameter's default and meaning,
+    and the notebook's parameters cell says the same -- names, order, defaults as values (type
+    included: 3.0 is not 3) and the comment word for word -- so ``stelib params`` without the
+    book shows what the book would."""
+    cell = read_parameters(chapter)
+    spec = specs.get(chapter.stem)
+    fix = f"make stelib/tooling/specs/{chapter.stem}.py and the parameters cell of {chapter.name} agree"
+    assert list(spec.defaults) == list(cell) == list(spec.params), fix
+    for name, p in cell.items():
+        assert type(spec.defaults[name]) is type(p.default), f"{name}: {fix}"
+        assert repr(spec.defaults[name]) == repr(p.default), f"{name} default: {fix}"
+        assert spec.meanings[name] == p.comment, f"{name} meaning: {fix}"
+    assert spec.described() == describe(spec, chapter)
+
+
+def test_a_spec_holds_a_default_and_a_meaning_for_every_parameter_or_none():
+    full = ChapterSpec("toy", {"n": Param(2, Int(1, 5), "input dimension"),
+                               "ste": Param("relu", Choice("relu", "crelu"), "the STE")})
+    assert full.params == {"n": Int(1, 5), "ste": Choice("relu", "crelu")}
+    assert full.defaults == {"n": 2, "ste": "relu"} and full.meanings["ste"] == "the STE"
+    assert [p.allowed for p in full.described()] == ["an integer in [1, 5]", "one of 'relu', 'crelu'"]
+    bare = ChapterSpec("toy", {"n": Int(1, 5)})
+    assert bare.defaults == {} and bare.meanings == {}
+    with pytest.raises(ValueError, match="holds no defaults"):
+        bare.described()
+    with pytest.raises(ValueError, match="parameter m has no Param"):
+        ChapterSpec("toy", {"n": Param(2, Int(1, 5), "input dimension"), "m": Int(1, 5)})
+    with pytest.raises(TypeError, match="parameter m=5 is not allowed: expected a Param or a Spec"):
+        ChapterSpec("toy", {"m": 5})
+    with pytest.raises(TypeError, match=r"Param allowed=\(1, 5\) is not allowed: expected a Spec"):
+        Param(2, (1, 5), "input dimension")
+    with pytest.raises(ValueError, match="Param meaning='n = 2' is not allowed"):
+        Param(2, Int(1, 5), "n = 2")
+    with pytest.raises(ValueError, match="Param meaning='' is not allowed"):
+        Param(2, Int(1, 5), "")
+
+
 def test_every_spec_has_a_chapter():
     assert specs.names() == sorted(p.stem for p in CHAPTERS if p.stem in specs.names())
     assert set(specs.names()) <= {p.stem for p in CHAPTERS}
@@ -298,6 +338,17 @@ if m > n:
         mod.SPEC.check({"stes": ["relu"], "n": 5, "m": 6})
     with pytest.raises(SystemExit, match="by hand"):
         convert_spec.convert_cell("toy", old + "_g = n + 1\n", ["stes", "n", "m"])
+    # with the cell's defaults and comments (how main() calls it): Param entries, one source
+    cell = read_parameters(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('stes = ["relu"]  # STEs compared\nn = 5  # input dimension\n'
+                                  'm = 2  # patches per input', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("check")]))
+    module.write_text(convert_spec.convert_cell("toy", old, cell))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.SPEC.defaults == {"stes": ["relu"], "n": 5, "m": 2}
+    assert mod.SPEC.meanings == {"stes": "STEs compared", "n": "input dimension", "m": "patches per input"}
+    assert "from stelib.tooling.chapterspec import" in module.read_text()
     # every chapter has its box by now: an unconverted title cell is built here
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Toy\n\nFirst line.")])
     assert convert_spec.add_rerun_box(nb, "toy")

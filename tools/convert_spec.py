@@ -83,8 +83,15 @@ def _message(stmt: ast.If) -> str | None:
     return None
 
 
-def convert_cell(name: str, source: str, params: list[str]) -> str:
-    """Source of ``stelib/tooling/specs/NAME.py`` from the old validation cell's ``source``."""
+def convert_cell(name: str, source: str, params) -> str:
+    """Source of ``stelib/tooling/specs/NAME.py`` from the old validation cell's ``source``.
+
+    ``params``: the parameters cell's names, or its :class:`stelib.params.Parameter` by name
+    (:func:`stelib.params.read_parameters`): then every entry is ``Param(default, allowed,
+    meaning)`` with the cell's default and comment, as tests/test_params.py requires.
+    """
+    described = dict(params) if isinstance(params, dict) else {}
+    params = list(params)
     tree = ast.parse(source)
     head, consts, spec_expr, rules = [], [], None, []
     seen_validate = False
@@ -120,15 +127,21 @@ def convert_cell(name: str, source: str, params: list[str]) -> str:
     used = {n.id for n in ast.walk(ast.Module([*ast.parse("\n".join(consts)).body,
                                                  ast.Expr(spec_expr)], []))
             if isinstance(n, ast.Name)}
-    kinds = sorted({"ChapterSpec", *({"Rule"} if rules else set()),
+    kinds = sorted({"ChapterSpec", *({"Rule"} if rules else set()), *({"Param"} if described else set()),
                     *(used & {"Bool", "Choice", "Int", "Real", "Seq"})})
-    entries = "".join(f"    {ast.unparse(k)}: {ast.unparse(v)},\n"
-                      for k, v in zip(spec_expr.keys, spec_expr.values, strict=True))
+
+    def entry(k, v) -> str:
+        p = described.get(k.value) if isinstance(k, ast.Constant) else None
+        if p is None:
+            return f"    {ast.unparse(k)}: {ast.unparse(v)},\n"
+        return f"    {ast.unparse(k)}: Param({p.default!r}, {ast.unparse(v)}, {p.comment!r}),\n"
+
+    entries = "".join(entry(k, v) for k, v in zip(spec_expr.keys, spec_expr.values, strict=True))
     rule_src = "".join(f"    Rule({text!r},\n         {fn}, {names!r}),\n"
                        for text, fn, names in rules)
     lines = [f'"""Parameters of the chapter ``chapters/{name}.ipynb`` (converted by '
              'tools/convert_spec.py)."""', "",
-             *head, f"from stelib.params import {', '.join(kinds)}", "", *consts,
+             *head, f"from stelib.tooling.chapterspec import {', '.join(kinds)}", "", *consts,
              *([""] if consts else []),
              f"SPEC = ChapterSpec({name!r}, {{", entries.rstrip("\n"),
              "}" + (", rules=(\n" + rule_src + "))" if rules else ")"), ""]
@@ -146,7 +159,7 @@ def main(argv=None) -> int:
 
     nb = nbformat.read(str(args.notebook), as_version=4)
     name = args.notebook.stem
-    params = list(read_parameters(nb))
+    params = read_parameters(nb)
     cell = _cells(nb)[_parameters_index(nb) + 1]
     spec_file = ROOT / "stelib" / "tooling" / "specs" / f"{name}.py"
     one_liner = ONE_LINER.format(name=name)

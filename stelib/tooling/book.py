@@ -4,8 +4,13 @@
     ``jupyter-book build . -W --keep-going``. Chapters are executed through jupyter-cache
     (``execute: cache`` in ``_config.yml``, the cache in ``_build/.jupyter_cache``), so a
     second build with nothing changed re-runs nothing. On failure the chapters that caused
-    errors or warnings are named. ``--teacher`` builds the teacher's edition without the
-    exercise solutions into ``_build/teacher``.
+    errors or warnings are named. The default build is the teacher's edition (exercise
+    solutions in dropdowns). ``--student`` builds the student's edition into ``_build/student``
+    (``_build/student/_build/html``): the solutions removed from the pages and the search index
+    (sphinx-exercise's ``hide_solutions``) and from every downloadable source (the ``.ipynb`` and
+    ``.md`` files under ``_sources`` and ``_downloads``, and the executed notebooks beside the
+    HTML). ``--pdf`` also prints each chapter to ``_build/<edition>/_build/pdf/<chapter>.pdf``
+    with the Chromium of the browser tests (``/usr/bin/chromium``; nothing is downloaded).
 ``stelib execute [NAME ...]`` (``python -m stelib.book execute``)
     Re-execute chapters in place with their default parameters (stored outputs are the book's
     promise, checked by nbval) and record each one's wall-clock time, with the package
@@ -47,7 +52,8 @@ PACKAGES = ("stelib", "torch", "numpy", "scipy", "numba", "llvmlite", "scikit-le
             "matplotlib", "pillow", "ipython", "ipykernel", "jupyter-client", "nbformat",
             "nbclient", "papermill", "jupyter-book", "myst-nb", "jupyter-cache", "sphinx",
             "sphinx-book-theme", "sphinx-proof", "sphinx-exercise", "nbval")
-TEACHER_ENV = "STELIB_TEACHER"  # set by `stelib build --teacher`: hide exercise solutions
+STUDENT_ENV = "STELIB_STUDENT"  # set by `stelib build --student`: no exercise solutions
+CHROMIUM = Path(os.environ.get("STELIB_CHROMIUM", "/usr/bin/chromium"))  # prints the PDF handouts
 
 
 @dataclass(frozen=True)
@@ -133,19 +139,22 @@ def failing_chapters(log: str) -> dict[str, list[str]]:
 
 
 def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None = None,
-          extra: tuple[str, ...] = (), teacher: bool = False) -> int:
+          extra: tuple[str, ...] = (), student: bool = False, pdf: bool = False) -> int:
     """Run ``jupyter-book build -W --keep-going``; print a summary naming failing chapters.
 
-    ``teacher``: the teacher's edition, exercise solutions left out (sphinx-exercise's
-    ``hide_solutions``), into ``root/_build/teacher/_build/html`` unless ``output`` is given.
+    ``student``: the student's edition, exercise solutions removed from the pages, the search
+    index and every downloadable source (see ``strip_solutions``), into
+    ``root/_build/student/_build/html`` unless ``output`` is given. The default is the
+    teacher's edition, with the solutions. ``pdf``: then print every chapter to
+    ``<output>/_build/pdf/<chapter>.pdf`` (``print_pdfs``).
     """
     cmd = [sys.executable, "-c", JB_MAIN, "build", str(root), "-W", "--keep-going", *extra]
     env = kernel_env()
-    if teacher:
-        env[TEACHER_ENV] = "1"
-        output = output if output is not None else root / "_build" / "teacher"
+    if student:
+        env[STUDENT_ENV] = "1"
+        output = output if output is not None else root / "_build" / "student"
     else:
-        env.pop(TEACHER_ENV, None)
+        env.pop(STUDENT_ENV, None)
     if config is not None:
         cmd += ["--config", str(config)]
     if output is not None:
@@ -161,7 +170,19 @@ def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None 
     rc = proc.wait()
     seconds = time.perf_counter() - t0
     if rc == 0:
-        print(f"\nbook built in {seconds:.1f} s: {(output or root) / '_build' / 'html' / 'index.html'}")
+        html = (output or root) / "_build" / "html"
+        print(f"\nbook built in {seconds:.1f} s: {html / 'index.html'}")
+        if pdf:
+            t0 = time.perf_counter()
+            try:
+                written = print_pdfs(html, html.parent / "pdf",
+                                     [f"{c.path.relative_to(root).with_suffix('')}.html"
+                                      for c in chapters(root)])
+            except (RuntimeError, OSError) as exc:
+                print(f"printing the PDF handouts FAILED: {exc}", file=sys.stderr)
+                return 1
+            print(f"{len(written)} PDF handouts in {time.perf_counter() - t0:.1f} s: "
+                  f"{html.parent / 'pdf'}")
         return 0
     bad = failing_chapters("".join(lines))
     print(f"\nbook build FAILED after {seconds:.1f} s (exit status {rc}).", file=sys.stderr)
@@ -173,6 +194,156 @@ def build(*, root: Path = ROOT, config: Path | None = None, output: Path | None 
     if not bad:
         print("  (no chapter named in the log: see the Sphinx output above)", file=sys.stderr)
     return rc or 1
+
+
+# ------------------------------------------------------- student edition, PDF handouts
+
+# The opening line of a solution directive (sphinx-exercise): ```{solution} ..., :::{solution},
+# and the gated pair {solution-start} ... {solution-end} whose content lies between the two.
+SOLUTION_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*"
+                           r"\{(?P<name>solution(?:-start|-end)?)\}")
+
+
+def _strip_lines(lines: list[str], gated: bool = False) -> tuple[list[str], bool]:
+    """``lines`` without solution blocks; ``gated``: inside {solution-start} ... {solution-end}
+    (which may span cells), in and out."""
+    out, i = [], 0
+    while i < len(lines):
+        m = SOLUTION_OPEN.match(lines[i])
+        if m:
+            fence = m["fence"]
+            close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+            j = i + 1
+            while j < len(lines) and not close.match(lines[j]):
+                j += 1
+            gated = {"solution-start": True, "solution-end": False}.get(m["name"], gated)
+            i = j + 1
+            continue
+        if not gated:
+            out.append(lines[i])
+        i += 1
+    return out, gated
+
+
+def strip_solutions(text: str) -> str:
+    """MyST text without its ``{solution}`` blocks (and gated solution ranges)."""
+    return "".join(_strip_lines(text.splitlines(keepends=True))[0])
+
+
+def strip_notebook_solutions(nb: dict) -> dict:
+    """A notebook (as JSON) without solutions: solution blocks removed from markdown cells,
+    and every cell between ``{solution-start}`` and ``{solution-end}`` dropped."""
+    cells, gated = [], False
+    for cell in nb.get("cells", []):
+        src = cell.get("source", "")
+        lines = src.splitlines(keepends=True) if isinstance(src, str) else list(src)
+        if cell.get("cell_type") == "markdown":
+            kept, gated_after = _strip_lines(lines, gated)
+            if kept or not (gated or gated_after or len(kept) < len(lines)):
+                cells.append({**cell, "source": "".join(kept) if isinstance(src, str) else kept})
+            gated = gated_after
+        elif not gated:
+            cells.append(cell)
+    return {**nb, "cells": cells}
+
+
+def strip_built_sources(outdir: Path) -> list[Path]:
+    """Remove the solutions from every source a reader can download from the HTML build in
+    ``outdir`` (``_sources``, ``_downloads``) and from the executed notebooks beside it
+    (``../jupyter_execute``); return the files changed. Raises ``RuntimeError`` naming a file
+    that still holds a solution directive afterwards."""
+    dirs = [outdir / "_sources", outdir / "_downloads", outdir.parent / "jupyter_execute"]
+    changed, left = [], []
+    for path in sorted(f for d in dirs if d.is_dir() for f in d.rglob("*") if f.is_file()):
+        if path.suffix not in {".ipynb", ".md", ".txt", ".rst", ".myst"}:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            new = json.dumps(strip_notebook_solutions(json.loads(text)), indent=1,
+                             ensure_ascii=False) + "\n"
+            new_text = "".join("".join(c.get("source", "")) for c in json.loads(new)["cells"])
+        else:
+            new = new_text = strip_solutions(text)
+        if new != text and ("{solution" in text):
+            _write_atomic(path, new)
+            changed.append(path)
+        if re.search(r"\{solution(?:-start|-end)?\}", new_text):
+            left.append(path)
+    if left:
+        raise RuntimeError(f"solutions left in {', '.join(map(str, left))}")
+    return changed
+
+
+def print_pdfs(html: Path, dest: Path, pages: list[str], *, chromium: Path | None = None,
+               timeout_ms: int = 60_000) -> list[Path]:
+    """Print each page of the HTML build ``html`` (paths relative to it, ``chapters/x.html``) to
+    ``dest/x.pdf`` with headless Chromium (playwright driving ``chromium``, by default
+    ``CHROMIUM``; never a downloaded browser), once MathJax has typeset and every image has
+    loaded. Pages are opened as ``file://`` URLs; any request elsewhere is refused. Runs in
+    a thread of its own: playwright's sync API refuses to start inside another one's loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_print_pdfs, html, dest, pages, chromium, timeout_ms).result()
+
+
+def _print_pdfs(html: Path, dest: Path, pages: list[str], chromium: Path | None,
+                timeout_ms: int) -> list[Path]:
+    chromium = chromium if chromium is not None else CHROMIUM
+    if not chromium.exists():
+        raise RuntimeError(f"{chromium} is missing: install Debian's chromium (or set "
+                           "STELIB_CHROMIUM to a Chromium binary)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise RuntimeError("printing PDFs needs playwright: pip install 'stelib[test]'") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    outside: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("file://", "data:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu",
+                                          "--disable-background-networking",
+                                          "--disable-component-update"])
+        try:
+            for rel in pages:
+                src = html / rel
+                if not src.is_file():
+                    raise RuntimeError(f"{src} was not built")
+                page = browser.new_page(viewport={"width": 1100, "height": 1400})
+                page.set_default_timeout(timeout_ms)
+                page.route("**/*", route)
+                page.goto(src.resolve().as_uri(), wait_until="load")
+                page.evaluate(PRINT_READY)
+                page.emulate_media(media="print")
+                out = dest / f"{Path(rel).stem}.pdf"
+                page.pdf(path=str(out), format="A4", print_background=True,
+                         margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+                page.close()
+                written.append(out)
+        finally:
+            browser.close()
+    if outside:
+        raise RuntimeError(f"pages asked for files outside the book: {sorted(set(outside))[:5]}")
+    return written
+
+
+# Before printing: MathJax has typeset everything, every image is decoded (lazy ones too),
+# and the page has settled; interactive figures show their static fallback in print CSS.
+PRINT_READY = r"""async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  for (const img of document.images) { img.loading = "eager"; try { await img.decode(); } catch (e) {} }
+  await document.fonts.ready;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
 
 
 # ---------------------------------------------------------------------------------- execute
@@ -212,13 +383,16 @@ def execute_notebook(path: Path, *, timeout: int = 600) -> float:
     import nbformat
     from nbclient import NotebookClient
 
+    from stelib.tooling.kernels import quiet_kernels
+
     nb = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
     os.environ.pop("MPLBACKEND", None)  # the kernel inherits this process's environment
-    t0 = time.perf_counter()
-    client.execute(env=kernel_env())
-    seconds = time.perf_counter() - t0
+    with quiet_kernels() as quiet:  # no transport warning from the kernel (kernels.py)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                                resources={"metadata": {"path": str(path.parent)}}, **quiet)
+        t0 = time.perf_counter()
+        client.execute(env=kernel_env())
+        seconds = time.perf_counter() - t0
     strip_execution_metadata(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -359,6 +533,39 @@ def _table(header: list[str], rows: list[list[str]]):
     return table
 
 
+INTERACTIVE_MARK = 'class="stelib-interactive"'  # stelib.interactive's figures in a page body
+
+
+def plotly_js() -> Path:
+    """``plotly.min.js`` of the installed ``plotly`` package (MIT), which the book ships under
+    ``_static`` for pages with interactive figures; ``RuntimeError`` when not installed."""
+    try:
+        import plotly
+    except ImportError:
+        raise RuntimeError("a page has interactive figures (stelib.interactive): install plotly "
+                           "(pip install 'stelib[book]')") from None
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing from the plotly package")
+    return path
+
+
+def _interactive_js(app, pagename, templatename, context, doctree):
+    """Pages holding interactive figures load ``_static/plotly.min.js`` (in <head>, so the
+    figures' own scripts find it); the file is copied there once, from the plotly package."""
+    if INTERACTIVE_MARK not in str(context.get("body", "")):
+        return
+    static = Path(app.outdir) / "_static" / "plotly.min.js"
+    if not static.exists():
+        import shutil
+
+        static.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(plotly_js(), static)
+    from sphinx.builders.html._assets import _JavaScript
+
+    context["script_files"].append(_JavaScript("_static/plotly.min.js", priority=500))
+
+
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
     """Drop repeated <script> entries (sphinx-thebe registers its config script twice under
     Sphinx 7, and the second ``const THEBE_JS_URL`` is a JavaScript error in every page)."""
@@ -374,11 +581,11 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 
 
 def _config_inited(app, config):
-    """Cache under ``<book>/_build`` whatever the working directory; the teacher's edition."""
+    """Cache under ``<book>/_build`` whatever the working directory; the student's edition."""
     cache = config["nb_execution_cache_path"] if "nb_execution_cache_path" in config else ""
     if cache and not Path(cache).is_absolute():
         config["nb_execution_cache_path"] = str(Path(app.srcdir) / cache)
-    if os.environ.get(TEACHER_ENV) and "hide_solutions" in config:
+    if os.environ.get(STUDENT_ENV) and "hide_solutions" in config:
         config["hide_solutions"] = True
 
 
@@ -409,6 +616,55 @@ def _build_finished(app, exception):
                                           "is not a result", location=doc)
     if failed:
         app.statuscode = 1
+    if getattr(app.config, "hide_solutions", False) and app.builder.format == "html":
+        try:  # the student's edition: no solution in any source a reader can download either
+            strip_built_sources(Path(app.outdir))
+        except (RuntimeError, ValueError, OSError) as exc:
+            logging.getLogger(__name__).error(f"student edition: {exc}")
+            app.statuscode = 1
+
+
+HASH_OR_FILE = re.compile(r"(?:^|/)[0-9a-f]{16,}(?:\.\w+)?$|\.(?:png|jpe?g|svg|gif|webp|pdf)$", re.I)
+
+
+TEX_WORDS = {**{g: chr(c) for g, c in [
+    ("alpha", 945), ("beta", 946), ("gamma", 947), ("delta", 948), ("varepsilon", 949),
+    ("epsilon", 949), ("eta", 951), ("theta", 952), ("lambda", 955), ("mu", 956), ("pi", 960),
+    ("rho", 961), ("sigma", 963), ("tau", 964), ("phi", 966), ("varphi", 966), ("Phi", 934)]},
+    "pm": "±", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "infty": "∞",
+    "approx": "≈", "to": "→", "cdot": "·", "mathrm": "", "mathbb": "", "operatorname": "",
+    "rm": "", "left": "", "right": "", "tfrac": "", "frac": ""}
+
+
+def caption_alt(caption) -> str:
+    """Alt text from a figure caption node: its text on one line, TeX commands of inline
+    math reduced to their names (``\\mu'`` -> ``mu'``)."""
+    text = re.sub(r"\\([A-Za-z]+)\s*", lambda m: TEX_WORDS.get(m[1], m[1] + " "), caption.astext())
+    return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
+
+
+def _figure_alt_text(app, doctree, docname):
+    """Every image whose alt text is missing or a file name (myst-nb gives a cell's output
+    image none, so the HTML showed its hash) gets its figure caption as alt text; an image
+    without a caption is a warning (a failure under -W)."""
+    from docutils import nodes
+    from sphinx.util import logging
+
+    for img in doctree.findall(nodes.image):
+        alt = str(img.get("alt", "")).strip()
+        if alt and not HASH_OR_FILE.search(alt) and alt != img.get("uri"):
+            continue
+        fig = img.parent
+        while fig is not None and not isinstance(fig, nodes.figure):
+            fig = fig.parent
+        caption = next(iter(fig.findall(nodes.caption)), None) if fig is not None else None
+        if caption is None or not caption.astext().strip():
+            logging.getLogger(__name__).warning(
+                f"image without a caption or alt text ({Path(str(img.get('uri', ''))).name}): "
+                "give the cell a myst-nb figure caption (metadata mystnb.figure.caption)",
+                location=img)
+            continue
+        img["alt"] = caption_alt(caption)
 
 
 def setup(app):
@@ -485,19 +741,11 @@ def setup(app):
 
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("env-get-outdated", always_reread)
+    app.connect("html-page-context", _interactive_js, priority=400)
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("build-finished", _build_finished)
+    app.connect("doctree-resolved", _figure_alt_text)
     from stelib import __version__
 
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": __version__}
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m stelib.book build|execute``: the same as ``stelib build|execute``."""
-    from stelib.tooling import cli
-
-    return cli.main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,6 +7,7 @@
     stelib params CHAPTER                # defaults, allowed values, rules
     stelib rerun CHAPTER -p NAME VALUE [-p NAME VALUE ...] [-o DIR] [--overwrite]
     stelib build                         # the HTML book (jupyter-book, -W), into _build/html
+    stelib build --student [--pdf]       # without solutions, into _build/student (+ PDFs)
     stelib execute [CHAPTER ...]         # re-execute chapters in place, record their times
     stelib sweep CHAPTER -p NAME V1,V2,... [-p ...] [-o DIR] [--workers N] [--scheduler ADDRESS]
     stelib results compute|check|show NAME   # results too expensive for a chapter (data/)
@@ -32,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import json
 import os
 import signal
 import sys
@@ -41,58 +40,10 @@ import tempfile
 from pathlib import Path
 
 from stelib import __version__
-from stelib.tooling import book, params
+from stelib.tooling import book, chapters, kernels, params
+from stelib.tooling.chapters import INTERRUPTED, USAGE_ERROR, UsageError, find_root, output_path
 
-USAGE_ERROR = 2
-INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Bad input from the command line: reported with exit status 2."""
-
-
-# ------------------------------------------------------------------------------ the book root
-
-
-def find_root(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
-    """The book's folder: ``explicit``, else ``cwd`` or a parent holding ``_toc.yml``, else the
-    checkout of this package; ``None`` when there is none. A bad ``explicit`` is a UsageError."""
-    if explicit is not None:
-        root = Path(explicit).expanduser()
-        if not (root / "_toc.yml").is_file():
-            raise UsageError(f"--root {params.short(explicit)}: no _toc.yml there (give the folder "
-                             "of the book, which holds _toc.yml and chapters/)")
-        return root.resolve()
-    cwd = Path.cwd() if cwd is None else cwd
-    for folder in (cwd, *cwd.parents):
-        if (folder / "_toc.yml").is_file() and (folder / "chapters").is_dir():
-            return folder.resolve()
-    return book.ROOT if (book.ROOT / "_toc.yml").is_file() else None
-
-
-def _need_root(args) -> Path:
-    root = find_root(args.root)
-    if root is None:
-        raise UsageError(f"`stelib {args.command}` needs the book: run it inside the book's folder "
-                         "or pass --root DIR (the folder holding _toc.yml and chapters/)")
-    return root
-
-
-def _chapter(name: str, root: Path) -> book.Chapter:
-    try:
-        return book.chapter(name, root)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _spec(name: str) -> params.ChapterSpec:
-    from stelib.tooling import specs
-
-    try:
-        return specs.get(name)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
+__all__ = ["INTERRUPTED", "USAGE_ERROR", "UsageError", "find_root", "main", "output_path", "parser"]
 
 # ----------------------------------------------------------------------------- list, params
 
@@ -116,13 +67,16 @@ def cmd_list(args) -> int:
 
 
 def cmd_params(args) -> int:
-    spec = _spec(args.chapter)
+    spec = chapters.get_spec(args.chapter)
     root = find_root(args.root)
-    if root is None:
+    if root is None and spec.defaults:  # the spec's defaults and meanings (the cell's, by test)
+        rows = [(p.name, params.short(p.default), p.allowed, p.comment) for p in spec.described()]
+        title = "(no book found: defaults and meanings from stelib.specs; pass --root DIR to rerun)"
+    elif root is None:  # a spec of allowed values only: the defaults are in its notebook
         rows = [(k, "(in the book)", s.describe(), "") for k, s in spec.params.items()]
         title = "(no book found: defaults and meanings are in the chapter's parameters cell)"
     else:
-        ch = _chapter(args.chapter, root)
+        ch = chapters.get_chapter(args.chapter, root)
         try:
             described = params.describe(spec, ch.path)
         except ValueError as exc:  # e.g. a default that is not a literal
@@ -143,39 +97,6 @@ def cmd_params(args) -> int:
 
 
 # ------------------------------------------------------------------------------------ rerun
-
-
-def _jsonable(x):
-    if isinstance(x, tuple | list):
-        return [_jsonable(i) for i in x]
-    return x
-
-
-def output_path(ch: book.Chapter, values: dict, outdir: Path) -> Path:
-    """``outdir/<chapter>-<first 10 hex digits of the SHA-256 of the parameter values>.ipynb``."""
-    key = json.dumps(_jsonable(values), sort_keys=True, default=repr).encode()
-    return outdir / f"{ch.name}-{hashlib.sha256(key).hexdigest()[:10]}.ipynb"
-
-
-def _output_dir(text: str, root: Path) -> Path:
-    """The run folder, checked: not in chapters/, not a file, no file on its path, writable."""
-    shown = params.short(text)
-    outdir = Path(text).expanduser().absolute()
-    chapters_dir = (root / "chapters").resolve()
-    try:
-        for p in (outdir, *outdir.parents):
-            if p.exists() or p.is_symlink():
-                if not p.is_dir():
-                    what = "is a file" if p == outdir else f"is under {p}, which is a file"
-                    raise UsageError(f"output directory {shown} {what}; give a directory (-o DIR)")
-                break
-        resolved = outdir.resolve()
-    except OSError as exc:  # a name over 255 characters, a symlink loop, ...
-        raise UsageError(f"output directory {shown}: {exc.strerror or exc}") from None
-    if resolved == chapters_dir or resolved.is_relative_to(chapters_dir):
-        raise UsageError(f"refusing -o {shown}: runs never go into the chapters folder "
-                         f"{chapters_dir}")
-    return outdir
 
 
 @contextlib.contextmanager
@@ -205,14 +126,14 @@ def _parse_overrides(pairs: list[tuple[str, str]]) -> dict:
 
 
 def cmd_rerun(args) -> int:
-    root = _need_root(args)
-    ch = _chapter(args.chapter, root)
+    root = chapters.need_root(args.root, args.command)
+    ch = chapters.get_chapter(args.chapter, root)
     overrides = _parse_overrides(args.param or [])
     try:
-        values = params.check_overrides(_spec(ch.name), ch.path, overrides)
+        values = params.check_overrides(chapters.get_spec(ch.name), ch.path, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    outdir = _output_dir(args.output if args.output is not None else str(root / "runs"), root)
+    outdir = chapters.output_dir(args.output if args.output is not None else str(root / "runs"), root)
     out = output_path(ch, values, outdir)
     if out.is_dir() and not out.is_symlink():
         raise UsageError(f"{out} is a directory; remove it or choose another -o DIR")
@@ -226,17 +147,20 @@ def cmd_rerun(args) -> int:
         raise UsageError(f"cannot write runs into {params.short(str(outdir))}: "
                          f"{exc.strerror or exc}") from None
     tmp = Path(tmp_name)
-    changed = {k: _jsonable(v) for k, v in overrides.items()}
+    changed = {k: chapters.jsonable(v) for k, v in overrides.items()}
     print(f"running {ch.name} with {params.short(changed, 200) if changed else 'default parameters'}"
           f" -> {out}", file=sys.stderr)
     import papermill
 
     os.environ.pop("MPLBACKEND", None)  # figures inline in the new notebook
     try:
-        with _sigterm_as_interrupt(), kernel_path():  # the kernel imports ste_modules as the check did
+        # The kernel imports ste_modules as the check did and starts quietly (kernels.py); it is
+        # shut down at once, not gracefully: an interrupted kernel told to shut down politely
+        # prints a ZMQError traceback above the message "interrupted".
+        with _sigterm_as_interrupt(), kernels.kernel_path(), kernels.quiet_kernels() as quiet:
             papermill.execute_notebook(str(ch.path), str(tmp), parameters=changed,
                                        kernel_name="python3", progress_bar=not args.no_progress,
-                                       cwd=str(ch.path.parent))
+                                       cwd=str(ch.path.parent), shutdown_kernel="immediate", **quiet)
         from stelib.tooling import provenance
 
         prov = provenance.record(ch.path, values, commit=book.git_commit(root))
@@ -278,23 +202,6 @@ def cmd_rerun(args) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def kernel_path():
-    """While kernels start inside this block, give them (they start in ``chapters/``) the module
-    search path the parameter check used: the current folder first, then ``PYTHONPATH``, so a
-    user's STE module that passed the check also imports in the kernel. Restored afterwards."""
-    before = os.environ.get("PYTHONPATH")
-    parts = [p for p in (before or "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd(), *parts])
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = before
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -305,19 +212,23 @@ def _umask() -> int:
 
 
 def cmd_build(args) -> int:
-    root = _need_root(args)
+    root = chapters.need_root(args.root, args.command)
     try:
         import jupyter_book  # noqa: F401
     except ImportError:
         raise UsageError("building the book needs jupyter-book: pip install 'stelib[book]'") from None
     extra = ("--config", str(args.config)) if args.config else ()
-    return book.build(root=root, extra=extra, teacher=args.teacher)
+    if args.teacher:
+        print("note: --teacher is deprecated and builds the student's edition (no solutions): "
+              "use --student; the default build, with the solutions, is the teacher's",
+              file=sys.stderr)
+    return book.build(root=root, extra=extra, student=args.student or args.teacher, pdf=args.pdf)
 
 
 def cmd_execute(args) -> int:
-    root = _need_root(args)
+    root = chapters.need_root(args.root, args.command)
     for name in args.names:
-        _chapter(name, root)
+        chapters.get_chapter(name, root)
     try:
         return book.execute(args.names, root=root)
     except ValueError as exc:  # a corrupt chapters/reproducibility.json, reported before anything runs
@@ -327,8 +238,26 @@ def cmd_execute(args) -> int:
 # ------------------------------------------------------------------------------------ parser
 
 
+DESCRIPTION = """\
+stelib: the book's command line (also python -m stelib). List the chapters, show
+a chapter's parameters, rerun it with new values or over a grid of values, build
+or re-execute the book."""
+
+EPILOG = """\
+The book is the folder holding _toc.yml and chapters/: --root DIR if given, else
+the working directory or the nearest folder above it holding both, else the
+checkout this package was imported from. list and params also work without a
+book; rerun, sweep, build and execute need one.
+
+exit status: 0 done, 1 a chapter failed, 2 bad input (a message naming what is
+wrong), 130 interrupted.
+
+`stelib COMMAND --help` describes one command."""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="stelib", description=__doc__.split("\n")[0].strip("`: "))
+    p = argparse.ArgumentParser(prog="stelib", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"stelib {__version__}")
     root_help = "the book's folder (default: found from the working directory)"
     p.add_argument("--root", metavar="DIR", help=root_help)
@@ -354,8 +283,14 @@ def parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_rerun)
     pb = sub.add_parser("build", help="execute chapters (cached) and build HTML into _build/html",
                         parents=[common])
-    pb.add_argument("--teacher", action="store_true",
-                    help="teacher's edition: exercise solutions left out (into _build/teacher)")
+    pb.add_argument("--student", action="store_true",
+                    help="the student's edition: exercise solutions removed from the pages, the "
+                    "search index and the downloadable sources (into _build/student); the "
+                    "default build, with them, is the teacher's")
+    pb.add_argument("--pdf", action="store_true",
+                    help="also print each chapter to _build/[student/_build/]pdf/CHAPTER.pdf "
+                    "with /usr/bin/chromium")
+    pb.add_argument("--teacher", action="store_true", help=argparse.SUPPRESS)  # deprecated
     pb.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     pb.set_defaults(func=cmd_build)
     pe = sub.add_parser("execute", help="re-execute chapters in place with default parameters",

@@ -19,11 +19,28 @@ import json
 import sys
 from pathlib import Path
 
-from stelib.analyses import stored
-from stelib.tooling.cli import UsageError, find_root  # cli imports this module inside parser()
+from stelib.tooling.chapters import UsageError, find_root
+
+
+class _StoredNames:
+    """The names of :data:`stelib.stored.NAMES`, read when argparse checks or shows them:
+    importing :mod:`stelib.stored` imports PyTorch, which ``stelib --version`` must not wait for."""
+
+    def _names(self) -> list[str]:
+        from stelib.analyses import stored
+
+        return list(stored.NAMES)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
 
 
 def _subset(args):
+    from stelib.analyses import stored
+
     p = stored.PRACTICE_FULL
     archs = args.arch or None
     try:
@@ -38,12 +55,16 @@ def _subset(args):
 
 
 def _name(args) -> str:
+    from stelib.analyses import stored
+
     if args.name not in stored.NAMES:
         raise UsageError(f"unknown stored result {args.name!r}; known: {', '.join(stored.NAMES)}")
     return args.name
 
 
 def _directory(args) -> Path:
+    from stelib.analyses import stored
+
     if getattr(args, "output", None):
         out = Path(args.output)
         if not out.is_dir():
@@ -54,6 +75,8 @@ def _directory(args) -> Path:
 
 
 def cmd_results(args) -> int:
+    from stelib.analyses import stored
+
     name, (archs, seeds) = _name(args), _subset(args)
     directory = _directory(args)
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -87,7 +110,7 @@ def add_parser(sub, common) -> None:
                        parents=[common], description="Compute, check or show a result stored under data/ "
                        "with its provenance (stelib.stored).")
     p.add_argument("action", choices=("compute", "check", "show"))
-    p.add_argument("name", metavar="NAME", help=f"one of: {', '.join(stored.NAMES)}")
+    p.add_argument("name", metavar="NAME", choices=_StoredNames(), help="one of: %(choices)s")
     p.add_argument("--arch", action="append", help="only this network (repeatable)")
     p.add_argument("--seed", action="append", help="only this seed (repeatable)")
     p.add_argument("--output", metavar="DIR", help="compute: write into DIR instead of the book's data/")

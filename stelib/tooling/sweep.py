@@ -9,7 +9,7 @@ is checked against the chapter's spec and rules (:func:`stelib.params.check_over
 ``rerun`` does): one bad value stops the sweep with a message naming the point and the
 parameter, and nothing is written. Each point is then executed with papermill into
 ``DIR/<chapter>-<hash of the parameter values>.ipynb`` -- the file name ``rerun`` gives the
-same values (:func:`stelib.cli.output_path`) -- so a second call skips the points already
+same values (:func:`stelib.chapters.output_path`) -- so a second call skips the points already
 finished and a sweep that was interrupted continues where it stopped. A finished point is
 reused only when the provenance recorded in its metadata (:mod:`stelib.provenance`: stelib's
 version and source, the chapter, any user STE module, the parameters) matches; otherwise it is
@@ -50,9 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stelib.tooling import book, params, provenance
-from stelib.tooling.cli import output_path
-from stelib.tooling.params import ChapterSpec
+from stelib.tooling import book, chapters, kernels, params, provenance
+from stelib.tooling.chapters import output_path
+from stelib.tooling.chapterspec import ChapterSpec
 
 CONFIRM_ABOVE = 100  # a larger grid runs only with --yes (or a "y" at the terminal)
 RECORD_PREFIX = "application/papermill.record/"
@@ -169,11 +169,11 @@ def run_point(source: str, parameters: dict[str, Any], cwd: str | None) -> tuple
     # The kernel starts in cwd (nbclient's resources path). papermill's own cwd= would chdir the
     # whole process, which races between worker threads and can leave it in another folder.
     where = {"resources": {"metadata": {"path": cwd}}} if cwd and Path(cwd).is_dir() else {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, kernels.quiet_kernels() as quiet:
         out = Path(tmp) / "run.ipynb"
         try:
             papermill.execute_notebook(nb, str(out), parameters=parameters, kernel_name="python3",
-                                       progress_bar=False, **where)
+                                       progress_bar=False, **where, **quiet)
             ok, err = True, ""
         except papermill.PapermillExecutionError as exc:
             ok, err = False, f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
@@ -342,10 +342,8 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
     if todo:
         print(f"running {len(todo)} of {len(points)} grid points of {chapter.name} "
               f"({'on ' + scheduler if scheduler else f'{workers} local workers'})", file=log)
-        from stelib.tooling.cli import kernel_path
-
         try:
-            with kernel_path():  # local kernels import ste_modules as the parameter check did
+            with kernels.kernel_path():  # local kernels import ste_modules as the parameter check did
                 _execute(todo, chapter.path.read_text(), str(chapter.path.parent), workers, scheduler, done)
         except KeyboardInterrupt:
             interrupted = True
@@ -506,12 +504,10 @@ def _check_scheduler(address: str, error, timeout: float = 5.0) -> None:
 
 def cmd_sweep(args) -> int:
     """``python -m stelib sweep``: exit 0 when every point succeeded, 1 when some failed, 2 on bad input."""
-    from stelib.tooling import cli
-
-    root = cli._need_root(args)
-    chapter = cli._chapter(args.chapter, root)
-    spec = cli._spec(chapter.name)
-    outdir = cli._output_dir(args.output if args.output is not None else str(root / "runs" / f"sweep-{chapter.name}"),
+    root = chapters.need_root(args.root, args.command)
+    chapter = chapters.get_chapter(args.chapter, root)
+    spec = chapters.get_spec(chapter.name)
+    outdir = chapters.output_dir(args.output if args.output is not None else str(root / "runs" / f"sweep-{chapter.name}"),
                              root)
     try:
         grid = parse_grid(args.param or [])
@@ -519,7 +515,7 @@ def cmd_sweep(args) -> int:
             raise ValueError(f"--workers {args.workers} must be an integer >= 1")
         points = grid_points(chapter, grid, outdir, spec)  # validate everything before touching the disk
     except ValueError as exc:
-        raise cli.UsageError(str(exc)) from None
+        raise chapters.UsageError(str(exc)) from None
     cores = os.cpu_count() or 1
     if args.workers is not None and args.workers > cores and args.scheduler is None:
         print(f"warning: --workers {args.workers} is more than the {cores} CPU cores; points will "
@@ -527,19 +523,19 @@ def cmd_sweep(args) -> int:
     print(f"{len(points)} grid points", file=sys.stderr)
     if len(points) > CONFIRM_ABOVE and not args.yes:
         if not sys.stdin.isatty():
-            raise cli.UsageError(f"{len(points)} grid points is more than {CONFIRM_ABOVE}: pass --yes to run them")
+            raise chapters.UsageError(f"{len(points)} grid points is more than {CONFIRM_ABOVE}: pass --yes to run them")
         if input(f"run {len(points)} grid points? [y/N] ").strip().lower() not in ("y", "yes"):
-            raise cli.UsageError("not confirmed; nothing was run")
+            raise chapters.UsageError("not confirmed; nothing was run")
     if args.scheduler is not None:
-        _check_scheduler(args.scheduler, cli.UsageError)
-    _check_writable(outdir, cli.UsageError)
+        _check_scheduler(args.scheduler, chapters.UsageError)
+    _check_writable(outdir, chapters.UsageError)
     try:
         result = run(chapter, grid, outdir, workers=args.workers, scheduler=args.scheduler, spec=spec)
     except SweepInterrupted as stop:
         finished = sum(r.get("status") == "ok" for r in stop.result.rows)
         print(f"interrupted: {finished} of {len(stop.result.points)} grid points finished (in "
               f"{stop.result.csv}); the same command continues with the others", file=sys.stderr)
-        return cli.INTERRUPTED
+        return chapters.INTERRUPTED
     ok = len(result.points) - len(result.failed)
     print(f"{ok} of {len(result.points)} grid points finished, {len(result.failed)} failed")
     print(result.csv)

@@ -1,8 +1,11 @@
-"""The parameter specs of the book's chapters: one module per chapter, ``stelib.specs.<chapter>``.
+"""The parameter specs of the book's chapters: one module per chapter,
+``stelib/tooling/specs/<chapter>.py`` (:func:`get` returns its ``SPEC``).
 
-Each module defines ``SPEC``, a :class:`stelib.params.ChapterSpec` naming every parameter of
-the chapter's ``parameters`` cell (in its order) with its allowed values, and the rules that
-span parameters. The chapter's hidden validation cell calls
+Each module defines ``SPEC``, a :class:`stelib.chapterspec.ChapterSpec` naming every parameter
+of the chapter's ``parameters`` cell (in its order) with its default, allowed values and
+meaning (``Param(default, allowed, meaning)``, the cell's line word for word:
+tests/test_params.py compares them), and the rules that span parameters. The modules import
+:mod:`stelib.chapterspec`, not :mod:`stelib.params` (which imports this package). The chapter's hidden validation cell calls
 ``stelib.params.check_chapter("<chapter>", globals())``; ``stelib params`` and ``stelib rerun``
 read the same module, so the allowed values are written once and no notebook is executed to
 learn them. A new chapter adds a module here (``tools/convert_spec.py`` writes one from an
@@ -14,7 +17,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from stelib.tooling.params import ChapterSpec
+from stelib.tooling.chapterspec import ChapterSpec
 
 __all__ = ["get", "names"]
 

@@ -1,27 +1,33 @@
 """Parameters of the chapter *Beyond Gaussian inputs* (``chapters/general_inputs.ipynb``)."""
 
-from stelib.tooling.params import DEVICE, DEVICE_RULE, ChapterSpec, Choice, Int, Real, Rule, Seq
+from stelib.tooling.chapterspec import DEVICE, DEVICE_RULE, ChapterSpec, Choice, Int, Param, Real, Rule, Seq
 
 SPEC = ChapterSpec("general_inputs", {
-    "n": Int(2, 16),
-    "m": Int(2, 8),
-    "v_star": Seq(Real(-10, 10), min_len=2, max_len=8),
-    "phi_deg": Real(0, 90),
-    "df": Real(2, 100, low_open=True),
-    "aniso_ratio": Real(1, 100),
-    "mix_sep": Real(0, 5),
-    "mix_std": Real(0, 5, low_open=True),
-    "mix_shift": Real(-5, 5),
-    "digits_kind": Choice("pca", "patch"),
-    "samples": Int(1000, 10_000_000),
-    "replicates": Int(2, 64),
-    "fp_steps": Int(10, 5000),
-    "cgd_steps": Int(10, 100_000),
-    "cgd_batch": Int(1, 100_000),
-    "lr": Real(0, 2, low_open=True),
-    "phis_plot": Int(2, 181),
-    "seed": Int(0, 2**31 - 1),
-    "device": DEVICE,
+    "n": Param(2, Int(2, 16), "input dimension of Yin's teacher model (section 2); sections 3-5 are planar"),
+    "m": Param(3, Int(2, 8), "patches per input in Yin's teacher model"),
+    "v_star": Param(
+        [1.0, -0.5, 1.0],
+        Seq(Real(-10, 10), min_len=2, max_len=8),
+        "teacher's second layer, one number per patch"),
+    "phi_deg": Param(30.0, Real(0, 90), "angle of the teacher direction (w* and a) in degrees"),
+    "df": Param(5.0, Real(2, 100, low_open=True), "Student-t degrees of freedom"),
+    "aniso_ratio": Param(4.0, Real(1, 100), "anisotropic Gaussian: largest over smallest coordinate scale"),
+    "mix_sep": Param(1.0, Real(0, 5), "Gaussian mixture: offset of the two components"),
+    "mix_std": Param(0.6, Real(0, 5, low_open=True), "Gaussian mixture: component standard deviation"),
+    "mix_shift": Param(0.5, Real(-5, 5), "Gaussian mixture: common shift (non-zero means non-centred)"),
+    "digits_kind": Param(
+        "pca",
+        Choice("pca", "patch"),
+        "digits coordinates: pca (whitened principal axes) or patch (2x2)"),
+    "samples": Param(40_000, Int(1000, 10_000_000), "Monte Carlo draws per estimate"),
+    "replicates": Param(6, Int(2, 64), "independent samples for the spread of the fixed point"),
+    "fp_steps": Param(30, Int(10, 5000), "sample-average cReLU iterations per fixed point"),
+    "cgd_steps": Param(200, Int(10, 100_000), "stochastic coarse gradient descent steps"),
+    "cgd_batch": Param(256, Int(1, 100_000), "mini-batch size of stochastic CGD"),
+    "lr": Param(0.5, Real(0, 2, low_open=True), "learning rate of stochastic CGD"),
+    "phis_plot": Param(10, Int(2, 181), "number of teacher angles in the angle plot, spread over a right angle"),
+    "seed": Param(0, Int(0, 2**31 - 1), "random seed"),
+    "device": Param("cpu", DEVICE, 'where the heavy work runs: "cpu", "cuda" or "auto" (a GPU if present)'),
 }, rules=(
     Rule("v_star of m numbers (give both when changing m)", lambda v: len(v["v_star"]) == v["m"],
          ("v_star", "m")),

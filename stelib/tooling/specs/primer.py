@@ -1,15 +1,18 @@
 """Parameters of the chapter *STEs in one page* (``chapters/primer.ipynb``)."""
 
-from stelib.tooling.params import DEVICE, DEVICE_RULE, ChapterSpec, Int, Real, Seq
+from stelib.tooling.chapterspec import DEVICE, DEVICE_RULE, ChapterSpec, Int, Param, Real, Seq
 
 SPEC = ChapterSpec("primer", {
-    "x_max": Real(0, 10, low_open=True),
-    "scales": Seq(Real(0, 1000, low_open=True), min_len=1, max_len=10),
-    "m": Int(1, 64),
-    "n": Int(1, 64),
-    "batch": Int(1, 100_000),
-    "bits": Int(1, 8),
-    "alpha": Real(0, 10, low_open=True),
-    "seed": Int(0, 2**31 - 1),
-    "device": DEVICE,
+    "x_max": Param(3.0, Real(0, 10, low_open=True), "half-width of the plotted range of x"),
+    "scales": Param(
+        [0.5, 2.0, 10.0],
+        Seq(Real(0, 1000, low_open=True), min_len=1, max_len=10),
+        "rescalings c of the weights checked for scale invariance"),
+    "m": Param(4, Int(1, 64), "autograd check: patches per input"),
+    "n": Param(3, Int(1, 64), "autograd check: input dimension"),
+    "batch": Param(512, Int(1, 100_000), "autograd check: number of samples"),
+    "bits": Param(2, Int(1, 8), "PyTorch check: bits of the quantized ReLU"),
+    "alpha": Param(0.5, Real(0, 10, low_open=True), "PyTorch check: quantization step"),
+    "seed": Param(0, Int(0, 2**31 - 1), "autograd check: random seed"),
+    "device": Param("cpu", DEVICE, 'where the heavy work runs: "cpu", "cuda" or "auto" (a GPU if present)'),
 }, rules=(DEVICE_RULE,))

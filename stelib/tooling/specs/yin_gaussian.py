@@ -1,6 +1,6 @@
 """Parameters of the chapter *Yin et al.'s setting, reproduced* (``chapters/yin_gaussian.ipynb``)."""
 
-from stelib.tooling.params import DEVICE, DEVICE_RULE, ChapterSpec, Choice, Int, Real, Rule, Seq
+from stelib.tooling.chapterspec import DEVICE, DEVICE_RULE, ChapterSpec, Choice, Int, Param, Real, Rule, Seq
 
 STE = Choice("identity", "relu", "crelu")
 SEED = Int(0, 2**31 - 1)
@@ -18,27 +18,36 @@ def teacher_has_spurious_minima(values) -> bool:
 
 
 SPEC = ChapterSpec("yin_gaussian", {
-    "m": Int(2, 32),
-    "n": Int(2, 64),
-    "teacher_seed": SEED,
-    "init_seed": SEED,
-    "mc_seed": SEED,
-    "sgd_seed": SEED,
-    "mc_samples": Int(1000, 2_000_000),
-    "stes": Seq(STE, min_len=1, max_len=3, unique=True),
-    "w_norms": Seq(Real(0, 100, low_open=True), min_len=1, max_len=5),
-    "lr": Real(0, 2, low_open=True),
-    "steps": Int(10, 100_000),
-    "seeds": Int(1, 4096),
-    "loss_tol": Real(0, 0.1, low_open=True),
-    "near": Real(0, 1, low_open=True),
-    "batch_sizes": Seq(Int(1, 4096), min_len=1, max_len=4),
-    "sgd_seeds": Int(1, 4096),
-    "sgd_streams": Int(1, 64),
-    "sgd_steps": Int(10, 100_000),
-    "sgd_loss_tol": Real(0, 1, low_open=True),
-    "variant_seeds": Int(1, 4096),
-    "device": DEVICE,
+    "m": Param(6, Int(2, 32), "patches per input (rows of Z)"),
+    "n": Param(10, Int(2, 64), "input dimension"),
+    "teacher_seed": Param(0, SEED, "seed of the teacher v*, w* drawn from N(0, I)"),
+    "init_seed": Param(1, SEED, "seed of the random initialisations v0, w0 drawn from N(0, I)"),
+    "mc_seed": Param(2, SEED, "seed of the Monte Carlo sample of Z"),
+    "sgd_seed": Param(3, SEED, "seed of the mini-batches of stochastic CGD"),
+    "mc_samples": Param(100_000, Int(1000, 2_000_000), "Monte Carlo draws of Z for the checks"),
+    "stes": Param(["identity", "relu", "crelu"], Seq(STE, min_len=1, max_len=3, unique=True), "STEs compared"),
+    "w_norms": Param(
+        [0.5, 1.0, 3.0],
+        Seq(Real(0, 100, low_open=True), min_len=1, max_len=5),
+        "|w| of the coarse-gradient checks and pictures"),
+    "lr": Param(0.2, Real(0, 2, low_open=True), "learning rate of coarse gradient descent"),
+    "steps": Param(1000, Int(10, 100_000), "CGD steps per run"),
+    "seeds": Param(128, Int(1, 4096), "random initialisations per STE in the population sweep"),
+    "loss_tol": Param(
+        1e-6,
+        Real(0, 0.1, low_open=True),
+        "a run is at the global minimum if its final loss is below this"),
+    "near": Param(
+        0.01,
+        Real(0, 1, low_open=True),
+        "size of the perturbation of the spurious minimum for the near start"),
+    "batch_sizes": Param([4, 32], Seq(Int(1, 4096), min_len=1, max_len=4), "mini-batch sizes of stochastic CGD"),
+    "sgd_seeds": Param(20, Int(1, 4096), "initialisations per STE rerun in the stochastic sweep (the first ones)"),
+    "sgd_streams": Param(5, Int(1, 64), "independent mini-batch streams per start (the spread of the shares)"),
+    "sgd_steps": Param(600, Int(10, 100_000), "steps of the stochastic sweep"),
+    "sgd_loss_tol": Param(1e-2, Real(0, 1, low_open=True), "loss tolerance when classifying stochastic runs"),
+    "variant_seeds": Param(32, Int(1, 4096), "initialisations per STE for the variant teachers"),
+    "device": Param("cpu", DEVICE, 'where the heavy work runs: "cpu", "cuda" or "auto" (a GPU if present)'),
 }, rules=(
     Rule("sgd_seeds <= seeds (the stochastic sweep reuses the first initialisations)",
          lambda v: v["sgd_seeds"] <= v["seeds"], ("sgd_seeds", "seeds")),
