@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +15,7 @@ from stelib.bignets import NetList, _Block, build_net
 from stelib.quantnets import ActConfig, QuantAct
 
 CFG = ActConfig(2, 0.65, "relu")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def conv(cin, cout, k):
@@ -97,3 +102,20 @@ def test_input_size_limits():
     build_net("resnet20", CFG, 0, (3, 12, 12))  # any size: global average pooling
     with pytest.raises(ValueError, match="seeds"):
         NetList([CFG], [0, 1], arch="lenet5", in_shape=(1, 28, 28))
+
+
+def test_gpu_check_runs_the_ensemble_benchmark(capsys, monkeypatch):
+    """tools/gpu_check.py --bench only: benchmarks/bench_bignets.py's table (here on the CPU, smallest
+    sizes); a bad option of the benchmark is reported and gives exit status 1."""
+    spec = importlib.util.spec_from_file_location("gpu_check_bench", ROOT / "tools" / "gpu_check.py")
+    gc = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_check_bench", gc)  # its dataclasses look their module up
+    spec.loader.exec_module(gc)
+    assert gc.main(["--bench", "only", "--device", "cpu", "--bench-args", "--quick --archs lenet5"]) == 0
+    out = capsys.readouterr().out
+    row = [line for line in out.splitlines() if line.split()[:1] == ["lenet5"]]
+    assert "batched" in out and "one at a time" in out and len(row) == 1
+    fields = row[0].split()
+    assert fields[1:3] == ["2", "2"] and float(fields[3]) > 0 and float(fields[4]) > 0 and fields[5].endswith("x")
+    assert gc.main(["--bench", "only", "--device", "cpu", "--bench-args", "--quick --models 0"]) == 1
+    assert "--models must be >= 1" in capsys.readouterr().err

@@ -558,3 +558,39 @@ def test_a_module_found_through_the_current_folder_imports_in_the_kernel_too(tmp
     assert "broken on import" in err and "PYTHONPATH" not in err  # it was found: no path hint
     assert cli.main([*argv, '["no_such_module_x1"]']) == 2
     assert "PYTHONPATH" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_execute_with_130(tmp_path):
+    """Ctrl-C in a terminal reaches the kernel too (one process group): execute must still say
+    "interrupted", exit 130, run no further chapter and record nothing (not "FAILED", not go on)."""
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/intro\nchapters:\n"
+                                   "  - file: chapters/slow\n  - file: chapters/quick\n")
+    (root / "chapters" / "intro.md").write_text("# Intro\n")
+    marker = tmp_path / "started"
+    for name, code in (("slow", f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\n"
+                                "time.sleep(120)"),
+                       ("quick", "print(1)")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}"),
+                                             nbformat.v4.new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, str(root / "chapters" / f"{name}.ipynb"))
+    quick_before = (root / "chapters" / "quick.ipynb").read_text()
+    code = (f"import sys\nfrom stelib import cli\n"
+            f"sys.exit(cli.main(['--root', {str(root)!r}, 'execute']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    deadline = time.monotonic() + 90
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), "the slow chapter never started"
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the command and its kernel
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "FAILED" not in err and "quick" not in err, err
+    assert "Traceback" not in err and "ZMQError" not in err, err
+    assert (root / "chapters" / "quick.ipynb").read_text() == quick_before
+    record = root / "chapters" / "reproducibility.json"
+    assert not record.exists() or "slow" not in record.read_text()

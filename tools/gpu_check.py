@@ -6,6 +6,7 @@ Usage (on a machine with a GPU, from the repository root)::
     python tools/gpu_check.py primer yin_gaussian --top 8 --out /tmp/gpu-runs
     python tools/gpu_check.py primer --device cpu   # the comparison itself: all differences 0
     python tools/gpu_check.py --cpu-baseline        # also time a CPU run on the same machine
+    python tools/gpu_check.py --bench only          # only the ensemble benchmark (below)
 
 Each chapter is executed with papermill and ``-p device DEVICE`` into ``--out`` (a temporary
 folder by default; the chapters are never modified). Then, cell by cell, every number in the
@@ -25,6 +26,13 @@ no number differs by more than ``--tol``, 1 otherwise, 2 for bad arguments.
 
 The chapters keep every random draw on the CPU with seeded CPU generators and move only the
 heavy work to the device, so the printed numbers are expected to agree up to reordering.
+
+Before the chapters, on CUDA (``--bench auto``, the default; ``on`` for any device, ``off``,
+``only`` without chapters), ``benchmarks/bench_bignets.py`` measures Yin et al.'s networks
+(LeNet-5, VGG-11, ResNet-20): SGD steps of an ensemble of M models as one batched computation
+against one model after another, in model-images per second, with the bf16 + channels-last
+option too (issue 27's target: about 80,000 model-images/s on one H200). ``--bench-args``
+passes options to it (e.g. ``"--models 9 --batch 256"``).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 import tempfile
 import time
@@ -165,6 +174,23 @@ def report(name: str, cmp: Comparison, cpu_s: float | None, new_s: float, device
     return "\n".join(lines)
 
 
+def bench_bignets(device: str, args: str = "") -> bool:
+    """Run ``benchmarks/bench_bignets.py`` on ``device`` (cpu, cuda or auto) with the extra
+    options ``args``; True when it ran to the end."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_bignets", ROOT / "benchmarks" / "bench_bignets.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    print("== ensembles of Yin et al.'s networks: batched vs one at a time", flush=True)
+    try:
+        bench.main(["--device", device, *shlex.split(args)])
+    except (Exception, SystemExit) as exc:  # report (argparse exits on bad options) and go on
+        print(f"   bench_bignets failed: {type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("chapters", nargs="*", help="chapter names (default: every chapter of the book)")
@@ -175,6 +201,9 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     ap.add_argument("--cpu-baseline", action="store_true",
                     help="also run each chapter with device='cpu' here, for a same-machine time ratio")
+    ap.add_argument("--bench", choices=("auto", "on", "off", "only"), default="auto",
+                    help="the ensemble benchmark bench_bignets first: auto (on CUDA), on, off, only (no chapters)")
+    ap.add_argument("--bench-args", default="", help="options passed to benchmarks/bench_bignets.py")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from stelib.tooling import book
@@ -189,12 +218,16 @@ def main(argv=None) -> int:
 
         if not torch.cuda.is_available():
             ap.error("--device cuda: PyTorch sees no CUDA GPU here")
+    ok = True
+    if args.bench in ("on", "only") or (args.bench == "auto" and args.device == "cuda"):
+        ok = bench_bignets(args.device, args.bench_args)
+        if args.bench == "only":
+            return 0 if ok else 1
     timings = json.loads((ROOT / "chapters" / "reproducibility.json").read_text())["chapters"]
     subs = sanitizers()
     outdir = args.out or Path(tempfile.mkdtemp(prefix="gpu-check-"))
     outdir.mkdir(parents=True, exist_ok=True)
     print(f"device {args.device}; executed notebooks in {outdir}")
-    ok = True
     for name in names:
         path = known[name].path
         here = None

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stelib.analyses.bignets import BIG_ARCHS, NetList
+from stelib.analyses.bignets import BIG_ARCHS, BatchedNets
 from stelib.analyses.datasets import DataSplit, DigitsSplit, load_data, load_digits_split, resolve_device
 from stelib.analyses.quantnets import NORMS, ActConfig, QuantAct, QuantCNN, QuantMLP
 from stelib.core._validate import check_choice, check_choices, check_positive, check_positive_int, check_real
@@ -264,7 +264,7 @@ def _build(arch, configs, seeds, norm, width, data):
     if arch in BIG_ARCHS:
         if len(data.shape) != 3:
             raise ValueError(f"arch={arch!r} needs image data (mnist or cifar10), got dataset {data.name!r}")
-        return NetList(configs, seeds, arch=arch, in_shape=data.shape, norm=norm)
+        return BatchedNets(configs, seeds, arch=arch, in_shape=data.shape, norm=norm)  # one computation
     if arch == "cnn" and data.shape not in ((64,), (1, 8, 8)):
         raise ValueError(f"arch='cnn' is the 8x8 digits network, got dataset {data.name!r}; use 'lenet5'")
     if arch == "mlp":

@@ -33,9 +33,11 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -388,10 +390,22 @@ def execute_notebook(path: Path, *, timeout: int = 600) -> float:
     nb = nbformat.read(str(path), as_version=4)
     os.environ.pop("MPLBACKEND", None)  # the kernel inherits this process's environment
     with quiet_kernels() as quiet:  # no transport warning from the kernel (kernels.py)
+        # the kernel's own log only at CRITICAL: on Ctrl-C nbclient shuts the kernel down
+        # mid-cell and the kernel would log a ZMQError traceback over the "interrupted" message
+        # (a chapter's errors reach its outputs, and a dead kernel is reported, either way)
+        quiet = {**quiet, "extra_arguments": [*quiet.get("extra_arguments", []),
+                                              "--IPKernelApp.log_level=CRITICAL"]}
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": str(path.parent)}}, **quiet)
         t0 = time.perf_counter()
-        client.execute(env=kernel_env())
+        try:
+            client.execute(env=kernel_env())
+        except Exception:
+            # nbclient answers SIGINT/SIGTERM itself while it runs (it shuts the kernel down and
+            # the execution then fails): that is an interrupt, not a failing chapter
+            if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+                raise KeyboardInterrupt from None
+            raise
         seconds = time.perf_counter() - t0
     strip_execution_metadata(nb)
     for cell in nb.cells:
@@ -464,6 +478,59 @@ def merge_streams(outputs: list) -> list:
     return merged
 
 
+@contextlib.contextmanager
+def _interrupts():
+    """SIGINT (Ctrl-C) and SIGTERM raise KeyboardInterrupt here and are remembered: a Ctrl-C in a
+    terminal also reaches the kernel, whose death nbclient then reports as a failure of the
+    chapter; the flag tells an interrupt from a failing chapter."""
+    flag = threading.Event()
+
+    def handler(signum, frame):
+        flag.set()
+        raise KeyboardInterrupt
+
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.getsignal(sig) for sig in sigs} if main else {}
+
+    def arm() -> None:  # again before each chapter: nbclient resets the handlers after one
+        for sig in old:
+            signal.signal(sig, handler)
+
+    arm()
+    try:
+        yield flag, arm
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def _execute_each(chs, bar, done: dict, interrupted: threading.Event, arm) -> int:
+    """Execute each chapter in turn into ``done``; 1 if one failed, 130 when interrupted."""
+    status = 0
+    try:
+        for ch in bar:
+            arm()
+            bar.set_postfix_str(ch.name)
+            try:
+                seconds = execute_notebook(ch.path)
+            except Exception as exc:
+                if interrupted.is_set():  # the kernel died of the Ctrl-C, not of the chapter
+                    raise KeyboardInterrupt from None
+                bar.write(f"{ch.name}: FAILED\n  {type(exc).__name__}: {str(exc)[-2000:]}")
+                status = 1
+                continue  # report and carry on with the other chapters
+            over = "  OVER the 60 s budget" if seconds > BUDGET_SECONDS else ""
+            bar.write(f"{ch.name}: {seconds:.1f} s{over}")
+            done[ch.name] = {"seconds": round(seconds, 1), "title": ch.title}
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\ninterrupted: the chapter being executed was left as it was; "
+              f"{len(done)} finished chapter(s) recorded", file=sys.stderr)
+        return 130
+    return status
+
+
 def execute(names: list[str] | None = None, *, root: Path = ROOT) -> int:
     """Execute the named chapters (all by default) and record their times; 1 on failure."""
     from tqdm.auto import tqdm
@@ -472,25 +539,9 @@ def execute(names: list[str] | None = None, *, root: Path = ROOT) -> int:
     timings = timings_path(root)
     _read_record(timings)  # a corrupt record is reported before anything runs
     done: dict[str, dict] = {}
-    status = 0
     bar = tqdm(chs, desc="chapters", unit="chapter", file=sys.stderr, dynamic_ncols=True)
-    try:
-        for ch in bar:
-            bar.set_postfix_str(ch.name)
-            try:
-                seconds = execute_notebook(ch.path)
-            except Exception as exc:  # report and carry on with the other chapters
-                bar.write(f"{ch.name}: FAILED\n  {type(exc).__name__}: {str(exc)[-2000:]}")
-                status = 1
-                continue
-            over = "  OVER the 60 s budget" if seconds > BUDGET_SECONDS else ""
-            bar.write(f"{ch.name}: {seconds:.1f} s{over}")
-            done[ch.name] = {"seconds": round(seconds, 1), "title": ch.title}
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"\ninterrupted: the chapter being executed was left as it was; "
-              f"{len(done)} finished chapter(s) recorded", file=sys.stderr)
-        status = 130
+    with _interrupts() as (interrupted, arm):
+        status = _execute_each(chs, bar, done, interrupted, arm)
     bar.close()
     if done:  # only chapters that finished change the record, each with its own environment
         env = versions(root)
