@@ -167,8 +167,10 @@ class _GroupConv(nn.Module):
     def __init__(self, conv: nn.Conv2d, M: int):
         super().__init__()
         self.M, self.cin, self.stride, self.padding = M, conv.in_channels, conv.stride, conv.padding
-        self.weight = nn.Parameter(torch.empty(M * conv.out_channels, *conv.weight.shape[1:]))
-        self.bias = nn.Parameter(torch.empty(M * conv.out_channels))
+        self.weight = nn.Parameter(torch.empty(M * conv.out_channels, *conv.weight.shape[1:],
+                                                dtype=conv.weight.dtype, device=conv.weight.device))
+        self.bias = nn.Parameter(torch.empty(M * conv.out_channels, dtype=conv.weight.dtype,
+                                              device=conv.weight.device))
 
     def forward(self, x):
         groups = 1 if x.shape[1] == self.cin else self.M
@@ -183,8 +185,10 @@ class _BatchLinear(nn.Module):
     def __init__(self, lin: nn.Linear, M: int):
         super().__init__()
         self.M, self.fin = M, lin.in_features
-        self.weight = nn.Parameter(torch.empty(M, lin.out_features, lin.in_features))
-        self.bias = nn.Parameter(torch.empty(M, lin.out_features))
+        self.weight = nn.Parameter(torch.empty(M, lin.out_features, lin.in_features,
+                                                dtype=lin.weight.dtype, device=lin.weight.device))
+        self.bias = nn.Parameter(torch.empty(M, lin.out_features, dtype=lin.weight.dtype,
+                                              device=lin.weight.device))
 
     def forward(self, x):
         B = x.shape[0]
