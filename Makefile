@@ -1,8 +1,23 @@
 # The README's two set-up commands are `make book` and `make test`.
+#
+# Which Python: by default a virtual environment .venv, created and installed from the exact lock
+# (constraints.txt). `make VENV= book` (or any target) uses the Python on PATH instead, as it is,
+# installing nothing: e.g. inside the conda environment of environment.yml, which is detected
+# (CONDA_DEFAULT_ENV=stelib-book) and used without being asked. `make VENV= PY=/path/python ...`
+# names another interpreter.
 PYTHON ?= python3.11
-VENV   := .venv
+ifeq ($(CONDA_DEFAULT_ENV),stelib-book)
+VENV   ?=
+else
+VENV   ?= .venv
+endif
+ifneq ($(strip $(VENV)),)
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+else
+PY     ?= python
+STAMP  :=
+endif
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -12,31 +27,51 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 
-.PHONY: book teacher test test-kernels execute bench lint mutate clean help
+# `make test-py313`: the library tests under Python 3.13 in a fresh virtual environment resolved
+# from pyproject.toml's ranges alone (no constraints.txt: the newest releases; PyPI's torch, the
+# large CUDA build, which pip caches after the first time). Outside the checkout, recreated on
+# every run. Not part of `make test` (see the README).
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
+VENV313   ?= $(HOME)/.cache/stelib/venv-py313
+
+.PHONY: book student teacher test test-kernels test-py313 execute bench lint mutate clean help
 
 help:
 	@echo "make book     build the book into _build/html (creates .venv, executes chapters, cached)"
-	@echo "make teacher  the teacher's edition without exercise solutions, _build/teacher/_build/html"
+	@echo "make student  the student's edition, to hand out: no solutions in pages, search, sources;"
+	@echo "              PDF handouts too; _build/student/_build/{html,pdf} (make book: the teacher's)"
 	@echo "make test     library tests, nbval on every chapter (twice: here and under other CPU kernels),"
 	@echo "              book build and browser checks"
 	@echo "make test-kernels  only the second nbval pass, under tests/other_kernels.env"
+	@echo "make test-py313    library tests (no chapters, no browser) under Python 3.13 in a fresh venv"
+	@echo "              resolved from pyproject.toml's ranges alone ($(VENV313); PYTHON313=...)"
 	@echo "make execute  re-execute every chapter with default parameters, storing outputs"
 	@echo "make bench    run the benchmarks and print their ratios"
 	@echo "make lint     ruff"
 	@echo "make mutate   mutation testing of the library (not part of test; ~1 h on 2 cores)"
+	@echo ""
+	@echo "Every target uses .venv (created from constraints.txt) unless VENV is empty:"
+	@echo "  make VENV= book              the active environment's python, nothing installed"
+	@echo "  make VENV= PY=/path/python test   another interpreter"
+	@echo "Inside the conda environment of environment.yml (stelib-book) VENV is empty by default."
+	@echo "Now: PY=$(PY)"
 
+ifneq ($(STAMP),)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP_INSTALL) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch
-	$(PIP_INSTALL) -e ".[book,test,sweep]"
+	$(PIP_INSTALL) -e ".[rerun,book,sweep,test]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
+endif
 
 book: $(STAMP)
 	$(PY) -m stelib build
 
-teacher: $(STAMP)
-	$(PY) -m stelib build --teacher
+student: $(STAMP)
+	$(PY) -m stelib build --student --pdf
+
+teacher: student  # deprecated name of `student` (it never was the teacher's edition)
 
 # The chapters once more under other CPU kernels (tests/other_kernels.env): nbval fails on any
 # shown digit that depends on the machine's summation order.
@@ -56,9 +91,19 @@ execute: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_montecarlo.py
+	$(PY) benchmarks/bench_bignets.py
+	$(PY) benchmarks/bench_checks.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check stelib tests benchmarks tools
+
+test-py313:
+	@test -n "$(PYTHON313)" || { echo "no Python 3.13 found: make test-py313 PYTHON313=/path/to/python3.13"; exit 2; }
+	$(PYTHON313) -m venv --clear $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet -e ".[rerun,book,sweep,test]"
+	$(VENV313)/bin/python -m pip freeze --exclude-editable > $(VENV313)/freeze.txt
+	@grep -iE "^(torch|numpy|scipy|matplotlib|numba|pandas|seaborn)==" $(VENV313)/freeze.txt | tr '\n' ' '; echo
+	$(VENV313)/bin/python -m pytest -p no:cacheprovider -p no:nbval -o addopts=-ra -m "not nbval and not book" tests
 
 # A sample of one-operator mutants per module against the tests that cover it (tools/mutate.py;
 # MODULES="ste gaussian" PER_MODULE=0 for every mutant of two modules).

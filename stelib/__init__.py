@@ -59,7 +59,7 @@ from stelib._version import __version__ as __version__
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
-    "analyses": ("bignets", "datasets", "fields", "general_inputs", "linear_teacher", "lloyd", "outcomes",
+    "analyses": ("bignets", "datasets", "fields", "general_inputs", "interactive", "linear_teacher", "lloyd", "outcomes",
                  "plotting", "practice", "practice_report", "profile", "proper", "quantnets",
                  "stored", "symmetry", "yin"),
     "tooling": ("book", "chapters", "chapterspec", "cli", "kernels", "params", "provenance", "results", "specs", "sweep"),

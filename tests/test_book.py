@@ -63,18 +63,29 @@ IMAGE_CHECK = r"""async () => {
 # ------------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Path:
-    """The book built from stored outputs (no execution) into a temporary folder."""
-    out = tmp_path_factory.mktemp("book")
+def _build_from_stored_outputs(out: Path, **kw) -> Path:
+    """Build the book from stored outputs (no execution) into ``out``; ``out/_build``."""
     config = out / "_config.yml"
     text = (ROOT / "_config.yml").read_text()
     text, n = re.subn(r"execute_notebooks:\s*\w+", 'execute_notebooks: "off"', text)
     assert n == 1
     config.write_text(text)
-    rc = book.build(config=config, output=out)
+    rc = book.build(config=config, output=out, **kw)
     assert rc == 0, "book build failed (the chapters it names are listed above)"
-    return out / "_build" / "html"
+    return out / "_build"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    """The book (the teacher's edition) built from stored outputs into a temporary folder."""
+    return _build_from_stored_outputs(tmp_path_factory.mktemp("book")) / "html"
+
+
+@pytest.fixture(scope="session")
+def student_built(tmp_path_factory) -> Path:
+    """``stelib build --student --pdf`` from stored outputs: the folder holding ``html``, ``pdf``
+    and everything else the build wrote (executed notebooks, doctrees)."""
+    return _build_from_stored_outputs(tmp_path_factory.mktemp("student"), student=True, pdf=True)
 
 
 @pytest.fixture(scope="session")
@@ -153,25 +164,36 @@ def test_page_in_browser(page_path, built, server, browser):
     assert not problems, "\n".join(problems)
 
 
-SCROLL_CHECK = r"""() => {
+DESKTOP_CHECK = r"""() => {
   document.querySelectorAll("details").forEach(d => d.open = true);  // hidden inputs count too
-  return [...document.querySelectorAll("div.cell div.cell_input pre, div.cell_input pre")]
-    .filter(p => p.scrollWidth > p.clientWidth + 1)
-    .map(p => `${p.scrollWidth - p.clientWidth}px too wide: ${p.textContent.split("\n")
-      .reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`);
+  const pres = [...document.querySelectorAll("pre")].filter(p => !p.closest(".cell_output, .output"));
+  const shown = e => { const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+                       return r.width > 0 && r.height > 0 && s.visibility !== "hidden"; };
+  return {
+    pres: pres.length,
+    wide: pres.filter(p => p.scrollWidth > p.clientWidth + 1)
+      .map(p => `${p.scrollWidth - p.clientWidth}px too wide: ${p.textContent.split("\n")
+        .reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`),
+    search: [...document.querySelectorAll(".search-button__button, form.bd-search, input[type=search]")]
+      .filter(shown).map(e => e.parentElement.className || e.className),
+  };
 }"""
 
 
 @pytest.mark.book
 @pytest.mark.parametrize("page_path", PAGES)
-def test_no_code_cell_scrolls_sideways(page_path, built, server, browser):
-    """At a 1366 px wide window every line of every code cell is visible without scrolling."""
+def test_desktop_layout_at_1366px(page_path, built, server, browser):
+    """At a 1366 px wide window every line of every code block (code cells, shell commands,
+    literalincludes: every ``pre`` outside cell outputs) is visible without scrolling
+    sideways, and the page shows one search box (the sidebar's), not a header button too."""
     page, _ = _open(browser, server, page_path, width=1366)
     try:
-        wide = page.evaluate(SCROLL_CHECK)
+        got = page.evaluate(DESKTOP_CHECK)
     finally:
         page.close()
-    assert not wide, f"code cells that scroll sideways on {page_path}:\n" + "\n".join(wide)
+    assert not got["wide"], f"code blocks that scroll sideways on {page_path}:\n" + "\n".join(got["wide"])
+    if page_path != "search.html":  # the search page has its own search field in the article
+        assert len(got["search"]) == 1, f"search boxes shown on {page_path}: {got['search']}"
 
 
 @pytest.mark.book
@@ -194,17 +216,17 @@ def test_numbering_anchors_and_navigation(built):
         assert f"<p>{key}</p>" in repro, key
 
 
-def test_teacher_edition_hides_solutions(monkeypatch, tmp_path):
-    """`stelib build --teacher` sets sphinx-exercise's hide_solutions (through the extension)."""
+def test_student_edition_hides_solutions(monkeypatch, tmp_path):
+    """`stelib build --student` sets sphinx-exercise's hide_solutions (through the extension)."""
     class App:
         srcdir = str(tmp_path)
 
     config = {"hide_solutions": False, "nb_execution_cache_path": "_build/.jupyter_cache"}
-    monkeypatch.setenv(book.TEACHER_ENV, "1")
+    monkeypatch.setenv(book.STUDENT_ENV, "1")
     book._config_inited(App(), config)
     assert config["hide_solutions"] is True
     assert config["nb_execution_cache_path"] == str(tmp_path / "_build" / ".jupyter_cache")
-    monkeypatch.delenv(book.TEACHER_ENV)
+    monkeypatch.delenv(book.STUDENT_ENV)
     config = {"hide_solutions": False, "nb_execution_cache_path": "/abs/cache"}
     book._config_inited(App(), config)
     assert config == {"hide_solutions": False, "nb_execution_cache_path": "/abs/cache"}
@@ -248,6 +270,322 @@ def test_screenshot(built, server, browser, tmp_path_factory):
     page.close()
     print(f"screenshot: {shot}")
     assert shot.stat().st_size > 10_000 and not problems
+
+
+# ------------------------------------------------------- student's edition, alt text, PDFs
+
+SOLUTION_WORD = re.compile(r"^[A-Za-z][a-z]*(?:-[a-z]+)*[,.;:]?$")  # plain prose, no math or code
+
+
+def _book_markdown() -> dict[str, list[str]]:
+    """``{chapter file: [markdown text, ...]}``: every markdown cell and page of the book."""
+    out = {}
+    for f in book.toc_files():
+        path = next(ROOT / f"{f}{s}" for s in (".ipynb", ".md") if (ROOT / f"{f}{s}").exists())
+        if path.suffix == ".md":
+            out[path.name] = [path.read_text()]
+        else:
+            nb = nbformat.read(str(path), as_version=4)
+            out[path.name] = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    return out
+
+
+def _solutions() -> tuple[list[tuple[str, str, list[str]]], str]:
+    """Every ``{solution}`` block of the book as ``(file, label, body lines)``, read here
+    independently of stelib's stripping, and the book's other prose on one line."""
+    sols, rest = [], []
+    for name, texts in _book_markdown().items():
+        for text in texts:
+            lines, i = text.splitlines(), 0
+            assert text.count("{solution}") == sum("{solution}" in ln for ln in lines)
+            while i < len(lines):
+                m = re.match(r"\s*(`{3,}|:{3,}|~{3,})\s*\{solution\}\s*(\S*)", lines[i])
+                if not m:
+                    rest.append(lines[i])
+                    i += 1
+                    continue
+                j = i + 1
+                while j < len(lines) and lines[j].strip() != m[1]:
+                    j += 1
+                sols.append((name, m[2], [ln for ln in lines[i + 1:j] if not ln.startswith(":")]))
+                i = j + 1
+    return sols, " ".join(" ".join(rest).split())
+
+
+def _distinctive_sentence(body: list[str], rest: str) -> str:
+    """The longest run of at least four plain words on one line of a solution that occurs
+    nowhere else in the book's prose ("" if none)."""
+    best = ""
+    for line in body:
+        run: list[str] = []
+        for tok in [*line.split(), ""]:
+            if SOLUTION_WORD.match(tok):
+                run.append(tok)
+                continue
+            cand = " ".join(run)
+            if len(run) >= 4 and len(cand) > len(best) and cand not in rest:
+                best = cand
+            run = []
+    return best
+
+
+def _plain_text(path: Path) -> str:
+    """A built file's text: HTML without tags and entities, everything on one line."""
+    import html
+
+    text = path.read_bytes().decode("utf-8", errors="ignore")
+    if path.suffix == ".html":
+        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return " ".join(text.split())
+
+
+@pytest.mark.book
+def test_student_edition_has_no_solution(built, student_built):
+    """For every solution in the book, a distinctive sentence of it is on its page of the
+    teacher's edition (so the check can see it) and in no file of the student's edition: not
+    the pages, the downloadable .ipynb/.md sources, the executed notebooks, the doctrees."""
+    sols, rest = _solutions()
+    assert len(sols) >= 10, f"only {len(sols)} solutions found in the chapters"
+    files = [f for f in student_built.rglob("*") if f.is_file() and f.suffix != ".pdf"]
+    texts = {f: _plain_text(f) for f in files}
+    assert any(f.parent.name == "_sources" or "_sources" in f.parts for f in files)
+    for name, label, body in sols:
+        sentence = _distinctive_sentence(body, rest)
+        assert sentence, f"{name}: solution {label} has no line of four plain words to check"
+        teacher_page = built / "chapters" / Path(name).with_suffix(".html").name
+        assert sentence in _plain_text(teacher_page), (name, label, sentence)
+        leaks = [str(f.relative_to(student_built)) for f, t in texts.items() if sentence in t]
+        assert not leaks, f"solution {label} ({sentence!r}) is in the student's edition: {leaks}"
+    for f in files:  # nor any solution directive the stripping missed
+        if f.suffix in {".ipynb", ".md", ".txt"}:
+            assert "{solution" not in f.read_text(errors="ignore"), f
+
+
+@pytest.mark.book
+def test_student_search_index_has_no_solution_word(built, student_built):
+    """Words that occur only in solutions are in the teacher's search index and not in the
+    student's (Sphinx indexes stems, so this compares stems)."""
+    from sphinx.search.en import SearchEnglish
+
+    stem = SearchEnglish({}).stem
+
+    def terms(html: Path) -> set[str]:
+        js = (html / "searchindex.js").read_text()
+        return set(json.loads(js[js.index("(") + 1:js.rindex(")")])["terms"])
+
+    student_text = " ".join(_plain_text(f) for f in (student_built / "html").rglob("*.html"))
+    shown = {stem(w.lower()) for w in re.findall(r"[^\W\d_]+", student_text)}
+    sols, _ = _solutions()
+    only_in_solutions = {stem(w.lower()) for _, _, body in sols
+                         for w in re.findall(r"[^\W\d_]{4,}", " ".join(body))} - shown
+    teacher_terms, student_terms = terms(built), terms(student_built / "html")
+    assert only_in_solutions & teacher_terms, "no solution-only word in the teacher's index"
+    assert not only_in_solutions & student_terms, sorted(only_in_solutions & student_terms)[:20]
+
+
+def test_strip_solutions():
+    """Fenced solutions (backticks, colons, longer fences around nested blocks) and gated
+    {solution-start} ... {solution-end} ranges, also across notebook cells, are removed."""
+    text = ("# Ex\n\n```{exercise}\n:label: e1\nDo it.\n```\n\n````{solution} e1\n:class: dropdown\n"
+            "Secret one.\n```python\nx = 1\n```\n````\n\nAfter.\n:::{solution} e1\nSecret two.\n"
+            ":::\nEnd.\n")
+    out = book.strip_solutions(text)
+    assert "Secret" not in out and "x = 1" not in out
+    assert "Do it." in out and "After." in out and out.endswith("End.\n")
+    nb = {"cells": [{"cell_type": "markdown", "source": ["Keep.\n", "```{solution-start} e1\n",
+                                                         "```\n", "Hidden.\n"]},
+                    {"cell_type": "code", "source": "secret = 2\n"},
+                    {"cell_type": "markdown", "source": "More hidden.\n```{solution-end}\n```\nKept."},
+                    {"cell_type": "code", "source": "shown = 3\n"}]}
+    cells = book.strip_notebook_solutions(nb)["cells"]
+    joined = json.dumps(cells)
+    assert "secret" not in joined and "hidden" not in joined.lower()
+    assert "Keep." in joined and "Kept." in joined and "shown = 3" in joined
+
+
+def test_build_cli_student_and_deprecated_teacher(monkeypatch, capsys):
+    """`stelib build --student --pdf` asks for the student's edition with PDFs; `--teacher`
+    (its old, inverted name) still does, with a note; the default is the teacher's edition."""
+    from stelib.tooling import cli
+
+    calls = []
+    monkeypatch.setattr(book, "build", lambda **kw: calls.append(kw) or 0)
+    assert cli.main(["--root", str(ROOT), "build", "--student", "--pdf"]) == 0
+    assert cli.main(["--root", str(ROOT), "build"]) == 0
+    assert cli.main(["--root", str(ROOT), "build", "--teacher"]) == 0
+    assert [(c["student"], c["pdf"]) for c in calls] == [(True, True), (False, False), (True, False)]
+    assert "--teacher is deprecated" in capsys.readouterr().err
+
+
+@pytest.mark.book
+def test_every_image_has_alt_text(built):
+    """Every image of the book has alt text that describes it (its figure's caption), not
+    its file name or hash and not nothing."""
+    imgs = [(f.name, m) for f in built.rglob("*.html")
+            for m in re.findall(r"<img\b[^>]*>", f.read_text(errors="replace"))]
+    assert len(imgs) >= 10, f"only {len(imgs)} images in the book"
+    for page, tag in imgs:
+        alt = re.search(r'\balt="([^"]*)"', tag)
+        assert alt and len(alt.group(1).split()) >= 3, f"{page}: no meaningful alt text: {tag[:200]}"
+        assert not book.HASH_OR_FILE.search(alt.group(1)), f"{page}: alt is a file name: {tag[:200]}"
+
+
+def _page_ink(png: bytes) -> float:
+    """Share of dark pixels on the white page in a screenshot of Chromium's PDF viewer."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("L")).astype(int)
+    rows = np.where((a > 245).mean(axis=1) > 0.3)[0]
+    cols = np.where((a > 245).mean(axis=0) > 0.3)[0]
+    if not len(rows) or not len(cols):
+        return 0.0  # no page drawn yet
+    return float((a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] < 200).mean())
+
+
+@pytest.mark.book
+def test_pdf_handouts(student_built, browser):
+    """`stelib build --student --pdf` printed every chapter; each PDF embeds MathJax's fonts
+    when its page has math (the math was typeset before printing) and holds at least as many
+    images as its page; the first chapter's pages, rendered by Chromium, are not blank."""
+    pdfs = student_built / "pdf"
+    for ch in book.chapters():
+        pdf = pdfs / f"{ch.name}.pdf"
+        assert pdf.is_file(), f"no handout for {ch.name}"
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF"), pdf
+        page = (student_built / "html" / "chapters" / f"{ch.name}.html").read_text()
+        if 'class="math' in page:
+            assert re.search(rb"/FontName\s*/\w+\+MathJax_", data), f"{ch.name}: math not typeset"
+        n_img = page.count("<img")
+        assert len(re.findall(rb"/Subtype\s*/Image", data)) >= n_img, f"{ch.name}: images missing"
+    first = pdfs / f"{book.chapters()[0].name}.pdf"
+    n_pages = len(re.findall(rb"/Type\s*/Page\b", first.read_bytes()))
+    assert n_pages >= 2
+    for n in range(1, min(n_pages, 4) + 1):
+        page = browser.new_page(viewport={"width": 850, "height": 1100})
+        try:
+            page.goto(f"{first.as_uri()}#page={n}&toolbar=0&view=Fit")
+            ink = 0.0
+            for _ in range(50):  # the viewer draws asynchronously
+                ink = _page_ink(page.screenshot())
+                if ink > 0.005:
+                    break
+                page.wait_for_timeout(200)
+        finally:
+            page.close()
+        assert ink > 0.005, f"page {n} of {first.name} renders blank (ink {ink:.4f})"
+
+
+# ------------------------------------------------------------------ interactive figures
+
+IX_READY = ("() => [...document.querySelectorAll('.stelib-interactive')]"
+            ".every(f => f.classList.contains('stelib-js'))")
+IX_STATE = r"""(f) => { const gd = f.querySelector('.stelib-interactive-plot');
+  return JSON.stringify({d: gd.data.map(t => [t.x, t.y, t.visible]), s: gd.layout.shapes || null,
+                         t: gd.layout.title && gd.layout.title.text}); }"""
+
+
+def _check_interactive(browser, url: str, local: tuple[str, ...]) -> int:
+    """Open ``url``, refuse (and report) every request not starting with one of ``local``,
+    wait for every interactive figure to be drawn, move each slider of each (a click at
+    either end of its rail) and require the plotted data or marks to change; the static
+    fallback is hidden on screen and shown in print. Returns the number of sliders moved."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    outside: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(local):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    moved = 0
+    try:
+        page.goto(url, wait_until="load")
+        page.wait_for_function(IX_READY, timeout=30_000)
+        figs = page.locator(".stelib-interactive")
+        for i in range(figs.count()):
+            fig = figs.nth(i)
+            name = fig.get_attribute("data-name")
+            assert not fig.locator("img.stelib-interactive-fallback").is_visible(), name
+            assert fig.locator("img.stelib-interactive-fallback").get_attribute("alt"), name
+            rails = fig.locator("g.slider-container rect.slider-rail-rect")
+            assert rails.count() >= 1, f"{name}: no slider"
+            for k in range(rails.count()):
+                rail = rails.nth(k)
+                rail.scroll_into_view_if_needed()
+                before = fig.evaluate(IX_STATE)
+                changed = False
+                for frac in (0.05, 0.95):
+                    box = rail.bounding_box()
+                    page.mouse.click(box["x"] + frac * box["width"], box["y"] + box["height"] / 2)
+                    page.wait_for_timeout(300)
+                    if fig.evaluate(IX_STATE) != before:
+                        changed = True
+                        break
+                assert changed, f"{url}: moving slider {k} of {name} changed nothing"
+                moved += 1
+        page.emulate_media(media="print")
+        for i in range(figs.count()):
+            assert figs.nth(i).locator("img.stelib-interactive-fallback").is_visible()
+            assert not figs.nth(i).locator(".stelib-interactive-plot").is_visible()
+    finally:
+        page.close()
+    assert not outside, f"requests leaving the machine: {outside[:5]}"
+    assert not errors, errors
+    return moved
+
+
+@pytest.mark.book
+def test_interactive_figures_of_the_book(built, browser):
+    """Every page of the book with interactive figures, opened from file:// (a plain copy of
+    the build): each slider changes the plot, no request leaves the machine."""
+    pages = [f for f in built.rglob("*.html") if book.INTERACTIVE_MARK in f.read_text(errors="ignore")]
+    if not pages:
+        pytest.skip("no chapter has an interactive figure yet (test_interactive_figures_build "
+                    "checks them in a book of their own)")
+    for f in pages:
+        assert (built / "_static" / "plotly.min.js").is_file()
+        assert _check_interactive(browser, f.as_uri(), ("file://", "data:")) >= 1, f
+
+
+@pytest.mark.book
+def test_interactive_figures_build(tmp_path, browser):
+    """The four figures of stelib.interactive in a book of their own, built by jupyter-book
+    with stelib.book and opened from file:// with no network: plotly.js is shipped under
+    _static (only this page loads it), every slider changes the plot, the static fallback
+    and its alt text are there for print."""
+    builders = ["scale_field", "cgd_runs", "proper_window", "yin_landscape"]
+    cells = [nbformat.v4.new_markdown_cell("# Interactive\n"),
+             nbformat.v4.new_code_cell("from stelib.analyses import interactive as ix")]
+    cells += [nbformat.v4.new_code_cell(f"ix.{b}()") for b in builders]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "chapters").mkdir()
+    nbformat.write(nb, str(tmp_path / "chapters" / "ix.ipynb"))
+    (tmp_path / "chapters" / "intro.md").write_text("# Intro\n\nNo figures here.\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/intro\nchapters:\n"
+                                       "  - file: chapters/ix\n")
+    (tmp_path / "_static").mkdir()
+    shutil.copy(ROOT / "_static" / "stelib.css", tmp_path / "_static" / "stelib.css")
+    (tmp_path / "_config.yml").write_text(
+        "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: force\n"
+        "sphinx:\n  extra_extensions: [sphinx-mathjax-offline, stelib.book]\n"
+        "  config:\n    html_static_path: [_static]\n    html_css_files: [stelib.css]\n")
+    assert book.build(root=tmp_path) == 0
+    html = tmp_path / "_build" / "html"
+    page = (html / "chapters" / "ix.html").read_text()
+    assert page.count(book.INTERACTIVE_MARK) == len(builders)
+    assert "plotly.min.js" in page and "plotly.min.js" not in (html / "chapters" / "intro.html").read_text()
+    assert (html / "_static" / "plotly.min.js").stat().st_size > 1_000_000
+    assert _check_interactive(browser, (html / "chapters" / "ix.html").as_uri(), ("file://", "data:")) >= 5
 
 
 # ---------------------------------------------------------------- driver and budgets

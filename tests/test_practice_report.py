@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stelib.practice_report import (
+    all_ties,
     change_frame,
     compare_with_yin,
     judge,
@@ -151,7 +152,23 @@ def test_yin_verdicts_counts_and_skipped_rows():
     assert list(ver.yin_row) == ["VGG-11 2-bit"] * 2  # only the given rows, only at our bit width
     assert list(ver.agree) == [3, 3] and list(ver.tie) == [0, 0] and list(ver.reversed) == [0, 0]
     two = fake_result([loss[0][:2]], [acc[0][:2]], stes=("identity", "relu"))
-    assert len(yin_verdicts({"mlp": two}, rows)) == 0  # Yin's rows need all three STEs
+    ver2 = yin_verdicts({"mlp": two}, rows)  # a rerun with two STEs: their one pair is compared
+    assert list(ver2.ours) == ["relu > identity"] * 2 and list(ver2.yin) == ["relu > identity"] * 2
+    assert list(ver2.agree) == [1, 1] and list(ver2.verdict) == ["reappears"] * 2
+    one = fake_result([loss[0][:1]], [acc[0][:1]], stes=("identity",))
+    empty = yin_verdicts({"mlp": one}, rows)  # nothing to compare, but the table has its columns
+    assert len(empty) == 0 and "yin_row" in empty.columns
+    from stelib.practice_report import reference_verdicts
+
+    assert len(reference_verdicts({"mlp": one}, rows)) == 0
+
+
+def test_all_ties_counts_the_pairs_of_the_stes_compared():
+    import pandas as pd
+
+    ver = pd.DataFrame({"ours": ["crelu = relu = identity", "crelu > relu = identity", "relu = crelu",
+                                 "crelu = relu = identity"], "tie": [3, 1, 1, 2]})
+    assert list(all_ties(ver)) == [True, False, True, False]
 
 
 def test_frames_hold_the_values():

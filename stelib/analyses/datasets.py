@@ -1,7 +1,8 @@
 r"""Datasets of the practice chapter: the 8x8 digits (offline) and, for readers with a GPU, MNIST/CIFAR-10.
 
-* ``"digits"``: scikit-learn's 1797 handwritten digits, 8x8, shipped with the package (nothing
-  is downloaded), checked against their SHA-256, split at random and standardised per pixel;
+* ``"digits"``: the 1797 handwritten digits, 8x8, of UCI's optical-recognition set as
+  scikit-learn ships them (``data/digits.csv.gz``, shipped with stelib: nothing is downloaded and
+  scikit-learn is not needed), checked against their SHA-256, split at random and standardised per pixel;
   images are flat ``(N, 64)`` float64 tensors.
 * ``"mnist"`` (1x28x28) and ``"cifar10"`` (3x32x32): Yin et al.'s datasets, read with
   torchvision's dataset classes from a cache directory. They are **never downloaded unless
@@ -25,12 +26,13 @@ import numpy as np
 import torch
 
 from stelib.core._validate import check_choice, check_positive_int, check_real, resolve_device
-from stelib.core.distributions import _digits_array
+from stelib.core.distributions import _digits_array, _digits_table
 
 __all__ = ["DATASETS", "DataSplit", "default_cache_dir", "load_data", "load_digits_split", "synthetic_split"]
 
 DATASETS: dict[str, tuple[int, ...]] = {"digits": (64,), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-# SHA-256 of load_digits().target as int64 bytes (the images are checked by distributions._digits_array)
+# SHA-256 of the labels as int64 bytes, equal to load_digits().target (the images are checked by
+# distributions._digits_table)
 DIGITS_TARGET_SHA256 = "a3c91c262eddcf7ba8f0e37507c30284493c9b20412ffe4af30d536401f7ba21"
 
 
@@ -53,12 +55,10 @@ DigitsSplit = DataSplit  # the name used before other datasets existed
 
 
 def _digits_targets() -> np.ndarray:
-    from sklearn.datasets import load_digits
-
-    y = np.ascontiguousarray(load_digits().target, dtype=np.int64)
+    y = _digits_table()[1].copy()
     digest = hashlib.sha256(y.tobytes()).hexdigest()
     if digest != DIGITS_TARGET_SHA256:
-        raise ValueError(f"scikit-learn's digits labels have SHA-256 {digest}, expected {DIGITS_TARGET_SHA256}")
+        raise ValueError(f"the digits labels have SHA-256 {digest}, expected {DIGITS_TARGET_SHA256}")
     return y
 
 

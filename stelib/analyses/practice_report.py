@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from itertools import combinations
 from pathlib import Path
 
 from stelib.core._validate import check_choice, check_real
 from stelib.core.rounding import FLOOR
 
-__all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
+__all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
            "load_yin_table", "long_frame", "ordering", "reference_verdicts", "start_summary"]
 
 YIN_TABLE = "yin2019_table1.csv"
@@ -157,9 +158,13 @@ def summary_frame(results: dict):
     return pd.DataFrame(rows)
 
 
+VERDICT_COLUMNS = ("yin_row", "metric", "arch", "yin", "ours", "agree", "tie", "reversed", "verdict")
+
+
 def yin_verdicts(results: dict, rows=None, *, comparable=()):
     """For each of Yin's rows, each metric and each of our architectures run at the same bit
-    width: their ordering, ours (judged with the spread), the pairs and the verdict.
+    width: their ordering, ours (judged with the spread), the pairs and the verdict, over the
+    STEs both sides ran (a rerun with fewer STEs compares those; none with fewer than two).
     ``comparable``: ``(network, ste_a, ste_b)`` triples that Yin et al. call comparable; on
     their side those two STEs are a tie (both set to their mean)."""
     import pandas as pd
@@ -174,16 +179,25 @@ def yin_verdicts(results: dict, rows=None, *, comparable=()):
                     theirs[a] = theirs[c] = ((theirs[a][0] + theirs[c][0]) / 2, 0.0)
             for arch, res in results.items():
                 st = stats_of(res, metric)
-                if b not in st or set(st[b]) != set(theirs):
+                common = sorted(set(st.get(b, ())) & set(theirs))  # a rerun may drop STEs
+                if len(common) < 2:  # no pair to compare
                     continue
-                pairs, verdict = compare_with_yin(st[b], theirs, metric=metric)
+                ours, ref = {s: st[b][s] for s in common}, {s: theirs[s] for s in common}
+                pairs, verdict = compare_with_yin(ours, ref, metric=metric)
                 out.append({"yin_row": f"{net} {b}-bit", "metric": metric, "arch": arch,
-                            "yin": ordering(theirs, higher_better=METRICS[metric]),
-                            "ours": ordering(st[b], higher_better=METRICS[metric]),
+                            "yin": ordering(ref, higher_better=METRICS[metric]),
+                            "ours": ordering(ours, higher_better=METRICS[metric]),
                             "agree": sum(v == "agrees" for v in pairs.values()),
                             "tie": sum(v == "tie" for v in pairs.values()),
                             "reversed": sum(v == "reversed" for v in pairs.values()), "verdict": verdict})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=VERDICT_COLUMNS)
+
+
+def all_ties(verdicts):
+    """For each row of :func:`yin_verdicts`: True when every pair of our STEs is a tie (k STEs
+    compared give k (k - 1) / 2 pairs; a rerun may compare fewer than three)."""
+    k = verdicts["ours"].map(lambda s: len(re.split(r" [>=] ", s)))
+    return verdicts["tie"] == k * (k - 1) // 2
 
 
 #: Yin's networks as two references: their shallow LeNet-5 and their deep networks, VGG-11 standing

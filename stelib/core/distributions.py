@@ -25,10 +25,14 @@ torch.Size([4, 2, 3])
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gzip
 import hashlib
+import io
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -38,8 +42,9 @@ from stelib.core._validate import as_tensor, check_choice, check_positive, check
 
 DTYPE = torch.float64
 
-# SHA-256 of scikit-learn's 8x8 digits array (load_digits().data as float64 bytes): the
-# empirical distribution refuses data that differ from what the book was computed with.
+# SHA-256 of the 8x8 digits images as float64 bytes, equal to scikit-learn's load_digits().data
+# (tests/test_digits_data.py compares): the empirical distribution refuses data that differ from
+# what the book was computed with.
 DIGITS_SHA256 = "20def7f70a702f0af9732fbba4375e147a7d54fe70d8c45569b8e7c1c7010c10"
 
 
@@ -216,19 +221,46 @@ class GaussianMixture(Distribution):
         return noise + (self.shift + sign * self.sep) * e
 
 
-def _digits_array() -> np.ndarray:
-    from sklearn.datasets import load_digits
+DIGITS_FILE = "digits.csv.gz"  # data/ of the checkout, stelib/data in a wheel (data/digits.md: provenance)
 
-    data = np.ascontiguousarray(load_digits().data, dtype=np.float64)  # (1797, 64), ships with sklearn
+
+@functools.lru_cache(maxsize=1)
+def _digits_table() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 8x8 digits shipped with the package: images ``(1797, 64)`` float64, labels int64.
+
+    Read from ``digits.csv.gz`` (scikit-learn's copy of the UCI optical-recognition digits, one
+    row per image: 64 pixels in 0..16, then the label), whose SHA-256 must match ``SHA256SUMS``
+    beside it; the parsed images must then match :data:`DIGITS_SHA256`, so they are
+    bit-identical to ``sklearn.datasets.load_digits().data``. Read-only arrays, read once.
+    """
+    pkg = Path(__file__).resolve().parents[1]  # data/ of the checkout, or stelib/data in a wheel
+    root = next((d for d in (pkg.parent / "data", pkg / "data") if (d / DIGITS_FILE).is_file()), pkg / "data")
+    if not (root / DIGITS_FILE).is_file():
+        raise ValueError(f"{DIGITS_FILE} is missing from {root} (it ships with stelib: reinstall the package)")
+    raw = (root / DIGITS_FILE).read_bytes()
+    sums = dict(line.split()[::-1] for line in (root / "SHA256SUMS").read_text().splitlines() if line.strip())
+    digest = hashlib.sha256(raw).hexdigest()
+    if sums.get(DIGITS_FILE) != digest:
+        raise ValueError(f"{DIGITS_FILE} has SHA-256 {digest}, SHA256SUMS records {sums.get(DIGITS_FILE)}")
+    table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.float64)
+    data = np.ascontiguousarray(table[:, :-1])  # (1797, 64), as load_digits().data
     digest = hashlib.sha256(data.tobytes()).hexdigest()
     if digest != DIGITS_SHA256:
-        raise ValueError(f"scikit-learn's digits data have SHA-256 {digest}, expected {DIGITS_SHA256}")
-    return data
+        raise ValueError(f"the digits images have SHA-256 {digest}, expected {DIGITS_SHA256}")
+    target = np.ascontiguousarray(table[:, -1].astype(np.int64))
+    data.flags.writeable = False
+    target.flags.writeable = False
+    return data, target
+
+
+def _digits_array() -> np.ndarray:
+    """The digits images, ``(1797, 64)`` float64 (a fresh writable copy)."""
+    return _digits_table()[0].copy()
 
 
 @dataclass(frozen=True)
 class Digits(Distribution):
-    """Empirical distribution of scikit-learn's 8x8 digits (1797 images, no download).
+    """Empirical distribution of the 8x8 digits (1797 images shipped with stelib, as scikit-learn's ``load_digits``).
 
     Each image is centred; ``kind="pca"`` keeps its first ``n`` principal coordinates, each
     scaled to unit variance (whitened, so the second moments match a standard Gaussian while

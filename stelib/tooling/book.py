@@ -50,8 +50,8 @@ TIMINGS = CHAPTER_DIR / "reproducibility.json"  # of this checkout; timings_path
 BUDGET_SECONDS = 60.0
 # Every package that decides a printed digit or a stored output (numerics, data, formatting,
 # the kernel and the text nbval compares), then the book's tool chain.
-PACKAGES = ("stelib", "torch", "numpy", "scipy", "numba", "llvmlite", "scikit-learn", "pandas",
-            "matplotlib", "pillow", "ipython", "ipykernel", "jupyter-client", "nbformat",
+PACKAGES = ("stelib", "torch", "numpy", "scipy", "numba", "llvmlite", "pandas",
+            "matplotlib", "plotly", "pillow", "ipython", "ipykernel", "jupyter-client", "nbformat",
             "nbclient", "papermill", "jupyter-book", "myst-nb", "jupyter-cache", "sphinx",
             "sphinx-book-theme", "sphinx-proof", "sphinx-exercise", "nbval")
 STUDENT_ENV = "STELIB_STUDENT"  # set by `stelib build --student`: no exercise solutions
