@@ -594,3 +594,29 @@ def test_ctrl_c_stops_execute_with_130(tmp_path):
     assert (root / "chapters" / "quick.ipynb").read_text() == quick_before
     record = root / "chapters" / "reproducibility.json"
     assert not record.exists() or "slow" not in record.read_text()
+
+
+def test_a_successful_rerun_removes_an_earlier_failure_of_the_same_run(toy_book, tmp_path):
+    out = tmp_path / "runs"
+    assert _rerun(toy_book, out, "-p", "x", "3") == 0
+    (done,) = out.glob("toy-*.ipynb")
+    stale = done.with_name(f"{done.stem}.failed.ipynb")
+    done.rename(stale)  # as if this run had failed before
+    assert _rerun(toy_book, out, "-p", "x", "3") == 0
+    assert done.exists() and not stale.exists()
+
+
+def test_output_dir_names_a_looping_link(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(chapters.UsageError, match="symbolic link that leads nowhere"):
+        chapters.output_dir(str(loop), tmp_path)
+    with pytest.raises(chapters.UsageError, match="is a file"):
+        (tmp_path / "f").write_text("x")
+        chapters.output_dir(str(tmp_path / "f"), tmp_path)
+
+
+def test_outside_a_book_the_command_says_which_book_it_uses(tmp_path, capsys):
+    root = chapters.find_root(None, cwd=tmp_path)
+    err = capsys.readouterr().err
+    assert root == book.ROOT and "not inside a book" in err and str(book.ROOT) in err

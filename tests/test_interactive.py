@@ -157,3 +157,20 @@ def test_the_page_carries_only_determined_digits():
     x = np.array([0.123449999999999999, 2.0 / 3.0, 1234.5678, -0.0007654321])
     assert ix._num(x) == ix._num(np.nextafter(x, np.inf)) == ix._num(np.nextafter(x, -np.inf))
     assert ix._num([float("nan"), float("inf")]) == [None, None]
+
+
+def test_building_a_figure_leaves_the_notebooks_plotting_alone():
+    """The static fallback is drawn without pyplot: the backend (inline in a chapter) and the
+    open figures are as before, so the chapter's next plt.show() still shows its figure."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    plt.switch_backend("svg")  # stands for the notebook's inline backend: anything but Agg
+    try:
+        open_before = plt.get_fignums()
+        png = ix.yin_landscape(angles_deg=(10, 80)).fallback_png()
+        assert png[:4] == b"\x89PNG"
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == open_before
+    finally:
+        plt.switch_backend(before)

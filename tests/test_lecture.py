@@ -54,3 +54,16 @@ def test_the_check_counts_lines_and_skips_hidden_and_parameters_cells():
     ])
     assert long_cells(nb) == {0: 16}
     assert [i for i, _ in visible_cells(nb)] == [0, 1]
+
+
+@pytest.mark.parametrize("chapter", [ch.name for ch in book.chapters()])
+def test_every_captioned_figure_cell_stored_its_figure(chapter):
+    """A cell with a figure caption (myst-nb) has an image among its stored outputs: a cell
+    that silently drew nothing (a switched matplotlib backend, say) fails here, not only as an
+    undefined figure label in the build."""
+    path = next(ch.path for ch in book.chapters() if ch.name == chapter)
+    nb = nbformat.read(str(path), as_version=4)
+    empty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+             and c.metadata.get("mystnb", {}).get("figure")
+             and not any("image/png" in o.get("data", {}) for o in c.outputs)]
+    assert not empty, f"{chapter}: figure cells without an image: {empty}"

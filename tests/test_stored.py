@@ -117,7 +117,7 @@ def _cli(*args, cwd=ROOT):
 
 
 def test_cli_refuses_bad_input_and_existing_results(tmp_path):
-    for args, needle in ((("compute", "nope"), "unknown stored result"), (("check", "practice-full", "--arch", "vgg"),
+    for args, needle in ((("compute", "nope"), "invalid choice: 'nope' (choose from 'practice-full')"), (("check", "practice-full", "--arch", "vgg"),
                          "--arch vgg"), (("compute", "practice-full", "--seed", "x"), "--seed"),
                          (("compute", "practice-full"), "--overwrite"),
                          (("compute", "practice-full", "--output", str(tmp_path / "no")), "not a folder")):

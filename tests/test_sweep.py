@@ -61,7 +61,9 @@ def test_parse_grid_values_and_errors():
     assert sweep.parse_grid([("lr", "0.1,1e-2"), ("ste", "relu,crelu"), ("s", "[1, 2],(3,)")]) == {
         "lr": [0.1, 0.01], "ste": ["relu", "crelu"], "s": [[1, 2], (3,)]}
     for pairs, msg in (([("a", "1"), ("a", "2")], "'a' given twice"), ([("a", "1,,2")], "empty value"),
-                       ([("a", "1,1")], "lists a value twice"), ([], "no parameter")):
+                       ([("a", "1,1")], "lists a value twice"), ([], "no parameter"),
+                       ([("a", "1,1.0")], "lists a value twice"),  # one value for the chapter
+                       ([("s", "[1, 2],(1, 2)")], "lists a value twice")):
         with pytest.raises(ValueError, match=msg):
             sweep.parse_grid(pairs)
 
@@ -185,6 +187,13 @@ def test_local_sweep_skips_finished_points_and_reports_failures(chapter, tmp_pat
     assert not res.failed and len(res.rows) == 2
     assert {p: p.stat().st_mtime_ns for p in before} == before  # finished points are not run again
     assert capsys.readouterr().err.count("skip (finished)") == 2
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for f in (res.csv, *before):  # ordinary files, as rerun writes them (not mkstemp's 0600)
+        assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f
+    assert res.figure is not None and res.figure.exists()
+    res = sweep.run(chapter, {"a": [4], "mode": ["y"]}, out, workers=1, spec=SPEC)  # fails: no figure
+    assert res.figure is None and not (out / "sweep.png").exists()  # and no stale one beside it
 
 
 def test_sweep_on_a_dask_local_cluster(chapter, tmp_path):

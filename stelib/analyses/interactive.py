@@ -98,13 +98,11 @@ class InteractiveFigure:
 
     def fallback_png(self) -> bytes:
         """The figure in its initial state (every slider at its active step), by matplotlib."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # not pyplot: the notebook's backend stays as it is
 
         axes_ids = sorted({t.get("xaxis", "x") for t in self.data}, key=lambda s: (len(s), s))
-        fig, axs = plt.subplots(1, len(axes_ids), figsize=(4.2 * len(axes_ids), 3.4), squeeze=False)
+        fig = Figure(figsize=(4.2 * len(axes_ids), 3.4))
+        axs = fig.subplots(1, len(axes_ids), squeeze=False)
         for ax_id, ax in zip(axes_ids, axs[0], strict=True):
             key = "xaxis" + ax_id[1:]
             ykey = "yaxis" + ax_id[1:]
@@ -129,7 +127,6 @@ class InteractiveFigure:
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
-        plt.close(fig)
         return buf.getvalue()
 
     def to_html(self) -> str:
@@ -179,12 +176,12 @@ def scale_field(scales: Sequence[float] = tuple(np.geomspace(0.25, 4.0, 17)), *,
     from stelib.core import misspecified as ms
 
     scales = _grid(scales, name="scales", positive=True)
-    a_t = torch.as_tensor(a, dtype=torch.float64)
+    a_t = torch.as_tensor(a, dtype=torch.float64, device="cpu")
     if a_t.shape != (2,) or not torch.isfinite(a_t).all() or float(a_t.norm()) == 0:
         raise ValueError(f"a must be a non-zero finite 2-vector, got {a!r}")
     if not 4 <= int(directions) <= 64:
         raise ValueError(f"directions must be in 4..64, got {directions!r}")
-    t = torch.linspace(0, 2 * math.pi, int(directions) + 1, dtype=torch.float64)[:-1]
+    t = torch.linspace(0, 2 * math.pi, int(directions) + 1, dtype=torch.float64, device="cpu")[:-1]
     u = torch.stack([t.cos(), t.sin()], dim=1)
     scale = 1.0 / float(a_t.norm()) ** 2
 
@@ -240,14 +237,14 @@ def cgd_runs(lrs: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8), *, steps: 
     steps = int(steps)
     if not 2 <= steps <= 5000 or not 2 <= int(record) <= steps:
         raise ValueError(f"need 2 <= record <= steps <= 5000, got steps={steps}, record={record}")
-    a_t, w_t = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(w0, dtype=torch.float64)
+    a_t, w_t = torch.as_tensor(a, dtype=torch.float64, device="cpu"), torch.as_tensor(w0, dtype=torch.float64, device="cpu")
     model = ms.LinearTeacherModel(a_t)
     every = max(1, steps // int(record))
     runs = [(s, float(lr)) for lr in lrs for s in STES]
     R = len(runs)
     v0 = ms.optimal_v(w_t, a_t).reshape(1, 1).expand(R, 1).clone()
     hist = population_cgd(model, v0, w_t.reshape(1, -1).expand(R, -1).clone(),
-                          ste=tuple(s for s, _ in runs), lr=torch.tensor([lr for _, lr in runs]),
+                          ste=tuple(s for s, _ in runs), lr=torch.tensor([lr for _, lr in runs], device="cpu"),
                           steps=steps, record_every=every, on_divergence="mark")
     t = _num(hist.steps)
     norm = hist.w_norm.numpy()
@@ -310,8 +307,8 @@ def proper_window(stes: Sequence[str] | None = None,
     for s in stes:
         check_ste(s)
     widths = _grid(widths, name="widths", positive=True, maximum=32)
-    x = torch.linspace(-3, 3, 151, dtype=torch.float64)
-    r = torch.logspace(-1.5, 1.5, 91, dtype=torch.float64)
+    x = torch.linspace(-3, 3, 151, dtype=torch.float64, device="cpu")
+    r = torch.logspace(-1.5, 1.5, 91, dtype=torch.float64, device="cpu")
     active = int(np.argmin(np.abs(np.log(widths))))
     shown = stes.index("crelu") if "crelu" in stes else 0
 
@@ -374,15 +371,15 @@ def yin_landscape(angles_deg: Sequence[float] = tuple(range(0, 181, 5)), *,
         raise ValueError(f"v_norm must be finite and > 0, got {v_norm!r}")
     if not 11 <= int(points) <= 721:
         raise ValueError(f"points must be in 11..721, got {points!r}")
-    theta = torch.linspace(0, math.pi, int(points), dtype=torch.float64)
-    w_star = torch.zeros(n, dtype=torch.float64)
+    theta = torch.linspace(0, math.pi, int(points), dtype=torch.float64, device="cpu")
+    w_star = torch.zeros(n, dtype=torch.float64, device="cpu")
     w_star[0] = 1.0
-    w = torch.zeros(len(theta), n, dtype=torch.float64)
+    w = torch.zeros(len(theta), n, dtype=torch.float64, device="cpu")
     w[:, 0], w[:, 1] = theta.cos(), theta.sin()
 
     def profile(alpha_deg: float):
         al = math.radians(alpha_deg)
-        v_star = torch.zeros(m, dtype=torch.float64)
+        v_star = torch.zeros(m, dtype=torch.float64, device="cpu")
         v_star[0], v_star[1] = v_norm * math.cos(al), v_norm * math.sin(al)
         v = g.optimal_v(w, v_star, w_star)
         loss = g.population_loss(v, w, v_star, w_star)

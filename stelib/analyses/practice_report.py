@@ -179,7 +179,7 @@ def yin_verdicts(results: dict, rows=None, *, comparable=()):
                     theirs[a] = theirs[c] = ((theirs[a][0] + theirs[c][0]) / 2, 0.0)
             for arch, res in results.items():
                 st = stats_of(res, metric)
-                common = sorted(set(st.get(b, ())) & set(theirs))  # a rerun may drop STEs
+                common = [s for s in theirs if s in st.get(b, {})]  # a rerun may drop STEs
                 if len(common) < 2:  # no pair to compare
                     continue
                 ours, ref = {s: st[b][s] for s in common}, {s: theirs[s] for s in common}

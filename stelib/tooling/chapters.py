@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from stelib.tooling import book, specs
@@ -39,7 +40,11 @@ def find_root(explicit: str | None = None, cwd: Path | None = None) -> Path | No
     for folder in (cwd, *cwd.parents):
         if (folder / "_toc.yml").is_file() and (folder / "chapters").is_dir():
             return folder.resolve()
-    return book.ROOT if (book.ROOT / "_toc.yml").is_file() else None
+    if (book.ROOT / "_toc.yml").is_file():  # not inside a book: the package's own checkout
+        print(f"note: {cwd} is not inside a book; using the book of this installation, "
+              f"{book.ROOT} (pass --root DIR for another)", file=sys.stderr)
+        return book.ROOT
+    return None
 
 
 def need_root(explicit: str | None, command: str) -> Path:
@@ -90,7 +95,9 @@ def output_dir(text: str, root: Path) -> Path:
         for p in (outdir, *outdir.parents):
             if p.exists() or p.is_symlink():
                 if not p.is_dir():
-                    what = "is a file" if p == outdir else f"is under {p}, which is a file"
+                    kind = ("a symbolic link that leads nowhere (missing or looping)"
+                            if p.is_symlink() and not p.exists() else "a file")
+                    what = f"is {kind}" if p == outdir else f"is under {p}, which is {kind}"
                     raise UsageError(f"output directory {shown} {what}; give a directory (-o DIR)")
                 break
         resolved = outdir.resolve()

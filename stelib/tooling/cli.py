@@ -198,6 +198,7 @@ def cmd_rerun(args) -> int:
         return 1
     finally:
         tmp.unlink(missing_ok=True)
+    out.with_name(f"{out.stem}.failed.ipynb").unlink(missing_ok=True)  # an earlier failure's
     print(out)
     return 0
 

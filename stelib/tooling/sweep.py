@@ -38,6 +38,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import csv
+import functools
 import itertools
 import json
 import math
@@ -114,13 +115,25 @@ def parse_grid(pairs: Sequence[tuple[str, str]]) -> dict[str, list[Any]]:
         if any(t == "" for t in texts):
             raise ValueError(f"parameter {name}={text!r} has an empty value; give V1,V2,... without empty entries")
         values = [params.parse_value(t) for t in texts]
-        keys = [repr(v) for v in values]
+        keys = [_key(v) for v in values]  # 1 and 1.0, [1, 2] and (1, 2) are one value
         if len(set(keys)) != len(keys):
             raise ValueError(f"parameter {name}={text!r} lists a value twice; give each value once")
         grid[name] = values
     if not grid:
         raise ValueError("no parameter to sweep; give at least one -p NAME V1,V2,...")
     return grid
+
+
+def _key(x) -> str:
+    """One key per value a chapter sees: numbers by value (1 and 1.0 alike, booleans apart),
+    tuples as lists."""
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return repr(x)
+    if isinstance(x, int | float):
+        return repr(float(x))
+    if isinstance(x, tuple | list):
+        return "[" + ", ".join(_key(i) for i in x) + "]"
+    return repr(x)
 
 
 def _plain(x):
@@ -189,10 +202,20 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary file (mkstemp makes it 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read once (reading it means setting it, which must not race with
+    the worker threads' files)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def glued_scalars(notebook: Path | Mapping) -> dict[str, Any]:
@@ -362,6 +385,8 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
     _write_atomic(csv_path, lambda tmp: write_csv(rows, tmp))
     fig_path = outdir / "sweep.png"
     drawn = _write_figure(rows, list(grid), fig_path)
+    if not drawn:  # nothing to draw this time: no figure of an earlier sweep beside the table
+        fig_path.unlink(missing_ok=True)
     result = SweepResult(points, rows, csv_path, fig_path if drawn else None, failed)
     if interrupted:
         raise SweepInterrupted(result)
