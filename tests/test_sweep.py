@@ -544,3 +544,20 @@ def test_cli_refuses_a_bad_or_silent_scheduler_quickly(tmp_path, capsys):
             assert msg in capsys.readouterr().err and not out.exists()
     finally:
         httpd.shutdown()
+
+
+def test_a_later_smaller_sweep_keeps_the_earlier_rows_in_its_table(chapter, tmp_path):
+    out = tmp_path / "out"
+    sweep.run(chapter, {"a": [1], "mode": ["x", "y"]}, out, workers=2, spec=SPEC)
+    res = sweep.run(chapter, {"a": [2]}, out, workers=1, spec=SPEC)
+    rows = read_csv(res.csv)
+    assert [(r["a"], r["mode"], r["status"]) for r in rows] == [
+        ("2", "x", "ok"), ("1", "x", "ok (earlier sweep)"), ("1", "y", "ok (earlier sweep)")]
+    assert all(r["notebook"].endswith(".ipynb") for r in rows)
+    # a notebook of the folder that no longer matches the chapter gets no row
+    stale = out / rows[1]["notebook"]
+    nb = json.loads(stale.read_text())
+    nb["metadata"]["stelib"]["provenance"]["chapter_sha256"] = "0" * 64
+    stale.write_text(json.dumps(nb))
+    rows = read_csv(sweep.run(chapter, {"a": [2]}, out, workers=1, spec=SPEC).csv)
+    assert [(r["a"], r["mode"]) for r in rows] == [("2", "x"), ("1", "y")]

@@ -21,7 +21,9 @@ next call), and the others go on.
 Every scalar the chapter glues (``myst_nb.glue``; papermill's ``record`` too) is read back
 from the executed notebooks into one table, ``DIR/sweep.csv``: one row per grid point, the
 swept parameters as the first columns, then ``status``, ``notebook`` and the glued names (one
-that equals a column name gets the prefix ``glued ``). One
+that equals a column name gets the prefix ``glued ``); below them one row for each finished run
+of an earlier sweep in the folder whose provenance still matches (status ``ok (earlier
+sweep)``, with the parameters in which it differs from the defaults). One
 summary figure, ``DIR/sweep.png``, plots each glued number that changes over the grid (the
 first 12) against the first swept parameter, one line per combination of the others. Every file is written to a temporary name and
 renamed, so a reader never sees half a file.
@@ -381,8 +383,13 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
             why = errors.get(p.path, "interrupted" if interrupted else "not run")
             row |= {"status": "failed: " + why, "notebook": ""}
         rows.append(row)
+    earlier = earlier_rows(chapter, outdir, {p.path for p in points}, list(grid), commit, library)
+    if earlier:  # finished runs of earlier sweeps in this folder join the table
+        shown = set(grid) | {k for r in earlier for k in r}
+        for p, row in zip(points, rows, strict=True):
+            row |= {k: _cell(v) for k, v in p.values.items() if k in shown and k not in row}
     csv_path = outdir / "sweep.csv"
-    _write_atomic(csv_path, lambda tmp: write_csv(rows, tmp))
+    _write_atomic(csv_path, lambda tmp: write_csv(rows + earlier, tmp))
     fig_path = outdir / "sweep.png"
     drawn = _write_figure(rows, list(grid), fig_path)
     if not drawn:  # nothing to draw this time: no figure of an earlier sweep beside the table
@@ -391,6 +398,36 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
     if interrupted:
         raise SweepInterrupted(result)
     return result
+
+
+def earlier_rows(chapter: book.Chapter, outdir: Path, known: set[Path], names: list[str],
+                 commit: str, library: str) -> list[dict[str, Any]]:
+    """Rows for the finished notebooks of ``chapter`` in ``outdir`` that are not points of this
+    grid (``known``) and whose provenance still matches (same chapter, library and modules):
+    the parameters ``names`` and those that differ from the chapter's defaults, status
+    ``"ok (earlier sweep)"``, the glued scalars. A stale or foreign notebook gets no row."""
+    defaults = {k: p.default for k, p in params.read_parameters(chapter.path).items()}
+    found = []
+    for path in sorted(outdir.glob(f"{chapter.name}-*.ipynb")):
+        if path in known or path.name.endswith(".failed.ipynb"):
+            continue
+        prov = provenance.recorded(path)
+        values = prov.get("parameters") if prov else None
+        if not isinstance(values, dict):
+            continue
+        current = provenance.record(chapter.path, values, commit=commit, library=library)
+        if provenance.mismatch(path, current) is None:
+            found.append((json.dumps(values, sort_keys=True, default=repr), path, values))
+    varied = {k for _, _, values in found for k, v in values.items()
+              if _plain(v) != _plain(defaults.get(k, v))}
+    columns = [*names, *sorted(varied - set(names))]
+    rows = []
+    for _, path, values in sorted(found, key=lambda f: f[0]):  # in the order of their values
+        row = {k: _cell(values[k]) for k in columns if k in values}
+        row |= {"status": "ok (earlier sweep)", "notebook": path.name}
+        row |= {(k if k not in row else f"glued {k}"): v for k, v in glued_scalars(path).items()}
+        rows.append(row)
+    return rows
 
 
 def _cell(v: Any) -> Any:
