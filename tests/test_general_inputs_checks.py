@@ -237,3 +237,19 @@ def test_summary_identity_grows_and_crelu_rests_near_the_gaussian_radius():
 def test_fixed_point_row_on_ray_within_two_standard_errors():
     assert gi.FixedPointRow(0.15, 0.08, 1.0, math.nan).on_ray
     assert not gi.FixedPointRow(-0.17, 0.08, 1.0, math.nan).on_ray
+
+
+def test_rotation_in_the_first_plane_and_an_empty_strip():
+    """The rotations of spurious_point_check are rotations; a strip outside the support of the
+    uniform law has zero probability and moments of the documented shapes."""
+    from stelib.distributions import make_distribution
+    from stelib.general_inputs import _rotated, strip_moments
+
+    w = torch.tensor([3.0, 4.0, 2.0], dtype=torch.float64)
+    W = _rotated(w, torch.tensor([0.0, 90.0, 180.0, 30.0], dtype=torch.float64))
+    expect = torch.tensor([[3.0, 4.0, 2.0], [-4.0, 3.0, 2.0], [-3.0, -4.0, 2.0]], dtype=torch.float64)
+    assert torch.allclose(W[:3], expect, atol=1e-12)
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    assert torch.allclose(W[3], torch.tensor([3 * c - 4 * s, 3 * s + 4 * c, 2.0], dtype=torch.float64))
+    p, m1, m2 = strip_moments(make_distribution("uniform", n=2), [1.0, 0.0], 5.0, 6.0)
+    assert p == 0.0 and m1.shape == (2,) and m2.shape == (2, 2) and not m1.any() and not m2.any()

@@ -258,6 +258,8 @@ def test_comparable_stes_tie_on_yins_side():
     ver = reference_verdicts(runs_of(load("practice-full")[0]), load_yin_table())
     shallow = ver[ver.yin_row.str.startswith("shallow")]
     assert all("relu = crelu" in o or "crelu = relu" in o for o in shallow["yin"]), shallow["yin"].tolist()
+    # Yin et al.'s LeNet-5: ReLU and clipped ReLU comparable, both ahead of the identity STE
+    assert set(shallow["yin"]) == {"relu = crelu > identity"}
     assert ("LeNet-5", "relu", "crelu") in COMPARABLE
     deep = ver[ver.yin_row.str.startswith("deep")]
     assert all(o == "crelu > relu > identity" for o in deep["yin"])

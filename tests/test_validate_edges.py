@@ -65,3 +65,10 @@ def test_closed_forms_refuse_v_none_naming_v():
     # the functions of w alone still work
     assert gaussian.optimal_v(w, torch.ones(2, dtype=torch.float64), a).shape == (2,)
     assert misspecified.optimal_v(w, a).shape == (1,)
+
+
+def test_an_object_array_of_numbers_is_read_as_numbers():
+    import numpy as np
+
+    t = as_tensor(np.array([1.0, 2, 3.5], dtype=object), name="q")
+    assert t.dtype == torch.float64 and t.tolist() == [1.0, 2.0, 3.5]

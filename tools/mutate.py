@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "stelib"
 EQUIV_FILE = ROOT / "tools" / "mutate_equivalent.txt"
 
-COMMON = ["tests/test_bad_inputs.py"]
+COMMON = ["tests/test_bad_inputs.py", "tests/test_results_frozen.py"]
 MODULE_TESTS: dict[str, list[str]] = {
     "_closedform": ["tests/test_gaussian.py", "tests/test_misspecified.py", "tests/test_closedform.py",
                     "tests/test_sync_free.py"],
@@ -70,16 +70,16 @@ MODULE_TESTS: dict[str, list[str]] = {
     "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py", "tests/test_proper.py", "tests/test_quadrature.py"],
     "proper": ["tests/test_proper.py", "tests/test_proper_checks.py"],
     "quadrature": ["tests/test_quadrature.py", "tests/test_proper.py"],
-    "vanishing": ["tests/test_proper.py", "tests/test_library_bounds.py"],
+    "vanishing": ["tests/test_proper.py", "tests/test_library_bounds.py", "tests/test_surrogate_guards.py"],
     "sweep": ["tests/test_sweep.py"],
     "lloyd": ["tests/test_lloyd.py", "tests/test_lloyd_edges.py"],
     "practice_report": ["tests/test_practice_report.py", "tests/test_rescaling.py"],
     "bignets": ["tests/test_bignets.py", "tests/test_bignets_edges.py"],
     "datasets": ["tests/test_bignets.py", "tests/test_practice_edges.py", "tests/test_practice.py"],
-    "symmetry": ["tests/test_symmetry.py", "tests/test_symmetry_checks.py"],
+    "symmetry": ["tests/test_symmetry.py", "tests/test_symmetry_checks.py", "tests/test_library_bounds.py"],
     "yin": ["tests/test_yin.py"],
     "linear_teacher": ["tests/test_linear_teacher.py"],
-    "interactive": ["tests/test_interactive.py"],
+    "interactive": ["tests/test_interactive.py", "tests/test_library_bounds.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py", "tests/test_library_bounds.py",
               "tests/test_sync_free.py"],
     "cli": ["tests/test_cli.py"],
