@@ -16,7 +16,8 @@ layers above it in this list:
     standard errors), ``train`` (batched coarse gradient descent), ``rounding`` (printing and
     gluing only the digits a computation determines).
 ``stelib/analyses`` -- what one chapter computes and draws
-    ``symmetry`` (scale-symmetry checks), ``outcomes`` (classifying CGD runs in Yin's model),
+    ``symmetry`` (scale-symmetry checks) and ``rays`` (coarse gradients along rays),
+    ``outcomes`` (classifying CGD runs in Yin's model),
     ``yin`` and ``linear_teacher`` (the checks of Yin's Gaussian model and of the
     linear-teacher example, each a result whose ``str`` is its report), ``general_inputs``
     (stationary points beyond Gaussian inputs), ``proper`` (which STEs keep the scale
@@ -60,7 +61,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
     "analyses": ("bignets", "datasets", "fields", "general_inputs", "interactive", "linear_teacher", "lloyd", "outcomes",
-                 "plotting", "practice", "practice_report", "profile", "proper", "quantnets",
+                 "plotting", "practice", "practice_report", "profile", "proper", "quantnets", "rays",
                  "stored", "symmetry", "yin"),
     "tooling": ("book", "chapters", "chapterspec", "cli", "kernels", "params", "provenance", "results", "specs", "sweep"),
 }

@@ -18,8 +18,8 @@ from stelib import gaussian, interactive, population_cgd, stochastic_cgd
 from stelib.distributions import AnisotropicGaussian, Gaussian, GaussianMixture, StudentT
 from stelib.montecarlo import estimate
 from stelib.problems import Problem
+from stelib.rays import yin_teacher
 from stelib.ste import quantized_relu
-from stelib.symmetry import yin_teacher
 from stelib.vanishing import vanishing_radii
 
 up, down = (lambda x: math.nextafter(x, math.inf)), (lambda x: math.nextafter(x, -math.inf))

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from stelib import symmetry
+from stelib import rays, symmetry
 
 DT = torch.float64
 PHI0 = 1 / math.sqrt(2 * math.pi)
@@ -174,7 +174,7 @@ def test_crelu_limits_against_numpy_and_the_exact_limits():
 
 def test_yin_teacher_redraws_until_spurious_minima_exist():
     for seed in range(6):
-        v_star, w_star = symmetry.yin_teacher(m=4, n=3, generator=gen(seed))
+        v_star, w_star = rays.yin_teacher(m=4, n=3, generator=gen(seed))
         g, k = gen(seed), 0
         while True:  # the first draw with 0 < (1^T v)^2 < (m + 1)/2 |v|^2 (Yin's Prop. 1)
             cand = torch.randn(4, generator=g, dtype=DT).numpy()
@@ -183,15 +183,15 @@ def test_yin_teacher_redraws_until_spurious_minima_exist():
                 break
         np.testing.assert_array_equal(v_star.numpy(), cand)
         np.testing.assert_array_equal(w_star.numpy(), torch.randn(3, generator=g, dtype=DT).numpy())
-    v1, _ = symmetry.yin_teacher(m=1, n=2, generator=gen(0))  # m = 1: no redraw
+    v1, _ = rays.yin_teacher(m=1, n=2, generator=gen(0))  # m = 1: no redraw
     assert v1.item() == torch.randn(1, generator=gen(0), dtype=DT).item()
-    unchanged(g := gen(), lambda: symmetry.yin_teacher(m=0, n=2, generator=g), r"m=0 must be an integer >= 1")
-    unchanged(g, lambda: symmetry.yin_teacher(m=2, n=2, generator=g, max_draws=0), r"max_draws=0")
+    unchanged(g := gen(), lambda: rays.yin_teacher(m=0, n=2, generator=g), r"m=0 must be an integer >= 1")
+    unchanged(g, lambda: rays.yin_teacher(m=2, n=2, generator=g, max_draws=0), r"max_draws=0")
 
 
 def test_yin_radial_parts_match_the_spurious_ray_formula():
-    v_star, w_star = symmetry.yin_teacher(m=3, n=4, generator=gen(1))
-    parts = symmetry.yin_radial_parts(v_star, w_star, norms=(0.5, 2.0))
+    v_star, w_star = rays.yin_teacher(m=3, n=4, generator=gen(1))
+    parts = rays.yin_radial_parts(v_star, w_star, norms=(0.5, 2.0))
     assert [(name, kind, r) for name, kind, r, _ in parts.rows] == [
         ("Yin, v = v*, theta = 0", "global minimum", 0.5), ("Yin, v = v*, theta = 0", "global minimum", 2.0),
         ("Yin, v = v~, theta = pi", "spurious minimum", 0.5), ("Yin, v = v~, theta = pi", "spurious minimum", 2.0)]
@@ -203,7 +203,7 @@ def test_yin_radial_parts_match_the_spurious_ray_formula():
         assert abs(rho["relu"]) < 1e-12 and abs(rho["crelu"]) < 1e-12
     assert str(parts).splitlines()[2].endswith(f"rho = identity {expected:+.4f}, relu <1e-12, crelu <1e-12")
     with pytest.raises(ValueError, match=r"norms entry=-1.0 must be a finite number"):
-        symmetry.yin_radial_parts(v_star, w_star, norms=[-1.0])
+        rays.yin_radial_parts(v_star, w_star, norms=[-1.0])
 
 
 # --- the linear teacher's ray ---------------------------------------------------------------
@@ -226,7 +226,7 @@ def _c_star() -> float:
 
 def test_linear_teacher_ray_against_the_chapter_constants_and_monte_carlo():
     a = symmetry.random_direction(3, generator=gen(2))
-    ray = symmetry.linear_teacher_ray(a, norms=[0.1, 0.5, 1.0, 2.0, 10.0])
+    ray = rays.linear_teacher_ray(a, norms=[0.1, 0.5, 1.0, 2.0, 10.0])
     assert ray.v.item() == pytest.approx(2 * PHI0, rel=1e-14)
     assert ray.rho["identity"] == pytest.approx(2 * PHI0 * (1 / math.pi - 1), rel=1e-12)
     assert ray.rho["relu"] == pytest.approx(2 * PHI0 * (1 / math.pi - 0.5), rel=1e-12)
@@ -244,15 +244,15 @@ def test_linear_teacher_ray_against_the_chapter_constants_and_monte_carlo():
                         f"{ray.rho['relu']:+.4f}, crelu {ray.rho['crelu']:+.4f}; clipped ReLU "
                         f"vanishes at |w| = {ray.r_star:.6f}")
     with pytest.raises(ValueError, match=r"a must be a unit vector, got \|a\| = 2.0"):
-        symmetry.linear_teacher_ray([0.0, 2.0, 0.0], norms=[1.0])
+        rays.linear_teacher_ray([0.0, 2.0, 0.0], norms=[1.0])
     with pytest.raises(ValueError, match=r"norms=\(\) is empty"):
-        symmetry.linear_teacher_ray(a, norms=[])
+        rays.linear_teacher_ray(a, norms=[])
 
 
 def test_ray_montecarlo_against_numpy_on_the_same_draws():
     p = symmetry.make_problem("gaussian", n=3, m=1, labels="linear", generator=gen(7))
     norms = [0.2, 0.5, 1.0, 2.0, 5.0]
-    mc = symmetry.ray_montecarlo(p, samples=20_000, norms=norms, bandwidth=0.02, generator=gen(8))
+    mc = rays.ray_montecarlo(p, samples=20_000, norms=norms, bandwidth=0.02, generator=gen(8))
     Z, y = (t.numpy() for t in p.sample(20_000, gen(8)))
     a = p.a.numpy()
     s = (Z[:, 0] @ a > 0).astype(float)
@@ -273,18 +273,18 @@ def test_ray_montecarlo_refuses_bad_inputs_before_drawing():
     teacher = symmetry.make_problem("gaussian", n=3, m=1, labels="teacher", generator=gen())
     g = gen()
     kw = dict(samples=100, norms=[1.0], bandwidth=0.02, generator=g)
-    unchanged(g, lambda: symmetry.ray_montecarlo(teacher, **kw), r"must be a stelib Problem with labels='linear'")
-    unchanged(g, lambda: symmetry.ray_montecarlo(lin, **(kw | {"samples": 1})), r"samples=1 must be an integer >= 2")
-    unchanged(g, lambda: symmetry.ray_montecarlo(lin, **(kw | {"norms": []})), r"norms=\(\) is empty")
-    unchanged(g, lambda: symmetry.ray_montecarlo(lin, **(kw | {"bandwidth": 0})), r"bandwidth=0 must be")
+    unchanged(g, lambda: rays.ray_montecarlo(teacher, **kw), r"must be a stelib Problem with labels='linear'")
+    unchanged(g, lambda: rays.ray_montecarlo(lin, **(kw | {"samples": 1})), r"samples=1 must be an integer >= 2")
+    unchanged(g, lambda: rays.ray_montecarlo(lin, **(kw | {"norms": []})), r"norms=\(\) is empty")
+    unchanged(g, lambda: rays.ray_montecarlo(lin, **(kw | {"bandwidth": 0})), r"bandwidth=0 must be")
 
 
 # --- coarse gradient descent along a ray ----------------------------------------------------
 
 def test_linear_ray_descent_follows_the_radial_recursion():
     a = symmetry.random_direction(3, generator=gen(2))
-    ray = symmetry.linear_teacher_ray(a, norms=[1.0])
-    run = symmetry.linear_ray_descent(a, ray.v, starts=[1.0, 1.0, 1.0, 0.2], stes=["identity", "relu", "crelu", "crelu"],
+    ray = rays.linear_teacher_ray(a, norms=[1.0])
+    run = rays.linear_ray_descent(a, ray.v, starts=[1.0, 1.0, 1.0, 0.2], stes=["identity", "relu", "crelu", "crelu"],
                                       lr=0.2, steps=600)
     rho_id, rho_relu = 2 * PHI0 * (1 / math.pi - 1), 2 * PHI0 * (1 / math.pi - 0.5)
     # Proposition prop-scale-radial: |w_t| = |w_0| + eta |rho| t for identity and ReLU
@@ -298,12 +298,12 @@ def test_linear_ray_descent_follows_the_radial_recursion():
                       ({"starts": [1.0, 1.0, 0.0, 1.0]}, r"starts entry=0.0 must be a finite number in \(0.0")):
         args = dict(starts=[1.0] * 4, stes=["identity"] * 4, lr=0.2, steps=10) | kw
         with pytest.raises(ValueError, match=match):
-            symmetry.linear_ray_descent(a, ray.v, **args)
+            rays.linear_ray_descent(a, ray.v, **args)
 
 
 def test_spurious_ray_descent_passes_the_origin_half_way():
-    v_star, w_star = symmetry.yin_teacher(m=3, n=4, generator=gen(1))
-    run = symmetry.spurious_ray_descent(v_star, w_star, lr=0.2, steps=40)
+    v_star, w_star = rays.yin_teacher(m=3, n=4, generator=gen(1))
+    run = rays.spurious_ray_descent(v_star, w_star, lr=0.2, steps=40)
     rho = PHI0 * 2 * 2 * float(v_star.sum()) ** 2 / 16  # the identity radial part, m = 3
     r0 = 0.2 * 41 * rho / 2
     assert run.rho == pytest.approx(rho, rel=1e-12) and run.starts == pytest.approx((r0,) * 3, rel=1e-12)
@@ -316,19 +316,19 @@ def test_spurious_ray_descent_passes_the_origin_half_way():
     assert str(run).splitlines()[-1] == (f"(started at |w| = {r0:.4f} with loss "
                                          f"{run.history.loss[0, 0].item():.4f}; the global minimum has loss 0)")
     with pytest.raises(ValueError, match=r"lr=0 must be a finite number in \(0.0, inf\]"):
-        symmetry.spurious_ray_descent(v_star, w_star, lr=0, steps=10)
+        rays.spurious_ray_descent(v_star, w_star, lr=0, steps=10)
     with pytest.raises(ValueError, match=r"steps=0 must be an integer >= 1"):
-        symmetry.spurious_ray_descent(v_star, w_star, lr=0.1, steps=0)
+        rays.spurious_ray_descent(v_star, w_star, lr=0.1, steps=0)
 
 
 # --- the large-scale limit ------------------------------------------------------------------
 
 def test_large_scale_fit_against_the_exact_true_gradient_norm():
-    v_star, w_star = symmetry.yin_teacher(m=3, n=4, generator=gen(1))
+    v_star, w_star = rays.yin_teacher(m=3, n=4, generator=gen(1))
     g = gen(9)
     v = torch.randn(3, generator=g, dtype=DT)
     d = symmetry.random_direction(4, generator=g)
-    fit = symmetry.large_scale_fit(v, d, v_star, w_star, fit_norms=[10.0, 1000.0])
+    fit = rays.large_scale_fit(v, d, v_star, w_star, fit_norms=[10.0, 1000.0])
     R = np.logspace(1, 3, 25)
     np.testing.assert_allclose(fit.norms.numpy(), R, rtol=1e-14)
     # Proposition prop-scale-large: |grad_w f| = |v^T v*| / (2 pi |w|) exactly
@@ -346,6 +346,6 @@ def test_large_scale_fit_against_the_exact_true_gradient_norm():
                       ({"fit_norms": [0.0, 2.0]}, r"fit_norms entry=0.0 must be"),
                       ({"points": 1}, r"points=1 must be an integer >= 2")):
         with pytest.raises(ValueError, match=match):
-            symmetry.large_scale_fit(v, d, v_star, w_star, **({"fit_norms": [10.0, 100.0]} | kw))
+            rays.large_scale_fit(v, d, v_star, w_star, **({"fit_norms": [10.0, 100.0]} | kw))
     with pytest.raises(ValueError, match=r"direction must be a unit vector, got \|direction\| = 3.0"):
-        symmetry.large_scale_fit(v, 3 * d, v_star, w_star, fit_norms=[10.0, 100.0])
+        rays.large_scale_fit(v, 3 * d, v_star, w_star, fit_norms=[10.0, 100.0])
