@@ -67,3 +67,17 @@ def test_every_captioned_figure_cell_stored_its_figure(chapter):
              and c.metadata.get("mystnb", {}).get("figure")
              and not any("image/png" in o.get("data", {}) for o in c.outputs)]
     assert not empty, f"{chapter}: figure cells without an image: {empty}"
+
+
+MAX_COLUMNS = 88  # what a code cell shows at 1366 px in the book's code font
+
+
+@pytest.mark.parametrize("chapter", [ch.name for ch in book.chapters()])
+def test_every_code_line_fits_the_page(chapter):
+    """No code line of a chapter, hidden or not, needs sideways scrolling (the browser test sees
+    only the lines of the built pages; this one sees every cell, before any build)."""
+    path = next(ch.path for ch in book.chapters() if ch.name == chapter)
+    nb = nbformat.read(str(path), as_version=4)
+    wide = [(i, len(line)) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for line in c.source.splitlines() if len(line) > MAX_COLUMNS]
+    assert not wide, f"{chapter}: (cell, characters) of lines over {MAX_COLUMNS}: {wide}"
