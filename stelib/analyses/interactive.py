@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stelib.core.rounding import FLOOR
+from stelib.core.rounding import FLOOR, significant
 
 __all__ = ["InteractiveFigure", "cgd_runs", "proper_window", "scale_field", "yin_landscape"]
 
@@ -61,7 +61,7 @@ def _num(x) -> list:
     difference between CPU kernels cannot move the 4th digit."""
     arr = np.asarray(x, dtype=float).ravel()
     return [None if not math.isfinite(v) else 0.0 if abs(v) < FLOOR
-            else float(f"{float(f'{v:.10g}'):.{DIGITS}g}") for v in arr]
+            else significant(significant(float(v), 10), DIGITS) for v in arr]
 
 
 def _grid(values, *, name: str, positive: bool = False, maximum: int = 64) -> np.ndarray:

@@ -8,8 +8,10 @@ checks that stelib/tooling has no import cycle).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -107,3 +109,13 @@ def output_dir(text: str, root: Path) -> Path:
         raise UsageError(f"refusing -o {shown}: runs never go into the chapters folder "
                          f"{chapters_dir}")
     return outdir
+
+
+@functools.cache
+def file_mode() -> int:
+    """The mode of an ordinary new file under this process's umask (0644 under umask 022), for
+    files written through a temporary one (mkstemp makes it 0600). The umask is read once:
+    reading it means setting it, which must not race with a sweep's worker threads."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask

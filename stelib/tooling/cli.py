@@ -165,7 +165,7 @@ def cmd_rerun(args) -> int:
 
         prov = provenance.record(ch.path, values, commit=book.git_commit(root))
         tmp.write_text(provenance.stamp(tmp.read_text(), prov, out))  # what produced this run
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, chapters.file_mode())
         if args.overwrite:
             os.replace(tmp, out)  # atomic; replaces a link itself, never its target
         else:
@@ -201,12 +201,6 @@ def cmd_rerun(args) -> int:
     out.with_name(f"{out.stem}.failed.ipynb").unlink(missing_ok=True)  # an earlier failure's
     print(out)
     return 0
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ---------------------------------------------------------------------------- build, execute

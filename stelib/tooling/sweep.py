@@ -40,7 +40,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import csv
-import functools
 import itertools
 import json
 import math
@@ -204,20 +203,11 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary file (mkstemp makes it 0600)
+        os.chmod(tmp, chapters.file_mode())  # as an ordinary file (mkstemp makes it 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-@functools.cache
-def _umask() -> int:
-    """The process's umask, read once (reading it means setting it, which must not race with
-    the worker threads' files)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def glued_scalars(notebook: Path | Mapping) -> dict[str, Any]:
