@@ -83,8 +83,9 @@ def _radial_at(ste: str, r: float) -> float:
 def _vanishing(ste: str, r_min: float, r_max: float, points: int, version: int,
                fingerprint: bytes) -> VanishingSet:
     grid = torch.logspace(math.log10(r_min), math.log10(r_max), points, dtype=torch.float64)
-    R = radial_function(grid, ste)
-    scale = float(torch.maximum(2 * cf.PHI0 * moments(grid, ste).m1p.abs(), moments(grid, ste).m2.abs()).max())
+    mo = moments(grid, ste)  # once: R and its scale from the same moments
+    R = 2 * cf.PHI0 * mo.m1p - mo.m2  # radial_function(grid, ste)
+    scale = float(torch.maximum(2 * cf.PHI0 * mo.m1p.abs(), mo.m2.abs()).max())
     if float(R.abs().max()) <= 1e-12 * max(scale, 1e-300):
         return VanishingSet(ste, (), True, float(R[0]), float(R[-1]), r_min, r_max)
     out = []
