@@ -97,7 +97,11 @@ def recorded(path: Path) -> dict | None:
 
 def mismatch(path: Path, prov: Mapping[str, Any]) -> str | None:
     """Why the run at ``path`` cannot be reused for ``prov`` (None when it can)."""
-    old = recorded(path)
+    return differs(recorded(path), prov)
+
+
+def differs(old: Mapping[str, Any] | None, prov: Mapping[str, Any]) -> str | None:
+    """Why a run that recorded ``old`` cannot be reused for ``prov`` (None when it can)."""
     if old is None:
         return "no provenance in the file (unfinished, foreign or older run)"
     what = {"stelib": "stelib version", "library_sha256": "library source", "chapter_sha256": "chapter",

@@ -406,7 +406,7 @@ def earlier_rows(chapter: book.Chapter, outdir: Path, known: set[Path], names: l
         if not isinstance(values, dict):
             continue
         current = provenance.record(chapter.path, values, commit=commit, library=library)
-        if provenance.mismatch(path, current) is None:
+        if provenance.differs(prov, current) is None:
             found.append((json.dumps(values, sort_keys=True, default=repr), path, values))
     varied = {k for _, _, values in found for k, v in values.items()
               if _plain(v) != _plain(defaults.get(k, v))}
