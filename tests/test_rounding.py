@@ -44,6 +44,14 @@ def test_above_floor_is_formatted_as_usual():
     assert not below_floor(float("nan"))
 
 
+def test_a_value_that_rounds_to_zero_has_no_sign():
+    """The sign of a number below the last digit shown is rounding: shown as zero is."""
+    assert fmt(-3e-9, "+.4f") == fmt(3e-9, "+.4f") == "+0.0000"
+    assert fmt(-3e-9, ".4f") == "0.0000" and fmt(-4e-5, "8.4f") == "  0.0000"
+    assert fmt(-6e-5, ".4f") == "-0.0001" and fmt(-3e-9, ".2e") == "-3.00e-09"
+    assert fmt(-1e-6, ".1%") == "0.0%" and fmt(-0.4, ".0f") == "0"
+
+
 def test_width_is_kept():
     assert fmt(1e-17, "10.4f") == "    <1e-12"
     assert fmt(1e-17, ">8.1e") == "  <1e-12"
@@ -135,6 +143,8 @@ def test_no_stored_output_shows_rounding_noise(chapter):
             value = float(token)
             if 0 < abs(value) < FLOOR:
                 bad.append(f"cell {i}: {token} below {FLOOR:g}")
+            if value == 0 and token.startswith("-"):  # a negative zero: the sign of noise
+                bad.append(f"cell {i}: {token} (a sign below the last digit shown)")
             mantissa = token.lstrip("+-").split("e")[0].split("E")[0].replace(".", "").lstrip("0")
             exact = float(value * 2**16).is_integer()  # a ratio of counts such as 89/128
             if glued and "." in token and len(mantissa) > rounding.DIGITS and not exact:

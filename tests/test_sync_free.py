@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 
 import pytest
 import torch
@@ -95,6 +96,17 @@ def test_rowwise_polar_equals_the_branching_one_row_by_row():
     assert torch.isfinite(r).all() and torch.isfinite(xh).all()
 
 
+def test_a_rows_polar_does_not_depend_on_the_other_rows_of_its_batch():
+    """A batch holding one row out of range (squares overflow) scales that row only: every
+    other row is computed as alone, bit for bit (before, the whole batch took the scaled path)."""
+    x = torch.randn(6, 3, dtype=F64, generator=torch.Generator().manual_seed(3))
+    big = torch.cat([x, torch.tensor([[1e200, 0.0, -3e199]], dtype=F64)])
+    (r, xh), (rb, xhb) = cf.polar(x), cf.polar(big)
+    assert torch.equal(r, rb[:6]) and torch.equal(xh, xhb[:6])
+    assert torch.equal(cf.norm(x), cf.norm(big)[:6])
+    assert torch.equal(rb[6:], cf.polar(big[6:])[0]) and math.isfinite(float(rb[6]))
+
+
 def _fields(h):
     return {k: getattr(h, k) for k in ("steps", "loss", "theta", "w_norm", "grad_norm", "v", "w",
                                        "diverged", "diverged_step")}
@@ -110,7 +122,7 @@ def test_the_gpus_sync_free_loop_gives_the_same_runs(monkeypatch, lr):
     lrs = torch.tensor([lr, 0.1, lr, 0.1, lr, 0.1], dtype=F64)
     args = dict(ste=("identity", "relu", "crelu") * 2, lr=lrs, steps=60, record_every=7)
     plain = _fields(population_cgd(yin, v0, w0, **args))
-    monkeypatch.setattr(train, "_SYNC_FREE_ON_CPU", True)
+    monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", True)
     free = _fields(population_cgd(yin, v0, w0, **args))
     for k in plain:
         assert torch.equal(plain[k].isnan(), free[k].isnan()), k
@@ -124,7 +136,7 @@ def test_a_single_run_raises_at_the_same_step_on_the_sync_free_path(monkeypatch)
     v0, w0 = torch.ones(1, 2, dtype=F64), torch.tensor([[0.3, 1.0, 0.0]], dtype=F64)
     messages = []
     for free in (False, True):
-        monkeypatch.setattr(train, "_SYNC_FREE_ON_CPU", free)
+        monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", free)
         with pytest.raises(train.TrainingDiverged) as info:
             population_cgd(yin, v0, w0, ste="identity", lr=1e8, steps=50, record_every=7)
         messages.append(str(info.value))

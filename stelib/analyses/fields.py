@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import torch
 
+from stelib.core import train
 from stelib.core._validate import as_tensor, check_positive, check_positive_int
 from stelib.core.ste import check_ste
-from stelib.core.train import population_cgd
 
 DTYPE = torch.float64
 
@@ -98,8 +98,8 @@ def draw_rays(ax, directions, *, extent: float, both: bool = False, **kw) -> Non
 def cgd_path(model, v0, w0, *, ste, lr, steps: int, every: int = 1):
     """The path of population coarse gradient descent, recorded every ``every`` steps.
 
-    Runs :func:`stelib.train.population_cgd` in segments of ``every`` steps (the same
-    iteration, continued from the last iterate), so it returns what that trainer does not keep:
+    The iteration of :func:`stelib.train.population_cgd` (one run of the trainer, which keeps
+    the iterates at each record for this), returning what that trainer does not keep:
     ``steps`` (T,), ``v`` (T, R, m) and ``w`` (T, R, n), T = steps // every + 1. Divergence
     raises :class:`stelib.train.TrainingDiverged` whatever R is.
     """
@@ -109,13 +109,9 @@ def cgd_path(model, v0, w0, *, ste, lr, steps: int, every: int = 1):
         raise ValueError(f"steps={steps} must be a multiple of every={every}")
     v = as_tensor(v0, name="v0", ndim=2, dtype=DTYPE)
     w = as_tensor(w0, name="w0", ndim=2, dtype=DTYPE)
-    vs, ws = [v], [w]
-    for _ in range(steps // every):
-        h = population_cgd(model, v, w, ste=ste, lr=lr, steps=every, record_every=every,
-                           on_divergence="raise")
-        v, w = h.v, h.w
-        vs.append(v)
-        ws.append(w)
+    trace = []
+    train._population_cgd(model, v, w, ste, lr, steps, every, "raise", trace)
+    vs, ws = zip(*trace, strict=True)
     return torch.arange(0, steps + 1, every, device=v.device), torch.stack(vs), torch.stack(ws)
 
 

@@ -106,13 +106,13 @@ def classify(history, model, *, loss_tol: float, theta_tol: float = 1e-3) -> lis
     """The class (one of :data:`OUTCOMES`) of each run's final recorded state."""
     loss_tol = check_positive(loss_tol, name="loss_tol")
     theta_tol = check_positive(theta_tol, name="theta_tol")
-    f, th = history.loss[-1], history.theta[-1]  # (R,)
+    # one read back per quantity (not one per run) when the history lives on a GPU
+    f, th, div = (x.tolist() for x in (history.loss[-1], history.theta[-1], history.diverged))
     exists = gaussian.spurious_minima_exist(model.v_star)
     f_sp = _spurious_loss(model)
     out = []
-    for i in range(f.shape[0]):
-        fi, ti = float(f[i]), float(th[i])
-        if bool(history.diverged[i]) or not math.isfinite(fi):
+    for fi, ti, di in zip(f, th, div, strict=True):
+        if di or not math.isfinite(fi):
             out.append("other")
         elif fi < loss_tol:
             out.append("global")
@@ -139,18 +139,20 @@ def outcome_table(history, model, *, loss_tol: float, theta_tol: float = 1e-3) -
     runs that did not diverge) and ``diverged`` (count).
     """
     labels = classify(history, model, loss_tol=loss_tol, theta_tol=theta_tol)
-    hits = first_hit(history, loss_tol=loss_tol)
+    hits = first_hit(history, loss_tol=loss_tol).tolist()
+    diverged = history.diverged.tolist()
+    w_norm = history.w_norm[-1].cpu()  # one read back each, not one per run
     rows = []
     for ste in dict.fromkeys(history.ste):
-        idx = history.select(ste).tolist()
+        idx = [i for i, s in enumerate(history.ste) if s == ste]
         lab = [labels[i] for i in idx]
         row = {"ste": ste, "runs": len(idx)}
         row.update({c: lab.count(c) / len(idx) for c in OUTCOMES})
-        g = [int(hits[i]) for i in idx if labels[i] == "global"]
+        g = [hits[i] for i in idx if labels[i] == "global"]
         row["steps_to_global"] = float(torch.tensor(g, dtype=DTYPE, device="cpu").median()) if g else math.nan
-        ok = [i for i in idx if not bool(history.diverged[i])]
-        row["median_w_norm"] = float(history.w_norm[-1, ok].median()) if ok else math.nan
-        row["diverged"] = int(history.diverged[idx].sum())
+        ok = [i for i in idx if not diverged[i]]
+        row["median_w_norm"] = float(w_norm[ok].median()) if ok else math.nan
+        row["diverged"] = sum(diverged[i] for i in idx)
         rows.append(row)
     return rows
 

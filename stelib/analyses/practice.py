@@ -44,6 +44,7 @@ from torch import nn
 from stelib.analyses.bignets import BIG_ARCHS, BatchedNets
 from stelib.analyses.datasets import DataSplit, DigitsSplit, load_data, load_digits_split, resolve_device
 from stelib.analyses.quantnets import NORMS, ActConfig, QuantAct, QuantCNN, QuantMLP
+from stelib.core._closedform import device_path
 from stelib.core._validate import check_choice, check_choices, check_positive, check_positive_int, check_real
 from stelib.core.ste import STE_NAMES, names
 
@@ -207,6 +208,8 @@ def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe,
         return ev["train_loss"]
 
     limit = divergence_limit(record(diverged), factor)
+    sync_free = device_path(diverged)  # on a GPU: no read back at every step (masking is a no-op
+    # on finite gradients, so both paths give the same parameters)
     epoch_iter = range(epochs)
     if progress:  # plain tqdm (tqdm.auto in a kernel warns on stderr without ipywidgets)
         from tqdm import tqdm
@@ -223,7 +226,7 @@ def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe,
             diverged |= ~torch.isfinite(losses.detach())
             opt.zero_grad(set_to_none=True)
             losses.masked_fill(diverged, 0.0).sum().backward()
-            if diverged.any():  # a NaN loss still sends 0 x NaN = NaN back: its gradient is zeroed here
+            if sync_free or diverged.any():  # a NaN loss sends 0 x NaN = NaN back: zeroed here
                 for p in model.parameters():
                     if p.grad is not None:
                         p.grad.masked_fill_(~torch.isfinite(p.grad), 0.0)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from stelib.core._validate import check_choice, check_positive, check_positive_int, check_real
-from stelib.core.ste import check_ste, quantized_relu
+from stelib.core.ste import QuantizedReLUSTE, check_ste
 
 DTYPE = torch.float64
 NORMS: tuple[str, ...] = ("none", "plain", "affine")
@@ -95,7 +95,8 @@ class QuantAct(nn.Module):
         if self.probe:
             self.stats = self._probe(x)
         parts = x.split([n * self.features for n, _ in self.blocks], dim=1)
-        return torch.cat([torch.relu(p) if c.bits == 0 else quantized_relu(p, c.bits, c.alpha, ste=c.ste)
+        # the configs were checked when built: the autograd function directly, no value checks
+        return torch.cat([torch.relu(p) if c.bits == 0 else QuantizedReLUSTE.apply(p, c.bits, c.alpha, c.ste)
                           for p, (_, c) in zip(parts, self.blocks, strict=True)], dim=1)
 
 

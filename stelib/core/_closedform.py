@@ -27,18 +27,61 @@ PHI0 = 1.0 / math.sqrt(2.0 * math.pi)  # phi(0)
 # that read a value back from the device (finiteness, nonzero rows): the loop itself keeps the
 # runs finite and w nonzero. Shape checks, which read nothing back, always run.
 _TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("stelib_trusted", default=False)
+_DEVICE_PATH_ON_CPU = False  # tests and tools/sync_count.py: take the GPU's paths on the CPU
+
+
+def device_path(t: torch.Tensor) -> bool:
+    """Whether code on ``t`` should avoid reading values back to the host (``t`` on a GPU, or
+    the CPU told to behave like one)."""
+    return t.device.type != "cpu" or _DEVICE_PATH_ON_CPU
+
+
+_PENDING: contextvars.ContextVar[list | None] = contextvars.ContextVar("stelib_pending", default=None)
 
 
 @contextlib.contextmanager
 def trusted():
     """Within this block, :func:`vector` and :func:`nonzero` trust floating tensors (no checks
     of their values) and :func:`polar`/:func:`norm` choose their path without a host read on a
-    GPU. For loops that validated their start and guard their own iterates."""
-    token = _TRUSTED.set(True)
+    GPU; on a GPU the checks that remain (:func:`check_later`) wait for :func:`flush`, called by
+    the loop at each record and at the end of the block. For loops that validated their start
+    and guard their own iterates."""
+    token, pending = _TRUSTED.set(True), _PENDING.set([])
     try:
         yield
+        flush()
     finally:
         _TRUSTED.reset(token)
+        _PENDING.reset(pending)
+
+
+def unchecked(*ts) -> bool:
+    """Whether value checks of ``ts`` are skipped: inside :func:`trusted`, on a device path
+    (:func:`device_path`), all of them floating tensors."""
+    return _TRUSTED.get() and all(isinstance(t, torch.Tensor) and t.is_floating_point()
+                                  and device_path(t) for t in ts)
+
+
+def check_later(bad: torch.Tensor, message) -> None:
+    """``ValueError(message())`` if the boolean tensor ``bad`` (0-dim) is true: at once, or,
+    inside :func:`trusted` on a device path, at the next :func:`flush` (no read back now)."""
+    pending = _PENDING.get()
+    if pending is not None and _TRUSTED.get() and device_path(bad):
+        pending.append((bad, message))
+    elif bool(bad):
+        raise ValueError(message())
+
+
+def flush() -> None:
+    """Read the checks :func:`check_later` kept (one read for all) and raise the first failing."""
+    pending = _PENDING.get()
+    if not pending:
+        return
+    items = list(pending)
+    pending.clear()
+    flags = torch.stack([b.reshape(()) for b, _ in items])
+    if bool(flags.any()):
+        raise ValueError(items[int(flags.to(torch.uint8).argmax())][1]())
 
 
 def vector(x, *, name: str) -> torch.Tensor:
@@ -111,14 +154,14 @@ def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(|x|, x / |x|) over the last axis (keepdim), exact for every finite x != 0.
 
     Where the squares could overflow or underflow (|x| outside [1e-150, 1e150]) x is first
-    divided by its largest |entry|; elsewhere the plain norm is used, bit for bit.
+    divided by its largest |entry|; elsewhere the plain norm is used, bit for bit. The choice
+    is made row by row, so a row's result does not depend on the other rows of a batch, and
+    the same on every device (on a GPU, inside :func:`trusted`, without reading r back).
     """
     r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    if r.device.type != "cpu" and _TRUSTED.get():
+    if (_TRUSTED.get() and device_path(r)) or not _in_range(r):
         return _polar_rowwise(x, r)
-    if _in_range(r):
-        return r, x / r
-    return _polar_scaled(x)
+    return r, x / r
 
 
 def _polar_scaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,16 +175,15 @@ def _polar_scaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def norm(x: torch.Tensor) -> torch.Tensor:
     """|x| over the last axis (keepdim), without overflow or underflow (see :func:`polar`)."""
     r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    if r.device.type != "cpu" and _TRUSTED.get():
+    if (_TRUSTED.get() and device_path(r)) or not _in_range(r):
         return _polar_rowwise(x, r)[0]
-    if _in_range(r):
-        return r
-    return _polar_scaled(x)[0]
+    return r
 
 
 def _polar_rowwise(x: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """polar without reading back from the device: each row takes the plain path (bit for bit)
-    when its norm is in range and the scaled one otherwise (both are computed)."""
+    when its norm is in range and the scaled one otherwise (both are computed). Used for every
+    batch with a row out of range, and for every batch on a GPU in a trusted loop."""
     ok = (r > _TINY) & (r < _HUGE)
     rs, xs = _polar_scaled(x)
     return torch.where(ok, r, rs), torch.where(ok, x / torch.where(ok, r, 1.0), xs)

@@ -29,6 +29,10 @@ def group_sums(Z, y, v, w, group):  # pragma: no cover - compiled; checked again
     V = np.zeros((ngroups, 2, m))  # sum of dl/dv, sum of (dl/dv)^2
     for gi in prange(ngroups):
         pre = np.empty(m)
+        # Every row of Z_b enters one of three partial sums by where its x_i lies: A[0] x <= 0
+        # (or nan), A[1] 0 < x < 1, A[2] x >= 1. The STEs' sums are unions of them (identity:
+        # all three, relu: A[1] + A[2], crelu: A[1]), so each row is added once, not three times.
+        A = np.zeros((3, n))
         for bb in range(gi * group, min(b, (gi + 1) * group)):
             Zb = Z[bb]
             r = -y[bb]
@@ -44,15 +48,15 @@ def group_sums(Z, y, v, w, group):  # pragma: no cover - compiled; checked again
             L[gi, 1] += loss * loss
             for i in range(m):
                 p = pre[i]
-                c0 = v[i] * r
-                c1 = c0 if p > 0 else 0.0
-                c2 = c0 if (p > 0 and p < 1) else 0.0
+                c = v[i] * r
+                k = 0 if not p > 0 else (1 if p < 1 else 2)
                 gv = r if p > 0 else 0.0
                 V[gi, 0, i] += gv
                 V[gi, 1, i] += gv * gv
                 for j in range(n):
-                    z = Zb[i, j]
-                    G[gi, 0, j] += c0 * z
-                    G[gi, 1, j] += c1 * z
-                    G[gi, 2, j] += c2 * z
+                    A[k, j] += c * Zb[i, j]
+        for j in range(n):
+            G[gi, 2, j] = A[1, j]
+            G[gi, 1, j] = A[1, j] + A[2, j]
+            G[gi, 0, j] = A[0, j] + G[gi, 1, j]
     return G, L, V

@@ -34,7 +34,7 @@ import math
 import torch
 
 from stelib.core import _closedform as cf
-from stelib.core.network import teacher
+from stelib.core.network import teacher_unchecked
 from stelib.core.quadrature import closed_form, moments, plane_moments
 
 __all__ = [
@@ -345,4 +345,4 @@ class YinModel:
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         batch = cf.check_generator(generator, batch)
         Z = torch.randn(batch, self.m, self.n, generator=generator, dtype=torch.float64, device=generator.device)
-        return Z, teacher(self.v_star.to(Z.device), self.w_star.to(Z.device), Z)
+        return Z, teacher_unchecked(self.v_star.to(Z.device), self.w_star.to(Z.device), Z)

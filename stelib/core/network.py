@@ -112,3 +112,9 @@ def teacher(v_star, w_star, Z) -> torch.Tensor:
     w_star = as_tensor(w_star, name="w_star", ndim=1)
     check_nonzero_rows(w_star, name="w_star")
     return forward(v_star, w_star, Z)
+
+
+def teacher_unchecked(v_star: torch.Tensor, w_star: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+    """:func:`teacher` for checked float64 tensors on Z's device, as samplers call it at every
+    step: the same labels, without reading any value back (no finiteness pass over Z)."""
+    return ((Z @ w_star) > 0).to(Z.dtype) @ v_star

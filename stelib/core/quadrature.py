@@ -52,7 +52,7 @@ import torch
 
 from stelib.core import _closedform as cf
 from stelib.core._validate import as_tensor, check_choice
-from stelib.core.ste import STE_NAMES, check_ste, get, registry_version, surrogate_derivative
+from stelib.core.ste import STE_NAMES, check_ste, derivative_unchecked, get, registry_version
 
 __all__ = ["TOLERANCE", "Moments", "PlaneMoments", "closed_form", "moments", "nodes", "plane_moments"]
 
@@ -91,6 +91,8 @@ def closed_form(method: str, ste: str) -> bool:
 
 
 def _radius(r) -> torch.Tensor:
+    if cf.unchecked(r):  # |w| inside a trusted step loop on a GPU: the loop keeps it > 0
+        return r
     r = as_tensor(r, name="r")
     if not bool((r > 0).all()):
         raise ValueError(f"r = |w| must be > 0 everywhere, got {r}")
@@ -154,15 +156,17 @@ def _checked(r, ste, extra, integrals):
     est = []
     for halved in (False, True):
         x, w = nodes(r, ste, extra, halved=halved)
-        est.append(integrals(x, w * surrogate_derivative(r[..., None] * x, ste)))
+        est.append(integrals(x, w * derivative_unchecked(r[..., None] * x, ste)))  # r checked
     gap = torch.stack([(a - b).abs() for a, b in zip(*est, strict=True)]).amax(0)  # shape of r
-    if bool((gap > TOLERANCE).any()):
+
+    def message():
         k = int(gap.flatten().argmax())
-        raise ValueError(
-            f"quadrature for STE {ste!r} is inaccurate at |w| = {float(r.flatten()[k]):.6g} (estimated "
-            f"error {float(gap.flatten()[k]):.1e} > {TOLERANCE:g}): its derivative jumps or has a kink "
-            f"that is not a breakpoint; register it with breakpoints=(...) at those points "
-            f"(declared now: {get(ste).breakpoints})")
+        return (f"quadrature for STE {ste!r} is inaccurate at |w| = {float(r.flatten()[k]):.6g} (estimated "
+                f"error {float(gap.flatten()[k]):.1e} > {TOLERANCE:g}): its derivative jumps or has a kink "
+                f"that is not a breakpoint; register it with breakpoints=(...) at those points "
+                f"(declared now: {get(ste).breakpoints})")
+
+    cf.check_later((gap > TOLERANCE).any(), message)  # in a trusted loop on a GPU: at its next record
     return est[1]
 
 
@@ -175,9 +179,11 @@ def plane_moments(r, cos, sin, ste: str, *, method: str = "auto") -> PlaneMoment
     """
     closed = closed_form(method, ste)
     r = _radius(r)
-    cos, sin = as_tensor(cos, name="cos").to(r.dtype), as_tensor(sin, name="sin").to(r.dtype)
-    r, cos, sin = torch.broadcast_tensors(r, cos, sin)
-    if not bool((sin >= 0).all()) or not bool(((cos * cos + sin * sin - 1).abs() <= 1e-6).all()):
+    if not cf.unchecked(cos, sin):  # (inside a trusted loop on a GPU: from the loop's own w)
+        cos, sin = as_tensor(cos, name="cos").to(r.dtype), as_tensor(sin, name="sin").to(r.dtype)
+    r, cos, sin = torch.broadcast_tensors(r, cos.to(r.dtype), sin.to(r.dtype))
+    if not cf.unchecked(r) and (not bool((sin >= 0).all())
+                                or not bool(((cos * cos + sin * sin - 1).abs() <= 1e-6).all())):
         raise ValueError(f"cos, sin must be the cosine and sine of an angle in [0, pi] (sin >= 0, "
                          f"cos^2 + sin^2 = 1), got cos={cos}, sin={sin}")
     par = sin == 0

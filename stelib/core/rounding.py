@@ -65,14 +65,27 @@ def fmt(x: Any, spec: str = ".4g", *, floor: float = FLOOR) -> str:
     """``format(x, spec)``, or ``floor_text(floor)`` when ``|x| < floor``.
 
     The width in ``spec`` (``"10.4f"``, ``">8.1e"``) is kept, so tables stay aligned. NaN and
-    infinities are formatted as they are.
+    infinities are formatted as they are. A value that rounds to zero in ``spec`` is shown as
+    zero is (``fmt(-3e-9, "+.4f")`` is ``"+0.0000"``, as for ``+3e-9``): the sign of a number
+    below the last digit shown is rounding, not a result.
     """
     _check(floor)
     value = _scalar(x)
     if not abs(value) < floor:
-        return format(value, spec)
+        text = format(value, spec)
+        if math.isfinite(value) and value != 0 and _is_zero(text):
+            return format(0.0, spec)
+        return text
     width = _WIDTH.match(spec)
     return floor_text(floor).rjust(int(width.group(1)) if width else 0)
+
+
+def _is_zero(text: str) -> bool:
+    """Whether a formatted number reads as zero (``-0.0000``, ``+0.00e+00``, ``0``)."""
+    try:
+        return float(text.strip().replace(",", "").rstrip("%")) == 0
+    except ValueError:
+        return False
 
 
 def fmts(xs: Iterable[Any], spec: str = ".4g", *, floor: float = FLOOR, sep: str = ", ") -> str:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import torch
 
+from stelib.core._closedform import check_later
 from stelib.core._validate import as_tensor, check_choice, check_positive, check_positive_int
 
 STE_NAMES: tuple[str, ...] = ("identity", "relu", "crelu")
@@ -283,7 +284,13 @@ def surrogate_derivative(x, ste: str, *, upper: float = 1.0) -> torch.Tensor:
     """
     check_ste(ste)
     upper = check_positive(upper, name="upper")
-    x = as_tensor(x, name="x")
+    return derivative_unchecked(as_tensor(x, name="x"), ste, upper)
+
+
+def derivative_unchecked(x: torch.Tensor, ste: str, upper: float = 1.0) -> torch.Tensor:
+    """:func:`surrogate_derivative` for a floating tensor ``x``, a registered ``ste`` and a
+    checked ``upper``, as the library's step loops call it: for the three built-in STEs nothing
+    is read back from the device; a registered surrogate's output is still checked."""
     if ste == "identity":
         return torch.ones_like(x)
     if ste == "relu":
@@ -295,11 +302,14 @@ def surrogate_derivative(x, ste: str, *, upper: float = 1.0) -> torch.Tensor:
         raise ValueError(f"derivative of {ste!r} returned {type(y).__name__} of shape "
                          f"{tuple(getattr(y, 'shape', ()))} for x of shape {tuple(x.shape)}")
     bad = ~torch.isfinite(y) & torch.isfinite(x)  # a non-finite input is the caller's to report
-    if bool(bad.any()):
+
+    def message():
         xs = x[bad]
-        raise ValueError(f"derivative of {ste!r} is not finite at {int(bad.sum())} of {x.numel()} points, "
-                         f"x in [{float(xs.min()):.6g}, {float(xs.max()):.6g}]: mu' must be finite wherever "
-                         f"the library evaluates it")
+        return (f"derivative of {ste!r} is not finite at {int(bad.sum())} of {x.numel()} points, "
+                f"x in [{float(xs.min()):.6g}, {float(xs.max()):.6g}]: mu' must be finite wherever "
+                f"the library evaluates it")
+
+    check_later(bad.any(), message)  # in a trusted loop on a GPU: at its next record
     return y.to(x.dtype)
 
 
@@ -334,7 +344,7 @@ class QuantizedReLUSTE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * surrogate_derivative(x, ctx.ste, upper=ctx.upper), None, None, None
+        return grad * derivative_unchecked(x, ctx.ste, ctx.upper), None, None, None  # checked in apply
 
 
 def quantized_relu(x, bits: int, alpha: float = 1.0, *, ste: str = "crelu") -> torch.Tensor:

@@ -34,9 +34,9 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-from stelib.core._closedform import norm, polar, trusted
+from stelib.core._closedform import device_path, flush, norm, polar, trusted
 from stelib.core._validate import as_tensor, check_choice, check_positive_int
-from stelib.core.ste import check_ste, names, surrogate_derivative
+from stelib.core.ste import check_ste, derivative_unchecked, names
 
 DTYPE = torch.float64
 
@@ -153,9 +153,6 @@ def _theta(w, ref):
     return 2.0 * torch.atan2(torch.linalg.vector_norm(w_hat - ref, dim=-1), torch.linalg.vector_norm(w_hat + ref, dim=-1))
 
 
-_SYNC_FREE_ON_CPU = False  # tests: take the GPU's sync-free path on the CPU
-
-
 def _finite_rows(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Runs whose v and w are finite, w != 0 and |w| finite (the scaled norm where the squares
     of w would overflow), shape (R,)."""
@@ -163,14 +160,16 @@ def _finite_rows(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return finite & torch.isfinite(norm(torch.where(finite[:, None], w, 1.0))[:, 0])
 
 
-def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every, ref):
+def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every, ref, trace=None):
+    """The step loop. ``trace``, a list, receives ``(v, w)`` (runs in the caller's order) at
+    every record: the path itself, for :func:`stelib.fields.cgd_path`."""
     R = v.shape[0]
     inv = torch.argsort(perm)
     rec = {k: [] for k in ("steps", "loss", "theta", "w_norm", "grad_norm")}
     alive = torch.ones(R, dtype=torch.bool, device=v.device)
     dstep = torch.full((R,), -1, dtype=torch.long, device=v.device)
 
-    sync_free = v.device.type != "cpu" or _SYNC_FREE_ON_CPU  # no host reads inside the loop
+    sync_free = device_path(v)  # no host reads inside the loop
 
     def raise_diverged(i, t):
         raise TrainingDiverged(
@@ -188,6 +187,7 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
         alive = alive & ~bad
 
     def record(t, gnorm):
+        flush()  # the checks the closed forms kept since the last record (GPU; one read)
         nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)
         loss = loss_fn(v, w)
         bad = alive & ~torch.isfinite(loss)
@@ -201,6 +201,8 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
         rec["theta"].append(torch.where(alive, _theta(w, ref), nan))
         rec["w_norm"].append(torch.where(alive, norm(w)[:, 0], nan))
         rec["grad_norm"].append(torch.where(alive, gnorm, nan))
+        if trace is not None:
+            trace.append((v[inv], w[inv]))
 
     gv, gw = step_fn(v, w, groups)  # the start, with every check of the closed forms
     record(0, torch.linalg.vector_norm(gw, dim=-1))
@@ -238,6 +240,11 @@ def population_cgd(model, v0, w0, *, ste: str | tuple[str, ...], lr, steps: int,
     ``v0`` (R, m), ``w0`` (R, n): one row per run; ``ste`` one name or one per run; ``lr`` a
     number or one per run. ``on_divergence`` is ``"raise"`` (default for R = 1) or ``"mark"``.
     """
+    return _population_cgd(model, v0, w0, ste, lr, steps, record_every, on_divergence)
+
+
+def _population_cgd(model, v0, w0, ste, lr, steps, record_every, on_divergence, trace=None) -> History:
+    """:func:`population_cgd`, with the ``trace`` of :func:`_run`."""
     steps = check_positive_int(steps, name="steps", maximum=10**7)
     record_every = check_positive_int(record_every, name="record_every")
     missing = [a for a in ("m", "n", "loss", "grad_v", "expected_coarse_grad") if not hasattr(model, a)]
@@ -253,7 +260,7 @@ def population_cgd(model, v0, w0, *, ste: str | tuple[str, ...], lr, steps: int,
         return model.grad_v(v, w), gw
 
     return _run(step_fn, model.loss, v, w, lr, stes, perm, groups, mode, steps, record_every,
-                _reference(model, w.shape[1], w.device))
+                _reference(model, w.shape[1], w.device), trace)
 
 
 def _minibatch_grads(v, w, Z, y, groups):
@@ -265,7 +272,7 @@ def _minibatch_grads(v, w, Z, y, groups):
     r = (s * v[:, None, :]).sum(-1) - y  # (R, B)
     gv = (s * r[..., None]).mean(dim=1)  # (R, m)
     vr = v[:, None, :] * r[..., None]  # (R, B, m)
-    mu = torch.cat([surrogate_derivative(pre[sl], s_) for s_, sl in groups])  # (R, B, m)
+    mu = torch.cat([derivative_unchecked(pre[sl], s_) for s_, sl in groups])  # (R, B, m): names checked
     gw = torch.bmm((mu * vr).reshape(R, 1, B * m), Zf)[:, 0] / B  # (R, n)
     return gv, gw
 

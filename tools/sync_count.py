@@ -1,0 +1,124 @@
+"""Count, per chapter, the places where the code reads a tensor's value back to Python.
+
+On a GPU each such read (``.item()``, ``bool(t)``, ``float(t)``, ``int(t)``, ``.tolist()``,
+``.numpy()``) waits for the device: it is a host-device synchronisation. This tool finds them
+without a GPU. It executes a chapter (nbclient, the chapter's own default parameters, nothing
+written next to it) with those six ``torch.Tensor`` methods wrapped by a counter that records
+each call's site: the innermost frame outside torch and, where different, the outermost
+``stelib`` frame (the public function the chapter called). It prints the total and the sites
+that read most. By default the library takes, on the CPU, the paths it takes on a GPU
+(``stelib.core._closedform._DEVICE_PATH_ON_CPU``: no host reads where the CPU would branch on
+a value), so that the count is the one a GPU run would make.
+
+On the CPU every tensor is counted, including the ones a chapter keeps on the CPU on purpose
+(its seeded random draws), so the count is an upper bound of the synchronisations a run with
+``device="cuda"`` makes; what matters is which sites grow with the steps of a loop. On a GPU,
+``torch.cuda.set_sync_debug_mode`` gives the exact count (``tools/gpu_check.py``).
+
+Usage::
+
+    python tools/sync_count.py                    # every chapter
+    python tools/sync_count.py yin_gaussian --top 20 --json /tmp/sync.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stelib.tooling import book  # noqa: E402
+
+READS = ("item", "__bool__", "__float__", "__int__", "tolist", "numpy")
+
+SPY = r'''
+import collections as _c, sys as _s, torch as _t
+_SYNC_SITES = _c.Counter()
+
+def _sync_site():
+    f, frames = _s._getframe(2), []
+    while f is not None:
+        name = f.f_code.co_filename
+        if "/torch/" not in name and (not frames or "/stelib/" in name):
+            frames.append(f)
+        f = f.f_back
+    def where(fr):
+        name = fr.f_code.co_filename
+        short = name[name.rfind("/stelib/") + 1:] if "/stelib/" in name else "chapter"
+        return f"{short}:{fr.f_lineno} {fr.f_code.co_name}"
+    chain = frames[:1] + frames[1:][-3:]  # the read, then the outermost stelib calls
+    return " <- ".join(where(fr) for fr in chain) if chain else "?"
+
+def _sync_spy(name):
+    real = getattr(_t.Tensor, name)
+    def spy(self, *a, **k):
+        _SYNC_SITES[(name, _sync_site())] += 1
+        return real(self, *a, **k)
+    setattr(_t.Tensor, name, spy)
+
+for _n in READS:
+    _sync_spy(_n)
+import stelib.core._closedform as _cf
+_cf._DEVICE_PATH_ON_CPU = GPU_PATHS
+'''
+
+DUMP = r'''
+import json as _j
+with open(OUT, "w") as _f:
+    _j.dump([[k[0], k[1], v] for k, v in _SYNC_SITES.most_common()], _f)
+'''
+
+
+def count(chapter: str, workdir: Path, gpu_paths: bool = True) -> tuple[list, float]:
+    """Execute ``chapter`` with the counting spies; the (method, site, count) rows and seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = {c.name: c.path for c in book.chapters(ROOT)}[chapter]
+    nb = nbformat.read(path, as_version=4)
+    out = workdir / f"{chapter}.json"
+    spy = SPY.replace("for _n in READS", f"for _n in {READS!r}").replace("GPU_PATHS", repr(gpu_paths))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(spy))
+    nb.cells.append(nbformat.v4.new_code_cell(DUMP.replace("OUT", repr(str(out)))))
+    t0 = time.perf_counter()
+    NotebookClient(nb, timeout=1800, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
+    return json.loads(out.read_text()), time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("chapters", nargs="*", help="chapter names (default: every chapter of the book)")
+    parser.add_argument("--top", type=int, default=12, help="sites shown per chapter")
+    parser.add_argument("--json", type=Path, help="write every chapter's rows here")
+    parser.add_argument("--cpu-paths", action="store_true",
+                        help="keep the CPU's own paths (by default the code takes the paths it takes "
+                             "on a GPU, which avoid host reads, so that the count is the GPU's)")
+    args = parser.parse_args(argv)
+    known = [c.name for c in book.chapters(ROOT)]
+    chosen = args.chapters or known
+    bad = [c for c in chosen if c not in known]
+    if bad:
+        parser.error(f"unknown chapter(s) {', '.join(bad)}; choose from {', '.join(known)}")
+    report = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for chapter in chosen:
+            rows, secs = count(chapter, Path(tmp), not args.cpu_paths)
+            report[chapter] = rows
+            total = sum(r[2] for r in rows)
+            print(f"\n{chapter}: {total} value reads ({secs:.0f} s)")
+            for method, site, n in rows[:args.top]:
+                print(f"  {n:8d}  {method:9s} {site}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
