@@ -2,11 +2,13 @@ r"""A fused Monte Carlo kernel for large patches: Z is read once, sample by samp
 
 For each sample the forward product :math:`x = Z_b w`, the residual
 :math:`r = v^\top\sigma(x) - y_b` and the three STEs' backward contractions
-:math:`g_\mu = Z_b^\top(\mu'(x)\odot v)\,r` are computed while :math:`Z_b` (m x n doubles) sits
-in the core's cache, so the sample array is read from memory once instead of twice (the
-PyTorch path in :mod:`stelib.montecarlo`: one product for Z w, one batched product for the
-contractions). It returns the same group sums as that path, which stays the reference: the
-tests compare the two.
+:math:`g_\mu = r\,Z_b^\top(\mu'(x)\odot v)` are computed in one pass over the rows of
+:math:`Z_b`: each row's inner product with w decides which STEs' windows it lies in, and the row,
+still in the core's cache, is added once to the sum of its class (the three STEs share the classes).
+So the sample array is read from memory once instead of twice (the PyTorch path in
+:mod:`stelib.montecarlo`: one product for Z w, one batched product for the contractions), and
+each element enters two multiply-adds instead of four. It returns the same group sums as that
+path (to rounding), which stays the reference: the tests compare the two.
 
 Compiled with numba on first use (a few seconds, cached on disk afterwards); imported lazily,
 only for patches with m n > 256.
@@ -17,11 +19,41 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+_FASTMATH = {"reassoc", "contract"}  # SIMD reductions; nan and inf are kept
 
-@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})  # SIMD reductions; nan/inf kept
+
+@njit(cache=True, fastmath=_FASTMATH, inline="never")
+def _sample(Zb, yb, v, w, pre, S):  # pragma: no cover - compiled; checked against the torch path
+    """One sample, each row of Z_b read once: x_i = Z_b[i] . w into ``pre``, and v_i Z_b[i]
+    added to S[k] for the class k of x_i: 0 (x <= 0 or nan), 1 (0 < x < 1), 2 (x >= 1).
+    Returns the residual r = v . sigma(x) - y_b."""
+    m, n = Zb.shape
+    r = -yb
+    S[:, :] = 0.0
+    for i in range(m):
+        Zi = Zb[i]
+        acc = 0.0
+        for j in range(n):
+            acc += Zi[j] * w[j]
+        pre[i] = acc
+        on = acc > 0
+        r += v[i] * on
+        Sk = S[on + (acc >= 1)]
+        vi = v[i]
+        for j in range(n):
+            Sk[j] += vi * Zi[j]
+    return r
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def group_sums(Z, y, v, w, group):  # pragma: no cover - compiled; checked against the torch path
     """Group sums over consecutive samples: coarse gradients (groups, 3, n) for identity,
-    relu, crelu; per-sample moments of the loss and of dl/dv summed per group."""
+    relu, crelu; per-sample moments of the loss and of dl/dv summed per group.
+
+    The coarse gradient of a sample is r Z_b^T (mu'(x) * v), and the STEs' windows are unions
+    of the three classes of :func:`_sample` (identity: all, relu: 1 and 2, crelu: 1), so per
+    sample r S[k] is added to the class sums A[k] and the STEs' sums are formed once per group.
+    """
     b, m, n = Z.shape
     ngroups = (b + group - 1) // group
     G = np.zeros((ngroups, 3, n))
@@ -29,32 +61,20 @@ def group_sums(Z, y, v, w, group):  # pragma: no cover - compiled; checked again
     V = np.zeros((ngroups, 2, m))  # sum of dl/dv, sum of (dl/dv)^2
     for gi in prange(ngroups):
         pre = np.empty(m)
-        # Every row of Z_b enters one of three partial sums by where its x_i lies: A[0] x <= 0
-        # (or nan), A[1] 0 < x < 1, A[2] x >= 1. The STEs' sums are unions of them (identity:
-        # all three, relu: A[1] + A[2], crelu: A[1]), so each row is added once, not three times.
+        S = np.empty((3, n))
         A = np.zeros((3, n))
         for bb in range(gi * group, min(b, (gi + 1) * group)):
-            Zb = Z[bb]
-            r = -y[bb]
-            for i in range(m):
-                acc = 0.0
-                for j in range(n):
-                    acc += Zb[i, j] * w[j]
-                pre[i] = acc
-                if acc > 0:
-                    r += v[i]
+            r = _sample(Z[bb], y[bb], v, w, pre, S)
             loss = 0.5 * r * r
             L[gi, 0] += loss
             L[gi, 1] += loss * loss
             for i in range(m):
-                p = pre[i]
-                c = v[i] * r
-                k = 0 if not p > 0 else (1 if p < 1 else 2)
-                gv = r if p > 0 else 0.0
+                gv = r if pre[i] > 0 else 0.0
                 V[gi, 0, i] += gv
                 V[gi, 1, i] += gv * gv
+            for k in range(3):
                 for j in range(n):
-                    A[k, j] += c * Zb[i, j]
+                    A[k, j] += r * S[k, j]
         for j in range(n):
             G[gi, 2, j] = A[1, j]
             G[gi, 1, j] = A[1, j] + A[2, j]
