@@ -1,0 +1,32 @@
+"""tools/sync_count.py: the reads of tensor values a notebook makes, counted by call site."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("sync_count", ROOT / "tools" / "sync_count.py")
+sc = importlib.util.module_from_spec(_spec)
+sys.modules["sync_count"] = sc
+_spec.loader.exec_module(sc)
+
+
+def test_reads_are_counted_by_method_and_site(tmp_path):
+    code = ("import torch\n"
+            "t = torch.arange(3.0)\n"
+            "xs = [float(x) for x in t]\n"
+            "if t.sum() > 0:\n"
+            "    n = t.max().item()\n"
+            "from stelib.core import _closedform as cf\n"
+            "assert cf._DEVICE_PATH_ON_CPU  # the GPU's paths, taken on the CPU\n")
+    path = tmp_path / "toy.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(code)]), path)
+    rows, seconds = sc.count(path, tmp_path)
+    got = {(method, site.split(" ")[0]): n for method, site, n in rows}
+    assert got == {("__float__", "chapter:3"): 3, ("__bool__", "chapter:4"): 1, ("item", "chapter:5"): 1}
+    assert seconds > 0 and sorted(p.name for p in tmp_path.iterdir()) == ["toy.ipynb", "toy.json"]
