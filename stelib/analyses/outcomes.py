@@ -144,7 +144,7 @@ def outcome_table(history, model, *, loss_tol: float, theta_tol: float = 1e-3) -
     w_norm = history.w_norm[-1].cpu()  # one read back each, not one per run
     rows = []
     for ste in dict.fromkeys(history.ste):
-        idx = [i for i, s in enumerate(history.ste) if s == ste]
+        idx = history.select(ste).tolist()
         lab = [labels[i] for i in idx]
         row = {"ste": ste, "runs": len(idx)}
         row.update({c: lab.count(c) / len(idx) for c in OUTCOMES})

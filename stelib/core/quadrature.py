@@ -180,7 +180,7 @@ def plane_moments(r, cos, sin, ste: str, *, method: str = "auto") -> PlaneMoment
     closed = closed_form(method, ste)
     r = _radius(r)
     if not cf.unchecked(cos, sin):  # (inside a trusted loop on a GPU: from the loop's own w)
-        cos, sin = as_tensor(cos, name="cos").to(r.dtype), as_tensor(sin, name="sin").to(r.dtype)
+        cos, sin = as_tensor(cos, name="cos"), as_tensor(sin, name="sin")
     r, cos, sin = torch.broadcast_tensors(r, cos.to(r.dtype), sin.to(r.dtype))
     if not cf.unchecked(r) and (not bool((sin >= 0).all())
                                 or not bool(((cos * cos + sin * sin - 1).abs() <= 1e-6).all())):
