@@ -22,8 +22,9 @@ export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-# The CPU build of torch (2.13.0+cpu, pinned in constraints.txt) lives on PyTorch's CPU index;
-# `make TORCH_INDEX=` skips that index (e.g. where a local wheel or mirror provides it).
+# The CPU build of torch (2.13.0+cpu, pinned in constraints.txt) lives on PyTorch's CPU index.
+# It is asked only when the indexes pip is configured with lack that build (a local wheel or
+# mirror is used first); `make TORCH_INDEX=` never asks it.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 
@@ -41,7 +42,7 @@ help:
 	@echo "make student  the student's edition, to hand out: no solutions in pages, search, sources;"
 	@echo "              PDF handouts too; _build/student/_build/{html,pdf} (make book: the teacher's)"
 	@echo "make test     library tests, nbval on every chapter (twice: here and under other CPU kernels),"
-	@echo "              book build and browser checks"
+	@echo "              book build and browser checks; on every core (JOBS=auto; JOBS=1: one process)"
 	@echo "make test-kernels  only the second nbval pass, under tests/other_kernels.env"
 	@echo "make test-py313    library tests (no chapters, no browser) under Python 3.13 in a fresh venv"
 	@echo "              resolved from pyproject.toml's ranges alone ($(VENV313); PYTHON313=...)"
@@ -59,7 +60,9 @@ help:
 ifneq ($(STAMP),)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PIP_INSTALL) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch
+	@# torch from the indexes pip already knows (a local wheel or mirror) when they have the pinned
+	@# build; PyTorch's index only otherwise (asking an unreachable one costs seconds per package)
+	$(PIP_INSTALL) torch 2>/dev/null || $(PIP_INSTALL) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch
 	$(PIP_INSTALL) -e ".[rerun,book,sweep,test]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
@@ -76,14 +79,19 @@ teacher: student  # deprecated name of `student` (it never was the teacher's edi
 # The chapters once more under other CPU kernels (tests/other_kernels.env): nbval fails on any
 # shown digit that depends on the machine's summation order.
 OTHER_KERNELS := $(shell grep -v '^\#' tests/other_kernels.env)
+# pytest-xdist: one worker per core; --dist loadfile keeps each notebook (and the book's browser
+# checks, which share one build) on one worker; the longest files go first (tests/conftest.py).
+# JOBS=1 runs everything in this process.
+JOBS ?= auto
+XDIST = $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 
 test: $(STAMP)
 	$(PY) -m ruff check stelib tests benchmarks tools
-	$(PY) -m pytest
-	env $(OTHER_KERNELS) $(PY) -m pytest -p no:cacheprovider chapters
+	$(PY) -m pytest $(XDIST)
+	env $(OTHER_KERNELS) $(PY) -m pytest $(XDIST) -p no:cacheprovider chapters
 
 test-kernels: $(STAMP)
-	env $(OTHER_KERNELS) $(PY) -m pytest -p no:cacheprovider chapters
+	env $(OTHER_KERNELS) $(PY) -m pytest $(XDIST) -p no:cacheprovider chapters
 
 execute: $(STAMP)
 	$(PY) -m stelib execute

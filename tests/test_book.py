@@ -115,9 +115,20 @@ def _ignored(url: str) -> bool:
     return urlparse(url).path in IGNORED_URLS
 
 
+# Generous: under `make test` the browser shares 2 cores with the other pytest worker, and the
+# yin_gaussian page (interactive figures, MathJax) once took over Playwright's default 30 s.
+PAGE_TIMEOUT_MS = 120_000
+
+
+def _new_page(browser, **kw):
+    page = browser.new_page(**kw)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    return page
+
+
 def _open(browser, server, page_path, width=1280):
     """Open a page, recording console errors, failed requests and requests leaving localhost."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    page = _new_page(browser, viewport={"width": width, "height": 900})
     problems: list[str] = []
 
     def route(r):
@@ -465,7 +476,7 @@ def test_pdf_handouts(student_built, browser):
     n_pages = len(re.findall(rb"/Type\s*/Page\b", first.read_bytes()))
     assert n_pages >= 2
     for n in range(1, min(n_pages, 4) + 1):
-        page = browser.new_page(viewport={"width": 850, "height": 1100})
+        page = _new_page(browser, viewport={"width": 850, "height": 1100})
         try:
             page.goto(f"{first.as_uri()}#page={n}&toolbar=0&view=Fit")
             ink = 0.0
@@ -493,7 +504,7 @@ def _check_interactive(browser, url: str, local: tuple[str, ...]) -> int:
     wait for every interactive figure to be drawn, move each slider of each (a click at
     either end of its rail) and require the plotted data or marks to change; the static
     fallback is hidden on screen and shown in print. Returns the number of sliders moved."""
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page = _new_page(browser, viewport={"width": 1366, "height": 900})
     outside: list[str] = []
 
     def route(r):
@@ -509,7 +520,7 @@ def _check_interactive(browser, url: str, local: tuple[str, ...]) -> int:
     moved = 0
     try:
         page.goto(url, wait_until="load")
-        page.wait_for_function(IX_READY, timeout=30_000)
+        page.wait_for_function(IX_READY)
         figs = page.locator(".stelib-interactive")
         for i in range(figs.count()):
             fig = figs.nth(i)

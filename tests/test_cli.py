@@ -620,3 +620,28 @@ def test_outside_a_book_the_command_says_which_book_it_uses(tmp_path, capsys):
     root = chapters.find_root(None, cwd=tmp_path)
     err = capsys.readouterr().err
     assert root == book.ROOT and "not inside a book" in err and str(book.ROOT) in err
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_an_interrupt_leaves_no_asyncio_traceback_at_exit(quiet):
+    """After an interrupt nbclient leaves a task unawaited that may end with DeadKernelError;
+    asyncio would print its traceback at exit, after the "interrupted" message."""
+    code = textwrap.dedent(f"""
+        import asyncio
+        from stelib.tooling import kernels
+
+        async def dies():
+            raise RuntimeError("Kernel died")
+
+        async def main():
+            asyncio.ensure_future(dies())
+            await asyncio.sleep(0.05)
+
+        if {quiet}:
+            kernels.quiet_after_interrupt()
+        asyncio.run(main())
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0
+    assert ("Task exception was never retrieved" in proc.stderr) is not quiet, proc.stderr

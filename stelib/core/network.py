@@ -52,8 +52,7 @@ def _reduce(x: torch.Tensor, per_sample: bool) -> torch.Tensor:
 
 def forward(v, w, Z) -> torch.Tensor:
     """Network output y = v^T sigma(Z w) for each sample, shape ``(batch,)``."""
-    v, w, Z = _inputs(v, w, Z)
-    return ((Z @ w) > 0).to(Z.dtype) @ v  # (batch,)
+    return teacher_unchecked(*_inputs(v, w, Z))  # (batch,)
 
 
 def sample_loss(v, w, Z, y_star, *, per_sample: bool = False) -> torch.Tensor:
@@ -115,6 +114,7 @@ def teacher(v_star, w_star, Z) -> torch.Tensor:
 
 
 def teacher_unchecked(v_star: torch.Tensor, w_star: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-    """:func:`teacher` for checked float64 tensors on Z's device, as samplers call it at every
-    step: the same labels, without reading any value back (no finiteness pass over Z)."""
+    """y = v^T sigma(Z w) for checked float64 tensors on Z's device: the body of :func:`forward`
+    (and so of :func:`teacher`), which samplers call at every step without reading any value back
+    (no finiteness pass over Z)."""
     return ((Z @ w_star) > 0).to(Z.dtype) @ v_star

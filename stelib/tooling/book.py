@@ -524,6 +524,9 @@ def _execute_each(chs, bar, done: dict, interrupted: threading.Event, arm) -> in
             bar.write(f"{ch.name}: {seconds:.1f} s{over}")
             done[ch.name] = {"seconds": round(seconds, 1), "title": ch.title}
     except KeyboardInterrupt:
+        from stelib.tooling.kernels import quiet_after_interrupt
+
+        quiet_after_interrupt()
         bar.close()
         print(f"\ninterrupted: the chapter being executed was left as it was; "
               f"{len(done)} finished chapter(s) recorded", file=sys.stderr)

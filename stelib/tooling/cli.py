@@ -184,6 +184,7 @@ def cmd_rerun(args) -> int:
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        kernels.quiet_after_interrupt()
         print(f"\ninterrupted: {ch.name} was not finished and nothing was written", file=sys.stderr)
         return INTERRUPTED
     except Exception as exc:  # the kernel died (killed, out of memory) or could not start

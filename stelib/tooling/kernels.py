@@ -9,12 +9,14 @@ running over TCP without encryption`` into every run's progress bar. Where ZeroM
 transport (Windows builds without it) the kernel keeps TCP and its log level is raised to
 errors, which silences that warning only.
 
-:func:`kernel_path` gives kernels the module search path of the parameter check.
+:func:`kernel_path` gives kernels the module search path of the parameter check;
+:func:`quiet_after_interrupt` keeps an interrupted run's message the last word on the terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -23,6 +25,17 @@ from collections.abc import Iterator
 from typing import Any
 
 QUIET = "--IPKernelApp.log_level=ERROR"  # the kernel's own log (not the notebook's output)
+
+
+def quiet_after_interrupt() -> None:
+    """After Ctrl-C or SIGTERM during a run: silence asyncio's log for the rest of the process.
+
+    nbclient shuts the kernel down when interrupted and leaves its task that watches the kernel
+    unawaited; on a busy machine that task can end with ``DeadKernelError`` first, and asyncio
+    then prints "Task exception was never retrieved" with a traceback when the task is collected
+    (at exit), after the run's "interrupted" message. Nothing else is logged there.
+    """
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
 
 
 def ipc_available() -> bool:

@@ -361,6 +361,7 @@ def run(chapter: book.Chapter, grid: Mapping[str, Sequence[Any]], outdir: Path, 
             with kernels.kernel_path():  # local kernels import ste_modules as the parameter check did
                 _execute(todo, chapter.path.read_text(), str(chapter.path.parent), workers, scheduler, done)
         except KeyboardInterrupt:
+            kernels.quiet_after_interrupt()
             interrupted = True
             print("interrupted: no new grid point is started; finished ones are kept", file=log)
     rows = []
