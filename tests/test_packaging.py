@@ -2,6 +2,7 @@
 exact environment of the book), environment.yml installs that lock, one version, a licence,
 metadata, and a wheel that carries what it needs."""
 
+import os
 import re
 import subprocess
 import sys
@@ -107,7 +108,10 @@ def test_constraints_pin_the_whole_environment():
         pytest.skip(f"torch {version('torch')} is not the lock's: not the locked environment")
     from importlib.metadata import distributions
 
-    installed = {_norm(d.metadata["Name"]): d.version for d in distributions()}
+    # not the packages setuptools vendors: importing setuptools (another test of this process
+    # may have) puts its _vendor folder, with their metadata, on sys.path
+    site = [p for p in sys.path if os.path.basename(p) != "_vendor"]
+    installed = {_norm(d.metadata["Name"]): d.version for d in distributions(path=site)}
     skip = {"stelib", "pip", "setuptools", "wheel"}
     unpinned = sorted(set(installed) - set(pins) - skip)
     assert not unpinned, f"installed but not in constraints.txt: {unpinned}"
