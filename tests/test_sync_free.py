@@ -94,6 +94,9 @@ def test_rowwise_polar_equals_the_branching_one_row_by_row():
         ri, xi = cf.polar(x[i:i + 1])
         assert torch.equal(r[i:i + 1], ri) and torch.equal(xh[i:i + 1], xi), i
     assert torch.isfinite(r).all() and torch.isfinite(xh).all()
+    assert torch.equal(cf._polar_rowwise(x, torch.linalg.vector_norm(x, dim=-1, keepdim=True), unit=False), r)
+    zero = torch.zeros(1, 2, dtype=F64)  # no division by 0 on this path: (0, 0)
+    assert all(torch.equal(t, zero[:, :t.shape[1]]) for t in cf._polar_rowwise(zero, torch.zeros(1, 1, dtype=F64)))
 
 
 def test_a_rows_polar_does_not_depend_on_the_other_rows_of_its_batch():

@@ -164,29 +164,28 @@ def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return r, x / r
 
 
-def _polar_scaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """polar of x divided first by its largest |entry| (no overflow or underflow)."""
-    s = x.abs().amax(dim=-1, keepdim=True)
-    y = x / torch.where(s > 0, s, torch.ones_like(s))
-    ny = torch.linalg.vector_norm(y, dim=-1, keepdim=True)
-    return s * ny, y / torch.where(ny > 0, ny, torch.ones_like(ny))
-
-
 def norm(x: torch.Tensor) -> torch.Tensor:
     """|x| over the last axis (keepdim), without overflow or underflow (see :func:`polar`)."""
     r = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     if (_TRUSTED.get() and device_path(r)) or not _in_range(r):
-        return _polar_rowwise(x, r)[0]
+        return _polar_rowwise(x, r, unit=False)
     return r
 
 
-def _polar_rowwise(x: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """polar without reading back from the device: each row takes the plain path (bit for bit)
-    when its norm is in range and the scaled one otherwise (both are computed). Used for every
-    batch with a row out of range, and for every batch on a GPU in a trusted loop."""
-    ok = (r > _TINY) & (r < _HUGE)
-    rs, xs = _polar_scaled(x)
-    return torch.where(ok, r, rs), torch.where(ok, x / torch.where(ok, r, 1.0), xs)
+def _polar_rowwise(x: torch.Tensor, r: torch.Tensor, *, unit: bool = True):
+    """polar without reading back from the device: each row is divided by c = 1 when its norm
+    r is in range (then the result is the plain path's, bit for bit: x / 1 = x) and by its
+    largest |entry| otherwise (no overflow or underflow; a zero row gives (0, 0)).
+    Used for every batch with a row out of range, and for every batch on a GPU in a trusted
+    loop. ``unit=False``: the norm alone."""
+    s = x.abs().amax(dim=-1, keepdim=True)
+    plain = ((r > _TINY) & (r < _HUGE)) | (s == 0)
+    c = torch.where(plain, 1.0, s)
+    y = x / c
+    ny = torch.linalg.vector_norm(y, dim=-1, keepdim=True)
+    if not unit:
+        return c * ny
+    return c * ny, y / torch.where(ny > 0, ny, 1.0)
 
 
 def _in_range(r: torch.Tensor) -> bool:

@@ -101,10 +101,15 @@ def population_grad(v, w, v_star, w_star) -> tuple[torch.Tensor, torch.Tensor]:
     """
     v, w, v_star, w_star = _args(v, w, v_star, w_star)
     _, _, r, theta, _, sin, su = cf.plane(w, w_star)
-    gv = (v + v.sum(-1, keepdim=True) - _k(theta) * v_star - v_star.sum(-1, keepdim=True)) / 4
+    gv = _grad_v(v, v_star, theta)
     u = su / torch.where(sin > 0, sin, torch.ones_like(sin))  # unit, or 0 when parallel
     gw = -cf.dot(v, v_star) / (2 * math.pi * r) * u
     return gv, gw
+
+
+def _grad_v(v, v_star, theta):
+    """df/dv from theta (keepdim)."""
+    return (v + v.sum(-1, keepdim=True) - _k(theta) * v_star - v_star.sum(-1, keepdim=True)) / 4
 
 
 def optimal_v(w, v_star, w_star) -> torch.Tensor:
@@ -138,7 +143,12 @@ def expected_coarse_grad(v, w, v_star, w_star, ste: str, *, method: str = "auto"
     """
     closed = closed_form(method, ste)
     v, w, v_star, w_star = _args(v, w, v_star, w_star)
-    w_hat, ws_hat, r, _, cos, sin, su = cf.plane(w, w_star)
+    return _coarse(v, v_star, cf.plane(w, w_star), ste, closed)
+
+
+def _coarse(v, v_star, geometry, ste: str, closed: bool) -> torch.Tensor:
+    """:func:`expected_coarse_grad` from the checked v, v* and the geometry ``cf.plane(w, w*)``."""
+    w_hat, ws_hat, r, _, cos, sin, su = geometry
     vv, vvs = cf.dot(v, v), cf.dot(v, v_star)
     if not closed:
         mo = moments(r, ste, method="quadrature")
@@ -341,6 +351,16 @@ class YinModel:
 
     def expected_coarse_grad(self, v, w, ste: str) -> torch.Tensor:
         return expected_coarse_grad(v, w, self.v_star, self.w_star, ste)
+
+    def _coarse_step(self, v, w, groups) -> tuple[torch.Tensor, torch.Tensor]:
+        """(grad_v, expected coarse gradients) of the runs v (R, m), w (R, n), whose STEs are
+        ``groups`` [(ste, slice of rows)] (names checked): one geometry for both, as CGD's step
+        needs them; the same numbers as :meth:`grad_v` and :meth:`expected_coarse_grad`."""
+        v, w, v_star, w_star = _args(v, w, self.v_star, self.w_star)
+        w_hat, ws_hat, r, theta, cos, sin, su = cf.plane(w, w_star)  # ws_hat (n,): no run axis
+        gw = [_coarse(v[sl], v_star, (w_hat[sl], ws_hat, r[sl], theta[sl], cos[sl], sin[sl], su[sl]),
+                      ste, closed_form("auto", ste)) for ste, sl in groups]
+        return _grad_v(v, v_star, theta), torch.cat(gw)
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         batch = cf.check_generator(generator, batch)

@@ -170,7 +170,11 @@ def expected_coarse_grad(v, w, a, ste: str, *, method: str = "auto") -> torch.Te
     """
     closed = closed_form(method, ste)
     v, w, a = _args(v, w, a)
-    r, w_hat = cf.polar(w)
+    return _coarse(v, a, *cf.polar(w), ste, closed)
+
+
+def _coarse(v, a, r, w_hat, ste: str, closed: bool) -> torch.Tensor:
+    """:func:`expected_coarse_grad` from the checked v, a and ``cf.polar(w)``."""
     if not closed:
         mo = moments(r, ste, method="quadrature")
         alpha = cf.dot(a, w_hat)
@@ -281,6 +285,15 @@ class LinearTeacherModel:
 
     def expected_coarse_grad(self, v, w, ste: str) -> torch.Tensor:
         return expected_coarse_grad(v, w, self.a, ste)
+
+    def _coarse_step(self, v, w, groups) -> tuple[torch.Tensor, torch.Tensor]:
+        """(grad_v, expected coarse gradients) of the runs v (R, 1), w (R, n), whose STEs are
+        ``groups`` [(ste, slice of rows)] (names checked): one polar(w) for both, as CGD's step
+        needs them; the same numbers as :meth:`grad_v` and :meth:`expected_coarse_grad`."""
+        v, w, a = _args(v, w, self.a)
+        r, w_hat = cf.polar(w)
+        gw = [_coarse(v[sl], a, r[sl], w_hat[sl], ste, closed_form("auto", ste)) for ste, sl in groups]
+        return v / 2 - cf.PHI0 * cf.dot(a, w_hat), torch.cat(gw)
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         batch = cf.check_generator(generator, batch)

@@ -1,0 +1,109 @@
+"""One run of population coarse gradient descent: operations and time per step.
+
+A single run (R = 1) of Yin et al.'s model is made of many tiny tensor operations; on a GPU each
+one is a kernel launch of a few microseconds, whatever its size, so the number of operations per
+step bounds how fast such a loop can go there (the chapters' ray descents and small sweeps). This
+benchmark counts the ATen operations of one step (PyTorch's dispatcher, as a GPU would launch
+them) and times the steps, for each STE, two ways:
+
+- *shared*: the library's step (``YinModel._coarse_step``: one geometry of (w, w*) for df/dv and
+  the coarse gradient);
+- *separate*: the model's public methods, ``grad_v`` and ``expected_coarse_grad``, each computing
+  the geometry (what a user's model with only those methods gets).
+
+Both run the GPU's code path (no host reads in the loop) and, with ``--device cpu``, also the
+CPU's own. It prints the ratio separate/shared and checks that both give the same run bit for bit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from stelib import YinModel, population_cgd
+from stelib.core import _closedform as cf
+
+F64 = torch.float64
+
+
+class _Count(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.n += 1
+        return func(*args, **(kwargs or {}))
+
+
+class _Separate:
+    """The model with its public methods only (no shared step)."""
+
+    def __init__(self, model):
+        self._model = model
+        self.m, self.n = model.m, model.n
+        self.loss, self.grad_v = model.loss, model.grad_v
+        self.expected_coarse_grad = model.expected_coarse_grad
+        self.sample = model.sample
+
+
+def _ops_per_step(model, v0, w0, ste) -> float:
+    counts = []
+    for steps in (10, 30):
+        with _Count() as c:
+            population_cgd(model, v0, w0, ste=ste, lr=0.05, steps=steps, record_every=steps)
+        counts.append(c.n)
+    return (counts[1] - counts[0]) / 20
+
+
+def _seconds_per_step(model, v0, w0, ste, steps, repeats) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        population_cgd(model, v0, w0, ste=ste, lr=0.05, steps=steps, record_every=steps)
+        if v0.device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return best / steps
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    dev = torch.device(a.device)
+    yin = YinModel(torch.tensor([1.0, 0.5, -0.3], dtype=F64, device=dev),
+                   torch.tensor([1.0, 0.0, 0.0, 0.2], dtype=F64, device=dev))
+    g = torch.Generator().manual_seed(0)
+    v0 = torch.randn(1, 3, dtype=F64, generator=g).to(dev)
+    w0 = torch.randn(1, 4, dtype=F64, generator=g).to(dev)
+    paths = [("GPU path", True)] + ([("CPU path", False)] if dev.type == "cpu" else [])
+    before = cf._DEVICE_PATH_ON_CPU
+    try:
+        for label, device_path in paths:
+            cf._DEVICE_PATH_ON_CPU = device_path
+            print(f"one run on {dev}, {label}: ATen operations and microseconds per step")
+            for ste in ("identity", "relu", "crelu"):
+                row = {}
+                for name, model in (("shared", yin), ("separate", _Separate(yin))):
+                    row[name] = (_ops_per_step(model, v0, w0, ste),
+                                 1e6 * _seconds_per_step(model, v0, w0, ste, a.steps, a.repeats))
+                h1 = population_cgd(yin, v0, w0, ste=ste, lr=0.05, steps=200)
+                h2 = population_cgd(_Separate(yin), v0, w0, ste=ste, lr=0.05, steps=200)
+                same = torch.equal(h1.v, h2.v) and torch.equal(h1.w, h2.w) and torch.equal(h1.loss, h2.loss)
+                (ops_s, us_s), (ops_p, us_p) = row["shared"], row["separate"]
+                print(f"  {ste:8s} shared {ops_s:5.0f} ops {us_s:7.1f} us | separate {ops_p:5.0f} ops "
+                      f"{us_p:7.1f} us | ratio ops {ops_p / ops_s:.2f}x, time {us_p / us_s:.2f}x; "
+                      f"identical runs: {same}")
+    finally:
+        cf._DEVICE_PATH_ON_CPU = before
+
+
+if __name__ == "__main__":
+    main()
