@@ -101,6 +101,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_montecarlo.py
 	$(PY) benchmarks/bench_bignets.py
 	$(PY) benchmarks/bench_checks.py
+	$(PY) benchmarks/bench_steps.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check stelib tests benchmarks tools

@@ -31,8 +31,9 @@ Before the chapters, on CUDA (``--bench auto``, the default; ``on`` for any devi
 ``only`` without chapters), ``benchmarks/bench_bignets.py`` measures Yin et al.'s networks
 (LeNet-5, VGG-11, ResNet-20): SGD steps of an ensemble of M models as one batched computation
 against one model after another, in model-images per second, with the bf16 + channels-last
-option too (issue 27's target: about 80,000 model-images/s on one H200). ``--bench-args``
-passes options to it (e.g. ``"--models 9 --batch 256"``).
+option too (target: about 80,000 model-images/s on one H200). ``--bench-args``
+passes options to it (e.g. ``"--models 9 --batch 256"``). Then ``benchmarks/bench_steps.py``
+counts and times one CGD run's step (the launch-bound single-run loops of the chapters).
 """
 
 from __future__ import annotations
@@ -191,6 +192,26 @@ def bench_bignets(device: str, args: str = "") -> bool:
     return True
 
 
+def bench_steps(device: str) -> bool:
+    """Run ``benchmarks/bench_steps.py`` (one CGD run's operations and time per step: the
+    launch-bound loops of the chapters) on ``device``; True when it ran to the end."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("bench_steps", ROOT / "benchmarks" / "bench_steps.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    print("== one run of population CGD: operations and time per step", flush=True)
+    dev = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    try:
+        bench.main(["--device", dev, "--steps", "300", "--repeats", "2"])
+    except (Exception, SystemExit) as exc:
+        print(f"   bench_steps failed: {type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("chapters", nargs="*", help="chapter names (default: every chapter of the book)")
@@ -221,6 +242,7 @@ def main(argv=None) -> int:
     ok = True
     if args.bench in ("on", "only") or (args.bench == "auto" and args.device == "cuda"):
         ok = bench_bignets(args.device, args.bench_args)
+        ok = bench_steps(args.device) and ok
         if args.bench == "only":
             return 0 if ok else 1
     timings = json.loads((ROOT / "chapters" / "reproducibility.json").read_text())["chapters"]
