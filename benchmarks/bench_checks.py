@@ -33,9 +33,11 @@ def _time(fn, repeats: int) -> float:
     return best
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=2000)
+def setup(argv, description: str, *, steps: int, runs: int):
+    """Parse --steps/--repeats/--device and build Yin et al.'s model (m = 3, n = 4) on the
+    device with ``runs`` seeded starts: (args, device, model, v0, w0). One intra-op thread."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     a = p.parse_args(argv)
@@ -44,8 +46,13 @@ def main(argv=None) -> None:
     yin = YinModel(torch.tensor([1.0, 0.5, -0.3], dtype=F64, device=dev),
                    torch.tensor([1.0, 0.0, 0.0, 0.2], dtype=F64, device=dev))
     g = torch.Generator().manual_seed(0)
-    v0 = torch.randn(30, 3, dtype=F64, generator=g).to(dev)
-    w0 = torch.randn(30, 4, dtype=F64, generator=g).to(dev)
+    v0 = torch.randn(runs, 3, dtype=F64, generator=g).to(dev)
+    w0 = torch.randn(runs, 4, dtype=F64, generator=g).to(dev)
+    return a, dev, yin, v0, w0
+
+
+def main(argv=None) -> None:
+    a, dev, yin, v0, w0 = setup(argv, __doc__.splitlines()[0], steps=2000, runs=30)
     stes = ("identity", "relu", "crelu") * 10
 
     def run():

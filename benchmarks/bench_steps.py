@@ -17,16 +17,17 @@ CPU's own. It prints the ratio separate/shared and checks that both give the sam
 
 from __future__ import annotations
 
-import argparse
-import time
+import sys
+from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from stelib import YinModel, population_cgd
+from stelib import population_cgd
 from stelib.core import _closedform as cf
 
-F64 = torch.float64
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by tools/gpu_check.py
+from bench_checks import _time, setup  # noqa: E402
 
 
 class _Count(TorchDispatchMode):
@@ -60,29 +61,12 @@ def _ops_per_step(model, v0, w0, ste) -> float:
 
 
 def _seconds_per_step(model, v0, w0, ste, steps, repeats) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        population_cgd(model, v0, w0, ste=ste, lr=0.05, steps=steps, record_every=steps)
-        if v0.device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t)
-    return best / steps
+    run = lambda: population_cgd(model, v0, w0, ste=ste, lr=0.05, steps=steps, record_every=steps)  # noqa: E731
+    return _time(run, repeats) / steps
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--device", default="cpu")
-    a = p.parse_args(argv)
-    torch.set_num_threads(1)
-    dev = torch.device(a.device)
-    yin = YinModel(torch.tensor([1.0, 0.5, -0.3], dtype=F64, device=dev),
-                   torch.tensor([1.0, 0.0, 0.0, 0.2], dtype=F64, device=dev))
-    g = torch.Generator().manual_seed(0)
-    v0 = torch.randn(1, 3, dtype=F64, generator=g).to(dev)
-    w0 = torch.randn(1, 4, dtype=F64, generator=g).to(dev)
+    a, dev, yin, v0, w0 = setup(argv, __doc__.splitlines()[0], steps=1000, runs=1)
     paths = [("GPU path", True)] + ([("CPU path", False)] if dev.type == "cpu" else [])
     before = cf._DEVICE_PATH_ON_CPU
     try:

@@ -255,13 +255,13 @@ def _population_cgd(model, v0, w0, ste, lr, steps, record_every, on_divergence, 
     if (v.shape[1], w.shape[1]) != (model.m, model.n):
         raise ValueError(f"v0 rows have length {v.shape[1]} and w0 rows {w.shape[1]}; the model needs m={model.m}, n={model.n}")
 
+    shared = getattr(model, "_coarse_step", None)  # the library's models: one geometry for both
+
     def step_fn(v, w, groups):
-        if shared is not None:  # the library's models: one geometry for grad_v and the STEs
+        if shared is not None:
             return shared(v, w, groups)
         gw = torch.cat([model.expected_coarse_grad(v[sl], w[sl], s) for s, sl in groups])
         return model.grad_v(v, w), gw
-
-    shared = getattr(model, "_coarse_step", None)
 
     return _run(step_fn, model.loss, v, w, lr, stes, perm, groups, mode, steps, record_every,
                 _reference(model, w.shape[1], w.device), trace)
