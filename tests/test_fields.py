@@ -379,3 +379,18 @@ def test_coarse_on_ray_of_the_sign_teacher():
         profile.coarse_on_ray(Z, y, A, "relu", v=1.0, radii={})
     with pytest.raises(ValueError, match=r"radii=-1 must be a finite number in \(0.0, inf\]"):
         profile.coarse_on_ray(Z, y, A, "relu", v=1.0, radii={"a": -1})
+
+
+def test_coarse_at_stationary_reports_no_theta_se_where_v_is_zero():
+    """ReLU teacher: the profile maximum opposite a has v = 0 and f'' = 0 (f - f(pi) ~ -delta^4), so
+    the delta-method s.e. of theta is not defined there; the minimum keeps a finite one."""
+    problem = profile.teacher_problem("relu_teacher", "gaussian", [1.0, 0.5])
+    Z1, y1 = problem.sample(20_000, torch.Generator().manual_seed(1))
+    Z2, y2 = problem.sample(20_000, torch.Generator().manual_seed(2))
+    got = profile.coarse_at_stationary(profile.stationary_profile(Z1, y1), Z1, y1, Z2, y2, ["relu", "crelu"])
+    flat = [c for c in got if abs(c.v) < 1e-6]
+    steep = [c for c in got if abs(c.v) > 0.1]
+    assert len(flat) == 1 and len(steep) == 1
+    assert math.isnan(flat[0].se_theta) and "(s.e. n/a: v = 0, where f'' = 0 too)" in str(flat[0])
+    assert 0 < steep[0].se_theta < 0.1 and "(s.e. " in str(steep[0]) and "n/a" not in str(steep[0])
+    assert flat[0].residual["relu"] < 1e-6  # every coarse gradient has the factor v

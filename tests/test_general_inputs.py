@@ -217,3 +217,21 @@ def test_profile_loss_on_one_patch_is_the_sample_loss_at_the_best_v():
     v_ref = (s * y[:, None]).mean(0) / s.mean(0)
     np.testing.assert_allclose(v[:, 0].numpy(), v_ref, rtol=1e-12)
     np.testing.assert_allclose(loss.numpy(), 0.5 * ((v_ref * s - y[:, None]) ** 2).mean(0), rtol=1e-12)
+
+
+def test_crelu_ray_scan_finds_the_gaussian_radius_and_the_uniform_miss():
+    radii = np.geomspace(0.1, 10.0, 21)
+    g = gi.crelu_ray_scan(make_distribution("gaussian", 2), gi.unit(30.0), radii, name="gaussian")
+    assert len(g.roots) == 1 and g.roots[0] == pytest.approx(gi.GAUSSIAN_RADIUS, rel=1e-9)
+    assert abs(g.tangential_at_roots[0]) < 1e-10  # rotation-invariant: on the ray (prop-gi-reflect)
+    u_axis = gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(0.0), radii)
+    assert len(u_axis.roots) == 1 and abs(u_axis.tangential_at_roots[0]) < 1e-10  # along an axis
+    u = gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(30.0), radii, name="uniform")
+    assert len(u.roots) == 1 and abs(u.tangential_at_roots[0]) > 1e-3  # off the ray at 30 deg
+    rad, tan = (gi.linear_teacher_quad(make_distribution("uniform", 2), gi.unit(30.0),
+                                       u.roots[0] * gi.unit(30.0))["crelu"] @ e
+                for e in (gi.unit(30.0), gi.unit(120.0)))
+    assert abs(rad) < 1e-10 and tan == pytest.approx(u.tangential_at_roots[0], rel=1e-9)
+    assert str(u).startswith(" uniform: radial part changes sign 1 time(s) on 21 radii from 0.1 to 10; r = ")
+    with pytest.raises(ValueError, match=r"radii=\[1.0, 0.5\] must be at least two increasing numbers > 0"):
+        gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(30.0), [1.0, 0.5])

@@ -114,6 +114,7 @@ def test_monte_carlo_checks_reject_bad_input_before_drawing():
 def test_gradient_check_is_small_for_the_model_and_large_for_a_wrong_gradient(monkeypatch):
     a, V, W = _points(5, 9)
     assert lt.gradient_check(a, V, W).max_diff < 1e-8
+    assert str(lt.gradient_check(a, V, W)) == "grad_w, closed form vs finite differences: max |diff| = <1e-8"
     real = ms.LinearTeacherModel.grad_w
     monkeypatch.setattr(ms.LinearTeacherModel, "grad_w", lambda self, v, w: 1.01 * real(self, v, w))
     wrong = lt.gradient_check(a, V, W)

@@ -258,6 +258,35 @@ def test_descent_ratio_path_slopes_constant_and_a_numpy_ratio():
                         f"vs C = {C:.4f}"
 
 
+def test_descent_ratio_path_at_the_saddle():
+    """Near a saddle D = O(eps^2) for every STE: the identity ratio grows like 1/eps^2 (its
+    numerator tends to phi_0^2 |v_s|^4 > 0), the ReLU and clipped-ReLU ratios stay bounded."""
+    d = torch.tensor([0.3, -1.0, 0.5], dtype=F64)
+    eps = torch.logspace(-6, 0, 7, dtype=F64)
+    path = yin.descent_ratio_path(V_STAR, W_STAR, d, eps=eps, stes=("identity", "relu", "crelu"), at="saddle")
+    assert path.C is None and path.at == "saddle"
+    assert path.slope["identity"] == pytest.approx(-2, abs=1e-3)
+    assert abs(path.slope["relu"]) < 1e-3 and abs(path.slope["crelu"]) < 1e-3
+    assert 0 < float(path.ratio["relu"][0]) < 10 and 0 < float(path.ratio["crelu"][0]) < 10
+    theta_s = gaussian.saddle_angle(V_STAR)
+    v_s = gaussian.saddle_v(V_STAR).numpy()
+    sign = 1 if theta_s < math.pi / 2 else -1
+    j = 3  # eps = 1e-3: the identity ratio from the NumPy closed forms
+    v = v_s + 1e-3 * d.numpy() / np.linalg.norm(d.numpy())
+    w = at_angle(W_STAR, theta_s + sign * 1e-3).numpy()
+    eg, gv = np_identity_coarse(v, w), np_grad_v(v, w)
+    assert float(path.ratio["identity"][j]) == pytest.approx(eg @ eg / (gv @ gv + np_inner(v, w, "identity")),
+                                                             rel=1e-6)
+    lines = str(path).splitlines()
+    assert len(lines) == 3 and lines[1].endswith("log-log slope at eps -> 0: +0.00")
+    with pytest.raises(ValueError, match="must end at or below 1 for at='saddle'"):
+        yin.descent_ratio_path(V_STAR, W_STAR, d, eps=[0.1, 2.0], stes="relu", at="saddle")
+    with pytest.raises(ValueError, match="at='ridge' must be 'spurious' or 'saddle'"):
+        yin.descent_ratio_path(V_STAR, W_STAR, d, eps=eps, stes="relu", at="ridge")
+    with pytest.raises(ValueError, match="no saddle"):
+        yin.descent_ratio_path(torch.ones(3, dtype=F64), W_STAR, d, eps=eps, stes="relu", at="saddle")
+
+
 def test_descent_ratio_path_bad_inputs():
     d, eps = torch.ones(3, dtype=F64), torch.tensor([1e-3, 1e-2], dtype=F64)
     with pytest.raises(ValueError, match="eps=.* must be at least two increasing numbers > 0"):
@@ -298,7 +327,8 @@ def test_identity_norm_at_spurious_three_ways():
     assert res.closed_form == pytest.approx(res.formula, rel=1e-12)
     assert res.max_z < 5 and abs(res.monte_carlo - res.formula) < 0.05
     assert str(res) == (f"|E g_identity| at the spurious minimum: formula {res.formula:.4f}, closed form "
-                        f"{res.closed_form:.4f}, Monte Carlo {res.monte_carlo:.4f}")
+                        f"{res.closed_form:.4f}, Monte Carlo {res.monte_carlo:.4f} "
+                        f"(largest |z| of its entries {res.max_z:.2f})")
     with pytest.raises(ValueError, match="model must be"):
         yin.identity_norm_at_spurious(None, Z, y)
 
@@ -368,7 +398,7 @@ def test_variant_teachers_and_their_conditions():
         assert f == pytest.approx(np_loss(v_t, -WS, vsn), abs=1e-12)
     assert cond.loss[0] < 1e-12 and cond.identity_norm[2] < 1e-12  # s* = 0 and m = 1
     lines = str(cond).splitlines()
-    assert lines[0] == (" centred: spurious-minimum condition holds: False, f(v~, pi) = <1e-12, "
+    assert lines[0] == (" centred: spurious minima exist: False, f(v~, pi) = <1e-12, "
                         "|E g_identity(v~, pi)| = <1e-12")
     with pytest.raises(ValueError, match="teachers=.* is empty"):
         yin.spurious_conditions({}, W_STAR)

@@ -61,7 +61,8 @@ __all__ = [
     "GRID_STEP", "LAW_NAMES", "QUADRATURE_DISTRIBUTIONS", "CoarseAtStationary", "CoarseRow",
     "FixedPointRow", "FixedPoints", "IdentityCheck", "LawTable", "SpuriousCheck", "SpuriousRow",
     "Stationary", "StationaryRow", "SummaryTable", "angle_deg", "coarse_at_stationary",
-    "crelu_fixed_point_mc", "crelu_fixed_point_quad", "crelu_fixed_points", "fixed_point_angles",
+    "RayScan", "crelu_fixed_point_mc", "crelu_fixed_point_quad", "crelu_fixed_points", "crelu_ray_scan",
+    "fixed_point_angles",
     "identity_check", "identity_prediction", "input_laws", "law_properties",
     "linear_teacher_quad", "optimal_v_on", "profile_loss_on", "spurious_point_check",
     "stationary_direction_quad", "stationary_directions", "strip_moments", "summary", "unit",
@@ -573,6 +574,49 @@ def fixed_point_angles(dist: Distribution, phis_deg) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class RayScan:
+    r"""The clipped-ReLU expected coarse gradient (over :math:`v`, at the optimal :math:`v`) on the
+    ray :math:`w = r\hat a`: its radial and tangential parts on the grid ``radii``, and at each
+    radius where the radial part changes sign (a root, refined by ``brentq``) the tangential part."""
+
+    name: str
+    radii: np.ndarray
+    radial: np.ndarray
+    tangential: np.ndarray
+    roots: tuple[float, ...]
+    tangential_at_roots: tuple[float, ...]
+
+    def __str__(self) -> str:
+        at = "; ".join(f"r = {r:.4f}: tangential part {fmt(t, '+.2e')}"
+                       for r, t in zip(self.roots, self.tangential_at_roots, strict=True))
+        return (f"{self.name:>8}: radial part changes sign {len(self.roots)} time(s) on "
+                f"{len(self.radii)} radii from {self.radii[0]:.3g} to {self.radii[-1]:.3g}"
+                + (f"; {at}" if at else ""))
+
+
+def crelu_ray_scan(dist: Distribution, a, radii, *, name: str = "") -> RayScan:
+    r"""Scan the ray :math:`\hat a` for vanishing points of the clipped-ReLU coarse gradient, by
+    quadrature (:func:`linear_teacher_quad`; product laws, n = 2). A vanishing point on the ray
+    needs both parts zero at one radius: where the radial part changes sign between grid points,
+    the root is refined and the tangential part printed there (chapter general_inputs)."""
+    a = np.asarray(a, dtype=np.float64)
+    radii = as_tensor(radii, name="radii", ndim=1, dtype=torch.float64).numpy()
+    if radii.size < 2 or not (radii > 0).all() or not (np.diff(radii) > 0).all():
+        raise ValueError(f"radii={radii.tolist()} must be at least two increasing numbers > 0")
+    a_hat = a / np.linalg.norm(a)
+    u = np.array([-a_hat[1], a_hat[0]])
+
+    def parts(r):
+        g = linear_teacher_quad(dist, a, r * a_hat)["crelu"]
+        return float(g @ a_hat), float(g @ u)
+
+    rad, tan = np.array([parts(r) for r in radii]).T
+    roots = [scipy.optimize.brentq(lambda r: parts(r)[0], radii[i], radii[i + 1], xtol=1e-14)
+             for i in np.flatnonzero(np.sign(rad[:-1]) * np.sign(rad[1:]) < 0)]
+    return RayScan(name or dist.describe(), radii, rad, tan, tuple(roots), tuple(parts(r)[1] for r in roots))
+
+
+@dataclass(frozen=True)
 class FixedPointRow:
     """A law's cReLU fixed point: ``angle`` (deg) to the stationary direction, its ``se``,
     the mean ``radius`` |w| and the quadrature angle ``quad`` (NaN where none applies)."""
@@ -637,15 +681,15 @@ def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
 
 @dataclass(frozen=True)
 class SummaryTable:
-    """Rows (law, STE, vanishes, converges, final |w|) of the chapter's summary."""
+    """Rows (law, STE, vanishes, |w| settled, final |w|) of the chapter's summary."""
 
     rows: tuple[tuple[str, str, str, bool, float], ...]
 
     def __str__(self) -> str:
         head = (f"{'law':>11} | {'STE':>8} | {'vanishes at the stationary point':<34} | "
-                "converges | final |w|")
+                "|w| settled | final |w|")
         return "\n".join([head] + [
-            f"{law:>11} | {s:>8} | {van:<34} | {'yes' if conv else 'no':>9} | {w:.3f}"
+            f"{law:>11} | {s:>8} | {van:<34} | {'yes' if conv else 'no':>11} | {w:.3f}"
             for law, s, van, conv, w in self.rows])
 
 
@@ -670,7 +714,8 @@ def summary(laws: dict[str, Distribution], fixed: FixedPoints, at_stationary: Co
     degrees, :math:`|w| = 1`. "Vanishes": for cReLU whether ``fixed`` is on the stationary ray
     (within two standard errors); for the others whether the radial part of ``at_stationary``
     is zero within 4 standard errors (bounded by the norm of the coordinates' errors).
-    "Converges": |w| changed by less than 5 % over the last quarter of the steps.
+    "|w| settled": |w| changed by less than 5 % over the last quarter of the steps (a finite
+    noisy run: neither convergence nor its absence).
     """
     laws = _laws(laws)
     steps = check_positive_int(steps, name="steps", minimum=4)

@@ -126,7 +126,9 @@ class GradientCheck:
     eps: float
 
     def __str__(self) -> str:
-        return f"grad_w, closed form vs finite differences: max |diff| = {fmt(self.max_diff, '.1e')}"
+        # below 1e-8 the difference is the rounding term ~1e-16 |L| / eps of the central difference
+        # (machine-dependent digits): printed as "<1e-8"
+        return f"grad_w, closed form vs finite differences: max |diff| = {fmt(self.max_diff, '.1e', floor=1e-8)}"
 
 
 def gradient_check(a, V, W, *, eps: float = 1e-6) -> GradientCheck:

@@ -269,7 +269,7 @@ class StationaryPointCheck:
     """The coarse gradients at one estimated stationary point (theta, v) of a sample profile."""
 
     theta: float
-    se_theta: float  #: s.e. of theta: s.e.(f') / |f''|
+    se_theta: float  #: s.e. of theta: s.e.(f') / |f''|; NaN at a degenerate point (v = 0)
     v: float
     f: float  #: profile loss
     radius: float | None  #: cReLU radius 1/c of crelu_radial_root (None: none found)
@@ -280,7 +280,9 @@ class StationaryPointCheck:
     def __str__(self) -> str:
         radius = ("not looked for (crelu is not among the STEs)" if not self.searched
                   else "none (radial part never changes sign)" if self.radius is None else f"{self.radius:.4f}")
-        return (f"theta = {math.degrees(self.theta):8.2f} deg (s.e. {math.degrees(self.se_theta):.2f}), "
+        se = ("s.e. n/a: v = 0, where f'' = 0 too" if math.isnan(self.se_theta)
+              else f"s.e. {math.degrees(self.se_theta):.2f}")
+        return (f"theta = {math.degrees(self.theta):8.2f} deg ({se}), "
                 f"v = {fmt(self.v, '+.4f')}, cReLU radius: {radius}")
 
 
@@ -291,20 +293,30 @@ def coarse_at_stationary(prof: Profile, Z1, y1, Z2, y2, stes, *, h: float = 0.05
     for crelu at the radius of :func:`crelu_radial_root` on ``Z1`` (|w| = 1 when there is none).
     Its standard error adds the uncertainty of the point: :math:`\mathrm{se}_\theta =
     \mathrm{se}(f')/|f''|` with :math:`f''` by central differences of width ``h``, and
-    :func:`v_se`."""
+    :func:`v_se`.
+
+    At a point where :math:`v = 0` (:math:`|v|` below :math:`10^{-6}` times the spread of the
+    labels: the profile maximum of a teacher that is zero on a half-plane, where
+    :math:`G = E[y^*\sigma]` vanishes to second order) :math:`f'' = 0` as well, the linearisation
+    behind :math:`\mathrm{se}_\theta` fails, and ``se_theta`` is NaN (not added); every coarse
+    gradient has the factor :math:`v` there.
+    """
     stes = tuple(check_ste(s, name="stes") for s in stes)
     h = check_real(h, name="h", low=0.0, high=0.5, low_open=True)
     d2 = (profile(Z1, y1, prof.theta + h).df - profile(Z1, y1, prof.theta - h).df) / (2 * h)
+    y_scale = float(_sample(Z1, y1)[1].std())
     out = []
     for t, v, se_df, f2, f in zip(prof.theta.tolist(), prof.v.tolist(), prof.df_se.tolist(), d2.tolist(),
                                   prof.f.tolist(), strict=True):
         c = crelu_radial_root(v, direction(t), Z1, y1) if "crelu" in stes else None
+        se_t = math.nan if abs(v) < 1e-6 * y_scale else se_df / abs(f2)  # v = 0: f'' = 0, no linearisation
         residual, z = {}, {}
         for ste in stes:
             radius = 1 / c if (ste == "crelu" and c is not None) else 1.0
-            mean, se = coarse_at(Z2, y2, t, v, radius, ste, se_theta=se_df / abs(f2), se_v=v_se(Z1, y1, t))
+            mean, se = coarse_at(Z2, y2, t, v, radius, ste, se_theta=0.0 if math.isnan(se_t) else se_t,
+                                 se_v=v_se(Z1, y1, t))
             residual[ste], z[ste] = mean.norm().item(), (mean.abs() / se.clamp(min=1e-300)).max().item()
-        out.append(StationaryPointCheck(t, se_df / abs(f2), v, f, None if c is None else 1 / c,
+        out.append(StationaryPointCheck(t, se_t, v, f, None if c is None else 1 / c,
                                         "crelu" in stes, residual, z))
     return out
 

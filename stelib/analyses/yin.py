@@ -290,36 +290,46 @@ def _eps_text(x: float) -> str:
 
 @dataclass(frozen=True)
 class DescentRatioPath:
-    r"""The descent ratio :math:`R_\mu` along :math:`v = \tilde v + \varepsilon d`,
-    :math:`\theta = \pi - \varepsilon`: ``ratio[ste]`` (K,), its log-log slope at the smallest
-    :math:`\varepsilon` and the constant :math:`C` of :math:`R_{\mathrm{identity}} \sim C/\varepsilon`."""
+    r"""The descent ratio :math:`R_\mu` along a path into a critical point (``at``): ``ratio[ste]``
+    (K,), its log-log slope at the smallest :math:`\varepsilon`, and, at a spurious minimiser,
+    the constant :math:`C` of :math:`R_{\mathrm{identity}} \sim C/\varepsilon` (``None`` at a saddle)."""
 
     eps: torch.Tensor
     ratio: dict[str, torch.Tensor]
     slope: dict[str, float]
-    C: float
+    C: float | None
+    at: str = "spurious"
 
     def __str__(self) -> str:
         e, i = self.eps, (0, len(self.eps) // 2, len(self.eps) - 1)
         at = ", ".join(_eps_text(e[j].item()) for j in i)
         lines = [f"{s:>8}: R at eps = {at} = " + ", ".join(f"{R[j]:.3g}" for j in i)
-                 + f"; log-log slope at eps -> 0: {self.slope[s]:+.2f}"
+                 + f"; log-log slope at eps -> 0: {round(self.slope[s], 2) + 0.0:+.2f}"
                  for s, R in self.ratio.items()]
-        if "identity" in self.ratio:
+        if "identity" in self.ratio and self.C is not None:
             lines.append(f"identity: eps R at eps = {_eps_text(e[0].item())} is "
                          f"{e[0] * self.ratio['identity'][0]:.4f} vs C = {self.C:.4f}")
         return "\n".join(lines)
 
 
-def descent_ratio_path(v_star, w_star, direction, *, eps, stes) -> DescentRatioPath:
-    r""":func:`stelib.gaussian.descent_ratio` eq-yin-ratio on the path of prop-yin-descent:
-    :math:`v = \tilde v + \varepsilon\,d/|d|`, :math:`\theta = \pi - \varepsilon`, :math:`|w| = 1`,
-    for every :math:`\varepsilon` in ``eps`` (increasing, > 0, at least two). The slope is
-    :math:`\Delta\log R/\Delta\log\varepsilon` between the first two points (-1 for the identity,
-    +1 for ReLU and clipped ReLU), and
-    :math:`C = |\mathbb{E}g_{\mathrm{identity}}(\tilde v, \pi)|^2 (2\pi)^{3/2}/(\tilde v^\top v^*)^2`.
+def descent_ratio_path(v_star, w_star, direction, *, eps, stes, at: str = "spurious") -> DescentRatioPath:
+    r""":func:`stelib.gaussian.descent_ratio` eq-yin-ratio on a path into a critical point, for
+    every :math:`\varepsilon` in ``eps`` (increasing, > 0, at least two), :math:`|w| = 1`:
+
+    - ``at="spurious"`` (prop-yin-descent): :math:`v = \tilde v + \varepsilon\,d/|d|`,
+      :math:`\theta = \pi - \varepsilon`; slopes -1 (identity) and +1 (ReLU, clipped ReLU), and
+      :math:`C = |\mathbb{E}g_{\mathrm{identity}}(\tilde v, \pi)|^2 (2\pi)^{3/2}/(\tilde v^\top v^*)^2`;
+    - ``at="saddle"``: :math:`v = v(\theta_s) + \varepsilon\,d/|d|`,
+      :math:`\theta = \theta_s \pm \varepsilon` (towards :math:`\pi/2`, so the path stays in
+      (0, pi)); there :math:`D_\mu = O(\varepsilon^2)` for every STE, the identity's numerator
+      does not vanish (slope -2) and the ReLU and clipped-ReLU numerators are :math:`O(\varepsilon^2)`
+      too (slope 0: bounded). ``ValueError`` when ``v_star`` has no saddles.
+
+    The slope is :math:`\Delta\log R/\Delta\log\varepsilon` between the first two points.
     """
     stes = _stes(stes)
+    if at not in ("spurious", "saddle"):
+        raise ValueError(f"at={at!r} must be 'spurious' or 'saddle'")
     v_star = as_tensor(v_star, name="v_star", ndim=1, dtype=DTYPE)
     d = as_tensor(direction, name="direction", ndim=1, dtype=DTYPE)
     eps = as_tensor(eps, name="eps", ndim=1, dtype=DTYPE)
@@ -328,15 +338,23 @@ def descent_ratio_path(v_star, w_star, direction, *, eps, stes) -> DescentRatioP
                          f"got shape {tuple(d.shape)}")
     if eps.numel() < 2 or not bool((eps > 0).all()) or not bool((eps.diff() > 0).all()):
         raise ValueError(f"eps={eps.tolist()} must be at least two increasing numbers > 0")
-    v_sp = gaussian.spurious_minimizer_v(v_star)
-    v_path = v_sp + eps[:, None] * d / d.norm()  # (K, m)
-    w_path = at_angle(w_star, math.pi - eps)  # (K, n), |w| = 1
+    if at == "saddle" and not float(eps[-1]) <= 1:
+        raise ValueError(f"eps={eps.tolist()} must end at or below 1 for at='saddle' (theta stays in (0, pi))")
+    if at == "spurious":
+        v0, theta = gaussian.spurious_minimizer_v(v_star), math.pi - eps
+    else:
+        v0, theta_s = gaussian.saddle_v(v_star), gaussian.saddle_angle(v_star)  # saddle_v raises if none
+        theta = theta_s + (eps if theta_s < math.pi / 2 else -eps)
+    v_path = v0 + eps[:, None] * d / d.norm()  # (K, m)
+    w_path = at_angle(w_star, theta)  # (K, n), |w| = 1
     ratio = {s: gaussian.descent_ratio(v_path, w_path, v_star, w_star, s) for s in stes}
     slope = {s: ((R[1].log() - R[0].log()) / (eps[1].log() - eps[0].log())).item()
              for s, R in ratio.items()}
-    C = (gaussian.identity_grad_norm_at_spurious(v_star) ** 2 * (2 * math.pi) ** 1.5
-         / (v_sp @ v_star) ** 2).item()
-    return DescentRatioPath(eps, ratio, slope, C)
+    C = None
+    if at == "spurious":
+        C = (gaussian.identity_grad_norm_at_spurious(v_star) ** 2 * (2 * math.pi) ** 1.5
+             / (v0 @ v_star) ** 2).item()
+    return DescentRatioPath(eps, ratio, slope, C, at)
 
 
 # --- Y5: vanishing at the critical points -------------------------------------------------------
@@ -377,7 +395,7 @@ def coarse_grad_norms(model, points: dict, *, w_norms: Sequence[float], stes) ->
 @dataclass(frozen=True)
 class IdentityNorm:
     r""":math:`|\mathbb{E}g_{\mathrm{identity}}(\tilde v, \pi)|` by eq-yin-idnorm, by the closed
-    form and by Monte Carlo (with ``max_z``, the largest |z| of its entries, not printed)."""
+    form and by Monte Carlo (with ``max_z``, the largest |z| of its entries against the closed form)."""
 
     formula: float
     closed_form: float
@@ -386,7 +404,8 @@ class IdentityNorm:
 
     def __str__(self) -> str:
         return (f"|E g_identity| at the spurious minimum: formula {self.formula:.4f}, closed form "
-                f"{self.closed_form:.4f}, Monte Carlo {self.monte_carlo:.4f}")
+                f"{self.closed_form:.4f}, Monte Carlo {self.monte_carlo:.4f} "
+                f"(largest |z| of its entries {self.max_z:.2f})")
 
 
 def identity_norm_at_spurious(model, Z, y_star) -> IdentityNorm:
@@ -515,7 +534,7 @@ class SpuriousConditions:
 
     def __str__(self) -> str:
         return "\n".join(
-            f"{n:>8}: spurious-minimum condition holds: {h}, f(v~, pi) = {fmt(f, '.4f')}, "
+            f"{n:>8}: spurious minima exist: {h}, f(v~, pi) = {fmt(f, '.4f')}, "
             f"|E g_identity(v~, pi)| = {fmt(g, '.2e')}"
             for n, h, f, g in zip(self.names, self.holds, self.loss, self.identity_norm, strict=True))
 
