@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from stelib import gaussian, proper
+from stelib import gaussian, montecarlo, proper
 from stelib import misspecified as ms
 
 F64 = torch.float64
@@ -73,6 +73,32 @@ def test_vanishing_table_exact_values():
     assert table.radius("crelu") == pytest.approx(CRELU_RADIUS, rel=1e-9)
     assert table.rows["crelu"]["stable"] and table.rows["crelu"]["zeros"] == 1
     assert "      none |" in str(table) and "0.763202" in str(table)
+
+
+def test_projected_coarse_grad_is_the_mean_and_se_of_the_projected_samples():
+    model = ms.LinearTeacherModel(torch.tensor([2.0, 1.0], dtype=F64))
+    v, w, d = torch.tensor([0.9], dtype=F64), torch.tensor([0.5, 0.3], dtype=F64), torch.tensor([0.6, 0.8], dtype=F64)
+    est = proper.projected_coarse_grad(v, w, model, "crelu", d, samples=5000, generator=gen(6),
+                                       chunk=1500)  # chunks of 1500, 1500, 1500, 500
+    # crelu by hand on the same draws: g = z 1{0 < w'z < 1} v (v 1{w'z > 0} - a'z), then d'g
+    g = gen(6)
+    draws = [model.sample(b, g) for b in (1500, 1500, 1500, 500)]
+    z = torch.cat([Z for Z, _ in draws])[:, 0].numpy()
+    y = torch.cat([y for _, y in draws])
+    x = z @ w.numpy()
+    p = (z @ d.numpy()) * ((0 < x) & (x < 1)) * 0.9 * (0.9 * (x > 0) - y.numpy())
+    assert float(est.mean) == pytest.approx(p.mean(), rel=1e-12)
+    assert float(est.se) == pytest.approx(p.std(ddof=1) / math.sqrt(5000), rel=1e-10)
+    # the same draws as estimate; its coordinate errors only bound the projection's error
+    coord = montecarlo.coarse_grad(v, w, model, "crelu", samples=5000, generator=gen(6), chunk=1500)
+    assert float(est.mean) == pytest.approx(float(coord.mean @ d), rel=1e-12)
+    assert float(est.se) < float(coord.se @ d.abs())
+
+
+def test_vanishing_table_names_its_grid():
+    table = proper.vanishing_table(["crelu"])
+    assert table.grid == proper.RADIUS_GRID == (1e-3, 1e3, 241)
+    assert str(table).endswith("sign changes of R on a grid of 241 log-spaced radii of [1e-3, 1e3]")
 
 
 def test_radius_check_signs_match_the_radial_function():
@@ -149,6 +175,9 @@ def test_digits_summary_best_tied_and_growth_bounds():
                                            generator=gen()), "V has 2 points and W 3"),
     (lambda: proper.radius_check(ms.LinearTeacherModel([1.0, 0.0]), proper.vanishing_table(["crelu"]),
                                  samples=10, generator=gen(), factors=[-1.0]), "factors=-1.0"),
+    (lambda: proper.projected_coarse_grad([1.0], [1.0, 0.0], ms.LinearTeacherModel([1.0, 0.0]),
+                                          "crelu", [1.0, 0.0, 0.0], samples=10, generator=gen()),
+     r"direction has shape \(3,\) and w \(2,\)"),
     (lambda: proper.cgd_rest([1.0, 0.0, 0.0], proper.vanishing_table(["crelu"]), lr=0.5,
                              steps=1000), r"need shape \(2,\)"),
     (lambda: proper.cgd_rest([1.0, 0.0], proper.vanishing_table(["crelu"]), lr=0.5, steps=50),
