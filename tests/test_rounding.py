@@ -14,7 +14,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stelib import rounding
-from stelib.rounding import FLOOR, below_floor, determined, floor_text, fmt, fmts, significant
+from stelib.rounding import (
+    FLOOR,
+    below_floor,
+    determined,
+    floor_text,
+    fmt,
+    fmt_se,
+    fmts,
+    intervals,
+    se_decimals,
+    significant,
+)
 
 CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("*.ipynb"))
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
@@ -120,6 +131,42 @@ def test_glue_stores_the_determined_value(monkeypatch):
     rounding.glue("c", 0.6953125, exact=True)
     rounding.glue("d", torch.tensor(0.0), exact=True, display=True)
     assert seen == {"a": (190.045, False), "b": ("<1e-12", False), "c": (0.6953125, False), "d": (0.0, True)}
+
+
+def test_se_decimals_keep_one_significant_digit_or_two_after_a_one():
+    assert [se_decimals(x) for x in (0.0042, 0.012, 0.0096, 0.05, 0.95, 3.2, 14.0)] == [3, 3, 3, 2, 1, 0, 0]
+    for bad in (0.0, -0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="se="):
+            se_decimals(bad)
+
+
+def test_fmt_se_shows_the_digits_the_standard_error_determines():
+    assert fmt_se(0.761549, 0.0042) == "0.762 ± 0.004"
+    assert fmt_se(0.58512, 0.0123) == "0.585 ± 0.012"
+    assert fmt_se(0.0148, 0.0051) == "0.015 ± 0.005"
+    assert fmt_se(114.3, 3.2) == "114 ± 3"
+    assert fmt_se(torch.tensor(-0.0004), np.float64(0.01)) == "0.000 ± 0.010"  # no sign below the digits
+    assert fmt_se(-0.25, 0.04, sep=" +- ") == "-0.25 +- 0.04"
+    assert fmt_se(1.0, 0.0) == "1" and fmt_se(0.0, 1e-17) == "<1e-12"  # no sampling error: the value
+    with pytest.raises(ValueError, match="se="):
+        fmt_se(1.0, -0.1)
+    with pytest.raises(ValueError, match="se="):
+        fmt_se(1.0, float("nan"))
+
+
+def test_intervals_are_the_maximal_runs_of_a_mask():
+    x = 0.5 * torch.arange(-256, 1025, dtype=torch.float64) / 256
+    mask = ((x >= -0.25) & (x <= 0.0)) | ((x >= 1.5) & (x < 1.75))
+    assert intervals(x, mask) == [(-0.25, 0.0), (1.5, 1.748)]
+    assert intervals(x, mask, decimals=6) == [(-0.25, 0.0), (1.5, 1.748047)]
+    assert intervals([0, 1, 2, 3], np.array([True, False, True, True])) == [(0.0, 0.0), (2.0, 3.0)]
+    assert intervals([0.0, 1.0], [False, False]) == [] and intervals([], []) == []
+    assert intervals([-1e-6, 1.0], [True, False]) == [(0.0, 0.0)]  # -0.0 shown as 0.0
+    assert str(intervals([-1e-6], [True])[0][0]) == "0.0"
+    with pytest.raises(ValueError, match="x has 2 points and where 1"):
+        intervals([0.0, 1.0], [True])
+    with pytest.raises(ValueError, match="decimals=-1"):
+        intervals([0.0], [True], decimals=-1)
 
 
 # --------------------------------------------------------------- the stored chapters obey it

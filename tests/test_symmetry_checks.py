@@ -159,9 +159,25 @@ def test_crelu_limits_against_numpy_and_the_exact_limits():
     assert (lim.to_relu[0], lim.size[0], lim.same[0]) == (0.0, 1.0, 1.0)  # every mask the ReLU one
     assert (lim.to_relu[2], lim.size[2]) == (1.0, 0.0)  # every mask empty
     assert lim.same[2] == np.mean((per_relu == 0).all(axis=1))
+    # delta-method standard errors against a jackknife of the same ratios (leave-one-block-out)
+    blocks = np.array_split(np.arange(len(yn)), 50)
+
+    def jackknife(a, b):
+        reps = []
+        for blk in blocks:
+            keep = np.ones(len(yn), bool)
+            keep[blk] = False
+            reps.append(np.linalg.norm(a[keep].mean(0)) / np.linalg.norm(b[keep].mean(0)))
+        reps = np.array(reps)
+        return math.sqrt((len(reps) - 1) * ((reps - reps.mean()) ** 2).mean())
+
+    assert lim.to_relu_se[1] == pytest.approx(jackknife(per_c - per_relu, per_relu), rel=0.25)
+    assert lim.size_se[1] == pytest.approx(jackknife(per_c, per_relu), rel=0.25)
+    assert lim.to_relu_se[0] == lim.size_se[0] == 0.0  # every sample the same: no sampling error
     assert str(lim).splitlines()[0] == (
-        f"|w| = {small:8.3f}: |g_crelu - g_relu|/|g_relu| = 0.0000, |g_crelu|/|g_relu| = 1.0000, "
+        f"|w| = {small:8.3f}: |g_crelu - g_relu|/|g_relu| = <1e-12, |g_crelu|/|g_relu| = 1, "
         "samples with g_crelu = g_relu: 100.0%")
+    assert " ± " in str(lim).splitlines()[1]
     with pytest.raises(ValueError, match=r"norms=\(\) is empty"):
         symmetry.crelu_limits(v, w, Z, y, norms=[])
     with pytest.raises(ValueError, match=r"norms entry=0.0 must be a finite number in \(0.0, inf\]"):
@@ -201,7 +217,13 @@ def test_yin_radial_parts_match_the_spurious_ray_formula():
         spurious = name.endswith("pi")
         assert rho["identity"] == pytest.approx(expected if spurious else 0.0, rel=1e-12, abs=1e-14)
         assert abs(rho["relu"]) < 1e-12 and abs(rho["crelu"]) < 1e-12
-    assert str(parts).splitlines()[2].endswith(f"rho = identity {expected:+.4f}, relu <1e-12, crelu <1e-12")
+    for size, (_, _, _, rho) in zip(parts.sizes, parts.rows, strict=True):
+        # |E g|: zero where the coarse gradient vanishes, |rho| where it is radial
+        assert size["identity"] == pytest.approx(abs(rho["identity"]), rel=1e-12, abs=1e-14)
+        assert size["relu"] < 1e-12 and size["crelu"] < 1e-12
+    assert str(parts).splitlines()[2].endswith(
+        f"rho = identity {expected:+.4f}, relu <1e-12, crelu <1e-12; "
+        f"|E g| = identity {expected:.4f}, relu <1e-12, crelu <1e-12")
     with pytest.raises(ValueError, match=r"norms entry=-1.0 must be a finite number"):
         rays.yin_radial_parts(v_star, w_star, norms=[-1.0])
 
@@ -265,6 +287,12 @@ def test_ray_montecarlo_against_numpy_on_the_same_draws():
     assert mc.sign_changes == tuple((norms[i], norms[i + 1]) for i in range(4) if crelu[i] < 0 <= crelu[i + 1])
     assert mc.sign_changes == ((0.5, 1.0),)  # the Gaussian root 1/kappa* = 0.763 lies there
     assert mc.grad_z < 4.5  # the ray is stationary under Gaussian inputs
+    psi = s * (y - v) / s.mean()  # delta method for v = sum(y s) / sum(s)
+    assert mc.v_se == pytest.approx(psi.std(ddof=1) / math.sqrt(len(y)), rel=1e-10)
+    G = symmetry.smoothed_true_grad(torch.tensor([v]), p.a, *p.sample(20_000, gen(8)), bandwidth=0.02).numpy()
+    g_hat = G.mean(0) / np.linalg.norm(G.mean(0))  # delta method for the norm of the mean
+    assert mc.grad_norm_se == pytest.approx((G @ g_hat).std(ddof=1) / math.sqrt(len(G)), rel=1e-8)
+    assert str(mc).startswith(f"gaussian: v = {v:.3f} ± {mc.v_se:.3f} (Gaussian: 0.7979)")
     assert str(mc).splitlines()[1] == "gaussian: the clipped-ReLU radial part changes sign between |w| = 0.5-1"
 
 
@@ -313,6 +341,11 @@ def test_spurious_ray_descent_passes_the_origin_half_way():
     assert run.signed_norm[21, 0].item() > 0.05 * rho  # crossed, and far from rounding
     np.testing.assert_allclose(run.final_norms[1:], r0, rtol=1e-10)  # ReLU, crelu: vanish there
     assert run.crossings[0] >= 1 and run.crossings[1:] == (0, 0)
+    fin = run.finals
+    assert [fin[f"{s}_crossings"] for s in ("identity", "relu", "crelu")] == list(run.crossings)
+    assert fin["relu_norm"] == run.final_norms[1] and fin["crelu_theta"] == pytest.approx(math.pi)
+    assert fin["relu_loss"] == pytest.approx(fin["identity_start_loss"], rel=1e-12)  # did not move
+    assert fin["identity_loss"] == run.history.loss[-1, 0].item()
     assert str(run).splitlines()[-1] == (f"(started at |w| = {r0:.4f} with loss "
                                          f"{run.history.loss[0, 0].item():.4f}; the global minimum has loss 0)")
     with pytest.raises(ValueError, match=r"lr=0 must be a finite number in \(0.0, inf\]"):

@@ -7,7 +7,7 @@ ReLU's changes with :math:`r` and can vanish. The chapter's checks of that, each
 small result that prints itself:
 
 * :func:`yin_teacher` (a teacher of Yin's model with spurious minima), :func:`yin_radial_parts`,
-  :func:`linear_teacher_ray` and :func:`ray_montecarlo`: radial parts on stationary rays, in
+  :func:`linear_teacher_ray` and :func:`ray_montecarlo`: radial parts on minimising rays, in
   closed form and by Monte Carlo for any input law;
 * :func:`linear_ray_descent` and :func:`spurious_ray_descent`: coarse gradient descent along a
   ray of the linear teacher and from Yin's spurious ray;
@@ -41,7 +41,7 @@ from stelib.core._validate import (
 from stelib.core.distributions import DTYPE
 from stelib.core.network import coarse_grads
 from stelib.core.problems import Problem
-from stelib.core.rounding import fmt
+from stelib.core.rounding import fmt, fmt_se
 from stelib.core.ste import STE_NAMES
 from stelib.core.train import History, population_cgd
 
@@ -76,15 +76,18 @@ def yin_teacher(*, m: int, n: int, generator: torch.Generator,
 
 @dataclass(frozen=True)
 class RayRadialParts:
-    """Radial parts ``rho[ste]`` at points ``|w| = r`` of named rays: rows (ray, kind, r, rho)."""
+    """Radial parts ``rho[ste]`` at points ``|w| = r`` of named rays: rows (ray, kind, r, rho),
+    and the norms ``|E g|`` of the whole expected coarse gradients, one dict per row."""
 
     rows: tuple[tuple[str, str, float, dict[str, float]], ...]
+    sizes: tuple[dict[str, float], ...]  #: |E g_ste| at the point of each row
 
     def __str__(self) -> str:
         return "\n".join(
             f"{name:24s} [{kind}] |w| = {r}: rho = "
             + ", ".join(f"{s} {fmt(x, '+.4f')}" for s, x in rho.items())
-            for name, kind, r, rho in self.rows)
+            + "; |E g| = " + ", ".join(f"{s} {fmt(x, '.4f')}" for s, x in size.items())
+            for (name, kind, r, rho), size in zip(self.rows, self.sizes, strict=True))
 
 
 def yin_radial_parts(v_star, w_star, *, norms: Sequence[float] = (0.5, 2.0)) -> RayRadialParts:
@@ -93,21 +96,22 @@ def yin_radial_parts(v_star, w_star, *, norms: Sequence[float] = (0.5, 2.0)) -> 
     The rays are :math:`v = v^*, \theta = 0` (global minimum) and :math:`v = \tilde v,
     \theta = \pi` (:func:`stelib.gaussian.spurious_minimizer_v`), each classified by
     :func:`stelib.gaussian.classify_critical_point`; closed forms of Yin's Gaussian model at
-    every r in ``norms``, for every STE (Proposition prop-scale-radial). Returns a
-    :class:`RayRadialParts`.
+    every r in ``norms``, for every STE (Proposition prop-scale-radial), and the norm of each
+    whole expected coarse gradient (zero when it vanishes, equal to :math:`|\rho_\mu|` when it is
+    radial). Returns a :class:`RayRadialParts`.
     """
     norms = _positive_values(norms, name="norms")
     ws_hat = w_star / w_star.norm()
     rays = {"Yin, v = v*, theta = 0": (v_star, ws_hat),
             "Yin, v = v~, theta = pi": (gaussian.spurious_minimizer_v(v_star), -ws_hat)}
-    rows = []
+    rows, sizes = [], []
     for name, (v, d) in rays.items():
         kind = gaussian.classify_critical_point(v, d, v_star, w_star)
         for r in norms:
-            rho = {s: radial_part(gaussian.expected_coarse_grad(v, r * d, v_star, w_star, s), d).item()
-                   for s in STE_NAMES}
-            rows.append((name, kind, r, rho))
-    return RayRadialParts(tuple(rows))
+            g = {s: gaussian.expected_coarse_grad(v, r * d, v_star, w_star, s) for s in STE_NAMES}
+            rows.append((name, kind, r, {s: radial_part(x, d).item() for s, x in g.items()}))
+            sizes.append({s: x.norm().item() for s, x in g.items()})
+    return RayRadialParts(tuple(rows), tuple(sizes))
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,11 +165,14 @@ class RayMonteCarlo:
     norms: tuple[float, ...]
     rho: dict[str, tuple[float, ...]]  #: sample radial part of each STE at every |w| in norms
     sign_changes: tuple[tuple[float, float], ...]  #: consecutive norms where rho_crelu goes - to +
+    v_se: float  #: delta-method standard error of v
+    grad_norm_se: float  #: delta-method standard error of grad_norm
 
     def __str__(self) -> str:
         changes = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in self.sign_changes) or "none"
-        return (f"{self.distribution}: v = {self.v:.4f} (Gaussian: {self.v_gaussian:.4f}); on the "
-                f"ray |w| |grad_w L| = {self.grad_norm:.4f}, largest |z| of its coordinates "
+        return (f"{self.distribution}: v = {fmt_se(self.v, self.v_se)} (Gaussian: "
+                f"{self.v_gaussian:.4f}); on the ray |w| |grad_w L| = "
+                f"{fmt_se(self.grad_norm, self.grad_norm_se)}, largest |z| of its coordinates "
                 f"{self.grad_z:.2f}\n{self.distribution}: the clipped-ReLU radial part changes "
                 f"sign between |w| = {changes}")
 
@@ -177,7 +184,11 @@ def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], ba
     ``problem`` has ``labels="linear"`` and m = 1, teacher ``a`` (unit); ``samples`` draws from
     ``generator``, used at every point. :math:`v` is fitted by least squares
     (:func:`least_squares_v`); the smoothed estimate of :math:`|w|\nabla_w L` at :math:`w = a`
-    (:func:`smoothed_true_grad`) says whether the ray is stationary for this law; then
+    (:func:`smoothed_true_grad`) says whether the ray is stationary for this law. Both come with
+    delta-method standard errors: :math:`\mathrm{sd}(\psi)/\sqrt N` with
+    :math:`\psi_i = \sigma_i(y_i - v)/\bar\sigma` for :math:`v = \sum y\sigma/\sum\sigma` and
+    :math:`\psi_i = \hat G^\top G_i` (:math:`\hat G` the unit vector of the mean) for the norm,
+    a first-order error that understates the error of a norm not large against it. Then
     :math:`\hat a^\top\bar g_\mu(v, r\hat a)` for every r in ``norms`` and STE, and the
     intervals of ``norms`` where the clipped-ReLU one changes sign from - to +.
     Returns a :class:`RayMonteCarlo`.
@@ -190,7 +201,11 @@ def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], ba
     a = problem.a
     Z, y = problem.sample(samples, generator)
     v = least_squares_v(a, Z, y)  # (1,)
-    G_mean, G_se = mean_se(smoothed_true_grad(v, a, Z, y, bandwidth=bandwidth))
+    on = ((Z @ a)[:, 0] > 0).to(DTYPE)  # sigma of the single unit, per sample
+    v_se = mean_se(on * (y - v) / on.mean())[1]
+    G = smoothed_true_grad(v, a, Z, y, bandwidth=bandwidth)
+    G_mean, G_se = mean_se(G)
+    norm_se = mean_se(G @ (G_mean / G_mean.norm()))[1] if bool(G_mean.norm() > 0) else G_se.norm()
     rho = {s: [] for s in STE_NAMES}
     for r in torch.tensor(norms, dtype=DTYPE, device="cpu"):
         for s, g in coarse_grads(v, r * a, Z, y).items():
@@ -201,7 +216,8 @@ def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], ba
     return RayMonteCarlo(problem.distribution.name, v.item(),
                          misspecified.stationary_points(a).min_v[0].item(),
                          G_mean.norm().item(), (G_mean / G_se).abs().max().item(), norms,
-                         {s: tuple(x) for s, x in rho.items()}, changes)
+                         {s: tuple(x) for s, x in rho.items()}, changes, v_se.item(),
+                         norm_se.item())
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,6 +282,18 @@ class SpuriousRayDescent(RayDescent):
     """:class:`RayDescent` on Yin's spurious ray; ``rho`` the identity STE's radial part there."""
 
     rho: float = math.nan
+
+    @property
+    def finals(self) -> dict[str, float | int]:
+        """Keys ``"{ste}_{quantity}"``: ``crossings`` (passages through the origin), ``norm``,
+        ``theta`` (angle to w*) and ``loss`` after the last step, ``start_loss`` at step 0."""
+        h = self.history
+        out: dict[str, float | int] = {}
+        for i, (s, k) in enumerate(zip(self.stes, self.crossings, strict=True)):
+            out |= {f"{s}_crossings": k, f"{s}_norm": h.w_norm[-1, i].item(),
+                    f"{s}_theta": h.theta[-1, i].item(), f"{s}_loss": h.loss[-1, i].item(),
+                    f"{s}_start_loss": h.loss[0, i].item()}
+        return out
 
     def __str__(self) -> str:
         h = self.history

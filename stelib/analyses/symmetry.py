@@ -18,7 +18,8 @@ ReLU STEs and not for the clipped ReLU. This module holds the checks the chapter
 * :func:`smoothed_true_grad`: per-sample smoothed-step estimate of :math:`\nabla_w L` (the
   estimator of :mod:`stelib.montecarlo`, per sample, so any linear functional gets a standard
   error), and :func:`scale_covariance_check` built on it;
-* :func:`radial_part`, :func:`least_squares_v`, :func:`loglog_slope`: small helpers;
+* :func:`radial_part`, :func:`least_squares_v`, :func:`loglog_slope`, :func:`ratio_se`: small
+  helpers;
 * the chapter's checks, each returning a small result that prints itself:
   :func:`rescaling_table` and :func:`covariance_checks` (the tables over laws and labels),
   :func:`crelu_limits` (the clipped ReLU at small and large ``|w|``); what the coarse gradients
@@ -59,6 +60,7 @@ from stelib.core.distributions import DISTRIBUTIONS, DTYPE, make_distribution
 from stelib.core.montecarlo import true_grad_per_sample
 from stelib.core.network import coarse_grads, sample_loss
 from stelib.core.problems import Problem
+from stelib.core.rounding import fmt_se
 from stelib.core.ste import STE_NAMES
 
 if TYPE_CHECKING:
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LABEL_CHOICES", "REAL_DATA", "CovarianceChecks", "CreluLimits", "covariance_checks",
     "crelu_limits", "least_squares_v", "loglog_slope", "make_problem", "mean_se", "radial_part",
-    "random_direction", "rescaling_gaps", "rescaling_table", "scale_covariance_check",
+    "random_direction", "ratio_se", "rescaling_gaps", "rescaling_table", "scale_covariance_check",
     "smoothed_true_grad",
 ]
 
@@ -345,13 +347,42 @@ class CreluLimits:
     to_relu: tuple[float, ...]  #: |g_c(r) - g_relu| / |g_relu|
     size: tuple[float, ...]  #: |g_c(r)| / |g_relu|
     same: tuple[float, ...]  #: fraction of samples with g_crelu(v, r w_hat; Z) = g_relu exactly
+    to_relu_se: tuple[float, ...]  #: delta-method standard error of to_relu
+    size_se: tuple[float, ...]  #: delta-method standard error of size
 
     def __str__(self) -> str:
         k = len(self.norms)
         return "\n".join(
-            f"|w| = {self.norms[i]:8.3f}: |g_crelu - g_relu|/|g_relu| = {self.to_relu[i]:.4f}, "
-            f"|g_crelu|/|g_relu| = {self.size[i]:.4f}, samples with g_crelu = g_relu: "
+            f"|w| = {self.norms[i]:8.3f}: |g_crelu - g_relu|/|g_relu| = "
+            f"{fmt_se(self.to_relu[i], self.to_relu_se[i])}, |g_crelu|/|g_relu| = "
+            f"{fmt_se(self.size[i], self.size_se[i])}, samples with g_crelu = g_relu: "
             f"{self.same[i]:.1%}" for i in sorted({0, k // 2, k - 1}))
+
+
+def ratio_se(a, b) -> tuple[float, float]:
+    r""":math:`R = |\bar a| / |\bar b|` of two per-sample vectors ``a``, ``b`` (batch, n) and its
+    delta-method standard error.
+
+    The influence of sample i is :math:`\psi_i = (\hat A^\top(a_i - \bar a) - R\,\hat
+    B^\top(b_i - \bar b)) / |\bar b|` (:math:`\hat A`, :math:`\hat B` the unit vectors of the
+    means, :math:`\hat A = 0` when :math:`\bar a = 0`), and the standard error is
+    :math:`\mathrm{sd}(\psi)/\sqrt{N}`. A first-order error: it understates the error of a
+    norm that is not large against it. ``ValueError`` if :math:`\bar b = 0`.
+    """
+    a = as_tensor(a, name="a", ndim=2, dtype=DTYPE)
+    b = as_tensor(b, name="b", ndim=2, dtype=DTYPE).to(a.device)
+    if a.shape != b.shape or a.shape[0] < 2:
+        raise ValueError(f"a and b must have the same shape (batch >= 2, n); got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
+    A, B = a.mean(0), b.mean(0)
+    nb = B.norm()
+    if not bool(nb > 0):
+        raise ValueError("the mean of b is 0: the ratio is not defined")
+    na = A.norm()
+    r = na / nb
+    a_hat = A / na if bool(na > 0) else torch.zeros_like(A)
+    psi = ((a - A) @ a_hat - r * ((b - B) @ (B / nb))) / nb
+    return r.item(), (psi.std() / math.sqrt(a.shape[0])).item()
 
 
 def crelu_limits(v, w, Z, y_star, *, norms: Sequence[float]) -> CreluLimits:
@@ -361,7 +392,8 @@ def crelu_limits(v, w, Z, y_star, *, norms: Sequence[float]) -> CreluLimits:
     :math:`g_{\rm crelu}(v, r\hat w; Z)` compared with that of :math:`g_{\rm relu}(v, \hat w; Z)`
     (which does not depend on r), and the fraction of samples on which the two per-sample coarse
     gradients are equal. Expected: equal for small r (every sample), the clipped ReLU tending
-    to 0 for large r. Returns a :class:`CreluLimits`.
+    to 0 for large r; each ratio with its delta-method standard error (:func:`ratio_se`).
+    Returns a :class:`CreluLimits`.
     """
     w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)
     check_nonzero_rows(w)
@@ -371,11 +403,14 @@ def crelu_limits(v, w, Z, y_star, *, norms: Sequence[float]) -> CreluLimits:
     per_relu = coarse_grads(v, w_hat, Z, y_star, "relu", per_sample=True)["relu"]
     if not bool((g_relu != 0).any()):
         raise ValueError("the mean ReLU coarse gradient is 0 on this sample: nothing to compare with")
-    to_relu, size, same = [], [], []
+    to_relu, size, same, to_relu_se, size_se = [], [], [], [], []
     for r in torch.tensor(norms, dtype=DTYPE, device="cpu"):
         g_c = coarse_grads(v, r * w_hat, Z, y_star, "crelu")["crelu"]
         to_relu.append(((g_c - g_relu).norm() / g_relu.norm()).item())
         size.append((g_c.norm() / g_relu.norm()).item())
         per_c = coarse_grads(v, r * w_hat, Z, y_star, "crelu", per_sample=True)["crelu"]
         same.append((per_c == per_relu).all(dim=1).double().mean().item())
-    return CreluLimits(norms, tuple(to_relu), tuple(size), tuple(same))
+        to_relu_se.append(ratio_se(per_c - per_relu, per_relu)[1])
+        size_se.append(ratio_se(per_c, per_relu)[1])
+    return CreluLimits(norms, tuple(to_relu), tuple(size), tuple(same), tuple(to_relu_se),
+                       tuple(size_se))

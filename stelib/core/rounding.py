@@ -16,6 +16,14 @@ machine. The book therefore prints and glues numbers through two rules:
 '<1e-12, <1e-12, 2.50e-01'
 >>> determined(190.04483751521462), determined(-4.2e-16)
 (190.045, '<1e-12')
+
+A Monte Carlo estimate is printed to the digit its standard error determines (:func:`fmt_se`),
+and :func:`intervals` reports where a mask holds on a grid, to the digits a chapter prints:
+
+>>> fmt_se(0.761549, 0.0042), fmt_se(0.5851, 0.0123), fmt_se(1.0, 0.0)
+('0.762 ± 0.004', '0.585 ± 0.012', '1')
+>>> intervals([0.0, 0.25, 0.5, 0.75, 1.0], [True, True, False, False, True])
+[(0.0, 0.25), (1.0, 1.0)]
 """
 
 from __future__ import annotations
@@ -133,3 +141,56 @@ def glue(name: str, value: Any, *, digits: int = DIGITS, floor: float = FLOOR, e
     from myst_nb import glue as _glue  # the book's dependency, imported only when gluing
 
     _glue(name, kept, display=display)
+
+
+def se_decimals(se: Any) -> int:
+    """Decimal places that show a standard error ``se`` > 0 to one significant digit, or to two
+    when that digit is a 1 (``0.0042`` -> 3, ``0.012`` -> 3, ``0.0096`` -> 3: it rounds to
+    ``0.010``); at least 0."""
+    value = _scalar(se)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"se={se!r}: must be a finite number > 0")
+    mantissa, _, exp = f"{value:.0e}".partition("e")
+    return max(-int(exp) + (mantissa == "1"), 0)
+
+
+def fmt_se(x: Any, se: Any, *, floor: float = FLOOR, sep: str = " ± ") -> str:
+    """``x`` and its standard error ``se`` as ``"x ± se"``, both to the decimal place
+    :func:`se_decimals` gives: the digits of ``x`` that the sampling error leaves determined.
+
+    An ``se`` below ``floor`` means no sampling error to rounding (every sample gave the same
+    value): ``x`` is then shown alone, as :func:`fmt` with ``".6g"`` shows it. A value that rounds
+    to zero is shown without a sign, as in :func:`fmt`.
+    """
+    _check(floor)
+    value, err = _scalar(x), _scalar(se)
+    if not (math.isfinite(err) and err >= 0):
+        raise ValueError(f"se={se!r}: must be a finite number >= 0")
+    if err < floor:
+        return fmt(value, ".6g", floor=floor)
+    spec = f".{se_decimals(err)}f"
+    text = format(value, spec)
+    if math.isfinite(value) and _is_zero(text):
+        text = format(0.0, spec)
+    return f"{text}{sep}{format(err, spec)}"
+
+
+def intervals(x: Iterable[Any], where: Iterable[Any], *, decimals: int = 4) -> list[tuple[float, float]]:
+    """The maximal runs of consecutive points of a grid ``x`` where the mask ``where`` holds, as
+    ``(first x, last x)`` pairs rounded to ``decimals`` places (lists, arrays or 1-D tensors of
+    the same length; the grid in increasing order). An empty mask gives ``[]``."""
+    xs = x.flatten().tolist() if hasattr(x, "flatten") else list(x)
+    mask = where.flatten().tolist() if hasattr(where, "flatten") else list(where)
+    if len(xs) != len(mask):
+        raise ValueError(f"x has {len(xs)} points and where {len(mask)}: give one flag per point")
+    if not (isinstance(decimals, Integral) and 0 <= decimals <= 15):
+        raise ValueError(f"decimals={decimals!r}: must be an integer from 0 to 15")
+    runs, start = [], None
+    for i, flag in enumerate([*mask, False]):  # a False at the end closes the last run
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    # + 0.0: a bound that rounds to -0.0 is shown as 0.0
+    return [(round(float(xs[a]), decimals) + 0.0, round(float(xs[b]), decimals) + 0.0) for a, b in runs]
