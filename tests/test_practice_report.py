@@ -144,6 +144,23 @@ def test_yin_stats_values_and_strict_where_theirs_tie():
     assert pairs[("identity", "crelu")] == "agrees"
 
 
+def test_verdict_counts_add_up_with_strict_where_theirs_tie():
+    # LeNet-5: ReLU and clipped ReLU a tie on Yin's side; ours strictly ordered in every pair
+    loss = [[[[2.0, 0.3], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
+    acc = [[[[0.1, 0.90], [0.1, 0.91]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.95], [0.1, 0.96]]]]
+    from stelib.practice_report import reference_verdicts
+
+    ver = reference_verdicts({"mlp": fake_result(loss, acc)})
+    assert list(ver.columns[5:9]) == ["agree", "tie", "strict", "reversed"]
+    assert (ver[["agree", "tie", "strict", "reversed"]].sum(axis=1) == 3).all()  # three pairs each
+    shallow = ver[ver.yin_row.str.startswith("shallow")]
+    assert list(shallow.strict) == [1, 1] and list(shallow.agree) == [2, 2]
+    # against a reference with a tie, "reappears" is out of reach
+    assert set(shallow.verdict) == {"reappears up to ties"}
+    deep = ver[ver.yin_row.str.startswith("deep")]
+    assert list(deep.strict) == [0, 0] and set(deep.verdict) == {"reappears"}
+
+
 def test_yin_verdicts_counts_and_skipped_rows():
     rows = [r for r in load_yin_table() if r["network"] == "VGG-11"]
     loss = [[[[2.0, 0.3], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
@@ -214,6 +231,41 @@ def test_change_frame_reads_first_and_last_records():
     loss_rows = cf[cf.what == "loss"]
     assert list(loss_rows.sd) == [0.0, 0.0, 0.0]  # one seed: no spread
     assert list(loss_rows.reading) == ["rise", "within spread", "fall"]
+
+
+def test_change_frame_first_record_and_absolute_reading():
+    # identity: 1.0 -> 0.9 -> 0.8 and 1.0 -> 0.95 -> 0.85 (loss falls); control crelu falls faster
+    loss = [[[[1.0, 0.9, 0.8], [1.0, 0.95, 0.85]], [[1.0, 0.5, 0.25], [1.0, 0.5, 0.3]]]]
+    acc = [[[[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]]]
+    r = fake_result(loss, acc, stes=("identity", "crelu"))
+    last = change_frame(r, first=-2)
+    row = last[(last.ste == "identity") & (last.what == "loss")].iloc[0]
+    assert (row.start, row.change, row.reading) == (pytest.approx(0.925), pytest.approx(-0.1), "fall")
+    assert "absolute" not in last.columns  # only with a control
+    rel = change_frame(r, control="crelu")
+    row = rel[(rel.ste == "identity") & (rel.what == "loss")].iloc[0]
+    # against the control the loss rises (0.55 and 0.55), in itself it falls (-0.2, -0.15)
+    assert (row.reading, row.absolute) == ("rise", "fall")
+    row = rel[(rel.ste == "crelu") & (rel.what == "loss")].iloc[0]
+    assert (row.reading, row.absolute) == ("within spread", "fall")
+    with pytest.raises(ValueError, match="first"):
+        change_frame(r, first=1.5)
+
+
+def test_table_text_digits():
+    import pandas as pd
+
+    from stelib.practice_report import table_text
+
+    df = pd.DataFrame({"ste": ["relu", "crelu"], "bits": [2, 4], "loss": [0.068134, 95.03],
+                       "loss_sd": [0.010821, 0.002807], "sd": [1e-13, 0.5], "median": [2.0, 167.0]})
+    lines = table_text(df).splitlines()
+    assert lines[0].split() == ["ste", "bits", "loss", "loss_sd", "sd", "median"]
+    assert lines[1].split() == ["relu", "2", "0.0681", "0.011", "<1e-12", "2.00"]
+    assert lines[2].split() == ["crelu", "4", "95.0", "0.0028", "0.50", "167"]  # zeros kept, no dot
+    tab = pd.DataFrame({("inside", "mean"): [13.6234], ("inside", "std"): [0.06264]},
+                       index=pd.Index([1], name="layer"))
+    assert table_text(tab, index=True).splitlines()[-1].split() == ["1", "13.6", "0.063"]
 
 
 def test_plot_runs_palette_order_and_facet_options():

@@ -8,10 +8,13 @@ r"""Reading the practice runs: long-form tables, orderings judged against the se
 * :func:`ordering` -- the three STEs ranked, best first, with ``>`` or ``=`` between neighbours;
 * :func:`load_yin_table` -- Yin et al. (2019), Table 1, all 18 cells, checked against its SHA-256;
 * :func:`compare_with_yin` -- for one of their rows and one of ours: pair by pair, whether our
-  relation agrees with theirs, is a tie, or is reversed, and the row's verdict;
+  relation agrees with theirs, is a tie, is strict where theirs is a tie, or is reversed, and the
+  row's verdict;
 * :func:`start_summary` -- one line on the full-precision networks the quantized ones start from;
 * :func:`reference_verdicts` -- every ordering of ours against Yin's two references, the shallow
-  LeNet-5 and the deep networks (VGG-11 = ResNet-20 in every cell, :func:`deep_networks_agree`).
+  LeNet-5 and the deep networks (VGG-11 = ResNet-20 in every cell, :func:`deep_networks_agree`);
+* :func:`table_text` -- a frame as text with the digits a few seeds determine (means to 3
+  significant digits, standard deviations to 2).
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from itertools import combinations
 from pathlib import Path
 
 from stelib.core._validate import check_choice, check_real
-from stelib.core.rounding import FLOOR
+from stelib.core.rounding import FLOOR, fmt
 
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
-           "load_yin_table", "long_frame", "ordering", "reference_verdicts", "start_summary"]
+           "load_yin_table", "long_frame", "ordering", "reference_verdicts", "start_summary", "table_text"]
 
 YIN_TABLE = "yin2019_table1.csv"
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
@@ -122,9 +125,11 @@ def yin_stats(rows, network: str, bits: int, metric: str) -> dict[str, tuple[flo
 
 def compare_with_yin(ours: dict[str, tuple[float, float]], theirs: dict[str, tuple[float, float]], *,
                      metric: str) -> tuple[dict[tuple[str, str], str], str]:
-    """Pair by pair: ``"agrees"`` (same strict relation), ``"tie"`` (ours within the spread) or
-    ``"reversed"``; the verdict is ``"reappears"`` (all agree), ``"reappears up to ties"`` (none
-    reversed) or ``"does not reappear"``."""
+    """Pair by pair: ``"agrees"`` (same strict relation), ``"tie"`` (ours within the spread),
+    ``"strict where theirs are equal"`` (ours strict, theirs a tie) or ``"reversed"``; the verdict
+    is ``"reappears"`` (all agree), ``"reappears up to ties"`` (none reversed) or ``"does not
+    reappear"``. Against a reference with a tie no pair of that tie can agree, so the best verdict
+    there is ``"reappears up to ties"``."""
     hb = METRICS[check_choice(metric, tuple(METRICS), name="metric")]
     stes = [s for s in theirs if s in ours]
     mine = _pairs({s: ours[s] for s in stes}, hb)
@@ -158,7 +163,8 @@ def summary_frame(results: dict):
     return pd.DataFrame(rows)
 
 
-VERDICT_COLUMNS = ("yin_row", "metric", "arch", "yin", "ours", "agree", "tie", "reversed", "verdict")
+#: ``agree``, ``tie``, ``strict`` (ours strict where theirs tie) and ``reversed`` add up to the pairs compared
+VERDICT_COLUMNS = ("yin_row", "metric", "arch", "yin", "ours", "agree", "tie", "strict", "reversed", "verdict")
 
 
 def yin_verdicts(results: dict, rows=None, *, comparable=()):
@@ -189,6 +195,7 @@ def yin_verdicts(results: dict, rows=None, *, comparable=()):
                             "ours": ordering(ours, higher_better=METRICS[metric]),
                             "agree": sum(v == "agrees" for v in pairs.values()),
                             "tie": sum(v == "tie" for v in pairs.values()),
+                            "strict": sum(v == "strict where theirs are equal" for v in pairs.values()),
                             "reversed": sum(v == "reversed" for v in pairs.values()), "verdict": verdict})
     return pd.DataFrame(out, columns=VERDICT_COLUMNS)
 
@@ -225,27 +232,38 @@ def reference_verdicts(results: dict, rows=None):
     return ver
 
 
-def change_frame(result, *, control: str | None = None, **labels):
-    """Per (bits, STE): change of the training loss and test accuracy (%) from record 0 to the
-    last, mean and sd over seeds, read as a rise, a fall or within the spread (mean +- sd
-    containing 0). With ``control`` (an STE of ``result``, e.g. the one that found the starting
-    minimum) each seed's change is taken relative to the control's change for the same seed: the
-    common part (such as the refreshed running statistics of batch normalisation) cancels. A change
-    within ``stelib.rounding.FLOOR`` (1e-12) of zero is never read as a rise or a fall."""
+def _reading(d) -> tuple[float, float, str]:
+    """Mean and sd over seeds of the changes ``d``, read as a rise, a fall or within the spread."""
+    m, sd = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
+    return m, sd, "rise" if m - sd > FLOOR else "fall" if m + sd < -FLOOR else "within spread"
+
+
+def change_frame(result, *, control: str | None = None, first: int = 0, **labels):
+    """Per (bits, STE): change of the training loss and test accuracy (%) from record ``first``
+    (default 0; -2 gives the last epoch's change) to the last, mean and sd over seeds, read as a
+    rise, a fall or within the spread (mean +- sd containing 0). With ``control`` (an STE of
+    ``result``, e.g. the one that found the starting minimum) each seed's change is taken relative
+    to the control's change for the same seed: the common part (such as the refreshed running
+    statistics of batch normalisation) cancels; the column ``absolute`` then reads the STE's own
+    change, without the control, by the same rule. A change within ``stelib.rounding.FLOOR``
+    (1e-12) of zero is never read as a rise or a fall."""
     import pandas as pd
 
     c = None if control is None else result.stes.index(check_choice(control, result.stes, name="control"))
+    if isinstance(first, bool) or not isinstance(first, int):
+        raise ValueError(f"first={first!r} must be an integer (a record index)")
     rows = []
     for i, b in enumerate(result.bits):
         for j, s in enumerate(result.stes):
             for name, x, scale in (("loss", result.train_loss, 1.0), ("acc", result.test_accuracy, 100.0)):
-                d = scale * (x[i, j, :, -1] - x[i, j, :, 0])
+                own = scale * (x[i, j, :, -1] - x[i, j, :, first])
+                d = own if c is None else own - scale * (x[i, c, :, -1] - x[i, c, :, first])
+                m, sd, reading = _reading(d)
+                row = {**labels, "bits": b, "ste": s, "what": name, "start": scale * float(x[i, j, :, first].mean()),
+                       "end": scale * float(x[i, j, :, -1].mean()), "change": m, "sd": sd, "reading": reading}
                 if c is not None:
-                    d = d - scale * (x[i, c, :, -1] - x[i, c, :, 0])
-                m, sd = float(d.mean()), float(d.std()) if d.numel() > 1 else 0.0
-                rows.append({**labels, "bits": b, "ste": s, "what": name, "start": scale * float(x[i, j, :, 0].mean()),
-                             "end": scale * float(x[i, j, :, -1].mean()), "change": m, "sd": sd,
-                             "reading": "rise" if m - sd > FLOOR else "fall" if m + sd < -FLOOR else "within spread"})
+                    row["absolute"] = _reading(own)[2]
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -298,3 +316,22 @@ def start_summary(arch: str, result, n_test: int) -> str:
     loss = ", ".join(f"{x:.4f}" for x in pre.train_loss[..., -1].flatten())
     return (f"{arch}: full-precision start, test accuracy {acc.mean():.1f} ± {acc.std():.1f} % "
             f"(test images right per seed: {right}; training loss per seed: {loss})")
+
+
+def table_text(frame, *, index: bool = False, digits: int = 3, sd_digits: int = 2) -> str:
+    """``frame.to_string(index=index)`` with the digits a few seeds determine: standard deviations
+    (a column ``sd``, ``*_sd``, or ``std`` under a column group) to ``sd_digits`` significant
+    digits, other float columns to ``digits`` (trailing zeros kept), values below
+    ``stelib.rounding.FLOOR`` as ``<1e-12`` (:func:`stelib.rounding.fmt`); other columns as they are."""
+
+    def is_sd(col) -> bool:
+        last = col[-1] if isinstance(col, tuple) else col
+        return last == "sd" or last == "std" or str(last).endswith("_sd")
+
+    def text(col):
+        if frame[col].dtype.kind != "f":
+            return str
+        spec = f"#.{sd_digits if is_sd(col) else digits}g"  # trailing zeros kept: 95.0, not 95
+        return lambda v: fmt(v, spec).removesuffix(".")  # 167, not 167.
+
+    return frame.to_string(index=index, formatters=[text(col) for col in frame.columns])
