@@ -175,41 +175,39 @@ def report(name: str, cmp: Comparison, cpu_s: float | None, new_s: float, device
     return "\n".join(lines)
 
 
+def _run_benchmark(name: str, title: str, argv: list[str]) -> bool:
+    """Load ``benchmarks/<name>.py`` and run its ``main(argv)`` under the heading ``title``;
+    True when it ran to the end (a failure, argparse's exit included, is reported, not raised)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    print(f"== {title}", flush=True)
+    try:
+        bench.main(argv)
+    except (Exception, SystemExit) as exc:  # report (argparse exits on bad options) and go on
+        print(f"   {name} failed: {type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
 def bench_bignets(device: str, args: str = "") -> bool:
     """Run ``benchmarks/bench_bignets.py`` on ``device`` (cpu, cuda or auto) with the extra
     options ``args``; True when it ran to the end."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_bignets", ROOT / "benchmarks" / "bench_bignets.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    print("== ensembles of Yin et al.'s networks: batched vs one at a time", flush=True)
-    try:
-        bench.main(["--device", device, *shlex.split(args)])
-    except (Exception, SystemExit) as exc:  # report (argparse exits on bad options) and go on
-        print(f"   bench_bignets failed: {type(exc).__name__}: {exc}")
-        return False
-    return True
+    return _run_benchmark("bench_bignets", "ensembles of Yin et al.'s networks: batched vs one at a time",
+                          ["--device", device, *shlex.split(args)])
 
 
 def bench_steps(device: str) -> bool:
     """Run ``benchmarks/bench_steps.py`` (one CGD run's operations and time per step: the
-    launch-bound loops of the chapters) on ``device``; True when it ran to the end."""
-    import importlib.util
-
+    launch-bound loops of the chapters) on ``device`` (cpu, cuda or auto); True when it ran to
+    the end."""
     import torch
 
-    spec = importlib.util.spec_from_file_location("bench_steps", ROOT / "benchmarks" / "bench_steps.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    print("== one run of population CGD: operations and time per step", flush=True)
     dev = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
-    try:
-        bench.main(["--device", dev, "--steps", "300", "--repeats", "2"])
-    except (Exception, SystemExit) as exc:
-        print(f"   bench_steps failed: {type(exc).__name__}: {exc}")
-        return False
-    return True
+    return _run_benchmark("bench_steps", "one run of population CGD: operations and time per step",
+                          ["--device", dev, "--steps", "300", "--repeats", "2"])
 
 
 def main(argv=None) -> int:
