@@ -159,17 +159,14 @@ def projected_coarse_grad(v, w, sampler, ste: str, direction, *, samples: int,
     d = as_tensor(direction, name="direction", ndim=1, dtype=DTYPE).to(dev)
     if d.shape != w.shape:
         raise ValueError(f"direction has shape {tuple(d.shape)} and w {tuple(w.shape)}; need the same")
-    count, mean, m2 = 0, torch.zeros((), dtype=DTYPE, device=dev), torch.zeros((), dtype=DTYPE, device=dev)
-    while count < samples:  # chunk statistics merged exactly (Chan et al.): no cancellation
-        b = min(chunk, samples - count)
+    proj, done = [], 0  # the projections only (8 bytes a sample), drawn in estimate's chunks
+    while done < samples:
+        b = min(chunk, samples - done)
         Z, y = sampler.sample(b, generator)
-        p = coarse_grads(v, w, Z.to(dev), y.to(dev), (ste,), per_sample=True)[ste] @ d  # (b,)
-        mu = p.mean()
-        delta, total = mu - mean, count + b
-        mean = mean + delta * (b / total)
-        m2 = m2 + ((p - mu) ** 2).sum() + delta * delta * (count * b / total)
-        count = total
-    return Estimate(mean, torch.sqrt(m2 / (count - 1) / count))
+        proj.append(coarse_grads(v, w, Z.to(dev), y.to(dev), (ste,), per_sample=True)[ste] @ d)
+        done += b
+    p = torch.cat(proj)
+    return Estimate(p.mean(), p.std() / math.sqrt(samples))
 
 
 def radial_curve(ste: str, norms) -> torch.Tensor:
