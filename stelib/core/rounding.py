@@ -80,12 +80,17 @@ def fmt(x: Any, spec: str = ".4g", *, floor: float = FLOOR) -> str:
     _check(floor)
     value = _scalar(x)
     if not abs(value) < floor:
-        text = format(value, spec)
-        if math.isfinite(value) and value != 0 and _is_zero(text):
-            return format(0.0, spec)
-        return text
+        return _format(value, spec)
     width = _WIDTH.match(spec)
     return floor_text(floor).rjust(int(width.group(1)) if width else 0)
+
+
+def _format(value: float | int, spec: str) -> str:
+    """``format(value, spec)``, with a value that rounds to zero shown as zero is (no sign)."""
+    text = format(value, spec)
+    if math.isfinite(value) and _is_zero(text):  # -0.0 as well
+        return format(0.0, spec)
+    return text
 
 
 def _is_zero(text: str) -> bool:
@@ -169,10 +174,7 @@ def fmt_se(x: Any, se: Any, *, floor: float = FLOOR, sep: str = " ± ") -> str:
     if err < floor:
         return fmt(value, ".6g", floor=floor)
     spec = f".{se_decimals(err)}f"
-    text = format(value, spec)
-    if math.isfinite(value) and _is_zero(text):
-        text = format(0.0, spec)
-    return f"{text}{sep}{format(err, spec)}"
+    return f"{_format(value, spec)}{sep}{format(err, spec)}"
 
 
 def intervals(x: Iterable[Any], where: Iterable[Any], *, decimals: int = 4) -> list[tuple[float, float]]:
