@@ -280,3 +280,29 @@ def test_fused_path_rejects_non_finite_samples():
     w[0] = 1.0  # w_20 = 0: the inf still reaches Z w as inf * 0 = nan
     with pytest.raises(ValueError, match=r"Z contains non-finite values"):
         estimate_on(torch.ones(16, dtype=F64), w, Z, torch.zeros(100, dtype=F64))
+
+
+@pytest.mark.parametrize("b, group", [(1, 1), (33, 4), (40, 8)])
+def test_fused_group_sums_equal_a_numpy_reference(b, group):
+    """stelib._fused.group_sums on odd shapes (rows that straddle cache lines, a last sample
+    that prefetches itself, a remainder group) against the definition, group by group."""
+    from stelib.core import _fused
+
+    rng = np.random.default_rng(b)
+    m, n = 17, 19
+    Z, y = rng.standard_normal((b, m, n)), rng.standard_normal(b)
+    v, w = rng.standard_normal(m), rng.standard_normal(n) / 3
+    G, L, V = _fused.group_sums(Z, y, v, w, group)
+    x = Z @ w  # (b, m)
+    r = (x > 0) @ v - y
+    windows = {"identity": np.ones_like(x), "relu": x > 0, "crelu": (x > 0) & (x < 1)}
+    for gi, start in enumerate(range(0, b, group)):
+        part = slice(start, min(b, start + group))
+        for k, ste in enumerate(("identity", "relu", "crelu")):
+            ref = np.einsum("b,bmn,bm->n", r[part], Z[part], windows[ste][part] * v)
+            np.testing.assert_allclose(G[gi, k], ref, rtol=1e-12, atol=1e-12)
+        loss = 0.5 * r[part] ** 2
+        np.testing.assert_allclose(L[gi], [loss.sum(), (loss**2).sum()], rtol=1e-12)
+        gv = (x[part] > 0) * r[part, None]
+        np.testing.assert_allclose(V[gi], [gv.sum(0), (gv**2).sum(0)], rtol=1e-12, atol=1e-12)
+    assert G.shape[0] == -(-b // group)
