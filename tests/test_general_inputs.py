@@ -187,7 +187,7 @@ def test_uniform_fixed_point_quadrature_vs_monte_carlo():
 def test_profile_and_optimal_v_on_gaussian_sample():
     a = torch.tensor([1.0, 0.5], dtype=F64)
     Z, y = ms.LinearTeacherModel(a).sample(200_000, torch.Generator().manual_seed(1))
-    W = torch.tensor([unit(10), unit(60), unit(200)], dtype=F64)
+    W = torch.from_numpy(np.stack([unit(10), unit(60), unit(200)]))
     loss, v = gi.profile_loss_on(W, Z, y)
     assert torch.allclose(v, ms.optimal_v(W, a), atol=0.02)
     assert torch.allclose(loss, ms.profile_loss(W, a), atol=0.02)
