@@ -35,7 +35,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
 VENV313   ?= $(HOME)/.cache/stelib/venv-py313
 
-.PHONY: book student teacher test test-kernels test-py313 execute bench lint mutate clean help
+.PHONY: book student teacher test test-kernels test-py313 execute bench gpu-wheels lint mutate clean help
 
 help:
 	@echo "make book     build the book into _build/html (creates .venv, executes chapters, cached)"
@@ -48,6 +48,8 @@ help:
 	@echo "              resolved from pyproject.toml's ranges alone ($(VENV313); PYTHON313=...)"
 	@echo "make execute  re-execute every chapter with default parameters, storing outputs"
 	@echo "make bench    run the benchmarks and print their ratios"
+	@echo "make gpu-wheels  download into .whl/ the notebook stack tools/gpu_check.py needs on an"
+	@echo "              offline GPU machine with Python $(GPU_PYTHON) (see that file's docstring)"
 	@echo "make lint     ruff"
 	@echo "make mutate   mutation testing of the library (not part of test; ~1 h on 2 cores)"
 	@echo ""
@@ -95,6 +97,20 @@ test-kernels: $(STAMP)
 
 execute: $(STAMP)
 	$(PY) -m stelib execute
+
+# The notebook stack that tools/gpu_check.py needs (papermill, a kernel, myst-nb's glue, plotly),
+# at the lock's versions, as wheels for another machine's Python: for a GPU machine without a
+# network whose image has PyTorch, numba and SciPy but not Jupyter (about 48 MB, 75 wheels).
+GPU_PYTHON ?= 3.12
+# aiohttp: papermill needs it on Python 3.12 only, and pip download judges markers by this Python
+GPU_WHEELS  = papermill ipykernel myst-nb plotly aiohttp
+gpu-wheels: $(STAMP)
+	$(PY) -m pip download --quiet --only-binary=:all: --implementation cp \
+	  --python-version $(GPU_PYTHON) --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 --platform any -c constraints.txt -d .whl $(GPU_WHEELS)
+	@echo "$$(ls .whl | wc -l) wheels in .whl ($$(du -sh .whl | cut -f1)); on the GPU machine:"
+	@echo "  python3 -m pip install -q --no-index --find-links .whl $(GPU_WHEELS)"
+	@echo "  PYTHONPATH=\$$PWD python3 tools/gpu_check.py --cpu-baseline"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py

@@ -8,6 +8,14 @@ Usage (on a machine with a GPU, from the repository root)::
     python tools/gpu_check.py --cpu-baseline        # also time a CPU run on the same machine
     python tools/gpu_check.py --bench only          # only the ensemble benchmark (below)
 
+On a GPU machine without a network whose Python has PyTorch, numba and SciPy but no Jupyter,
+bring the notebook stack as wheels: ``make gpu-wheels`` here (``GPU_PYTHON=3.12`` by default;
+about 50 MB into ``.whl/``, which git ignores), copy the checkout with ``.whl`` to that machine,
+and there, from the repository root::
+
+    python3 -m pip install -q --no-index --find-links .whl papermill ipykernel myst-nb plotly aiohttp
+    PYTHONPATH=$PWD python3 tools/gpu_check.py --cpu-baseline --out /tmp/gpu-runs
+
 Each chapter is executed with papermill and ``-p device DEVICE`` into ``--out`` (a temporary
 folder by default; the chapters are never modified). Then, cell by cell, every number in the
 text outputs (printed text and the plain-text form of tables and values) of the new notebook
