@@ -333,8 +333,10 @@ def test_coarse_at_stationary_on_the_linear_teacher(sample, fresh):
         assert c.searched and 0 < c.se_theta < 0.05
     for c in saddles:
         assert c.residual["identity"] < 0.02
-    assert str(minima[0]).startswith(f"theta = {math.degrees(minima[0].theta):8.2f} deg (s.e. ")
-    assert str(minima[0]).endswith(f"cReLU radius: {minima[0].radius:.4f}")
+    head, radius = str(minima[0]).splitlines()  # the radius on an indented second line
+    assert head.startswith(f"theta = {math.degrees(minima[0].theta):8.2f} deg (s.e. ")
+    assert head.endswith(f"), v = {minima[0].v:+.4f},")
+    assert radius == f"        cReLU radius: {minima[0].radius:.4f}"
 
 
 def test_coarse_at_stationary_without_crelu_does_not_look_for_a_radius(sample, fresh):
@@ -342,7 +344,7 @@ def test_coarse_at_stationary_without_crelu_does_not_look_for_a_radius(sample, f
     prof = profile.Profile(*(getattr(prof, k)[:1] for k in ("theta", "f", "df", "df_se", "v")))
     (got,) = profile.coarse_at_stationary(prof, *sample, *fresh, ["relu"])
     assert not got.searched and got.radius is None and list(got.residual) == ["relu"]
-    assert str(got).endswith("cReLU radius: not looked for (crelu is not among the STEs)")
+    assert str(got).splitlines()[1] == "        cReLU radius: not looked for (crelu is not among the STEs)"
     with pytest.raises(ValueError, match=r"h=0.0 must be a finite number in \(0.0, 0.5\]"):
         profile.coarse_at_stationary(prof, *sample, *fresh, ["relu"], h=0.0)
 

@@ -232,6 +232,11 @@ def test_crelu_ray_scan_finds_the_gaussian_radius_and_the_uniform_miss():
                                        u.roots[0] * gi.unit(30.0))["crelu"] @ e
                 for e in (gi.unit(30.0), gi.unit(120.0)))
     assert abs(rad) < 1e-10 and tan == pytest.approx(u.tangential_at_roots[0], rel=1e-9)
-    assert str(u).startswith(" uniform: radial part changes sign 1 time(s) on 21 radii from 0.1 to 10; r = ")
+    assert str(u).splitlines() == [
+        " uniform: radial part changes sign 1 time(s) on 21 radii from 0.1 to 10;",
+        f"          r = {u.roots[0]:.4f}: tangential part {u.tangential_at_roots[0]:+.2e}"]
+    two = gi.RayScan("laplace", radii, radii, radii, (0.5, 2.0), (1e-15, -0.25))
+    assert str(two).splitlines()[1:] == ["          r = 0.5000: tangential part <1e-12;",
+                                         "          r = 2.0000: tangential part -2.50e-01"]
     with pytest.raises(ValueError, match=r"radii=\[1.0, 0.5\] must be at least two increasing numbers > 0"):
         gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(30.0), [1.0, 0.5])

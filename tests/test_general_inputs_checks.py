@@ -111,7 +111,13 @@ def test_spurious_point_best_v_is_least_squares_on_the_first_draws_and_e_g_match
     for s, e in row.coarse.items():
         assert float(e.z_score(yin.expected_coarse_grad(row.v, -w_star, s)).abs().max()) < 4
     assert float(row.coarse["identity"].mean.norm()) > 0.15  # the identity STE's defect
-    assert "gaussian: min at  +0.0 deg" in str(check)
+    # two lines per law, the second indented under the first, within 88 columns
+    head, coarse = str(check).splitlines()
+    assert head == f"   gaussian: min at  +0.0 deg, |v - v_spur| {row.v_gap:.3f} | |E g|:"
+    assert coarse == " " * 13 + "  ".join(
+        f"{s} {float(e.mean.norm()):.4f} (z {float(e.z_score(0).abs().max()):4.1f})"
+        for s, e in row.coarse.items())
+    assert coarse.split()[0] == "identity" and len(coarse) <= 88
 
 
 @pytest.mark.parametrize(("name", "half"), [("uniform", -math.sqrt(3) / 4),
@@ -130,9 +136,12 @@ def test_identity_check_prints_determined_digits():
     np.testing.assert_allclose(check.predicted, [-3 * math.sqrt(3) / 24, -3 / 32], rtol=1e-10)
     np.testing.assert_allclose(check.z, (est.mean.numpy() - check.predicted) / [0.004, 0.005])
     # -3/32 is a tie at four decimals: the determined value rounds the same on every machine
-    assert str(check).startswith("predicted E g_id: -0.2165, -0.0938;  Monte Carlo: -0.2222")
+    assert str(check).splitlines()[:2] == ["predicted E g_id: -0.2165, -0.0938",
+                                           "     Monte Carlo: -0.2222, -0.0963"]
     zero = gi.IdentityCheck(np.array([1e-15]), np.array([0.5]), np.array([0.0]))
-    assert str(zero) == "predicted E g_id: <1e-12;  Monte Carlo: 0.5000;  z-scores: <1e-12"
+    assert str(zero) == ("predicted E g_id: <1e-12\n"
+                         "     Monte Carlo: 0.5000\n"
+                         "        z-scores: <1e-12")
 
 
 # --- the misspecified model -------------------------------------------------------------------
@@ -161,8 +170,18 @@ def test_stationary_directions_quadrature_and_grid_against_numpy():
 
 def test_stationary_row_reports_replicates_on_one_grid_point():
     row = gi.StationaryRow(-10.5, 0.25, "grid", (-10.5,) * 6)
-    assert str(row) == ("stationary direction - phi = -10.50 deg (6 of 6 replicates on one grid "
+    assert str(row) == ("stationary direction - phi = -10.50 deg\n(6 of 6 replicates on one grid "
                         "point; grid resolution 0.25 deg)")
+    # in the table the second line is indented under the first, within 88 columns
+    table = gi.Stationary({"digits": row, "uniform": gi.StationaryRow(1e-6, 0.0, "quadrature"),
+                           "student_t": gi.StationaryRow(-0.5, 0.75, "grid", (-1.25, 0.25, -0.5))})
+    assert str(table).splitlines() == [
+        "     digits: stationary direction - phi = -10.50 deg",
+        "             (6 of 6 replicates on one grid point; grid resolution 0.25 deg)",
+        "    uniform: stationary direction - phi = +0.0000 deg (quadrature)",
+        "  student_t: stationary direction - phi = -0.50 deg",
+        "             (se 0.43; grid resolution 0.25 deg)",
+    ]
 
 
 def test_coarse_at_stationary_matches_the_gaussian_closed_form():
@@ -184,6 +203,11 @@ def test_coarse_at_stationary_matches_the_gaussian_closed_form():
         assert abs(row.radial(s) - target) < 4 * se + 0.05 * abs(target)
     assert row.tangential("identity") == pytest.approx(
         float(row.coarse["identity"].mean @ torch.tensor(gi.unit(120.0))), abs=1e-15)
+    # two lines: v, then each STE's radial/tangential parts, indented (88 columns)
+    assert str(at).splitlines() == [
+        f"   gaussian: v = {row.v:.3f}; radial/tangential:",
+        " " * 13 + "  ".join(f"{s} {row.radial(s):+.4f}/{row.tangential(s):+.4f}"
+                             for s in ("identity", "relu", "crelu"))]
 
 
 def test_fixed_point_angles_exact_zeros_and_the_mirror_of_the_square():

@@ -81,3 +81,26 @@ def test_every_code_line_fits_the_page(chapter):
     wide = [(i, len(line)) for i, c in enumerate(nb.cells) if c.cell_type == "code"
             for line in c.source.splitlines() if len(line) > MAX_COLUMNS]
     assert not wide, f"{chapter}: (cell, characters) of lines over {MAX_COLUMNS}: {wide}"
+
+
+def _shown_text(output) -> str:
+    """The text a reader sees as a monospaced block: printed text, and the plain-text form of a
+    value that has no richer form (HTML tables, images and Markdown are laid out by the page)."""
+    if output.output_type == "stream":
+        return output.text
+    data = output.get("data", {})
+    if "text/plain" in data and not {"text/html", "image/png", "text/markdown"} & set(data):
+        return data["text/plain"]
+    return ""
+
+
+@pytest.mark.parametrize("chapter", [ch.name for ch in book.chapters()])
+def test_every_output_line_fits_the_page(chapter):
+    """No stored text output line needs sideways scrolling either: printed tables and summaries
+    are laid out for the same 88 columns as the code (cells whose output is removed excepted)."""
+    path = next(ch.path for ch in book.chapters() if ch.name == chapter)
+    nb = nbformat.read(str(path), as_version=4)
+    wide = [(i, len(line)) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and not {"remove-output", "remove-cell"} & set(c.metadata.get("tags", []))
+            for o in c.outputs for line in _shown_text(o).splitlines() if len(line) > MAX_COLUMNS]
+    assert not wide, f"{chapter}: (cell, characters) of output lines over {MAX_COLUMNS}: {wide}"

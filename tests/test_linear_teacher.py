@@ -146,8 +146,9 @@ def test_stationary_set_check_on_listed_and_random_points():
     g2 = torch.Generator().manual_seed(12)
     torch.randn(5, 3, generator=g2, dtype=F64)
     assert torch.equal(g.get_state(), g2.get_state())
-    assert str(got).splitlines()[0] == ("n = 4: minima rays stationary at 3 scales: True; 5 random saddle "
-                                        "points stationary: True; random points that are stationary: 1 of 4")
+    assert str(got).splitlines()[:3] == ["n = 4: minima rays stationary at 3 scales: True;",
+                                         "       5 random saddle points stationary: True;",
+                                         "       random points that are stationary: 1 of 4"]
 
 
 def test_stationary_set_check_in_one_dimension_draws_nothing():
@@ -171,6 +172,8 @@ def test_radial_roots_are_one_over_kappa_star_for_every_size_and_dimension():
     lines = str(got).splitlines()
     assert lines[0] == f"vanishing_norm('crelu') = 1/κ* = {r_ref:.6f}   (κ* = {1 / r_ref:.6f})"
     assert lines[1] == "roots over |a| in [0.3, 4.0] and n in [1, 3]: max |root - 1/κ*| = <1e-12"
+    assert lines[2:] == ["max residual |E g| / |a|^2 at the roots = <1e-12;",
+                         "    radial part <0 inside, >0 outside: (True, True)"]
 
 
 def test_radial_roots_reject_bad_input():
@@ -196,7 +199,7 @@ def test_minimising_ray_matches_the_radial_coefficients():
         assert got.radial_at(radius, "relu") == pytest.approx(k * (1 / math.pi - 0.5), rel=1e-13)
         assert got.radial_at(radius, "crelu") == pytest.approx(k * r_crelu, abs=1e-13)
     assert max(got.grad_norm) < 1e-12
-    assert str(got).splitlines()[2] == ("|w| = 2.0000: |grad L| = <1e-12; radial part identity -0.6799, "
+    assert str(got).splitlines()[2] == ("|w| = 2.0000: |grad L| = <1e-12; radial: identity -0.6799, "
                                         "relu -0.1812, crelu +0.0219")
     with pytest.raises(ValueError, match=r"radius=3.0, ste='relu': not in the table"):
         got.radial_at(3.0, "relu")
@@ -235,6 +238,9 @@ def test_growth_rates_on_a_path_with_known_rates():
     np.testing.assert_allclose(got.exponent, [1.5, 1.5], rtol=1e-10)
     assert got.predicted_slope == pytest.approx(0.2 * 2 * PHI0 * (1 - 1 / math.pi), rel=1e-14)
     assert got.predicted_exponent == pytest.approx(math.pi / (math.pi - 1), rel=1e-15)
+    assert str(got).splitlines() == [  # the angle exponent on an indented second line (88 columns)
+        f"identity: d|w|/dt measured 0.30000, 0.30000 vs eta |k| = {got.predicted_slope:.5f};",
+        "          angle exponent p measured 1.500, 1.500 vs 1.467"]
     with pytest.raises(ValueError, match=r"ste='crelu': the growth rates are predicted for 'identity' and 'relu'"):
         lt.growth_rates(paths, [1.0, 0.0], "crelu")
     with pytest.raises(ValueError, match=r"ste='relu' has no path; the paths hold \('identity', 'crelu'\)"):
@@ -305,11 +311,14 @@ def test_c5_table_text_and_verdicts():
     table = lt.C5Table(("relu", "crelu"), (closed, *rows))
     assert [[r.vanishes(s) for s in ("relu", "crelu")] for r in table.rows] == [[True, False], [False, True],
                                                                                [True, True]]
+    # verdict and |E g| per STE; a Monte Carlo row is followed by its largest |z| (none for a zero)
     assert str(table).splitlines() == [
-        f"{'stationary point':<24}{'loss':>8}  {'ReLU':>26}{'clipped ReLU':>26}",
-        f"{'linear: saddle':<24}  0.6250  {'yes (|Eg| = 1.0e-10)':>26}{'NO (|Eg| = 2.0e-10)':>26}",
-        f"{'relu_teacher: 26.6 deg':<24}  0.1129  {'NO (1.8e-01, |z| 67.0)':>26}{'yes (4.0e-04, |z| 0.1)':>26}",
-        f"{'relu_teacher: -153.5 deg':<24}  0.3105  {'yes (<1e-12, |z| -)':>26}{'yes (2.0e-07, |z| 5.0)':>26}",
+        "stationary point            loss          ReLU  clipped ReLU",
+        "linear: saddle            0.6250   yes 1.0e-10    NO 2.0e-10",
+        "relu_teacher: 26.6 deg    0.1129    NO 1.8e-01   yes 4.0e-04",
+        "  largest |z|                             67.0           0.1",
+        "relu_teacher: -153.5 deg  0.3105   yes  <1e-12   yes 2.0e-07",
+        "  largest |z|                                -           5.0",
     ]
     with pytest.raises(ValueError, match=r"teacher=3 must be a string"):
         lt.c5_sample_rows(checks, teacher=3)

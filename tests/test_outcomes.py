@@ -146,8 +146,8 @@ def test_other_runs_count_the_late_crossings_of_a_right_angle():
     assert (out.ste, out.count, out.both_sides, out.window) == ("identity", 3, 1, 10)
     assert out.median_loss == 0.6 and out.spurious_loss == pytest.approx(f_sp, rel=1e-15)
     assert [other_runs(h, MODEL, loss_tol=1e-6, window=t)[0].both_sides for t in (5, 15, 16)] == [0, 2, 3]
-    assert str(out) == (f"identity: 3 runs 'other', median final loss 0.6000 (spurious {f_sp:.4f}); 1 of "
-                        "them visited both theta < pi/2 and theta > pi/2 in the last 10 steps")
+    assert str(out) == (f"identity: 3 runs 'other', median final loss 0.6000 (spurious {f_sp:.4f});\n"
+                        "          1 of them visited both theta < pi/2 and theta > pi/2 in the last 10 steps")
     with pytest.raises(ValueError, match="window=0 must be an integer >= 1"):
         other_runs(h, MODEL, loss_tol=1e-6, window=0)
 
@@ -157,7 +157,7 @@ def test_far_side_counts_zero_loss_beyond_a_right_angle_and_the_other_runs():
                  ("relu",) * 4)
     far = far_side(h, MODEL, loss_tol=1e-6)
     assert (far.runs, far.zero_loss, far.other) == (4, 1, 2) and far.other_theta == 0.3
-    assert str(far) == "runs at zero loss with theta > pi/2: 1 of 4; 'other' runs: 2, their median final theta 0.300"
+    assert str(far) == "runs at zero loss with theta > pi/2: 1 of 4;\n'other' runs: 2, their median final theta 0.300"
     none = far_side(_records([0], [[0.0]], [[0.0]], ("relu",)), MODEL, loss_tol=1e-6)
     assert none.other == 0 and math.isnan(none.other_theta) and str(none).endswith("'other' runs: 0")
 
@@ -183,6 +183,9 @@ def test_stream_table_summaries_and_the_judged_comparison():
     lines = str(table).splitlines()
     assert lines[0].split() == ["B", "STE", "near", "spurious", "below_tol", "loss", "w_norm"]
     assert "±" not in lines[1] and lines[2].count("±") == 5
+    assert lines[1] == "inf relu          0.500          0.500          0.333          0.100          1.000"
+    assert lines[2] == "  4 relu  0.500 ± 0.236  0.500 ± 0.236  0.333 ± 0.000  0.150 ± 0.071  1.000 ± 0.000"
+    assert len({len(x) for x in lines}) == 1  # columns right-aligned to their widest entry
     rows = StreamTable({(4, "a"): {"near": (0.9, 0.05)}, (4, "b"): {"near": (0.5, 0.1)},
                         (4, "c"): {"near": (0.55, 0.1)}})
     assert rows.compare(4, "a", "b") == "ahead of" and rows.compare(4, "b", "a") == "behind"

@@ -35,6 +35,14 @@ def test_symmetry_table_sorts_the_catalogue_and_reports_agreement():
     assert {s: r["verdict"] for s, r in table.rows.items()} == {
         "identity": "keeps", "relu": "keeps", "crelu": "breaks", "sigmoid": "breaks"}
     assert table.agrees and str(table).endswith("for every STE: True")
+    lines = str(table).splitlines()  # a header, one row per STE, the agreement line
+    assert lines[0] == ("       STE | max|mu'(cx)-mu'(x)| | half-line gap | max|g(cw)-g(w)| |   changed"
+                        " | verdict")
+    r = table.rows["crelu"]
+    assert lines[3] == (f"     crelu | {r['grid_gap']:19.3g} | {r['halfline_gap']:13.3g} | "
+                        f"{r['sample_gap']:15.3g} | {str(r['changed']) + '/300':>9} | breaks")
+    assert lines[1].endswith("|     0/300 | keeps") and 0 < r["changed"] <= 300
+    assert len(lines) == 6 and max(map(len, lines)) <= 88
     wrong = proper.SymmetryTable({"crelu": {**table.rows["crelu"], "verdict": "keeps"}})
     assert not wrong.agrees
 
@@ -110,7 +118,8 @@ def test_radius_check_signs_match_the_radial_function():
     ref = proper.radial_curve("crelu", [0.8 * CRELU_RADIUS, 1.25 * CRELU_RADIUS])
     assert float(ref[0]) < 0 < float(ref[1])  # the closed form: |w| grows inside, shrinks outside
     assert abs(at) < 4 and inside < -4 and outside > 4
-    assert str(check).startswith("     crelu: Monte Carlo z of the radial part at 1, 0.8, 1.25")
+    assert str(check) == (f"     crelu: MC z of the radial part at 1, 0.8, 1.25 x radius: {at:+6.2f}, "
+                          f"{inside:+7.1f}, {outside:+7.1f}")
 
 
 def test_cgd_rest_arrives_at_the_radius_and_keeps_growing_without_one():
@@ -123,6 +132,10 @@ def test_cgd_rest_arrives_at_the_radius_and_keeps_growing_without_one():
     relu_norm = rest.history.w_norm[-1, rest.runs["relu"]]
     assert float(relu_norm.min()) > 50  # R = 1/pi - 1/2 < 0 on the ray: |w| grows linearly
     assert "relu: no radius" in str(rest)
+    lines = str(rest).splitlines()  # a line per STE without a radius, two per STE with one
+    assert lines[1] == "     crelu: final |w| / radius = " + ", ".join(f"{x:.6f}" for x in rel) + ";"
+    assert lines[2].startswith(" " * 12 + "last change ") and lines[2].endswith(" rad")
+    assert len(lines) == 3 and max(map(len, lines)) <= 88
 
 
 def test_yin_minima_match_prop_proper_yin():
@@ -139,7 +152,14 @@ def test_yin_minima_match_prop_proper_yin():
     for name in ("relu", "crelu"):
         assert out.rows[name].vanishes and abs(out.rows[name].z) < 4
     assert max(r.glob for r in out.rows.values()) < 1e-12
-    assert str(out).splitlines()[0] == "spurious minima exist: True"
+    lines = str(out).splitlines()  # the existence line, then three lines per STE
+    assert lines[0] == "spurious minima exist: True" and len(lines) == 1 + 3 * 3
+    assert lines[1:4] == [
+        f"  identity: global max|E g| = <1e-12 | spurious |E g| = {ident.spur[0]:.2e}, "
+        f"{ident.spur[1]:.2e}",
+        f"            -M1^- = {PHI0:.2e}, {PHI0:.2e} | MC z at |w| = 0.5: {ident.z:+6.1f}",
+        "            spurious: does not vanish"]
+    assert lines[6] == "            spurious: vanishes" and max(map(len, lines)) <= 88
 
 
 def _fake_result(acc, norms0, norms1):
@@ -162,6 +182,10 @@ def test_digits_summary_best_tied_and_growth_bounds():
     assert d.best == "hardtanh" and d.tied == ["hardtanh"]  # crelu's best 93 < hardtanh's worst 95
     assert d.growth_bounds() == (30.0, 2.5)  # identity: 50/1, 60/2; crelu 1.5, 2; hardtanh 2.5, 2
     assert d.epochs == 1 and "hardtanh:  95.5 ±" in str(d)
+    assert str(d).splitlines()[1:] == [
+        "  identity:  85.0 ± 7.1 (min  80.0, max  90.0) | growth  30.0 to  50.0 | keeps symmetry",
+        "     crelu:  92.0 ± 1.4 (min  91.0, max  93.0) | growth   1.5 to   2.0 | breaks symmetry",
+        "  hardtanh:  95.5 ± 0.7 (min  95.0, max  96.0) | growth   2.0 to   2.5 | breaks symmetry"]
     only = proper.SymmetryTable({s: {"verdict": "breaks"} for s in res.stes})
     assert proper.digits_summary(res, only).growth_bounds() is None
 

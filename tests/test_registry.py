@@ -44,6 +44,10 @@ def test_catalogue_is_registered_with_the_exact_derivatives():
     t = 2.5
     np.testing.assert_allclose(ste.sigmoid_derivative(t)(torch.tensor(x)).numpy(),
                                np.exp(-x / t) / (1 + np.exp(-x / t)) ** 2 / t, rtol=1e-13)
+    # the chapter "proper" lists them as f"{name:>10}: {description}", within 88 columns
+    assert ste.get("hardtanh").description == (
+        "window of the sign STE (BinaryNet, larq ste_sign) at 0, mu'(x) = 1{|x| < 1}")
+    assert all(len(f"{s:>10}: {ste.get(s).description}") <= 88 for s in ste.names()[:6])
 
 
 def test_registered_ste_in_binary_step_and_quantized_relu(window):

@@ -99,8 +99,9 @@ def test_start_summary_counts_images_and_spread():
     r = _result([[[0.1, 0.75], [0.2, 0.5]]], [[[2.0, 0.123456], [2.0, 0.5]]])
     line = start_summary("mlp", r, n_test=8)
     sd = torch.tensor([75.0, 50.0]).std().item()
-    assert line == (f"mlp: full-precision start, test accuracy 62.5 ± {sd:.1f} % (test images "
-                    "right per seed: [6, 4]; training loss per seed: 0.1235, 0.5000)")
+    assert line.splitlines() == [f"mlp: full-precision start, test accuracy 62.5 ± {sd:.1f} %",
+                                 "     (test images right per seed: [6, 4];",
+                                 "     training loss per seed: 0.1235, 0.5000)"]
 
 
 def test_start_summary_refuses_bad_input():

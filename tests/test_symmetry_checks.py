@@ -174,10 +174,13 @@ def test_crelu_limits_against_numpy_and_the_exact_limits():
     assert lim.to_relu_se[1] == pytest.approx(jackknife(per_c - per_relu, per_relu), rel=0.25)
     assert lim.size_se[1] == pytest.approx(jackknife(per_c, per_relu), rel=0.25)
     assert lim.to_relu_se[0] == lim.size_se[0] == 0.0  # every sample the same: no sampling error
-    assert str(lim).splitlines()[0] == (
-        f"|w| = {small:8.3f}: |g_crelu - g_relu|/|g_relu| = <1e-12, |g_crelu|/|g_relu| = 1, "
-        "samples with g_crelu = g_relu: 100.0%")
-    assert " ± " in str(lim).splitlines()[1]
+    lines = str(lim).splitlines()  # three lines per printed |w|, continued under the first
+    assert lines[:3] == [f"|w| = {small:8.3f}: |g_crelu - g_relu|/|g_relu| = <1e-12,",
+                         " " * 16 + "|g_crelu|/|g_relu| = 1,",
+                         " " * 16 + "samples with g_crelu = g_relu: 100.0%"]
+    assert lines[3].startswith("|w| = ") and " ± " in lines[3] and " ± " in lines[4]
+    assert lines[5] == " " * 16 + f"samples with g_crelu = g_relu: {lim.same[1]:.1%}"
+    assert len(lines) == 9 and max(map(len, lines)) <= 88
     with pytest.raises(ValueError, match=r"norms=\(\) is empty"):
         symmetry.crelu_limits(v, w, Z, y, norms=[])
     with pytest.raises(ValueError, match=r"norms entry=0.0 must be a finite number in \(0.0, inf\]"):
@@ -221,9 +224,11 @@ def test_yin_radial_parts_match_the_spurious_ray_formula():
         # |E g|: zero where the coarse gradient vanishes, |rho| where it is radial
         assert size["identity"] == pytest.approx(abs(rho["identity"]), rel=1e-12, abs=1e-14)
         assert size["relu"] < 1e-12 and size["crelu"] < 1e-12
-    assert str(parts).splitlines()[2].endswith(
-        f"rho = identity {expected:+.4f}, relu <1e-12, crelu <1e-12; "
-        f"|E g| = identity {expected:.4f}, relu <1e-12, crelu <1e-12")
+    lines = str(parts).splitlines()  # three lines per row: the point, rho, |E g|
+    assert lines[6:9] == ["Yin, v = v~, theta = pi  [spurious minimum] |w| = 0.5:",
+                          f"    rho = identity {expected:+.4f}, relu <1e-12, crelu <1e-12;",
+                          f"    |E g| = identity {expected:.4f}, relu <1e-12, crelu <1e-12"]
+    assert len(lines) == 12 and max(map(len, lines)) <= 88
     with pytest.raises(ValueError, match=r"norms entry=-1.0 must be a finite number"):
         rays.yin_radial_parts(v_star, w_star, norms=[-1.0])
 
@@ -263,8 +268,8 @@ def test_linear_teacher_ray_against_the_chapter_constants_and_monte_carlo():
     se = terms.std(ddof=1) / math.sqrt(len(x))
     assert abs(ray.rho["crelu"] - terms.mean()) < 4 * se
     assert str(ray) == (f"linear teacher, |w| = 1: rho = identity {ray.rho['identity']:+.4f}, relu "
-                        f"{ray.rho['relu']:+.4f}, crelu {ray.rho['crelu']:+.4f}; clipped ReLU "
-                        f"vanishes at |w| = {ray.r_star:.6f}")
+                        f"{ray.rho['relu']:+.4f}, crelu {ray.rho['crelu']:+.4f};\n" + " " * 25
+                        + f"clipped ReLU vanishes at |w| = {ray.r_star:.6f}")
     with pytest.raises(ValueError, match=r"a must be a unit vector, got \|a\| = 2.0"):
         rays.linear_teacher_ray([0.0, 2.0, 0.0], norms=[1.0])
     with pytest.raises(ValueError, match=r"norms=\(\) is empty"):
@@ -292,8 +297,12 @@ def test_ray_montecarlo_against_numpy_on_the_same_draws():
     G = symmetry.smoothed_true_grad(torch.tensor([v]), p.a, *p.sample(20_000, gen(8)), bandwidth=0.02).numpy()
     g_hat = G.mean(0) / np.linalg.norm(G.mean(0))  # delta method for the norm of the mean
     assert mc.grad_norm_se == pytest.approx((G @ g_hat).std(ddof=1) / math.sqrt(len(G)), rel=1e-8)
-    assert str(mc).startswith(f"gaussian: v = {v:.3f} ± {mc.v_se:.3f} (Gaussian: 0.7979)")
-    assert str(mc).splitlines()[1] == "gaussian: the clipped-ReLU radial part changes sign between |w| = 0.5-1"
+    lines = str(mc).splitlines()
+    assert lines[0] == f"gaussian: v = {v:.3f} ± {mc.v_se:.3f} (Gaussian: 0.7979);"
+    assert lines[1].startswith("    on the ray |w| |grad_w L| = ")
+    assert lines[1].endswith(f", largest |z| of its coordinates {mc.grad_z:.2f}")
+    assert lines[2] == "gaussian: the clipped-ReLU radial part changes sign between |w| = 0.5-1"
+    assert len(lines) == 3 and max(map(len, lines)) <= 88
 
 
 def test_ray_montecarlo_refuses_bad_inputs_before_drawing():
@@ -346,8 +355,13 @@ def test_spurious_ray_descent_passes_the_origin_half_way():
     assert fin["relu_norm"] == run.final_norms[1] and fin["crelu_theta"] == pytest.approx(math.pi)
     assert fin["relu_loss"] == pytest.approx(fin["identity_start_loss"], rel=1e-12)  # did not move
     assert fin["identity_loss"] == run.history.loss[-1, 0].item()
-    assert str(run).splitlines()[-1] == (f"(started at |w| = {r0:.4f} with loss "
-                                         f"{run.history.loss[0, 0].item():.4f}; the global minimum has loss 0)")
+    lines = str(run).splitlines()  # two lines per STE, then where the runs started
+    assert lines[-1] == (f"(started at |w| = {r0:.4f} with loss "
+                         f"{run.history.loss[0, 0].item():.4f}; the global minimum has loss 0)")
+    assert lines[2:4] == ["Yin, theta = pi,     relu: passes through the origin 0 times;",
+                          " " * 27 + f"final |w| {fin['relu_norm']:.4f}, theta 3.1416, "
+                          f"loss {fin['relu_loss']:.4f}"]
+    assert len(lines) == 7 and max(map(len, lines)) <= 88
     with pytest.raises(ValueError, match=r"lr=0 must be a finite number in \(0.0, inf\]"):
         rays.spurious_ray_descent(v_star, w_star, lr=0, steps=10)
     with pytest.raises(ValueError, match=r"steps=0 must be an integer >= 1"):
@@ -373,7 +387,14 @@ def test_large_scale_fit_against_the_exact_true_gradient_norm():
     assert scaled[-1] == pytest.approx(scaled[-2], rel=1e-3)
     theta = math.acos(float(d @ w_star) / float(w_star.norm()))
     assert fit.theta == pytest.approx(theta, rel=1e-12)
-    assert str(fit).splitlines()[1].startswith("relative error of the clipped ReLU at |w| = 1000: ")
+    lines = str(fit).splitlines()  # two slopes a line, then the relative error
+    sl = fit.slopes
+    assert lines[:2] == [
+        f"theta = {fit.theta:.4f}; fitted slopes: |grad f| {sl['true']:.3f}, "
+        f"|E g_identity - grad f| {sl['identity']:.3f},",
+        " " * 31 + f"|E g_relu - grad f| {sl['relu']:.3f}, |E g_crelu - grad f| {sl['crelu']:.3f}"]
+    assert lines[2].startswith("relative error of the clipped ReLU at |w| = 1000: ")
+    assert len(lines) == 3 and max(map(len, lines)) <= 88
     for kw, match in (({"fit_norms": [10.0, 5.0]}, r"fit_norms=\[10.0, 5.0\] must be two numbers 0 < low < high"),
                       ({"fit_norms": [1.0, 2.0, 3.0]}, r"fit_norms=\[1.0, 2.0, 3.0\] must be two numbers"),
                       ({"fit_norms": [0.0, 2.0]}, r"fit_norms entry=0.0 must be"),

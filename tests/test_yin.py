@@ -253,7 +253,10 @@ def test_descent_ratio_path_slopes_constant_and_a_numpy_ratio():
     assert float(path.ratio["identity"][j]) == pytest.approx(eg @ eg / (gv @ gv + np_inner(v, w, "identity")),
                                                              rel=1e-8)
     lines = str(path).splitlines()
-    assert lines[0].startswith("identity: R at eps = 1e-6, 1e-3, 1 = ")
+    assert len(lines) == 7 and max(map(len, lines)) <= 88  # two lines per STE, then the constant C
+    assert lines[0].startswith("identity: R at eps = 1e-6, 1e-3, 1 = ") and lines[0].endswith(";")
+    assert lines[1] == "          log-log slope at eps -> 0: -1.00"
+    assert lines[3] == "          log-log slope at eps -> 0: +1.00" and lines[4].startswith("   crelu: R at eps")
     assert lines[-1] == f"identity: eps R at eps = 1e-6 is {float(eps[0] * path.ratio['identity'][0]):.4f} " \
                         f"vs C = {C:.4f}"
 
@@ -278,7 +281,9 @@ def test_descent_ratio_path_at_the_saddle():
     assert float(path.ratio["identity"][j]) == pytest.approx(eg @ eg / (gv @ gv + np_inner(v, w, "identity")),
                                                              rel=1e-6)
     lines = str(path).splitlines()
-    assert len(lines) == 3 and lines[1].endswith("log-log slope at eps -> 0: +0.00")
+    assert len(lines) == 6 and lines[2].startswith("    relu: R at eps = 1e-6, 1e-3, 1 = ")
+    assert lines[1] == "          log-log slope at eps -> 0: -2.00"
+    assert lines[3] == "          log-log slope at eps -> 0: +0.00"
     with pytest.raises(ValueError, match="must end at or below 1 for at='saddle'"):
         yin.descent_ratio_path(V_STAR, W_STAR, d, eps=[0.1, 2.0], stes="relu", at="saddle")
     with pytest.raises(ValueError, match="at='ridge' must be 'spurious' or 'saddle'"):
@@ -327,7 +332,7 @@ def test_identity_norm_at_spurious_three_ways():
     assert res.closed_form == pytest.approx(res.formula, rel=1e-12)
     assert res.max_z < 5 and abs(res.monte_carlo - res.formula) < 0.05
     assert str(res) == (f"|E g_identity| at the spurious minimum: formula {res.formula:.4f}, closed form "
-                        f"{res.closed_form:.4f}, Monte Carlo {res.monte_carlo:.4f} "
+                        f"{res.closed_form:.4f},\n    Monte Carlo {res.monte_carlo:.4f} "
                         f"(largest |z| of its entries {res.max_z:.2f})")
     with pytest.raises(ValueError, match="model must be"):
         yin.identity_norm_at_spurious(None, Z, y)
@@ -361,8 +366,11 @@ def test_run_endings_read_the_last_record_and_the_smallest_angle():
                  ("identity", "relu"))
     ends = yin.run_endings(h, ["at", "near"])
     assert ends.theta == (2.0, 1.5) and ends.min_theta == (2.0, 1.0) and ends.w_norm == (0.5, 2.0)
-    assert str(ends).splitlines()[1] == ("near     relu: final theta 1.5000, |w| 2.0000, loss 0.0000, "
-                                         "|g| <1e-12, smallest theta on the way 1.0000")
+    assert str(ends).splitlines() == [
+        "at   identity: final theta 2.0000, |w| 0.5000, loss 0.2500, |g| 2.50e-02,",
+        "               smallest theta on the way 2.0000",
+        "near     relu: final theta 1.5000, |w| 2.0000, loss 0.0000, |g| <1e-12,",
+        "               smallest theta on the way 1.0000"]
     with pytest.raises(ValueError, match="labels has 1 entries; history has 2 runs"):
         yin.run_endings(h, ["at"])
 
@@ -378,7 +386,9 @@ def test_angle_progress_medians_and_the_turn_rate_in_closed_form():
     k = 0.5  # theta = pi/4; the best v is v(theta); identity: turn = phi0 |v^T v*| sin(theta) / r
     v = k * VS + (1 - k) * VS.sum() / 4
     assert p.turn == pytest.approx(PHI0 * abs(v @ VS) * math.sin(math.pi / 4) / 3.0, rel=1e-12)
-    assert str(p).startswith("identity: median theta at steps 4, 9, 20: 1.00, 0.60, 0.10; median |w| at step 4: 3.0")
+    first, second = str(p).splitlines()
+    assert first == "identity: median theta at steps 4, 9, 20: 1.00, 0.60, 0.10;"
+    assert second == f"          median |w| at step 4: 3.0; turn rate there at theta = pi/4: {p.turn:.4f}"
     with pytest.raises(ValueError, match=r"at=\(4, 30\) must be non-empty steps <= the last recorded step 20"):
         yin.angle_progress(h, MODEL, "identity", at=(4, 30))
 
@@ -398,8 +408,11 @@ def test_variant_teachers_and_their_conditions():
         assert f == pytest.approx(np_loss(v_t, -WS, vsn), abs=1e-12)
     assert cond.loss[0] < 1e-12 and cond.identity_norm[2] < 1e-12  # s* = 0 and m = 1
     lines = str(cond).splitlines()
-    assert lines[0] == (" centred: spurious minima exist: False, f(v~, pi) = <1e-12, "
-                        "|E g_identity(v~, pi)| = <1e-12")
+    assert len(lines) == 6
+    assert lines[0] == " centred: spurious minima exist: False, f(v~, pi) = <1e-12,"
+    assert lines[1] == "          |E g_identity(v~, pi)| = <1e-12"
+    assert lines[2] == f"   equal: spurious minima exist: False, f(v~, pi) = {cond.loss[1]:.4f},"
+    assert lines[5] == "          |E g_identity(v~, pi)| = <1e-12"  # m = 1: no identity defect
     with pytest.raises(ValueError, match="teachers=.* is empty"):
         yin.spurious_conditions({}, W_STAR)
 

@@ -353,12 +353,14 @@ class SpuriousCheck:
     rows: dict[str, SpuriousRow]
 
     def __str__(self) -> str:
+        """Two lines per law: the offset and |v - v_spur|, then |E g| (with its largest |z|) of
+        each STE, indented under the first (88 columns)."""
         lines = []
         for k, r in self.rows.items():
             g = "  ".join(f"{s} {float(e.mean.norm()):.4f} (z "
                           f"{float(e.z_score(0).abs().max()):4.1f})" for s, e in r.coarse.items())
             lines.append(f"{k:>11}: min at {r.offset:+5.1f} deg, |v - v_spur| "
-                         f"{r.v_gap:.3f} | |E g|: {g}")
+                         f"{r.v_gap:.3f} | |E g|:\n{'':13}{g}")
         return "\n".join(lines)
 
 
@@ -408,8 +410,10 @@ class IdentityCheck:
     z: np.ndarray
 
     def __str__(self) -> str:
-        return (f"predicted E g_id: {_rounded(self.predicted, 4)};  Monte Carlo: "
-                f"{_rounded(self.monte_carlo, 4)};  z-scores: {_rounded(self.z, 2)}")
+        """Three lines with aligned labels: the prediction, the Monte Carlo estimate, z."""
+        return (f"predicted E g_id: {_rounded(self.predicted, 4)}\n"
+                f"     Monte Carlo: {_rounded(self.monte_carlo, 4)}\n"
+                f"        z-scores: {_rounded(self.z, 2)}")
 
 
 def _rounded(xs: np.ndarray, digits: int) -> str:
@@ -461,8 +465,8 @@ class StationaryRow:
         se = float(np.std(self.best, ddof=1) / math.sqrt(k))
         spread = (f"se {se:.2f}" if se >= GRID_STEP else
                   f"{sum(b == self.best[0] for b in self.best)} of {k} replicates on one grid point")
-        return (f"stationary direction - phi = {self.offset:+.2f} deg ({spread}; "
-                f"grid resolution {GRID_STEP} deg)")
+        return (f"stationary direction - phi = {self.offset:+.2f} deg\n({spread}; "
+                f"grid resolution {GRID_STEP} deg)")  # the spread on a second line (88 columns)
 
 
 @dataclass(frozen=True)
@@ -472,7 +476,9 @@ class Stationary:
     rows: dict[str, StationaryRow]
 
     def __str__(self) -> str:
-        return "\n".join(f"{k:>11}: {r}" for k, r in self.rows.items())
+        """One row per law; a grid row's second line is indented under the first."""
+        return "\n".join(f"{k:>11}: " + str(r).replace("\n", "\n" + " " * 13)
+                         for k, r in self.rows.items())
 
 
 def stationary_directions(laws: dict[str, Distribution], *, phi_deg: float, samples: int,
@@ -534,8 +540,9 @@ class CoarseAtStationary:
     rows: dict[str, CoarseRow]
 
     def __str__(self) -> str:
+        """Two lines per law: v, then the radial/tangential parts of each STE, indented."""
         return "\n".join(
-            f"{k:>11}: v = {r.v:.3f}; radial/tangential: "
+            f"{k:>11}: v = {r.v:.3f}; radial/tangential:\n{'':13}"
             + "  ".join(f"{s} {r.radial(s):+.4f}/{r.tangential(s):+.4f}" for s in r.coarse)
             for k, r in self.rows.items())
 
@@ -587,11 +594,11 @@ class RayScan:
     tangential_at_roots: tuple[float, ...]
 
     def __str__(self) -> str:
-        at = "; ".join(f"r = {r:.4f}: tangential part {fmt(t, '+.2e')}"
-                       for r, t in zip(self.roots, self.tangential_at_roots, strict=True))
+        """The scan on one line, then each root on an indented line of its own."""
+        at = "".join(f";\n{'':10}r = {r:.4f}: tangential part {fmt(t, '+.2e')}"
+                     for r, t in zip(self.roots, self.tangential_at_roots, strict=True))
         return (f"{self.name:>8}: radial part changes sign {len(self.roots)} time(s) on "
-                f"{len(self.radii)} radii from {self.radii[0]:.3g} to {self.radii[-1]:.3g}"
-                + (f"; {at}" if at else ""))
+                f"{len(self.radii)} radii from {self.radii[0]:.3g} to {self.radii[-1]:.3g}" + at)
 
 
 def crelu_ray_scan(dist: Distribution, a, radii, *, name: str = "") -> RayScan:

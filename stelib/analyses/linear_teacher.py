@@ -159,9 +159,10 @@ class StationaryCheck:
     saddle_loss: float
 
     def __str__(self) -> str:
-        return (f"n = {self.n}: minima rays stationary at 3 scales: {self.minima_ok}; {self.saddles} "
-                f"random saddle points stationary: {self.saddles_ok}; random points that are "
-                f"stationary: {self.random_stationary} of {self.random_points}\n"
+        pad = " " * len(f"n = {self.n}: ")  # the three checks one under the other (88 columns)
+        return (f"n = {self.n}: minima rays stationary at 3 scales: {self.minima_ok};\n{pad}"
+                f"{self.saddles} random saddle points stationary: {self.saddles_ok};\n{pad}"
+                f"random points that are stationary: {self.random_stationary} of {self.random_points}\n"
                 f"minimum loss {self.min_loss:.4f} = |a|^2 (1/2 - 1/(2 pi)) > 0; saddle loss "
                 f"{self.saddle_loss:.4f} = |a|^2/2")
 
@@ -200,7 +201,7 @@ class RadialRoots:
         return (f"vanishing_norm('crelu') = 1/κ* = {self.r_star:.6f}   (κ* = {1 / self.r_star:.6f})\n"
                 f"roots over |a| in {list(self.norms)} and n in {list(self.dims)}: max |root - 1/κ*| = "
                 f"{fmt(dev, '.1e')}\nmax residual |E g| / |a|^2 at the roots = "
-                f"{fmt(max(self.residuals), '.1e')}; radial part <0 inside, >0 outside: "
+                f"{fmt(max(self.residuals), '.1e')};\n    radial part <0 inside, >0 outside: "
                 f"{(self.inside_negative, self.outside_positive)}")
 
 
@@ -246,7 +247,7 @@ class RayTable:
         return self.radial[self.radii.index(radius)][ste]
 
     def __str__(self) -> str:
-        return "\n".join(f"|w| = {r:.4f}: |grad L| = {fmt(g, '.1e')}; radial part "
+        return "\n".join(f"|w| = {r:.4f}: |grad L| = {fmt(g, '.1e')}; radial: "
                          + ", ".join(f"{s} {fmt(x, '+.4f')}" for s, x in rad.items())
                          for r, g, rad in zip(self.radii, self.grad_norm, self.radial, strict=True))
 
@@ -308,7 +309,8 @@ class GrowthRates:
         # an angle that reached 0 in floating point (or a non-finite run) has no exponent
         p = ", ".join(f"{x:.3f}" if math.isfinite(x) else "n/a (angle 0 or not finite)" for x in self.exponent)
         return (f"{self.ste:>8}: d|w|/dt measured {', '.join(f'{x:.5f}' for x in self.slope)} vs eta |k| "
-                f"= {self.predicted_slope:.5f}; angle exponent p measured {p} vs {self.predicted_exponent:.3f}")
+                f"= {self.predicted_slope:.5f};\n{'':10}angle exponent p measured {p} vs "
+                f"{self.predicted_exponent:.3f}")
 
 
 def growth_rates(paths, a, ste: str) -> GrowthRates:
@@ -389,13 +391,17 @@ class C5Row:
         return self.z[ste] < 4 or self.residual[ste] < 1e-6
 
     def cell(self, ste: str) -> str:
-        """The table entry of ``ste``: the verdict, |E g| and (Monte Carlo) the largest |z|."""
-        verdict, r = f"{'yes' if self.vanishes(ste) else 'NO':>4}", self.residual[ste]
+        """The table entry of ``ste``: the verdict and |E g|."""
+        verdict, r = f"{'yes' if self.vanishes(ste) else 'NO':>3}", self.residual[ste]
+        return f"{verdict} {fmt(r, '.1e'):>7}"
+
+    def z_cell(self, ste: str) -> str:
+        """The largest |z| of ``ste`` (Monte Carlo rows; "" for a closed-form row)."""
         if self.z is None:
-            return f"{verdict} (|Eg| = {fmt(r, '.1e')})"
-        if below_floor(r):  # a zero: its z is a ratio of rounding noise
-            return f"{verdict} ({fmt(r, '.1e')}, |z| -)"
-        return f"{verdict} ({r:.1e}, |z| {self.z[ste]:.1f})"
+            return ""
+        if below_floor(self.residual[ste]):  # a zero: its z is a ratio of rounding noise
+            return "-"
+        return f"{self.z[ste]:.1f}"
 
 
 @dataclass(frozen=True)
@@ -406,9 +412,15 @@ class C5Table:
     rows: tuple[C5Row, ...]
 
     def __str__(self) -> str:
-        head = f"{'stationary point':<24}{'loss':>8}  " + "".join(f"{ste_label(s):>26}" for s in self.stes)
-        return "\n".join([head] + [f"{r.point:<24}{r.loss:8.4f}  " + "".join(f"{r.cell(s):>26}" for s in self.stes)
-                                   for r in self.rows])
+        """One line per stationary point (verdict and |E g| per STE); a Monte Carlo row is
+        followed by a line with the largest |z| of each STE (88 columns for three STEs)."""
+        head = f"{'stationary point':<24}{'loss':>8}" + "".join(f"{ste_label(s):>14}" for s in self.stes)
+        lines = [head]
+        for r in self.rows:
+            lines.append(f"{r.point:<24}{r.loss:8.4f}" + "".join(f"{r.cell(s):>14}" for s in self.stes))
+            if r.z is not None:
+                lines.append(f"{'  largest |z|':<32}" + "".join(f"{r.z_cell(s):>14}" for s in self.stes))
+        return "\n".join(lines)
 
 
 def c5_closed_form_rows(a, stes: Sequence[str]) -> tuple[C5Row, ...]:

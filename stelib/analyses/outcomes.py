@@ -207,8 +207,8 @@ class OtherRuns:
 
     def __str__(self) -> str:
         return (f"{self.ste}: {self.count} runs 'other', median final loss {self.median_loss:.4f} "
-                f"(spurious {self.spurious_loss:.4f}); {self.both_sides} of them visited both "
-                f"theta < pi/2 and theta > pi/2 in the last {self.window} steps")
+                f"(spurious {self.spurious_loss:.4f});\n{'':{len(self.ste) + 2}}{self.both_sides} of "
+                f"them visited both theta < pi/2 and theta > pi/2 in the last {self.window} steps")
 
 
 def other_runs(history, model, *, loss_tol: float, window: int) -> list[OtherRuns]:
@@ -238,7 +238,8 @@ class FarSide:
     other_theta: float
 
     def __str__(self) -> str:
-        text = (f"runs at zero loss with theta > pi/2: {self.zero_loss} of {self.runs}; "
+        """Two lines, the second not indented (a caller that prefixes a label indents it)."""
+        text = (f"runs at zero loss with theta > pi/2: {self.zero_loss} of {self.runs};\n"
                 f"'other' runs: {self.other}")
         return text + (f", their median final theta {self.other_theta:.3f}" if self.other else "")
 
@@ -287,12 +288,15 @@ class StreamTable:
         return {">": "ahead of", "<": "behind", "=": "tied with"}[rel]
 
     def __str__(self) -> str:
-        lines = [f"{'B':>5} {'STE':>9}" + "".join(f"{c:>16}" for c in STREAM_COLUMNS)]
+        """Columns as wide as their widest entry, two spaces apart (one after B)."""
+        rows = [("B", "STE", *STREAM_COLUMNS)]
         for (B, s), st in self.rows.items():
             mean = {c: fmt(st[c][0], ".3f") if c == "loss" else f"{st[c][0]:.3f}" for c in STREAM_COLUMNS}
-            cells = (mean[c] + ("" if B == "inf" else f" ± {st[c][1]:.3f}") for c in STREAM_COLUMNS)
-            lines.append(f"{B:>5} {s:>9}" + "".join(x.rjust(16) for x in cells))
-        return "\n".join(lines)
+            rows.append((str(B), s, *(mean[c] + ("" if B == "inf" else f" ± {st[c][1]:.3f}")
+                                      for c in STREAM_COLUMNS)))
+        width = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+        return "\n".join(f"{r[0]:>{width[0]}} " + "  ".join(x.rjust(n) for x, n in zip(r[1:], width[1:], strict=True))
+                         for r in rows)
 
 
 def stream_table(histories: dict, stes, *, streams: int, loss_tol: float) -> StreamTable:

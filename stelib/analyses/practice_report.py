@@ -10,7 +10,7 @@ r"""Reading the practice runs: long-form tables, orderings judged against the se
 * :func:`compare_with_yin` -- for one of their rows and one of ours: pair by pair, whether our
   relation agrees with theirs, is a tie, is strict where theirs is a tie, or is reversed, and the
   row's verdict;
-* :func:`start_summary` -- one line on the full-precision networks the quantized ones start from;
+* :func:`start_summary` -- three lines on the full-precision networks the quantized ones start from;
 * :func:`reference_verdicts` -- every ordering of ours against Yin's two references, the shallow
   LeNet-5 and the deep networks (VGG-11 = ResNet-20 in every cell, :func:`deep_networks_agree`);
 * :func:`table_text` -- a frame as text with the digits a few seeds determine (means to 3
@@ -298,12 +298,13 @@ def pair_counts(results: dict, a: str, b: str) -> dict[str, int]:
 
 
 def start_summary(arch: str, result, n_test: int) -> str:
-    """One line on the full-precision start of ``result`` (trained with ``init="pretrained"``).
+    """Three lines on the full-precision start of ``result`` (trained with ``init="pretrained"``).
 
-    The test accuracy after the last epoch, mean ± standard deviation over the seeds (in %),
-    the number of the ``n_test`` test images each seed classifies right, and each seed's final
-    training loss. Raises ValueError when ``result`` has no full-precision start or ``n_test``
-    is not a positive integer.
+    The test accuracy after the last epoch, mean ± standard deviation over the seeds (in %); on
+    indented continuation lines, the number of the ``n_test`` test images each seed classifies
+    right and each seed's final training loss (lines short enough for the book's 88 columns).
+    Raises ValueError when ``result`` has no full-precision start or ``n_test`` is not a
+    positive integer.
     """
     pre = getattr(result, "pretrained", None)
     if pre is None:
@@ -314,8 +315,10 @@ def start_summary(arch: str, result, n_test: int) -> str:
     acc = 100 * pre.test_accuracy[..., -1].flatten()
     right = (acc * n_test / 100).round().int().tolist()
     loss = ", ".join(f"{x:.4f}" for x in pre.train_loss[..., -1].flatten())
-    return (f"{arch}: full-precision start, test accuracy {acc.mean():.1f} ± {acc.std():.1f} % "
-            f"(test images right per seed: {right}; training loss per seed: {loss})")
+    indent = " " * (len(arch) + 2)
+    return (f"{arch}: full-precision start, test accuracy {acc.mean():.1f} ± {acc.std():.1f} %\n"
+            f"{indent}(test images right per seed: {right};\n"
+            f"{indent}training loss per seed: {loss})")
 
 
 def table_text(frame, *, index: bool = False, digits: int = 3, sd_digits: int = 2) -> str:

@@ -283,7 +283,7 @@ class StationaryPointCheck:
         se = ("s.e. n/a: v = 0, where f'' = 0 too" if math.isnan(self.se_theta)
               else f"s.e. {math.degrees(self.se_theta):.2f}")
         return (f"theta = {math.degrees(self.theta):8.2f} deg ({se}), "
-                f"v = {fmt(self.v, '+.4f')}, cReLU radius: {radius}")
+                f"v = {fmt(self.v, '+.4f')},\n{'':8}cReLU radius: {radius}")  # 88 columns
 
 
 def coarse_at_stationary(prof: Profile, Z1, y1, Z2, y2, stes, *, h: float = 0.05

@@ -202,11 +202,12 @@ class SymmetryTable:
         return all((r["verdict"] == "keeps") == (r["halfline_gap"] == 0) for r in self.rows.values())
 
     def __str__(self) -> str:
-        lines = [f"{'STE':>10} | max|mu'(cx)-mu'(x)| | off half-line const | max|g(cw)-g(w)| | "
-                 "samples changed | verdict"]
-        lines += [f"{s:>10} | {r['grid_gap']:19.3g} | {r['halfline_gap']:19.3g} | "
-                  f"{r['sample_gap']:15.3g} | {r['changed']:>7} of {r['samples']} | "
-                  f"{r['verdict']}" for s, r in self.rows.items()]
+        lines = [f"{'STE':>10} | max|mu'(cx)-mu'(x)| | half-line gap | max|g(cw)-g(w)| | "
+                 "  changed | verdict"]
+        for s, r in self.rows.items():
+            changed = f"{r['changed']}/{r['samples']}"  # samples whose coarse gradient changed
+            lines.append(f"{s:>10} | {r['grid_gap']:19.3g} | {r['halfline_gap']:13.3g} | "
+                         f"{r['sample_gap']:15.3g} | {changed:>9} | {r['verdict']}")
         lines.append(f"verdict agrees with 'constant on each half-line' for every STE: {self.agrees}")
         return "\n".join(lines)
 
@@ -302,7 +303,7 @@ class RadiusCheck:
 
     def __str__(self) -> str:
         where = ", ".join(f"{f:g}" for f in self.factors)
-        return "\n".join(f"{s:>10}: Monte Carlo z of the radial part at {where} x radius: "
+        return "\n".join(f"{s:>10}: MC z of the radial part at {where} x radius: "
                          f"{zs[0]:+6.2f}, " + ", ".join(f"{z:+7.1f}" for z in zs[1:])
                          for s, zs in self.z.items())
 
@@ -369,8 +370,8 @@ class Rest:
                              f"final angle to the ray {fmt(th, '.1e')} rad")
                 continue
             rel, drift = self.relative(s)
-            lines.append(f"{s:>10}: final |w| / radius = {', '.join(f'{x:.6f}' for x in rel)}; "
-                         f"last change {fmts(drift, '+.0e')}; final angle to the ray "
+            lines.append(f"{s:>10}: final |w| / radius = {', '.join(f'{x:.6f}' for x in rel)};")
+            lines.append(f"{'':10}  last change {fmts(drift, '+.0e')}; final angle to the ray "
                          f"{fmt(th, '.0e')} rad")
         return "\n".join(lines)
 
@@ -428,11 +429,12 @@ class YinMinima:
 
     def __str__(self) -> str:
         lines = [f"spurious minima exist: {self.exist}"]
-        lines += [f"{s:>10}: global max|E g| = {fmt(r.glob, '.1e')} | spurious |E g| = "
-                  f"{fmts(r.spur, '.2e')} | -M1^- = {fmts(r.coef, '.2e')} | MC z at |w| = "
-                  f"{self.w_norms[0]}: {r.z:+6.1f} | spurious: "
-                  f"{'vanishes' if r.vanishes else 'does not vanish'}"
-                  for s, r in self.rows.items()]
+        for s, r in self.rows.items():  # three lines per STE, continued under the first
+            lines += [f"{s:>10}: global max|E g| = {fmt(r.glob, '.1e')} | spurious |E g| = "
+                      f"{fmts(r.spur, '.2e')}",
+                      f"{'':10}  -M1^- = {fmts(r.coef, '.2e')} | MC z at |w| = "
+                      f"{self.w_norms[0]}: {r.z:+6.1f}",
+                      f"{'':10}  spurious: {'vanishes' if r.vanishes else 'does not vanish'}"]
         return "\n".join(lines)
 
 
@@ -502,8 +504,8 @@ class DigitsSummary:
                  "norm growth of the first layer"]
         lines += [f"{s:>10}: {self.acc[j]:5.1f} ± {self.acc_sd[j]:3.1f} (min "
                   f"{self.last[j].min():5.1f}, max {self.last[j].max():5.1f}) | growth "
-                  f"{self.growth[j].min():6.1f} to {self.growth[j].max():6.1f} | "
-                  f"{self.verdicts[s]} the symmetry" for j, s in enumerate(self.stes)]
+                  f"{self.growth[j].min():5.1f} to {self.growth[j].max():5.1f} | "
+                  f"{self.verdicts[s]} symmetry" for j, s in enumerate(self.stes)]
         return "\n".join(lines)
 
 

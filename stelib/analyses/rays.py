@@ -82,11 +82,11 @@ class RayRadialParts:
     rows: tuple[tuple[str, str, float, dict[str, float]], ...]
     sizes: tuple[dict[str, float], ...]  #: |E g_ste| at the point of each row
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # three lines per row: the point, rho, |E g|
         return "\n".join(
-            f"{name:24s} [{kind}] |w| = {r}: rho = "
+            f"{name:24s} [{kind}] |w| = {r}:\n    rho = "
             + ", ".join(f"{s} {fmt(x, '+.4f')}" for s, x in rho.items())
-            + "; |E g| = " + ", ".join(f"{s} {fmt(x, '.4f')}" for s, x in size.items())
+            + ";\n    |E g| = " + ", ".join(f"{s} {fmt(x, '.4f')}" for s, x in size.items())
             for (name, kind, r, rho), size in zip(self.rows, self.sizes, strict=True))
 
 
@@ -126,8 +126,9 @@ class LinearTeacherRay:
     rho_curve: dict[str, tuple[float, ...]]  #: radial part of each STE at every |w| in norms
 
     def __str__(self) -> str:
-        return ("linear teacher, |w| = 1: rho = " + ", ".join(f"{s} {x:+.4f}" for s, x in self.rho.items())
-                + f"; clipped ReLU vanishes at |w| = {self.r_star:.6f}")
+        head = "linear teacher, |w| = 1: "  # the second line continues under "rho"
+        return (head + "rho = " + ", ".join(f"{s} {x:+.4f}" for s, x in self.rho.items())
+                + f";\n{'':{len(head)}}clipped ReLU vanishes at |w| = {self.r_star:.6f}")
 
 
 def linear_teacher_ray(a, *, norms: Sequence[float]) -> LinearTeacherRay:
@@ -171,7 +172,7 @@ class RayMonteCarlo:
     def __str__(self) -> str:
         changes = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in self.sign_changes) or "none"
         return (f"{self.distribution}: v = {fmt_se(self.v, self.v_se)} (Gaussian: "
-                f"{self.v_gaussian:.4f}); on the ray |w| |grad_w L| = "
+                f"{self.v_gaussian:.4f});\n    on the ray |w| |grad_w L| = "
                 f"{fmt_se(self.grad_norm, self.grad_norm_se)}, largest |z| of its coordinates "
                 f"{self.grad_z:.2f}\n{self.distribution}: the clipped-ReLU radial part changes "
                 f"sign between |w| = {changes}")
@@ -297,7 +298,7 @@ class SpuriousRayDescent(RayDescent):
 
     def __str__(self) -> str:
         h = self.history
-        lines = [f"Yin, theta = pi, {s:>8}: passes through the origin {k} times; final |w| "
+        lines = [f"Yin, theta = pi, {s:>8}: passes through the origin {k} times;\n{'':27}final |w| "
                  f"{h.w_norm[-1, i].item():.4f}, theta {fmt(h.theta[-1, i], '.4f')}, loss "
                  f"{fmt(h.loss[-1, i], '.4f')}" for i, (s, k) in enumerate(zip(self.stes, self.crossings, strict=True))]
         return "\n".join(lines + [f"(started at |w| = {self.starts[0]:.4f} with loss "
@@ -339,8 +340,11 @@ class LargeScaleFit:
 
     def __str__(self) -> str:
         rel = (self.errors["crelu"][-1] / self.grad_norm[-1]).item()
-        return (f"theta = {self.theta:.4f}; fitted slopes: |grad f| {self.slopes['true']:.3f}, "
-                + ", ".join(f"|E g_{s} - grad f| {self.slopes[s]:.3f}" for s in STE_NAMES)
+        head = f"theta = {self.theta:.4f}; fitted slopes: "  # two slopes a line, under the first
+        items = [f"|grad f| {self.slopes['true']:.3f}",
+                 *(f"|E g_{s} - grad f| {self.slopes[s]:.3f}" for s in STE_NAMES)]
+        pairs = [", ".join(items[i:i + 2]) for i in range(0, len(items), 2)]
+        return (head + f",\n{'':{len(head)}}".join(pairs)
                 + f"\nrelative error of the clipped ReLU at |w| = {self.norms[-1].item():g}: {rel:.2e}")
 
 

@@ -350,12 +350,12 @@ class CreluLimits:
     to_relu_se: tuple[float, ...]  #: delta-method standard error of to_relu
     size_se: tuple[float, ...]  #: delta-method standard error of size
 
-    def __str__(self) -> str:
-        k = len(self.norms)
+    def __str__(self) -> str:  # three lines per |w|, continued under the first quantity
+        k, cont = len(self.norms), " " * 16
         return "\n".join(
             f"|w| = {self.norms[i]:8.3f}: |g_crelu - g_relu|/|g_relu| = "
-            f"{fmt_se(self.to_relu[i], self.to_relu_se[i])}, |g_crelu|/|g_relu| = "
-            f"{fmt_se(self.size[i], self.size_se[i])}, samples with g_crelu = g_relu: "
+            f"{fmt_se(self.to_relu[i], self.to_relu_se[i])},\n{cont}|g_crelu|/|g_relu| = "
+            f"{fmt_se(self.size[i], self.size_se[i])},\n{cont}samples with g_crelu = g_relu: "
             f"{self.same[i]:.1%}" for i in sorted({0, k // 2, k - 1}))
 
 

@@ -304,7 +304,7 @@ class DescentRatioPath:
         e, i = self.eps, (0, len(self.eps) // 2, len(self.eps) - 1)
         at = ", ".join(_eps_text(e[j].item()) for j in i)
         lines = [f"{s:>8}: R at eps = {at} = " + ", ".join(f"{R[j]:.3g}" for j in i)
-                 + f"; log-log slope at eps -> 0: {round(self.slope[s], 2) + 0.0:+.2f}"
+                 + f";\n{'':10}log-log slope at eps -> 0: {round(self.slope[s], 2) + 0.0:+.2f}"
                  for s, R in self.ratio.items()]
         if "identity" in self.ratio and self.C is not None:
             lines.append(f"identity: eps R at eps = {_eps_text(e[0].item())} is "
@@ -404,7 +404,7 @@ class IdentityNorm:
 
     def __str__(self) -> str:
         return (f"|E g_identity| at the spurious minimum: formula {self.formula:.4f}, closed form "
-                f"{self.closed_form:.4f}, Monte Carlo {self.monte_carlo:.4f} "
+                f"{self.closed_form:.4f},\n    Monte Carlo {self.monte_carlo:.4f} "
                 f"(largest |z| of its entries {self.max_z:.2f})")
 
 
@@ -453,11 +453,13 @@ class RunEndings:
     min_theta: tuple[float, ...]
 
     def __str__(self) -> str:
-        return "\n".join(
-            f"{a:<4} {s:>8}: final theta {t:.4f}, |w| {r:.4f}, loss {f:.4f}, |g| {fmt(g, '.2e')}, "
-            f"smallest theta on the way {t0:.4f}"
-            for a, s, t, r, f, g, t0 in zip(self.label, self.ste, self.theta, self.w_norm,
-                                            self.loss, self.grad_norm, self.min_theta, strict=True))
+        lines = []
+        for a, s, t, r, f, g, t0 in zip(self.label, self.ste, self.theta, self.w_norm,
+                                        self.loss, self.grad_norm, self.min_theta, strict=True):
+            head = f"{a:<4} {s:>8}: "  # the second line of a run starts under its first number
+            lines += [f"{head}final theta {t:.4f}, |w| {r:.4f}, loss {f:.4f}, |g| {fmt(g, '.2e')},",
+                      f"{'':{len(head)}}smallest theta on the way {t0:.4f}"]
+        return "\n".join(lines)
 
 
 def run_endings(history, labels: Sequence[str]) -> RunEndings:
@@ -483,7 +485,7 @@ class AngleProgress:
     def __str__(self) -> str:
         st = ", ".join(map(str, self.steps))
         th = ", ".join(f"{t:.2f}" for t in self.theta)
-        return (f"{self.ste:>8}: median theta at steps {st}: {th}; median |w| at step "
+        return (f"{self.ste:>8}: median theta at steps {st}: {th};\n{'':10}median |w| at step "
                 f"{self.steps[0]}: {self.w_norm:.1f}; turn rate there at theta = pi/4: "
                 f"{self.turn:.4f}")
 
@@ -534,8 +536,8 @@ class SpuriousConditions:
 
     def __str__(self) -> str:
         return "\n".join(
-            f"{n:>8}: spurious minima exist: {h}, f(v~, pi) = {fmt(f, '.4f')}, "
-            f"|E g_identity(v~, pi)| = {fmt(g, '.2e')}"
+            f"{n:>8}: spurious minima exist: {h}, f(v~, pi) = {fmt(f, '.4f')},\n"
+            f"{'':10}|E g_identity(v~, pi)| = {fmt(g, '.2e')}"
             for n, h, f, g in zip(self.names, self.holds, self.loss, self.identity_norm, strict=True))
 
 

@@ -251,7 +251,7 @@ _builtin("relu", lambda x: (x > 0).to(x.dtype), "mu(x) = max(x, 0), mu'(x) = 1{x
 _builtin("crelu", lambda x: ((x > 0) & (x < 1)).to(x.dtype),
          "clipped ReLU, mu'(x) = 1{0 < x < 1}", (0.0, 1.0))
 _builtin("hardtanh", lambda x: (x.abs() < 1).to(x.dtype),
-         "hard tanh window of the sign STE (BinaryNet, larq ste_sign) at the step 0, mu'(x) = 1{|x| < 1}",
+         "window of the sign STE (BinaryNet, larq ste_sign) at 0, mu'(x) = 1{|x| < 1}",
          (-1.0, 1.0))
 _builtin("approxsign", lambda x: torch.clamp(2 - 2 * x.abs(), min=0),
          "Bi-Real Net's ApproxSign, mu'(x) = max(0, 2 - 2|x|)", (-1.0, 0.0, 1.0))
