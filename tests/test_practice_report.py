@@ -16,6 +16,8 @@ from stelib.practice_report import (
     load_yin_table,
     long_frame,
     ordering,
+    ordering_notes,
+    verdict_text,
     yin_stats,
     yin_verdicts,
 )
@@ -31,11 +33,44 @@ def test_judge_ties_inside_the_spread():
 
 
 def test_ordering_string():
-    acc = {"identity": (0.80, 0.01), "relu": (0.85, 0.05), "crelu": (0.90, 0.01)}
-    assert ordering(acc, higher_better=True) == "crelu = relu = identity"
-    acc["relu"] = (0.85, 0.01)
+    acc = {"identity": (0.80, 0.01), "relu": (0.85, 0.06), "crelu": (0.90, 0.01)}
+    assert ordering(acc, higher_better=True) == "crelu = relu = identity *"  # crelu > identity
+    acc["crelu"] = (0.90, 0.1)
+    assert ordering(acc, higher_better=True) == "crelu = relu = identity"  # every pair a tie
+    acc["relu"], acc["crelu"] = (0.85, 0.01), (0.90, 0.01)
     assert ordering(acc, higher_better=True) == "crelu > relu > identity"
     assert ordering(acc, higher_better=False) == "identity > relu > crelu"
+
+
+def test_ordering_notes_name_the_pairs_a_chain_of_neighbours_misstates():
+    # ties are not transitive: a = b and b = c with a > c, and a > b = c with a = c
+    acc = {"identity": (0.80, 0.01), "relu": (0.85, 0.06), "crelu": (0.90, 0.01)}
+    assert ordering_notes(acc, higher_better=True) == ["crelu > identity"]
+    loss = {"crelu": (0.10, 0.03), "identity": (0.16, 0.01), "relu": (0.17, 0.04)}
+    assert ordering(loss, higher_better=False) == "crelu > identity = relu *"
+    assert ordering_notes(loss, higher_better=False) == ["crelu = relu"]
+    for fine in ({"a": (1.0, 0.1), "b": (2.0, 0.1), "c": (3.0, 0.1)}, {"a": (1.0, 0.0)},
+                 {"a": (1.0, 1.0), "b": (1.5, 1.0), "c": (2.0, 1.0)}):
+        assert ordering_notes(fine, higher_better=True) == [] and "*" not in ordering(fine, higher_better=True)
+
+
+def test_verdict_text_names_the_starred_rows_and_all_ties_counts_every_pair():
+    from stelib.practice_report import reference_verdicts
+
+    loss = [[[[2.0, 0.3], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
+    # accuracy: identity 0.81 +- 0.014, relu 0.85 +- 0.071, crelu 0.89 +- 0.014 (crelu > identity)
+    acc = [[[[0.1, 0.80], [0.1, 0.82]], [[0.1, 0.80], [0.1, 0.90]], [[0.1, 0.88], [0.1, 0.90]]]]
+    ver = reference_verdicts({"mlp": fake_result(loss, acc)})
+    row = ver[(ver.metric == "test_accuracy")].iloc[0]
+    assert row.ours == "crelu = relu = identity *" and row.note == "crelu > identity"
+    assert row.agree + row.tie + row.strict + row.reversed == 3 and row.tie == 2
+    assert not all_ties(ver).any()  # the starred rows have a strict pair
+    text = verdict_text(ver)
+    assert "* shallow 2-bit test_accuracy mlp: crelu > identity, beyond neighbours" in text
+    assert text.count(", beyond neighbours") == 2  # one per reference
+    tables = text.split("\n\n")
+    assert len(tables) == 2 and "note" not in text and "reversed" in tables[1]
+    assert "reversed" not in verdict_text(ver, pairs=False) and "verdict" in verdict_text(ver, pairs=False)
 
 
 def test_compare_with_yin_verdicts():

@@ -5,14 +5,16 @@ r"""Reading the practice runs: long-form tables, orderings judged against the se
 * :func:`judge` -- the relation of two STEs on one metric: the better one when the intervals
   mean +- one standard deviation over seeds do not overlap, a tie (``"="``) when they do (the
   analogue of Yin et al.'s "comparable");
-* :func:`ordering` -- the three STEs ranked, best first, with ``>`` or ``=`` between neighbours;
+* :func:`ordering` -- the three STEs ranked, best first, with ``>`` or ``=`` between neighbours
+  (marked ``*`` where that chain misstates a pair of non-neighbours: :func:`ordering_notes`);
 * :func:`load_yin_table` -- Yin et al. (2019), Table 1, all 18 cells, checked against its SHA-256;
 * :func:`compare_with_yin` -- for one of their rows and one of ours: pair by pair, whether our
   relation agrees with theirs, is a tie, is strict where theirs is a tie, or is reversed, and the
   row's verdict;
 * :func:`start_summary` -- three lines on the full-precision networks the quantized ones start from;
 * :func:`reference_verdicts` -- every ordering of ours against Yin's two references, the shallow
-  LeNet-5 and the deep networks (VGG-11 = ResNet-20 in every cell, :func:`deep_networks_agree`);
+  LeNet-5 and the deep networks (VGG-11 = ResNet-20 in every cell, :func:`deep_networks_agree`),
+  and :func:`verdict_text`, those verdicts as the chapter prints them;
 * :func:`table_text` -- a frame as text with the digits a few seeds determine (means to 3
   significant digits, standard deviations to 2).
 """
@@ -29,7 +31,8 @@ from stelib.core._validate import check_choice, check_real
 from stelib.core.rounding import FLOOR, fmt
 
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
-           "load_yin_table", "long_frame", "ordering", "reference_verdicts", "start_summary", "table_text"]
+           "load_yin_table", "long_frame", "ordering", "ordering_notes", "reference_verdicts", "start_summary",
+           "table_text", "verdict_text"]
 
 YIN_TABLE = "yin2019_table1.csv"
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
@@ -87,12 +90,32 @@ def _pairs(stats: dict[str, tuple[float, float]], higher_better: bool) -> dict[t
 
 def ordering(stats: dict[str, tuple[float, float]], *, higher_better: bool) -> str:
     """STEs ranked best first by their mean, e.g. ``"crelu > relu = identity"``: between neighbours
-    ``>`` when :func:`judge` separates them, ``=`` when it calls them a tie."""
+    ``>`` when :func:`judge` separates them, ``=`` when it calls them a tie. Ties are not
+    transitive, so a chain can misstate a pair that are not neighbours (``"a = b = c"`` with
+    ``a > c``, or ``"a > b = c"`` with ``a = c``); then the string ends in ``" *"`` and
+    :func:`ordering_notes` names those pairs."""
     ranked = sorted(stats, key=lambda s: stats[s][0], reverse=higher_better)
     out = ranked[0]
     for a, b in zip(ranked[:-1], ranked[1:], strict=True):
         out += f" {'=' if judge(*stats[a], *stats[b], higher_better=higher_better) == '=' else '>'} {b}"
-    return out
+    return out + (" *" if ordering_notes(stats, higher_better=higher_better) else "")
+
+
+def ordering_notes(stats: dict[str, tuple[float, float]], *, higher_better: bool) -> list[str]:
+    """The pairs of non-neighbours whose relation the chain of :func:`ordering` misstates, e.g.
+    ``["crelu > identity"]`` for ``"crelu = relu = identity *"``: the chain implies ``>`` between
+    two STEs when a ``>`` lies between them, ``=`` otherwise, and :func:`judge` says otherwise."""
+    ranked = sorted(stats, key=lambda s: stats[s][0], reverse=higher_better)
+    rel = [judge(*stats[a], *stats[b], higher_better=higher_better) for a, b in zip(ranked[:-1], ranked[1:], strict=True)]
+    notes = []
+    for i, j in combinations(range(len(ranked)), 2):
+        if j == i + 1:
+            continue
+        implied = ">" if ">" in rel[i:j] else "="
+        actual = "=" if judge(*stats[ranked[i]], *stats[ranked[j]], higher_better=higher_better) == "=" else ">"
+        if actual != implied:
+            notes.append(f"{ranked[i]} {actual} {ranked[j]}")
+    return notes
 
 
 def load_yin_table(data_dir: str | Path | None = None) -> list[dict[str, object]]:
@@ -164,7 +187,10 @@ def summary_frame(results: dict):
 
 
 #: ``agree``, ``tie``, ``strict`` (ours strict where theirs tie) and ``reversed`` add up to the pairs compared
-VERDICT_COLUMNS = ("yin_row", "metric", "arch", "yin", "ours", "agree", "tie", "strict", "reversed", "verdict")
+#: ``note``: the pairs of ours that the ``ours`` chain misstates (:func:`ordering_notes`), or ""
+VERDICT_COLUMNS = ("yin_row", "metric", "arch", "yin", "ours", "agree", "tie", "strict", "reversed", "verdict",
+                   "note")
+PAIR_COLUMNS = ("agree", "tie", "strict", "reversed")
 
 
 def yin_verdicts(results: dict, rows=None, *, comparable=()):
@@ -196,14 +222,15 @@ def yin_verdicts(results: dict, rows=None, *, comparable=()):
                             "agree": sum(v == "agrees" for v in pairs.values()),
                             "tie": sum(v == "tie" for v in pairs.values()),
                             "strict": sum(v == "strict where theirs are equal" for v in pairs.values()),
-                            "reversed": sum(v == "reversed" for v in pairs.values()), "verdict": verdict})
+                            "reversed": sum(v == "reversed" for v in pairs.values()), "verdict": verdict,
+                            "note": "; ".join(ordering_notes(ours, higher_better=METRICS[metric]))})
     return pd.DataFrame(out, columns=VERDICT_COLUMNS)
 
 
 def all_ties(verdicts):
     """For each row of :func:`yin_verdicts`: True when every pair of our STEs is a tie (k STEs
     compared give k (k - 1) / 2 pairs; a rerun may compare fewer than three)."""
-    k = verdicts["ours"].map(lambda s: len(re.split(r" [>=] ", s)))
+    k = verdicts["ours"].map(lambda s: len(re.split(r" [>=] ", s.removesuffix(" *"))))
     return verdicts["tie"] == k * (k - 1) // 2
 
 
@@ -230,6 +257,20 @@ def reference_verdicts(results: dict, rows=None):
     ver = yin_verdicts(results, [r for r in rows if r["network"] in REFERENCES], comparable=COMPARABLE)
     ver["yin_row"] = [f"{REFERENCES[s.split()[0]]} {s.split()[1]}" for s in ver["yin_row"]]
     return ver
+
+
+def verdict_text(verdicts, *, pairs: bool = True) -> str:
+    """:func:`reference_verdicts` as two tables: the orderings (``yin``, ``ours``; under it one line
+    for each ``*`` ordering, naming the pairs its chain misstates) and, row by row, the pair
+    counts (``pairs=False``: without them) and the verdict."""
+    ids = ["yin_row", "metric", "arch"]
+    text = verdicts[ids + ["yin", "ours"]].to_string(index=False)
+    for r in verdicts.itertuples():
+        if r.note:
+            text += f"\n* {r.yin_row} {r.metric} {r.arch}: {r.note}, beyond neighbours"
+    cols = [c for c in verdicts.columns
+            if c not in ("yin", "ours", "note") and (pairs or c not in PAIR_COLUMNS)]
+    return text + "\n\n" + verdicts[cols].to_string(index=False)
 
 
 def _reading(d) -> tuple[float, float, str]:
