@@ -19,9 +19,12 @@ layers above it in this list:
     ``symmetry`` (scale-symmetry checks) and ``rays`` (coarse gradients along rays),
     ``outcomes`` (classifying CGD runs in Yin's model),
     ``yin`` and ``linear_teacher`` (the checks of Yin's Gaussian model and of the
-    linear-teacher example, each a result whose ``str`` is its report), ``general_inputs``
-    (stationary points beyond Gaussian inputs), ``proper`` (which STEs keep the scale
-    symmetry, and where each comes to rest), ``profile`` and ``fields`` (sample-based profiles
+    linear-teacher example, each a result whose ``str`` is its report; ``yin`` gathers
+    ``yin_landscape``, ``yin_coarse`` and ``yin_runs``), ``general_inputs`` (stationary points
+    beyond Gaussian inputs, gathering ``gi_laws``, ``gi_quadrature``, ``gi_samples``,
+    ``gi_stationary`` and ``gi_fixed_points``), ``proper`` (which STEs keep the scale symmetry,
+    and where each comes to rest, gathering ``proper_test``, ``proper_montecarlo``,
+    ``proper_radii`` and ``proper_yin``), ``profile`` and ``fields`` (sample-based profiles
     and w-plane fields of the misspecified example), ``quantnets``, ``bignets``, ``datasets``,
     ``lloyd``, ``practice`` and ``practice_report`` (activation-quantized networks on real
     data), ``stored`` (results too expensive for a chapter, stored with provenance),
@@ -29,11 +32,15 @@ layers above it in this list:
 ``stelib/tooling`` -- the book's tooling
     ``chapterspec`` (what a chapter's parameters are: default, allowed values, meaning),
     ``specs`` (every chapter's spec), ``params`` (parameters cells, checking a chapter),
-    ``chapters`` (what the commands share: the book, a chapter, its spec, where runs go),
-    ``kernels`` (how they start Jupyter kernels), ``cli`` (the ``stelib`` command), ``book``
-    (executing and building the book), ``sweep`` (parameter sweeps on one machine or a Dask
-    cluster), ``results`` (computing and checking stored results), ``provenance`` (what
-    produced a run, recorded in its metadata).
+    ``toc`` (the book's chapters, from ``_toc.yml``), ``chapters`` (what the commands share:
+    the book, a chapter, its spec, where runs go), ``kernels`` (how they start Jupyter kernels),
+    ``cli`` (the ``stelib`` command), ``book`` (building the book, and the book's tooling under
+    one name), ``execution`` (executing chapters in place, recording their times),
+    ``editions`` (the student's edition, PDF handouts), ``sphinxext`` (the Sphinx extension:
+    generated tables, build checks), ``sweep`` (parameter sweeps on one machine or a Dask
+    cluster) with ``sweep_grid`` (the grid), ``sweep_workers`` (where points run) and
+    ``sweep_table`` (sweep.csv and sweep.png), ``results`` (computing and checking stored
+    results), ``provenance`` (what produced a run, recorded in its metadata).
 
 The folders are not part of the names: every module keeps its short name, ``stelib.ste``,
 ``stelib.practice``, ``stelib.book`` (imported, run with ``python -m`` or named as a Sphinx
@@ -60,10 +67,13 @@ from stelib._version import __version__ as __version__
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
-    "analyses": ("bignets", "datasets", "fields", "general_inputs", "interactive", "linear_teacher", "lloyd", "outcomes",
-                 "plotting", "practice", "practice_report", "profile", "proper", "quantnets", "rays",
-                 "stored", "symmetry", "yin"),
-    "tooling": ("book", "chapters", "chapterspec", "cli", "kernels", "params", "provenance", "results", "specs", "sweep"),
+    "analyses": ("bignets", "datasets", "fields", "general_inputs", "gi_fixed_points", "gi_laws", "gi_quadrature",
+                 "gi_samples", "gi_stationary", "interactive", "linear_teacher", "lloyd", "outcomes", "plotting",
+                 "practice", "practice_report", "profile", "proper", "proper_montecarlo", "proper_radii",
+                 "proper_test", "proper_yin", "quantnets", "rays", "stored", "symmetry", "yin", "yin_coarse",
+                 "yin_landscape", "yin_runs"),
+    "tooling": ("book", "chapters", "chapterspec", "cli", "editions", "execution", "kernels", "params", "provenance",
+                "results", "specs", "sphinxext", "sweep", "sweep_grid", "sweep_table", "sweep_workers", "toc"),
 }
 
 #: the names ``stelib`` offers itself, each from its module in stelib/core (imported on first use)

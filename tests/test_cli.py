@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from stelib import book, chapters, cli, params, specs
+from stelib import book, chapters, cli, execution, params, specs, toc
 from stelib.params import Bool, ChapterSpec, Choice, Int, Module, Real, Seq, SteName
 
 CHAPTERS = book.chapters()
@@ -217,7 +217,7 @@ def test_help_is_plain_text(command, capsys):
 def test_list_and_params_without_a_book(tmp_path, monkeypatch, capsys):
     """Outside any book (and with the package not in a checkout) the specs still answer."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(book, "ROOT", tmp_path / "not-a-checkout")
+    monkeypatch.setattr(toc, "ROOT", tmp_path / "not-a-checkout")
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
     assert "no book found" in out and all(n in out for n in specs.names())
@@ -420,7 +420,7 @@ def test_rerun_validates_registered_stes_through_a_module(tmp_path, monkeypatch,
 
 
 def test_root_needs_both_toc_and_chapters(tmp_path, monkeypatch):
-    monkeypatch.setattr(book, "ROOT", tmp_path / "not-a-checkout")
+    monkeypatch.setattr(toc, "ROOT", tmp_path / "not-a-checkout")
     only_toc, only_chapters = tmp_path / "toc", tmp_path / "chapters-only"
     only_toc.mkdir()
     (only_toc / "_toc.yml").write_text("format: jb-book\n")
@@ -476,7 +476,7 @@ def test_execute_records_only_finished_chapters_atomically_and_stops_on_ctrl_c(t
             raise KeyboardInterrupt
         return 1.5
 
-    monkeypatch.setattr(book, "execute_notebook", fake)
+    monkeypatch.setattr(execution, "execute_notebook", fake)
     mode = "ok"
     assert cli.main(["execute", "--root", str(toy_book)]) == 0
     rec = json.loads(timings.read_text())

@@ -1,5 +1,6 @@
-"""Tests of stelib.general_inputs: planar quadrature against closed forms and Monte Carlo, the
-Gaussian cReLU fixed point against misspecified.vanishing_norm, sample-average helpers."""
+"""Tests of stelib.general_inputs (through it, of gi_quadrature, gi_samples, gi_laws and
+gi_fixed_points): planar quadrature against closed forms and Monte Carlo, the Gaussian cReLU
+fixed point against misspecified.vanishing_norm, sample-average helpers."""
 
 from __future__ import annotations
 

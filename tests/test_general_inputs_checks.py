@@ -1,7 +1,8 @@
-"""The checks of the chapter "Beyond Gaussian inputs" (stelib.general_inputs), against
-independent references: Yin et al.'s and the misspecified example's closed forms for Gaussian
-inputs, exact values (-sqrt(3)/4, the corner-free strip of the uniform square, reflections),
-NumPy re-implementations on the same draws, and Monte Carlo within a few standard errors."""
+"""The checks of the chapter "Beyond Gaussian inputs" (stelib.general_inputs: gi_laws,
+gi_stationary, gi_fixed_points and the summary), against independent references: Yin et al.'s
+and the misspecified example's closed forms for Gaussian inputs, exact values (-sqrt(3)/4, the
+corner-free strip of the uniform square, reflections), NumPy re-implementations on the same
+draws, and Monte Carlo within a few standard errors."""
 
 from __future__ import annotations
 

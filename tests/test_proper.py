@@ -1,6 +1,7 @@
-"""Vanishing radii, their stability and the chapter helpers of stelib.proper, against independent
-references: scipy's adaptive quadrature with Brent's method, sympy's exact Gaussian integrals
-for the piecewise-polynomial derivatives, NumPy re-implementations."""
+"""Vanishing radii, their stability and the chapter helpers of stelib.proper (proper_test,
+proper_radii, proper_yin), against independent references: scipy's adaptive quadrature with
+Brent's method, sympy's exact Gaussian integrals for the piecewise-polynomial derivatives, NumPy
+re-implementations."""
 
 import math
 

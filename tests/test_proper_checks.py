@@ -1,7 +1,8 @@
-"""The checks of the chapter "Which straight-through estimators are proper?" (stelib.proper),
-against independent references: exact values of prop-proper-halfline and prop-proper-yin,
-the Gaussian vanishing radius, a NumPy re-implementation of the Monte Carlo z on the same
-draws, a deliberately wrong formula (the check must catch it), and hand-made results."""
+"""The checks of the chapter "Which straight-through estimators are proper?" (stelib.proper:
+proper_test, proper_montecarlo, proper_radii, proper_yin), against independent references: exact
+values of prop-proper-halfline and prop-proper-yin, the Gaussian vanishing radius, a NumPy
+re-implementation of the Monte Carlo z on the same draws, a deliberately wrong formula (the
+check must catch it), and hand-made results."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Tests of stelib.yin: the checks of Yin et al.'s Gaussian model, against NumPy
-reimplementations of the closed forms, finite differences and Monte Carlo."""
+"""Tests of stelib.yin (yin_landscape, yin_coarse, yin_runs): the checks of Yin et al.'s
+Gaussian model, against NumPy reimplementations of the closed forms, finite differences and
+Monte Carlo."""
 
 from __future__ import annotations
 

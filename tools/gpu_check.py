@@ -233,9 +233,9 @@ def main(argv=None) -> int:
     ap.add_argument("--bench-args", default="", help="options passed to benchmarks/bench_bignets.py")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from stelib.tooling import book
+    from stelib.tooling import toc
 
-    known = {c.name: c for c in book.chapters(ROOT)}
+    known = {c.name: c for c in toc.chapters(ROOT)}
     names = args.chapters or list(known)
     bad = [n for n in names if n not in known]
     if bad:

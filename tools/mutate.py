@@ -17,7 +17,7 @@ The mutants of a module run against the test files that cover it (``MODULE_TESTS
 imports the third-party modules once and forks one child per mutant (``--jobs`` at a time);
 the child puts a copy of the package with the mutated file first on ``sys.path`` (and on
 ``PYTHONPATH`` for subprocesses), makes the copy's folder a book root (links to the checkout's
-``_toc.yml``, ``chapters/`` entries and other top-level files: ``stelib.book.ROOT`` is the
+``_toc.yml``, ``chapters/`` entries and other top-level files: ``stelib.toc.ROOT`` is the
 package's parent), works there, and runs pytest with ``-x``, fastest tests first (timed on
 the unmutated run). A failing test, a collection error or a timeout kills the mutant. The
 sample per module is fixed by ``--seed``; ``--report run.json`` reprints a saved run.
@@ -57,6 +57,11 @@ MODULE_TESTS: dict[str, list[str]] = {
     "fields": ["tests/test_fields.py"],
     "gaussian": ["tests/test_gaussian.py", "tests/test_closedform.py", "tests/test_gaussian_descent.py"],
     "general_inputs": ["tests/test_general_inputs.py", "tests/test_general_inputs_checks.py"],
+    "gi_fixed_points": ["tests/test_general_inputs.py", "tests/test_general_inputs_checks.py"],
+    "gi_laws": ["tests/test_general_inputs.py", "tests/test_general_inputs_checks.py"],
+    "gi_quadrature": ["tests/test_general_inputs.py", "tests/test_general_inputs_checks.py"],
+    "gi_samples": ["tests/test_general_inputs.py", "tests/test_general_inputs_checks.py"],
+    "gi_stationary": ["tests/test_general_inputs.py", "tests/test_general_inputs_checks.py"],
     "misspecified": ["tests/test_misspecified.py", "tests/test_closedform.py"],
     "montecarlo": ["tests/test_montecarlo.py", "tests/test_closedform.py", "tests/test_montecarlo_edges.py",
                    "tests/test_library_bounds.py"],
@@ -68,17 +73,25 @@ MODULE_TESTS: dict[str, list[str]] = {
     "profile": ["tests/test_fields.py", "tests/test_profile_edges.py"],
     "quantnets": ["tests/test_practice.py", "tests/test_practice_edges.py", "tests/test_bignets.py", "tests/test_rescaling.py"],
     "ste": ["tests/test_ste.py", "tests/test_network.py", "tests/test_registry.py", "tests/test_proper.py", "tests/test_quadrature.py"],
-    "proper": ["tests/test_proper.py", "tests/test_proper_checks.py"],
+    "proper_montecarlo": ["tests/test_proper.py", "tests/test_proper_checks.py"],
+    "proper_radii": ["tests/test_proper.py", "tests/test_proper_checks.py"],
+    "proper_test": ["tests/test_proper.py", "tests/test_proper_checks.py"],
+    "proper_yin": ["tests/test_proper.py", "tests/test_proper_checks.py"],
     "quadrature": ["tests/test_quadrature.py", "tests/test_proper.py"],
     "vanishing": ["tests/test_proper.py", "tests/test_library_bounds.py", "tests/test_surrogate_guards.py"],
     "sweep": ["tests/test_sweep.py"],
+    "sweep_grid": ["tests/test_sweep.py"],
+    "sweep_table": ["tests/test_sweep.py"],
+    "sweep_workers": ["tests/test_sweep.py"],
     "lloyd": ["tests/test_lloyd.py", "tests/test_lloyd_edges.py"],
     "practice_report": ["tests/test_practice_report.py", "tests/test_rescaling.py"],
     "bignets": ["tests/test_bignets.py", "tests/test_bignets_edges.py"],
     "datasets": ["tests/test_bignets.py", "tests/test_practice_edges.py", "tests/test_practice.py"],
     "symmetry": ["tests/test_symmetry.py", "tests/test_symmetry_checks.py"],
     "rays": ["tests/test_symmetry_checks.py", "tests/test_library_bounds.py"],
-    "yin": ["tests/test_yin.py"],
+    "yin_coarse": ["tests/test_yin.py"],
+    "yin_landscape": ["tests/test_yin.py"],
+    "yin_runs": ["tests/test_yin.py"],
     "linear_teacher": ["tests/test_linear_teacher.py"],
     "interactive": ["tests/test_interactive.py", "tests/test_library_bounds.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py", "tests/test_library_bounds.py",
@@ -245,7 +258,7 @@ class _Order:
 
 def _mirror_book(tmp: Path) -> None:
     """Make ``tmp`` (which holds the mutated package) a book root as the checkout is one:
-    ``stelib.book.ROOT`` is the package's parent, and the CLI looks for ``_toc.yml`` and
+    ``stelib.toc.ROOT`` is the package's parent, and the CLI looks for ``_toc.yml`` and
     ``chapters/`` there or in the working directory. Every top-level entry of the checkout is
     linked, except ``chapters/``, which is a real folder of links, so that paths under it resolve
     inside ``tmp`` (the CLI compares resolved paths with its root's ``chapters/``)."""

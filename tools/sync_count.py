@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stelib.tooling import book  # noqa: E402
+from stelib.tooling import toc  # noqa: E402
 
 READS = ("item", "__bool__", "__float__", "__int__", "tolist", "numpy")
 
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
                         help="keep the CPU's own paths (by default the code takes the paths it takes "
                              "on a GPU, which avoid host reads, so that the count is the GPU's)")
     args = parser.parse_args(argv)
-    paths = {c.name: c.path for c in book.chapters(ROOT)}
+    paths = {c.name: c.path for c in toc.chapters(ROOT)}
     known = list(paths)
     chosen = args.chapters or known
     bad = [c for c in chosen if c not in known]

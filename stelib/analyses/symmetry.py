@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from stelib.analyses.general_inputs import optimal_v_on
+from stelib.analyses.gi_samples import optimal_v_on
 from stelib.core._validate import (
     as_device,
     as_tensor,
@@ -178,7 +178,7 @@ def least_squares_v(w, Z, y_star) -> torch.Tensor:
     """argmin_v of the sample mean of (v^T sigma(Z w) - y*)^2, shape (m,) (least squares).
 
     For a population this is the optimal second layer for the direction of w (it does not
-    depend on |w|): :func:`stelib.general_inputs.optimal_v_on` for one direction. Raises
+    depend on |w|): :func:`stelib.gi_samples.optimal_v_on` for one direction. Raises
     ``ValueError`` if some unit never fires on the sample.
     """
     w = as_tensor(w, name="w", ndim=1, dtype=DTYPE)

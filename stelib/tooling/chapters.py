@@ -1,9 +1,10 @@
 """What the commands of ``stelib`` share: finding the book, a chapter and its spec, and where
 a chapter's runs go; bad input from the command line is a :class:`UsageError`.
 
-:mod:`stelib.cli`, :mod:`stelib.sweep` and :mod:`stelib.results` import this module, and it
-imports none of them, so the command line's modules import one way only (tests/test_layers.py
-checks that stelib/tooling has no import cycle).
+:mod:`stelib.cli`, :mod:`stelib.sweep` (and its ``sweep_grid`` and ``sweep_table``) and
+:mod:`stelib.results` import this module, and it imports none of them (the chapters themselves
+come from :mod:`stelib.toc`), so the command line's modules import one way only
+(tests/test_layers.py checks that stelib/tooling has no import cycle).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from stelib.tooling import book, specs
+from stelib.tooling import specs, toc
 from stelib.tooling.chapterspec import ChapterSpec, short
 
 __all__ = ["INTERRUPTED", "USAGE_ERROR", "UsageError", "find_root", "get_chapter", "get_spec",
@@ -42,10 +43,10 @@ def find_root(explicit: str | None = None, cwd: Path | None = None) -> Path | No
     for folder in (cwd, *cwd.parents):
         if (folder / "_toc.yml").is_file() and (folder / "chapters").is_dir():
             return folder.resolve()
-    if (book.ROOT / "_toc.yml").is_file():  # not inside a book: the package's own checkout
+    if (toc.ROOT / "_toc.yml").is_file():  # not inside a book: the package's own checkout
         print(f"note: {cwd} is not inside a book; using the book of this installation, "
-              f"{book.ROOT} (pass --root DIR for another)", file=sys.stderr)
-        return book.ROOT
+              f"{toc.ROOT} (pass --root DIR for another)", file=sys.stderr)
+        return toc.ROOT
     return None
 
 
@@ -58,10 +59,10 @@ def need_root(explicit: str | None, command: str) -> Path:
     return root
 
 
-def get_chapter(name: str, root: Path) -> book.Chapter:
+def get_chapter(name: str, root: Path) -> toc.Chapter:
     """The chapter ``name`` of the book at ``root``; a UsageError listing the chapters."""
     try:
-        return book.chapter(name, root)
+        return toc.chapter(name, root)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -81,7 +82,7 @@ def jsonable(x):
     return x
 
 
-def output_path(ch: book.Chapter, values: dict, outdir: Path) -> Path:
+def output_path(ch: toc.Chapter, values: dict, outdir: Path) -> Path:
     """``outdir/<chapter>-<first 10 hex digits of the SHA-256 of the parameter values>.ipynb``."""
     key = json.dumps(jsonable(values), sort_keys=True, default=repr).encode()
     return outdir / f"{ch.name}-{hashlib.sha256(key).hexdigest()[:10]}.ipynb"

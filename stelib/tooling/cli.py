@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 
 from stelib import __version__
-from stelib.tooling import book, chapters, kernels, params
+from stelib.tooling import book, chapters, execution, kernels, params, toc
 from stelib.tooling.chapters import INTERRUPTED, USAGE_ERROR, UsageError, find_root, output_path
 
 __all__ = ["INTERRUPTED", "USAGE_ERROR", "UsageError", "find_root", "main", "output_path", "parser"]
@@ -57,7 +57,7 @@ def cmd_list(args) -> int:
         rows = [(n, "") for n in specs.names()]
     else:
         try:
-            rows = [(c.name, c.title) for c in book.chapters(root)]
+            rows = [(c.name, c.title) for c in toc.chapters(root)]
         except ValueError as exc:  # a chapter of the table of contents that is not a notebook
             raise UsageError(str(exc)) from None
     width = max((len(r[0]) for r in rows), default=0)
@@ -163,7 +163,7 @@ def cmd_rerun(args) -> int:
                                        cwd=str(ch.path.parent), shutdown_kernel="immediate", **quiet)
         from stelib.tooling import provenance
 
-        prov = provenance.record(ch.path, values, commit=book.git_commit(root))
+        prov = provenance.record(ch.path, values, commit=execution.git_commit(root))
         tmp.write_text(provenance.stamp(tmp.read_text(), prov, out))  # what produced this run
         os.chmod(tmp, chapters.file_mode())
         if args.overwrite:
@@ -226,7 +226,7 @@ def cmd_execute(args) -> int:
     for name in args.names:
         chapters.get_chapter(name, root)
     try:
-        return book.execute(args.names, root=root)
+        return execution.execute(args.names, root=root)
     except ValueError as exc:  # a corrupt chapters/reproducibility.json, reported before anything runs
         raise UsageError(str(exc)) from None
 

@@ -10,7 +10,9 @@ transport (Windows builds without it) the kernel keeps TCP and its log level is 
 errors, which silences that warning only.
 
 :func:`kernel_path` gives kernels the module search path of the parameter check;
-:func:`quiet_after_interrupt` keeps an interrupted run's message the last word on the terminal.
+:func:`quiet_after_interrupt` keeps an interrupted run's message the last word on the terminal;
+:func:`kernel_env` is the environment of the kernels that execute the book's chapters in place
+(``stelib execute``, and the ones ``stelib build`` starts through jupyter-book).
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from collections.abc import Iterator
 from typing import Any
 
 QUIET = "--IPKernelApp.log_level=ERROR"  # the kernel's own log (not the notebook's output)
+
+
+def kernel_env() -> dict[str, str]:
+    """Environment for kernels: inline figures (the Makefile's MPLBACKEND=Agg is for tests)."""
+    env = dict(os.environ, PYTHONHASHSEED="0", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.pop("MPLBACKEND", None)
+    return env
 
 
 def quiet_after_interrupt() -> None:

@@ -1,0 +1,162 @@
+r"""The clipped-ReLU fixed point under general input laws (book: the chapter on general inputs).
+
+The open question of the chapter "Beyond Gaussian inputs" (section "The open question: is the
+cReLU fixed point on the stationary ray?"): where the expected cReLU coarse gradient and
+:math:`\partial L/\partial v` vanish together (eq-gi-fixed) for the planar linear teacher, and
+whether that point lies on the stationary ray of :mod:`stelib.gi_stationary`:
+
+* :func:`fixed_point_angles`: by quadrature, the angle from :math:`\hat a` to the fixed point
+  for many teacher directions (prop-gi-exact, prop-gi-reflect);
+* :func:`crelu_ray_scan`: the vanishing points of the cReLU coarse gradient on the ray of
+  :math:`a`, by quadrature (a small frozen result that prints as the chapter shows it);
+* :func:`crelu_fixed_points`: for every law, by Monte Carlo
+  (:func:`stelib.gi_samples.crelu_fixed_point_mc`) and, where it applies, by quadrature
+  (:func:`stelib.gi_quadrature.crelu_fixed_point_quad`), measured from the stationary
+  direction; a small frozen table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.optimize
+import torch
+
+from stelib.analyses.gi_laws import _laws, angle_deg, unit
+from stelib.analyses.gi_quadrature import (
+    GAUSSIAN_RADIUS,
+    QUADRATURE_DISTRIBUTIONS,
+    crelu_fixed_point_quad,
+    linear_teacher_quad,
+)
+from stelib.analyses.gi_samples import crelu_fixed_point_mc
+from stelib.core._validate import as_tensor, check_positive_int
+from stelib.core.distributions import Distribution
+from stelib.core.rounding import fmt
+
+if TYPE_CHECKING:
+    from stelib.analyses.gi_stationary import Stationary
+
+__all__ = ["FixedPointRow", "FixedPoints", "RayScan", "crelu_fixed_points", "crelu_ray_scan",
+           "fixed_point_angles"]
+
+
+def fixed_point_angles(dist: Distribution, phis_deg) -> np.ndarray:
+    r"""Signed angle (deg) from :math:`\hat a` to the cReLU fixed point's :math:`w`
+    (:func:`crelu_fixed_point_quad`) for each teacher direction :math:`a` = ``unit(phi)``,
+    ``phi`` in ``phis_deg`` (chapter general_inputs, prop-gi-exact and prop-gi-reflect)."""
+    phis = as_tensor(phis_deg, name="phis_deg", ndim=1, dtype=torch.float64).numpy()
+    out = []
+    for p in np.radians(phis):
+        a_p = [math.cos(p), math.sin(p)]
+        out.append(float(angle_deg(crelu_fixed_point_quad(dist, a_p)[1], a_p)))
+    return np.array(out)
+
+
+@dataclass(frozen=True)
+class RayScan:
+    r"""The clipped-ReLU expected coarse gradient (over :math:`v`, at the optimal :math:`v`) on the
+    ray :math:`w = r\hat a`: its radial and tangential parts on the grid ``radii``, and at each
+    radius where the radial part changes sign (a root, refined by ``brentq``) the tangential part."""
+
+    name: str
+    radii: np.ndarray
+    radial: np.ndarray
+    tangential: np.ndarray
+    roots: tuple[float, ...]
+    tangential_at_roots: tuple[float, ...]
+
+    def __str__(self) -> str:
+        """The scan on one line, then each root on an indented line of its own."""
+        at = "".join(f";\n{'':10}r = {r:.4f}: tangential part {fmt(t, '+.2e')}"
+                     for r, t in zip(self.roots, self.tangential_at_roots, strict=True))
+        return (f"{self.name:>8}: radial part changes sign {len(self.roots)} time(s) on "
+                f"{len(self.radii)} radii from {self.radii[0]:.3g} to {self.radii[-1]:.3g}" + at)
+
+
+def crelu_ray_scan(dist: Distribution, a, radii, *, name: str = "") -> RayScan:
+    r"""Scan the ray :math:`\hat a` for vanishing points of the clipped-ReLU coarse gradient, by
+    quadrature (:func:`linear_teacher_quad`; product laws, n = 2). A vanishing point on the ray
+    needs both parts zero at one radius: where the radial part changes sign between grid points,
+    the root is refined and the tangential part printed there (chapter general_inputs)."""
+    a = np.asarray(a, dtype=np.float64)
+    radii = as_tensor(radii, name="radii", ndim=1, dtype=torch.float64).numpy()
+    if radii.size < 2 or not (radii > 0).all() or not (np.diff(radii) > 0).all():
+        raise ValueError(f"radii={radii.tolist()} must be at least two increasing numbers > 0")
+    a_hat = a / np.linalg.norm(a)
+    u = np.array([-a_hat[1], a_hat[0]])
+
+    def parts(r):
+        g = linear_teacher_quad(dist, a, r * a_hat)["crelu"]
+        return float(g @ a_hat), float(g @ u)
+
+    rad, tan = np.array([parts(r) for r in radii]).T
+    roots = [scipy.optimize.brentq(lambda r: parts(r)[0], radii[i], radii[i + 1], xtol=1e-14)
+             for i in np.flatnonzero(np.sign(rad[:-1]) * np.sign(rad[1:]) < 0)]
+    return RayScan(name or dist.describe(), radii, rad, tan, tuple(roots), tuple(parts(r)[1] for r in roots))
+
+
+@dataclass(frozen=True)
+class FixedPointRow:
+    """A law's cReLU fixed point: ``angle`` (deg) to the stationary direction, its ``se``,
+    the mean ``radius`` |w| and the quadrature angle ``quad`` (NaN where none applies)."""
+
+    angle: float
+    se: float
+    radius: float
+    quad: float
+
+    @property
+    def on_ray(self) -> bool:
+        """The angle is zero within two standard errors."""
+        return abs(self.angle) < 2 * self.se
+
+
+@dataclass(frozen=True)
+class FixedPoints:
+    """The cReLU fixed point for every law, by name."""
+
+    rows: dict[str, FixedPointRow]
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{k:>11}: angle {r.angle:+.3f} +- {r.se:.3f} deg (quadrature "
+            f"{'n/a' if math.isnan(r.quad) else fmt(r.quad, '+.4f')}), |w| = {r.radius:.4f}"
+            for k, r in self.rows.items())
+
+
+def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
+                       phi_deg: float, samples: int, replicates: int, steps: int,
+                       generator: torch.Generator, device=None) -> FixedPoints:
+    r"""The cReLU fixed point, eq-gi-fixed, of the planar linear teacher :math:`a` =
+    ``unit(phi_deg)`` for every law (chapter general_inputs, section "The open question").
+
+    :func:`crelu_fixed_point_mc` on ``replicates`` samples of ``samples`` draws with ``steps``
+    iterations, started at the Gaussian radius over the sampled standard deviation of
+    :math:`a^\top z` (from ``samples`` draws of their own). The angle is measured from
+    :math:`\hat a` for symmetric laws (prop-gi-ray) and from the stationary direction in
+    ``stationary`` otherwise, whose uncertainty is added in quadrature to the replicates'
+    standard error. Where the quadrature applies, :func:`crelu_fixed_point_quad`'s angle too.
+    """
+    laws = _laws(laws)
+    R = check_positive_int(replicates, name="replicates", minimum=2)
+    a, a_t = unit(phi_deg), torch.tensor(unit(phi_deg), device=generator.device)
+    rows = {}
+    for name, d in laws.items():
+        ref, ref_se = ((0.0, 0.0) if d.symmetric else
+                       (stationary.rows[name].offset, stationary.rows[name].uncertainty))
+        r0 = GAUSSIAN_RADIUS / float((d.sample((samples,), generator) @ a_t).std())
+        _, w_mc = crelu_fixed_point_mc(d, a_t, samples=samples, replicates=R,
+                                       generator=generator, steps=steps, radius0=r0,
+                                       device=device)
+        ang = angle_deg(w_mc, a_t) - ref
+        quad = math.nan
+        if name in QUADRATURE_DISTRIBUTIONS:
+            quad = float(angle_deg(crelu_fixed_point_quad(d, a)[1], a))
+        rows[name] = FixedPointRow(float(ang.mean()),
+                                   math.hypot(float(ang.std()) / math.sqrt(R), ref_se),
+                                   float(w_mc.norm(dim=1).mean()), quad)
+    return FixedPoints(rows)

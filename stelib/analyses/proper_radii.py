@@ -1,0 +1,214 @@
+r"""Where the coarse gradient vanishes in the misspecified example, and where coarse gradient
+descent comes to rest (chapter *Which straight-through estimators are proper?*).
+
+On a minimising ray of the misspecified example the expected coarse gradient of an STE vanishes
+where the radial function R does (:func:`stelib.misspecified.vanishing_radii`); a vanishing
+radius is stable when R changes sign from - to + there (prop-proper-stability):
+
+* :func:`vanishing_row`, :func:`vanishing_table`: the vanishing radius, slope, :math:`M_0`,
+  stability and the ends of R per STE (:data:`RADIUS_GRID`: the radii searched);
+* :func:`radial_curve`: R at given radii, for the chapter's figure;
+* :func:`radius_check`: each radius checked by Monte Carlo
+  (:func:`stelib.proper_montecarlo.projected_coarse_grad`);
+* :func:`cgd_rest`: population CGD of every STE, measured against the radii (section "Where
+  coarse gradient descent comes to rest").
+
+The tables are small frozen results that print as the chapter shows them.
+
+Example
+-------
+>>> row = vanishing_row("crelu")
+>>> row["zeros"], round(row["radius"], 4), row["stable"]
+(1, 0.7632, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from stelib.analyses.proper_montecarlo import DTYPE, _stes, projected_coarse_grad
+from stelib.core._validate import as_device, as_tensor, check_positive, check_positive_int
+from stelib.core.misspecified import LinearTeacherModel, optimal_v, radial_coefficient, vanishing_radii
+from stelib.core.rounding import fmt, fmts
+from stelib.core.train import History, population_cgd
+
+__all__ = ["RADIUS_GRID", "RadiusCheck", "Rest", "VanishingTable", "cgd_rest", "radial_curve", "radius_check",
+           "vanishing_row", "vanishing_table"]
+
+RADIUS_GRID = (1e-3, 1e3, 241)  # r_min, r_max and number of log-spaced radii searched for zeros of R
+
+
+def vanishing_row(ste: str) -> dict[str, object]:
+    """One row of the table of vanishing radii on a minimising ray of the misspecified example.
+
+    ``radius`` (None if none), ``slope`` dR/d|w|, ``tangential`` M_0 there, ``stable``,
+    ``zeros`` (the number of sign changes of R on the grid :data:`RADIUS_GRID`: 241 log-spaced
+    radii of [1e-3, 1e3]), ``everywhere``, and the radial function at the ends of the range,
+    ``r_small`` (|w| = 1e-3) and ``r_large`` (|w| = 1e3).
+    """
+    r_min, r_max, points = RADIUS_GRID
+    found = vanishing_radii(ste, r_min=r_min, r_max=r_max, points=points)
+    first = found.radii[0] if found.radii else None
+    return {"ste": ste, "zeros": len(found.radii), "everywhere": found.everywhere,
+            "radius": None if first is None else first.radius,
+            "slope": None if first is None else first.slope,
+            "tangential": None if first is None else first.tangential,
+            "stable": None if first is None else first.stable,
+            "r_small": found.r_small, "r_large": found.r_large}
+
+
+def radial_curve(ste: str, norms) -> torch.Tensor:
+    """The radial function R(|w|) of the misspecified example at the radii ``norms``."""
+    norms = as_tensor(norms, name="norms", dtype=DTYPE)
+    if not bool((norms > 0).all()):
+        raise ValueError(f"norms must be > 0, got {norms}")
+    return radial_coefficient(1.0 / norms, ste)
+
+
+@dataclass(frozen=True)
+class VanishingTable:
+    """:func:`vanishing_row` for several STEs, by name (``rows``), and the ``grid`` (r_min,
+    r_max, points) on which the sign changes of R were counted."""
+
+    rows: dict[str, dict[str, object]]
+    grid: tuple[float, float, int] = RADIUS_GRID
+
+    def __str__(self) -> str:
+        lines = [f"{'STE':>10} | zeros | radius |w|  | R'(radius) | M0(radius) | stable | "
+                 "R(1e-3)  | R(1e3)"]
+        for s, r in self.rows.items():
+            if r["radius"] is None:
+                mid = f"{'none':>10} | {'':>10} | {'':>10} | {'':>6}"
+            else:
+                mid = (f"{r['radius']:10.6f} | {r['slope']:10.4g} | {r['tangential']:10.4f} | "
+                       f"{str(r['stable']):>6}")
+            lines.append(f"{s:>10} | {r['zeros']:>5} | {mid} | {r['r_small']:+.4f} | "
+                         f"{r['r_large']:+.2e}")
+        r_min, r_max, points = self.grid
+        ends = [f"{r:.0e}".replace("e+0", "e").replace("e-0", "e-") for r in (r_min, r_max)]
+        lines.append(f"zeros: sign changes of R on a grid of {points} log-spaced radii of "
+                     f"[{ends[0]}, {ends[1]}]")
+        return "\n".join(lines)
+
+    def radius(self, ste: str) -> float | None:
+        """The first vanishing radius of ``ste`` (None when it has none)."""
+        return self.rows[ste]["radius"]
+
+
+def vanishing_table(stes: Sequence[str]) -> VanishingTable:
+    """Vanishing radius, slope, M_0, stability and the ends of the radial function on a
+    minimising ray of the misspecified example (chapter proper, prop-proper-stability), for
+    every STE in ``stes``."""
+    return VanishingTable({s: vanishing_row(s) for s in _stes(stes)})
+
+
+@dataclass(frozen=True)
+class RadiusCheck:
+    """Monte Carlo z of the radial part at ``factors`` times each STE's radius (``z``)."""
+
+    z: dict[str, tuple[float, ...]]
+    factors: tuple[float, ...]
+
+    def __str__(self) -> str:
+        where = ", ".join(f"{f:g}" for f in self.factors)
+        return "\n".join(f"{s:>10}: MC z of the radial part at {where} x radius: "
+                         f"{zs[0]:+6.2f}, " + ", ".join(f"{z:+7.1f}" for z in zs[1:])
+                         for s, zs in self.z.items())
+
+
+def radius_check(model, table: VanishingTable, *, samples: int, generator: torch.Generator,
+                 factors: Sequence[float] = (1.0, 0.8, 1.25), device=None) -> RadiusCheck:
+    r"""Each vanishing radius of ``table`` checked by Monte Carlo (chapter proper): at
+    :math:`v = 2\varphi_0|a|`, :math:`w = f r_0 \hat a` for each factor :math:`f`, the radial
+    part :math:`\hat a^\top\bar g` of ``samples`` draws over its standard error
+    (:func:`projected_coarse_grad`). Approximately a standard normal draw at :math:`f = 1` if
+    the radius is right, negative inside and positive outside for a stable radius
+    (prop-proper-stability)."""
+    fs = tuple(check_positive(f, name="factors") for f in factors)
+    if not fs:
+        raise ValueError("factors=() is empty; give at least one factor > 0")
+    samples = check_positive_int(samples, name="samples", minimum=2)
+    a_hat = model.a / model.a.norm()
+    v_opt = optimal_v(a_hat, model.a)  # 2 phi(0) |a|
+    out = {}
+    for s, r in table.rows.items():
+        if r["radius"] is None:
+            continue
+        zs = []
+        for f in fs:
+            est = projected_coarse_grad(v_opt, f * r["radius"] * a_hat, model, s, a_hat,
+                                        samples=samples, generator=generator, device=device)
+            zs.append((est.mean / est.se).item())
+        out[s] = tuple(zs)
+    return RadiusCheck(out, fs)
+
+
+@dataclass(frozen=True)
+class Rest:
+    """Where population CGD comes to rest: the ``history`` of all runs, the run indices of each
+    STE (``runs``) and the vanishing ``table`` the runs are measured against."""
+
+    history: History
+    runs: dict[str, torch.Tensor]
+    table: VanishingTable
+
+    def final_angle(self, ste: str) -> float:
+        """Largest final angle (rad) of the STE's runs to the nearer minimising ray."""
+        th = self.history.theta[-1, self.runs[ste]]
+        return torch.minimum(th, math.pi - th).max().item()
+
+    def relative(self, ste: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final |w| / radius of each run and its change over the last recorded interval."""
+        wn, r0 = self.history.w_norm[:, self.runs[ste]], self.table.radius(ste)
+        return wn[-1] / r0, (wn[-1] - wn[-2]) / r0
+
+    @property
+    def arrived(self) -> list[bool]:
+        """Per run of an STE with a radius: final |w| within 1 % of it."""
+        return [bool(abs(x - 1) < 1e-2) for s in self.runs if self.table.radius(s) is not None
+                for x in self.relative(s)[0]]
+
+    def __str__(self) -> str:
+        lines = []
+        for s in self.runs:
+            th = self.final_angle(s)
+            if self.table.radius(s) is None:
+                wn = self.history.w_norm[-1, self.runs[s]]
+                lines.append(f"{s:>10}: no radius; final |w| {wn.min():.4g} to {wn.max():.4g}, "
+                             f"final angle to the ray {fmt(th, '.1e')} rad")
+                continue
+            rel, drift = self.relative(s)
+            lines.append(f"{s:>10}: final |w| / radius = {', '.join(f'{x:.6f}' for x in rel)};")
+            lines.append(f"{'':10}  last change {fmts(drift, '+.0e')}; final angle to the ray "
+                         f"{fmt(th, '.0e')} rad")
+        return "\n".join(lines)
+
+
+def cgd_rest(a, table: VanishingTable, *, lr: float, steps: int, device=None) -> Rest:
+    r"""Population CGD of the misspecified example in the plane, teacher ``a`` (2,), for every
+    STE of ``table`` (chapter proper, "Where coarse gradient descent comes to rest").
+
+    Three runs per STE, from :math:`v = 0` and :math:`w` at 0.5 and 2 times its radius (or
+    :math:`|w|` = 0.5 and 2 without one) at angles 0.6 and -0.9 rad from :math:`\hat a`, and at
+    the radius 2.8 rad from it (near the opposite ray); ``steps`` steps of ``lr``, recorded
+    every ``steps // 100``, all runs in one batched call on ``device``.
+    """
+    a = as_tensor(a, name="a", ndim=1, dtype=DTYPE)
+    if a.shape[0] != 2:
+        raise ValueError(f"a has shape {tuple(a.shape)}; the runs are planar, need shape (2,)")
+    steps = check_positive_int(steps, name="steps", minimum=100)
+    dev = torch.device("cpu") if device is None else as_device(device)
+    angles = torch.tensor([0.6, -0.9, 2.8], dtype=DTYPE, device=a.device) + torch.atan2(a[1], a[0])
+    dirs = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    start = torch.tensor([[0.5], [2.0], [1.0]], dtype=DTYPE, device=a.device)  # times the radius
+    stes = tuple(table.rows)
+    W0 = torch.cat([dirs * start * (table.radius(s) or 1.0) for s in stes])  # (3 k, 2)
+    labels = tuple(s for s in stes for _ in dirs)
+    h = population_cgd(LinearTeacherModel(a.to(dev)), torch.zeros(len(W0), 1, device=dev),
+                       W0.to(dev), ste=labels, lr=lr, steps=steps,
+                       record_every=steps // 100).cpu()
+    return Rest(h, {s: h.select(s) for s in stes}, table)

@@ -1,0 +1,11 @@
+"""``stelib.proper_radii`` is :mod:`stelib.analyses.proper_radii`, the same module object.
+
+Written by tools/short_names.py from stelib.LAYERS; do not edit.
+"""
+
+import sys as _sys
+
+from stelib.analyses import proper_radii as _module
+from stelib.analyses.proper_radii import *  # noqa: F403  (the names, for editors and type checkers)
+
+_sys.modules[__name__] = _module  # the module itself: shared state, one place to patch
