@@ -120,6 +120,10 @@ def test_first_hit_and_table_on_a_real_sweep():
         assert r["diverged"] == 0
     text = format_table(rows)
     assert text.splitlines()[0].split()[0] == "STE" and len(text.splitlines()) == 3
+    long = format_table([rows[0] | {"name": "a long teacher relu"}, rows[1]], label="teacher, STE")
+    lines = long.splitlines()  # the first column as wide as its widest entry: columns stay aligned
+    assert len({len(line) for line in lines}) == 1 and lines[1].startswith("a long teacher relu ")
+    assert lines[2].index(" crelu ") + len(" crelu") == len("a long teacher relu")
 
 
 def _records(steps, theta, loss, stes):

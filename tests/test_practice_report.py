@@ -17,6 +17,7 @@ from stelib.practice_report import (
     long_frame,
     ordering,
     ordering_notes,
+    verdict_changes,
     verdict_text,
     yin_stats,
     yin_verdicts,
@@ -350,3 +351,19 @@ def test_comparable_stes_tie_on_yins_side():
     assert ("LeNet-5", "relu", "crelu") in COMPARABLE
     deep = ver[ver.yin_row.str.startswith("deep")]
     assert all(o == "crelu > relu > identity" for o in deep["yin"])
+
+
+def test_verdict_changes_counts_rows_whose_ordering_or_verdict_moves():
+    from stelib.practice_report import reference_verdicts
+
+    loss = [[[[2.0, 0.3], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
+    acc = [[[[0.1, 0.90], [0.1, 0.91]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.95], [0.1, 0.96]]]]
+    ver = reference_verdicts({"mlp": fake_result(loss, acc)})
+    assert verdict_changes(ver, ver.copy()).startswith("with the last check's numbers") and " 0 of the 4 " in \
+        verdict_changes(ver, ver.copy())
+    swapped = [[[[0.1, 0.95], [0.1, 0.96]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.90], [0.1, 0.91]]]]
+    other = reference_verdicts({"mlp": fake_result(loss, swapped)})  # accuracy ordering reversed
+    assert " 2 of the 4 " in verdict_changes(ver, other)  # the two accuracy rows, one per reference
+    assert "nothing to compare" in verdict_changes(ver, None)
+    with pytest.raises(ValueError, match="not the same comparisons"):
+        verdict_changes(ver, other.iloc[::-1])

@@ -59,9 +59,33 @@ def test_check_finds_a_changed_number(tmp_path):
     target["value"] += 1 / 449  # one more test image right
     shutil.copy(DATA / "SHA256SUMS", tmp_path / "SHA256SUMS")
     stored.write("practice-full", changed, prov, directory=tmp_path)
-    bad = stored.check("practice-full", archs=["mlp"], seeds=[0], directory=tmp_path)
+    sha = (tmp_path / "SHA256SUMS").read_text()
+    bad = stored.check("practice-full", archs=["mlp"], seeds=[0], directory=tmp_path, record=True)
     assert len(bad) == 1 and bad[0]["ste"] == "crelu" and bad[0]["bits"] == 2
     assert bad[0]["stored"] == pytest.approx(bad[0]["recomputed"] + 1 / 449)
+    # the check is recorded in the provenance, the stored numbers are untouched
+    rows2, prov2 = stored.load("practice-full", directory=tmp_path)
+    assert rows2 == stored.load("practice-full", directory=tmp_path)[0] and (tmp_path / "SHA256SUMS").read_text() == sha
+    (c,) = prov2["checks"]
+    n = 2 + 2 * 3 * 2  # the full-precision start and 2 bits x 3 STEs, loss and accuracy each
+    assert (c["compared"], c["differing"], c["units"]) == (n, 1, {"archs": ["mlp"], "seeds": [0]})
+    assert c["command"] == "stelib results check practice-full" and c["torch"] == torch.__version__
+    text = stored.provenance_text(prov2)
+    assert f"last check (1 recorded): mlp x seeds [0], commit {c['git_commit'][:10]}" in text
+    assert f"{n - 1} of {n} stored numbers agree" in text
+    # the rows as the check computed them: the changed accuracy back at its recomputed value
+    back = stored.as_checked(rows2, c)
+    assert sum(a["value"] != b["value"] for a, b in zip(back, rows2, strict=True)) == 1
+    assert [r["value"] for r in back] == [r["value"] for r in rows]
+    assert "the 1 that differ: mlp seed 0 (stored with" in text
+    assert stored.checked_runs(rows2, prov2)["mlp"].test_accuracy.shape == stored.runs_of(rows2)["mlp"].test_accuracy.shape
+    assert stored.checked_runs(rows2, {**prov2, "checks": []}) is None
+    assert stored.checked_runs(rows2, {**prov2, "checks": [{**c, "differences": []}]}) is None
+    with pytest.raises(ValueError, match="not stored"):
+        stored.as_checked(rows2, {**c, "differences": [{**c["differences"][0], "seed": 9}]})
+    fresh = stored.provenance_text({k: v for k, v in prov.items() if k != "checks"})
+    assert "not checked since" in fresh and "last check" not in fresh
+    assert max(map(len, text.splitlines())) <= 88
 
 
 def test_a_hand_edited_file_is_refused(tmp_path):
@@ -120,7 +144,8 @@ def test_cli_refuses_bad_input_and_existing_results(tmp_path):
     for args, needle in ((("compute", "nope"), "invalid choice: 'nope' (choose from 'practice-full')"), (("check", "practice-full", "--arch", "vgg"),
                          "--arch vgg"), (("compute", "practice-full", "--seed", "x"), "--seed"),
                          (("compute", "practice-full"), "--overwrite"),
-                         (("compute", "practice-full", "--output", str(tmp_path / "no")), "not a folder")):
+                         (("compute", "practice-full", "--output", str(tmp_path / "no")), "not a folder"),
+                         (("show", "practice-full", "--record"), "--record goes with check")):
         p = _cli(*args)
         assert p.returncode == 2 and needle in p.stderr, (args, p.stderr)
     assert list(tmp_path.iterdir()) == []

@@ -158,13 +158,15 @@ def outcome_table(history, model, *, loss_tol: float, theta_tol: float = 1e-3) -
 
 
 def format_table(rows: list[dict], *, label: str = "STE") -> str:
-    """A fixed-format text table of :func:`outcome_table` rows (deterministic output)."""
-    head = (f"{label:>12} {'runs':>5} {'global':>7} {'spurious':>9} {'other':>6} "
+    """A fixed-format text table of :func:`outcome_table` rows (deterministic output); the first
+    column is as wide as its widest entry (at least 12 characters)."""
+    width = max([12, len(label)] + [len(str(r.get("name", r["ste"]))) for r in rows])
+    head = (f"{label:>{width}} {'runs':>5} {'global':>7} {'spurious':>9} {'other':>6} "
             f"{'steps to global':>16} {'median |w|':>11} {'diverged':>9}")
     lines = [head]
     for r in rows:
         steps = "-" if math.isnan(r["steps_to_global"]) else f"{r['steps_to_global']:.0f}"
-        lines.append(f"{r.get('name', r['ste']):>12} {r['runs']:>5d} {r['global']:>7.2f} "
+        lines.append(f"{r.get('name', r['ste']):>{width}} {r['runs']:>5d} {r['global']:>7.2f} "
                      f"{r['spurious']:>9.2f} {r['other']:>6.2f} {steps:>16} "
                      f"{r['median_w_norm']:>11.3f} {r['diverged']:>9d}")
     return "\n".join(lines)

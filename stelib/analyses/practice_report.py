@@ -32,7 +32,7 @@ from stelib.core.rounding import FLOOR, fmt
 
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
            "load_yin_table", "long_frame", "ordering", "ordering_notes", "reference_verdicts", "start_summary",
-           "table_text", "verdict_text"]
+           "table_text", "verdict_changes", "verdict_text"]
 
 YIN_TABLE = "yin2019_table1.csv"
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
@@ -271,6 +271,21 @@ def verdict_text(verdicts, *, pairs: bool = True) -> str:
     cols = [c for c in verdicts.columns
             if c not in ("yin", "ours", "note") and (pairs or c not in PAIR_COLUMNS)]
     return text + "\n\n" + verdicts[cols].to_string(index=False)
+
+
+def verdict_changes(verdicts, checked=None) -> str:
+    """How many rows of :func:`reference_verdicts` change their ordering or verdict when the
+    stored numbers are replaced by those of the last recorded check (``checked``: the same table
+    computed from :func:`stelib.stored.checked_runs`; None when there is nothing to compare)."""
+    if checked is None:
+        return "no recorded check found a stored number different: nothing to compare"
+    cols = ["yin_row", "metric", "arch", "ours", "verdict"]
+    a, b = verdicts[cols].reset_index(drop=True), checked[cols].reset_index(drop=True)
+    if len(a) != len(b) or not a[cols[:3]].equals(b[cols[:3]]):
+        raise ValueError("checked: not the same comparisons as verdicts (rows or their order differ)")
+    k = int((a != b).any(axis=1).sum())
+    return (f"with the last check's numbers in place of the stored ones, {k} of the {len(a)} "
+            f"orderings and verdicts change")
 
 
 def _reading(d) -> tuple[float, float, str]:

@@ -3,14 +3,14 @@
 ::
 
     stelib results compute practice-full [--overwrite] [--output DIR] [--arch A ...] [--seed S ...]
-    stelib results check practice-full [--arch A ...] [--seed S ...]
+    stelib results check practice-full [--arch A ...] [--seed S ...] [--record]
     stelib results show practice-full
 
 ``compute`` runs every unit and writes ``data/<name>.csv`` and its provenance
 ``data/<name>.json`` into the book (or ``--output DIR``); it refuses to replace a stored result
 without ``--overwrite``. ``check`` recomputes (all units, or the ones named) and lists every
-number that differs from the stored one: exit 0 when none does, 1 otherwise. ``show`` prints
-the provenance. Bad names exit 2 before anything runs.
+number that differs from the stored one: exit 0 when none does, 1 otherwise; ``--record``
+appends the outcome to the provenance (``checks``). ``show`` prints the provenance. Bad names exit 2 before anything runs.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def cmd_results(args) -> int:
     from stelib.analyses import stored
 
     name, (archs, seeds) = _name(args), _subset(args)
+    if getattr(args, "record", False) and args.action != "check":
+        raise UsageError(f"--record goes with check, not with {args.action}")
     directory = _directory(args)
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     if args.action == "show":
@@ -96,7 +98,8 @@ def cmd_results(args) -> int:
         print(f"{len(rows)} rows in {path} ({prov['wall_seconds']} s); provenance in {path.with_suffix('.json')}")
         return 0
     try:
-        bad = stored.check(name, archs=archs, seeds=seeds, directory=directory, progress=say)
+        bad = stored.check(name, archs=archs, seeds=seeds, directory=directory, progress=say,
+                           record=args.record)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     for r in bad:
@@ -115,4 +118,6 @@ def add_parser(sub, common) -> None:
     p.add_argument("--seed", action="append", help="only this seed (repeatable)")
     p.add_argument("--output", metavar="DIR", help="compute: write into DIR instead of the book's data/")
     p.add_argument("--overwrite", action="store_true", help="compute: replace a stored result")
+    p.add_argument("--record", action="store_true",
+                   help="check: append the outcome to the stored provenance (data/NAME.json)")
     p.set_defaults(func=cmd_results)
