@@ -359,7 +359,7 @@ def test_verdict_changes_counts_rows_whose_ordering_or_verdict_moves():
     loss = [[[[2.0, 0.3], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
     acc = [[[[0.1, 0.90], [0.1, 0.91]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.95], [0.1, 0.96]]]]
     ver = reference_verdicts({"mlp": fake_result(loss, acc)})
-    assert verdict_changes(ver, ver.copy()).startswith("with the last check's numbers") and " 0 of the 4 " in \
+    assert verdict_changes(ver, ver.copy()).startswith("with the last recorded check's numbers") and " 0 of the 4 " in \
         verdict_changes(ver, ver.copy())
     swapped = [[[[0.1, 0.95], [0.1, 0.96]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.90], [0.1, 0.91]]]]
     other = reference_verdicts({"mlp": fake_result(loss, swapped)})  # accuracy ordering reversed

@@ -284,8 +284,7 @@ def verdict_changes(verdicts, checked=None) -> str:
     if len(a) != len(b) or not a[cols[:3]].equals(b[cols[:3]]):
         raise ValueError("checked: not the same comparisons as verdicts (rows or their order differ)")
     k = int((a != b).any(axis=1).sum())
-    return (f"with the last check's numbers in place of the stored ones, {k} of the {len(a)} "
-            f"orderings and verdicts change")
+    return f"with the last recorded check's numbers: {k} of the {len(a)} orderings and verdicts change"
 
 
 def _reading(d) -> tuple[float, float, str]:
