@@ -66,12 +66,13 @@ def test_check_finds_a_changed_number(tmp_path):
     # the check is recorded in the provenance, the stored numbers are untouched
     rows2, prov2 = stored.load("practice-full", directory=tmp_path)
     assert rows2 == stored.load("practice-full", directory=tmp_path)[0] and (tmp_path / "SHA256SUMS").read_text() == sha
-    (c,) = prov2["checks"]
+    assert len(prov2["checks"]) == len(prov.get("checks", [])) + 1  # one appended, the earlier kept
+    c = prov2["checks"][-1]
     n = 2 + 2 * 3 * 2  # the full-precision start and 2 bits x 3 STEs, loss and accuracy each
     assert (c["compared"], c["differing"], c["units"]) == (n, 1, {"archs": ["mlp"], "seeds": [0]})
     assert c["command"] == "stelib results check practice-full" and c["torch"] == torch.__version__
     text = stored.provenance_text(prov2)
-    assert f"last check (1 recorded): mlp x seeds [0], commit {c['git_commit'][:10]}" in text
+    assert f"last check ({len(prov2['checks'])} recorded): mlp x seeds [0], commit {c['git_commit'][:10]}" in text
     assert f"{n - 1} of {n} stored numbers agree" in text
     # the rows as the check computed them: the changed accuracy back at its recomputed value
     back = stored.as_checked(rows2, c)
