@@ -9,7 +9,9 @@ convolutions, batched matrix products: one computation) and :class:`stelib.bigne
 model-images per second (M x B x steps / seconds: every model seeing one image counts once),
 images per second per model (the same divided by M), the batched / one-at-a-time ratio, and
 the largest |difference| of the two forms' initial logits (float32 reordering; with
-quantizers a rounding difference can move an activation by one step).
+quantizers a rounding difference can move an activation by one step), and the ATen operations
+of one step of each form (kernel launches on a GPU, counted on any device: the batched form's
+do not grow with M, the other's grow M-fold).
 
 The device is the CPU, or CUDA when present (``--device``). Defaults are sized per device: on
 the CPU small (a busy 2-core machine: a few seconds per network), on a GPU M = 27 (3 bit widths x
@@ -22,13 +24,18 @@ the TF32 settings of PyTorch are printed (cuDNN convolutions use TF32 by default
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from stelib.bignets import BatchedNets, NetList
 from stelib.quantnets import ActConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by tools/gpu_check.py
+from bench_steps import CountOps  # noqa: E402
 
 SHAPES = {"lenet5": (1, 28, 28), "vgg11": (3, 32, 32), "resnet20": (3, 32, 32)}
 CPU_SIZES = {"lenet5": (6, 32), "vgg11": (2, 4), "resnet20": (3, 8)}  # (M, B)
@@ -46,10 +53,9 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int) -> float:
-    """Seconds for ``steps`` SGD steps (after ``warmup`` untimed ones) on the batch (x, y)."""
+def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """One SGD step (momentum 0.9) of ``model`` on the batch (x, y), as a function."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    dev = x.device
 
     def step():
         logits = model(x)  # (M, B, 10)
@@ -58,6 +64,12 @@ def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, w
         loss.backward()
         opt.step()
 
+    return step
+
+
+def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int) -> float:
+    """Seconds for ``steps`` SGD steps (after ``warmup`` untimed ones) on the batch (x, y)."""
+    step, dev = _stepper(model, x, y), x.device
     for _ in range(warmup):
         step()
     _sync(dev)
@@ -66,6 +78,17 @@ def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, w
         step()
     _sync(dev)
     return time.perf_counter() - t0
+
+
+def ops_per_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """ATen operations of one SGD step (the second: momentum buffers exist), model untouched."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    step = _stepper(model, x, y)
+    step()
+    with CountOps() as c:
+        step()
+    model.load_state_dict(state)
+    return c.n
 
 
 def bench_arch(arch: str, M: int, B: int, steps: int, warmup: int, dev: torch.device, mixed: bool) -> dict:
@@ -80,7 +103,8 @@ def bench_arch(arch: str, M: int, B: int, steps: int, warmup: int, dev: torch.de
     with torch.no_grad():
         diff = (bat(x) - seq(x)).abs().max().item()
     work = M * B * steps
-    out = {"diff": diff, "batched": work / time_steps(bat, x, y, steps, warmup)}
+    out = {"diff": diff, "ops": (ops_per_step(bat, x, y), ops_per_step(seq, x, y))}
+    out["batched"] = work / time_steps(bat, x, y, steps, warmup)
     del bat
     out["sequential"] = work / time_steps(seq, x, y, steps, warmup)
     if mixed:
@@ -130,7 +154,7 @@ def _run(args, dev: torch.device, gpu: bool) -> None:
         print(f"TF32: cuDNN convolutions {torch.backends.cudnn.allow_tf32}, "
               f"matmul {torch.backends.cuda.matmul.allow_tf32}")
     print(f"{'network':>9} {'M':>3} {'B':>4}  {'batched':>10}  {'one at a time':>13}  {'ratio':>6}"
-          + (f"  {'bf16+CL':>10}  {'ratio':>6}" if mixed else "") + "   (model-images/s)   max |logit diff|")
+          + (f"  {'bf16+CL':>10}  {'ratio':>6}" if mixed else "") + "   (model-images/s)   ops/step   max |logit diff|")
     for arch in args.archs:
         M, B = (2, 2) if args.quick else (GPU_SIZES if gpu else CPU_SIZES)[arch]
         M, B = args.models or M, args.batch or B
@@ -140,7 +164,7 @@ def _run(args, dev: torch.device, gpu: bool) -> None:
         if mixed:
             line += f"  {r['mixed']:>10.0f}  {r['mixed'] / r['sequential']:>5.1f}x"
         print(line + f"   per model: {r['batched'] / M:.0f} vs {r['sequential'] / M:.0f} images/s"
-              f"   {r['diff']:.1e}", flush=True)
+              f"   {r['ops'][0]} vs {r['ops'][1]}   {r['diff']:.1e}", flush=True)
     if gpu:
         print("target (issue 27): about 80,000 model-images/s per network on one H200")
 

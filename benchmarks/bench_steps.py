@@ -30,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by 
 from bench_checks import _time, setup  # noqa: E402
 
 
-class _Count(TorchDispatchMode):
+class CountOps(TorchDispatchMode):
+    """Counts the ATen operations dispatched while active (kernel launches on a GPU)."""
+
     def __init__(self):
         super().__init__()
         self.n = 0
@@ -54,7 +56,7 @@ class _Separate:
 def _ops_per_step(model, v0, w0, ste) -> float:
     counts = []
     for steps in (10, 30):
-        with _Count() as c:
+        with CountOps() as c:
             population_cgd(model, v0, w0, ste=ste, lr=0.05, steps=steps, record_every=steps)
         counts.append(c.n)
     return (counts[1] - counts[0]) / 20

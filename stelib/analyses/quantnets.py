@@ -55,6 +55,31 @@ class ActConfig:
         return math.inf if self.bits == 0 else (2**self.bits - 1) * self.alpha
 
 
+_INTERVAL_STES = ("identity", "relu", "crelu")  # surrogate derivative: 1 on an interval, else 0
+
+
+class _ChannelQuant(torch.autograd.Function):
+    """:class:`~stelib.ste.QuantizedReLUSTE` with step, levels and STE per channel, in one call.
+
+    ``alpha``, ``levels``, ``zero`` and ``upper`` = levels x alpha broadcast against ``x``;
+    ``open_`` marks the ReLU STE's channels (no upper end), ``all_`` the identity's (derivative
+    1 everywhere). Elementwise the same operations on the same values as the per-block call,
+    so the same results bit for bit (tests/test_ensemble_ops.py), in a number of operations that
+    does not grow with the number of models.
+    """
+
+    @staticmethod
+    def forward(ctx, x, alpha, levels, zero, upper, open_, all_):
+        ctx.save_for_backward(x, upper, open_, all_)
+        return alpha * torch.clamp(torch.ceil(x / alpha), zero, levels)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, upper, open_, all_ = ctx.saved_tensors
+        slope = ((x > 0) & ((x < upper) | open_)) | all_
+        return grad * slope.to(x.dtype), None, None, None, None, None, None
+
+
 class QuantAct(nn.Module):
     r"""Normalisation + quantized ReLU for M models side by side.
 
@@ -63,6 +88,12 @@ class QuantAct(nn.Module):
     the backward pass is that of ``configs[m].ste``. With ``probe = True`` the forward pass
     stores, per model, the share of the quantizer's inputs z inside the clipped-ReLU window
     :math:`(0, (2^b - 1)\alpha)` and their median :math:`|z|` in ``self.stats`` ((M, 2)).
+
+    When the models differ in their quantizers (bit widths and STEs, all quantized with the
+    identity, ReLU or clipped-ReLU STE), every channel is quantized in one call with its own step,
+    levels and STE (``channelwise``): the operations do not grow with the number of models
+    (on a GPU, neither do the kernel launches). Otherwise one call per block of consecutive
+    models with equal configs. Both give the same numbers bit for bit.
     """
 
     def __init__(self, configs: tuple[ActConfig, ...], features: int, *, norm: str = "none",
@@ -82,6 +113,24 @@ class QuantAct(nn.Module):
                 self.blocks[-1] = (self.blocks[-1][0] + 1, c)
             else:
                 self.blocks.append((1, c))
+        # several blocks, all quantized with built-in STEs: one quantizer call for all channels,
+        # its step, levels and STE given per channel (the same values as block by block)
+        self.channelwise = len(self.blocks) > 1 and all(c.bits > 0 and c.ste in _INTERVAL_STES
+                                                        for c in self.configs)
+        if self.channelwise:
+            shape = (-1, 1, 1) if spatial else (-1,)
+
+            def per_channel(values, dt=dtype):
+                return torch.tensor(values, dtype=dt).repeat_interleave(features).reshape(shape)
+
+            for name, values, dt in (
+                    ("ch_alpha", [c.alpha for c in self.configs], dtype),
+                    ("ch_levels", [2**c.bits - 1 for c in self.configs], dtype),
+                    ("ch_zero", [0 for c in self.configs], dtype),
+                    ("ch_upper", [c.upper for c in self.configs], dtype),
+                    ("ch_open", [c.ste == "relu" for c in self.configs], torch.bool),
+                    ("ch_all", [c.ste == "identity" for c in self.configs], torch.bool)):
+                self.register_buffer(name, per_channel(values, dt), persistent=False)
 
     def _probe(self, z: torch.Tensor) -> torch.Tensor:
         M = len(self.configs)
@@ -94,6 +143,9 @@ class QuantAct(nn.Module):
             x = self.bn(x)
         if self.probe:
             self.stats = self._probe(x)
+        if self.channelwise and x.dtype == self.ch_alpha.dtype:  # else as block by block
+            return _ChannelQuant.apply(x, self.ch_alpha, self.ch_levels, self.ch_zero, self.ch_upper,
+                                       self.ch_open, self.ch_all)
         parts = x.split([n * self.features for n, _ in self.blocks], dim=1)
         # the configs were checked when built: the autograd function directly, no value checks
         return torch.cat([torch.relu(p) if c.bits == 0 else QuantizedReLUSTE.apply(p, c.bits, c.alpha, c.ste)
