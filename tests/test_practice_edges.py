@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+import stelib.core._closedform as cf
 from stelib import datasets, practice
 from stelib.datasets import DATASETS, DataSplit, load_data, load_digits_split, resolve_device, synthetic_split
 from stelib.practice import continue_training, fit, train
@@ -290,6 +291,25 @@ def test_non_finite_minibatch_loss_stops_the_gradient(tiny):
     h = fit(net, d, epochs=1, lr=0.1, batch_size=40, n_eval=39, n_probe=39)
     assert h["diverged"].all() and float(h["train_loss"][0, 1]) == float(h["train_loss"][0, 0])
     assert torch.isfinite(h["weight_norms"]).all()
+
+
+def test_gpu_path_zeroes_non_finite_gradients_as_the_cpu_path(tiny, monkeypatch):
+    """On a GPU the trainer zeroes non-finite gradient entries at every step without asking
+    first; the same records as the CPU's path, which zeroes only after a non-finite loss. Three
+    models, one of which blows up (lr) while the others train on."""
+    d = DataSplit(tiny.x_train[:40], tiny.y_train[:40], tiny.x_test[:20], tiny.y_test[:20])
+    cfg = [ActConfig(2, 1 / 3, "crelu"), ActConfig(0, 1.0, "relu"), ActConfig(2, 1 / 3, "identity")]
+    runs = []
+    for device_path in (False, True):
+        monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", device_path)
+        net = QuantMLP(cfg, [0, 1, 2], hidden=(4, 4))
+        with torch.no_grad():
+            net.W[0][1].mul_(1e300)  # model 1's first layer overflows in float64
+        runs.append(fit(net, d, epochs=2, lr=0.1, batch_size=8))
+    cpu, gpu = runs
+    assert cpu["diverged"].tolist() == [False, True, False]
+    for k in ("train_loss", "test_accuracy", "weight_norms", "diverged"):
+        assert torch.equal(cpu[k].nan_to_num(-1.0), gpu[k].nan_to_num(-1.0)), k
 
 
 def test_divergence_needs_the_loss_above_the_limit(tiny):
