@@ -10,6 +10,7 @@ import torch
 from stelib.practice_report import (
     all_ties,
     change_frame,
+    changed_verdicts,
     compare_with_yin,
     judge,
     layer_frame,
@@ -364,6 +365,8 @@ def test_verdict_changes_counts_rows_whose_ordering_or_verdict_moves():
     swapped = [[[[0.1, 0.95], [0.1, 0.96]], [[0.1, 0.92], [0.1, 0.93]], [[0.1, 0.90], [0.1, 0.91]]]]
     other = reference_verdicts({"mlp": fake_result(loss, swapped)})  # accuracy ordering reversed
     assert " 2 of the 4 " in verdict_changes(ver, other)  # the two accuracy rows, one per reference
+    assert (changed_verdicts(ver, other), changed_verdicts(ver, ver.copy()), changed_verdicts(ver, None)) == (2, 0, 0)
     assert "nothing to compare" in verdict_changes(ver, None)
-    with pytest.raises(ValueError, match="not the same comparisons"):
-        verdict_changes(ver, other.iloc[::-1])
+    for f in (verdict_changes, changed_verdicts):
+        with pytest.raises(ValueError, match="not the same comparisons"):
+            f(ver, other.iloc[::-1])

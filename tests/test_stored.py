@@ -87,6 +87,10 @@ def test_check_finds_a_changed_number(tmp_path):
     fresh = stored.provenance_text({k: v for k, v in prov.items() if k != "checks"})
     assert "not checked since" in fresh and "last check" not in fresh
     assert max(map(len, text.splitlines())) <= 88
+    assert stored.check_summary(prov2).endswith(f"reproduced {n - 1} of the {n} stored numbers")
+    assert f"({c['cpu_capability']} kernels, the stored run used {prov['cpu_capability']})" in \
+        stored.check_summary(prov2)
+    assert stored.check_summary({k: v for k, v in prov.items() if k != "checks"}) == "no recorded recomputation yet"
 
 
 def test_a_hand_edited_file_is_refused(tmp_path):

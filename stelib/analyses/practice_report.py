@@ -32,7 +32,7 @@ from stelib.core.rounding import FLOOR, fmt
 
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge", "layer_frame",
            "load_yin_table", "long_frame", "ordering", "ordering_notes", "reference_verdicts", "start_summary",
-           "table_text", "verdict_changes", "verdict_text"]
+           "table_text", "changed_verdicts", "verdict_changes", "verdict_text"]
 
 YIN_TABLE = "yin2019_table1.csv"
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
@@ -273,18 +273,26 @@ def verdict_text(verdicts, *, pairs: bool = True) -> str:
     return text + "\n\n" + verdicts[cols].to_string(index=False)
 
 
-def verdict_changes(verdicts, checked=None) -> str:
+def changed_verdicts(verdicts, checked=None) -> int:
     """How many rows of :func:`reference_verdicts` change their ordering or verdict when the
     stored numbers are replaced by those of the last recorded check (``checked``: the same table
-    computed from :func:`stelib.stored.checked_runs`; None when there is nothing to compare)."""
+    computed from :func:`stelib.stored.checked_runs`; None, when no recorded check found a stored
+    number different, changes none)."""
     if checked is None:
-        return "no recorded check found a stored number different: nothing to compare"
+        return 0
     cols = ["yin_row", "metric", "arch", "ours", "verdict"]
     a, b = verdicts[cols].reset_index(drop=True), checked[cols].reset_index(drop=True)
     if len(a) != len(b) or not a[cols[:3]].equals(b[cols[:3]]):
         raise ValueError("checked: not the same comparisons as verdicts (rows or their order differ)")
-    k = int((a != b).any(axis=1).sum())
-    return f"with the last recorded check's numbers: {k} of the {len(a)} orderings and verdicts change"
+    return int((a != b).any(axis=1).sum())
+
+
+def verdict_changes(verdicts, checked=None) -> str:
+    """:func:`changed_verdicts` as the chapter prints it."""
+    if checked is None:
+        return "no recorded check found a stored number different: nothing to compare"
+    k = changed_verdicts(verdicts, checked)
+    return f"with the last recorded check's numbers: {k} of the {len(verdicts)} orderings and verdicts change"
 
 
 def _reading(d) -> tuple[float, float, str]:

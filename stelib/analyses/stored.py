@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["COLUMNS", "NAMES", "PRACTICE_FULL", "StoredRuns", "as_checked", "check", "checked_runs", "compute", "data_dir", "load",
-           "provenance_text", "record_check", "runs_of", "write"]
+           "check_summary", "provenance_text", "record_check", "runs_of", "write"]
 
 COLUMNS = ("arch", "model", "bits", "ste", "seed", "epochs", "metric", "value")
 PRACTICE_FULL: dict[str, object] = {
@@ -302,6 +302,18 @@ def provenance_text(prov: dict) -> str:
                           for a in dict.fromkeys(x for x, _ in where))
         lines.append(f"    the {c['differing']} that differ: {units} (stored with {prov['cpu_capability']} kernels)")
     return "\n".join(lines)
+
+
+def check_summary(prov: dict) -> str:
+    """The last recorded check in one phrase, for prose: what it recomputed, on which kernels,
+    and how many stored numbers it reproduced (or that none is recorded)."""
+    checks = prov.get("checks", [])
+    if not checks:
+        return "no recorded recomputation yet"
+    c = checks[-1]
+    return (f"a recorded recomputation ({c['cpu_capability']} kernels, the stored run used "
+            f"{prov['cpu_capability']}) reproduced {c['compared'] - c['differing']} of the "
+            f"{c['compared']} stored numbers")
 
 
 @dataclass(frozen=True)
