@@ -119,10 +119,6 @@ class QuantAct(nn.Module):
                                                         for c in self.configs)
         if self.channelwise:
             shape = (-1, 1, 1) if spatial else (-1,)
-
-            def per_channel(values, dt=dtype):
-                return torch.tensor(values, dtype=dt).repeat_interleave(features).reshape(shape)
-
             for name, values, dt in (
                     ("ch_alpha", [c.alpha for c in self.configs], dtype),
                     ("ch_levels", [2**c.bits - 1 for c in self.configs], dtype),
@@ -130,7 +126,9 @@ class QuantAct(nn.Module):
                     ("ch_upper", [c.upper for c in self.configs], dtype),
                     ("ch_open", [c.ste == "relu" for c in self.configs], torch.bool),
                     ("ch_all", [c.ste == "identity" for c in self.configs], torch.bool)):
-                self.register_buffer(name, per_channel(values, dt), persistent=False)
+                per_model = torch.tensor(values, dtype=dt)  # a buffer: moves with .to(device)
+                self.register_buffer(name, per_model.repeat_interleave(features).reshape(shape),
+                                     persistent=False)
 
     def _probe(self, z: torch.Tensor) -> torch.Tensor:
         M = len(self.configs)
