@@ -26,7 +26,21 @@ def test_reads_are_counted_by_method_and_site(tmp_path):
             "assert cf._DEVICE_PATH_ON_CPU  # the GPU's paths, taken on the CPU\n")
     path = tmp_path / "toy.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell(code)]), path)
-    rows, seconds = sc.count(path, tmp_path)
+    rows, seconds, ops = sc.count(path, tmp_path)
     got = {(method, site.split(" ")[0]): n for method, site, n in rows}
     assert got == {("__float__", "chapter:3"): 3, ("__bool__", "chapter:4"): 1, ("item", "chapter:5"): 1}
     assert seconds > 0 and sorted(p.name for p in tmp_path.iterdir()) == ["toy.ipynb", "toy.json"]
+    assert ops is None  # not asked for
+
+
+def test_operations_are_counted_on_request(tmp_path):
+    """--ops: the ATen operations dispatched after the first cell; 20 more additions, 20 more."""
+    got = []
+    for n in (10, 30):
+        path = tmp_path / f"loop{n}.ipynb"
+        code = f"import torch\nt = torch.zeros(3)\nfor _ in range({n}):\n    t = t + 1\n"
+        nbformat.write(new_notebook(cells=[new_code_cell(code)]), path)
+        rows, _, ops = sc.count(path, tmp_path, ops=True)
+        got.append(ops)
+        assert rows == []  # no value read
+    assert got[1] - got[0] == 20 and got[0] >= 10, got

@@ -15,6 +15,12 @@ On the CPU every tensor is counted, including the ones a chapter keeps on the CP
 ``device="cuda"`` makes; what matters is which sites grow with the steps of a loop. On a GPU,
 ``torch.cuda.set_sync_debug_mode`` gives the exact count (``tools/gpu_check.py``).
 
+``--ops`` also counts the ATen operations the chapter dispatches on its main thread (a
+``TorchDispatchMode``; the run is slower for it). On a GPU most of them are kernel launches of
+a few microseconds each whatever their size, so at 5 us per operation the count gives a rough
+floor for a GPU run of the chapter, printed next to its recorded CPU time. Views and the
+chapter's CPU-side tensors are counted too, so it is an estimate, not a measurement.
+
 Usage::
 
     python tools/sync_count.py                    # every chapter
@@ -68,28 +74,56 @@ import stelib.core._closedform as _cf
 _cf._DEVICE_PATH_ON_CPU = GPU_PATHS
 '''
 
-DUMP = r'''
-import json as _j
-with open(OUT, "w") as _f:
-    _j.dump([[k[0], k[1], v] for k, v in _SYNC_SITES.most_common()], _f)
+OPS = r'''
+from torch.utils._python_dispatch import TorchDispatchMode as _TDM
+
+class _OpCount(_TDM):
+    n = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        _OpCount.n += 1
+        return func(*args, **(kwargs or {}))
+
+_OPS = _OpCount()
+_OPS.__enter__()  # active for the cells that follow, on this thread
 '''
 
+DUMP = r'''
+import json as _j
+_ops = None
+if "_OPS" in globals():
+    _OPS.__exit__(None, None, None)
+    _ops = _OpCount.n
+with open(OUT, "w") as _f:
+    _j.dump({"reads": [[k[0], k[1], v] for k, v in _SYNC_SITES.most_common()], "ops": _ops}, _f)
+'''
+LAUNCH_US = 5.0  # a typical CUDA kernel launch, in microseconds (the --ops floor)
 
-def count(path: Path, workdir: Path, gpu_paths: bool = True) -> tuple[list, float]:
+
+def count(path: Path, workdir: Path, gpu_paths: bool = True, ops: bool = False) -> tuple[list, float, int | None]:
     """Execute the notebook ``path`` (in its folder) with the counting spies; the (method, site,
-    count) rows, most first, and the seconds it took. Nothing is written next to it."""
+    count) rows, most first, the seconds it took, and with ``ops`` the ATen operations it
+    dispatched (else None). Nothing is written next to it."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     out = workdir / f"{path.stem}.json"
     spy = SPY.replace("for _n in READS", f"for _n in {READS!r}").replace("GPU_PATHS", repr(gpu_paths))
-    nb.cells.insert(0, nbformat.v4.new_code_cell(spy))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(spy + (OPS if ops else "")))
     nb.cells.append(nbformat.v4.new_code_cell(DUMP.replace("OUT", repr(str(out)))))
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=1800, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    return json.loads(out.read_text()), time.perf_counter() - t0
+    got = json.loads(out.read_text())
+    return got["reads"], time.perf_counter() - t0, got["ops"]
+
+
+def _recorded_seconds(chapter: str) -> float | None:
+    """The chapter's CPU time recorded by ``stelib execute`` (chapters/reproducibility.json)."""
+    rec = ROOT / "chapters" / "reproducibility.json"
+    entry = json.loads(rec.read_text()).get("chapters", {}).get(chapter, {}) if rec.exists() else {}
+    return entry.get("seconds")
 
 
 def main(argv=None) -> int:
@@ -100,6 +134,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-paths", action="store_true",
                         help="keep the CPU's own paths (by default the code takes the paths it takes "
                              "on a GPU, which avoid host reads, so that the count is the GPU's)")
+    parser.add_argument("--ops", action="store_true",
+                        help=f"also count ATen operations (a floor for a GPU run at {LAUNCH_US:g} us each)")
     args = parser.parse_args(argv)
     paths = {c.name: c.path for c in toc.chapters(ROOT)}
     known = list(paths)
@@ -110,10 +146,14 @@ def main(argv=None) -> int:
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
         for chapter in chosen:
-            rows, secs = count(paths[chapter], Path(tmp), not args.cpu_paths)
-            report[chapter] = rows
+            rows, secs, ops = count(paths[chapter], Path(tmp), not args.cpu_paths, args.ops)
+            report[chapter] = rows if ops is None else {"reads": rows, "ops": ops}
             total = sum(r[2] for r in rows)
             print(f"\n{chapter}: {total} value reads ({secs:.0f} s)")
+            if ops is not None:
+                cpu = _recorded_seconds(chapter)
+                print(f"  {ops} ATen operations: x {LAUNCH_US:g} us = {ops * LAUNCH_US * 1e-6:.1f} s "
+                      f"launch floor on a GPU" + (f" (recorded CPU run {cpu:.1f} s)" if cpu else ""))
             for method, site, n in rows[:args.top]:
                 print(f"  {n:8d}  {method:9s} {site}")
     if args.json:
