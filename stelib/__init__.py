@@ -16,11 +16,13 @@ layers above it in this list:
     standard errors), ``train`` (batched coarse gradient descent), ``rounding`` (printing and
     gluing only the digits a computation determines).
 ``stelib/analyses`` -- what one chapter computes and draws
-    ``symmetry`` (scale-symmetry checks) and ``rays`` (coarse gradients along rays),
+    ``symmetry`` (scale-symmetry checks, gathering ``sym_rescaling``, ``sym_covariance`` and
+    ``sym_crelu``) and ``rays`` (coarse gradients along rays),
     ``outcomes`` (classifying CGD runs in Yin's model),
     ``yin`` and ``linear_teacher`` (the checks of Yin's Gaussian model and of the
     linear-teacher example, each a result whose ``str`` is its report; ``yin`` gathers
-    ``yin_landscape``, ``yin_coarse`` and ``yin_runs``), ``general_inputs`` (stationary points
+    ``yin_landscape``, ``yin_coarse`` and ``yin_runs``, ``linear_teacher`` gathers ``ms_checks``,
+    ``ms_rays``, ``ms_paths`` and ``ms_c5``), ``general_inputs`` (stationary points
     beyond Gaussian inputs, gathering ``gi_laws``, ``gi_quadrature``, ``gi_samples``,
     ``gi_stationary`` and ``gi_fixed_points``), ``proper`` (which STEs keep the scale symmetry,
     and where each comes to rest, gathering ``proper_test``, ``proper_montecarlo``,
@@ -68,10 +70,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
     "analyses": ("bignets", "datasets", "fields", "general_inputs", "gi_fixed_points", "gi_laws", "gi_quadrature",
-                 "gi_samples", "gi_stationary", "interactive", "linear_teacher", "lloyd", "outcomes", "plotting",
-                 "practice", "practice_report", "profile", "proper", "proper_montecarlo", "proper_radii",
-                 "proper_test", "proper_yin", "quantnets", "rays", "stored", "symmetry", "yin", "yin_coarse",
-                 "yin_landscape", "yin_runs"),
+                 "gi_samples", "gi_stationary", "interactive", "linear_teacher", "lloyd", "ms_c5", "ms_checks",
+                 "ms_paths", "ms_rays", "outcomes", "plotting", "practice", "practice_report", "profile", "proper",
+                 "proper_montecarlo", "proper_radii", "proper_test", "proper_yin", "quantnets", "rays", "stored",
+                 "sym_covariance", "sym_crelu", "sym_rescaling", "symmetry", "yin", "yin_coarse", "yin_landscape",
+                 "yin_runs"),
     "tooling": ("book", "chapters", "chapterspec", "cli", "editions", "execution", "kernels", "params", "provenance",
                 "results", "specs", "sphinxext", "sweep", "sweep_grid", "sweep_table", "sweep_workers", "toc"),
 }

@@ -1,0 +1,11 @@
+"""``stelib.ms_paths`` is :mod:`stelib.analyses.ms_paths`, the same module object.
+
+Written by tools/short_names.py from stelib.LAYERS; do not edit.
+"""
+
+import sys as _sys
+
+from stelib.analyses import ms_paths as _module
+from stelib.analyses.ms_paths import *  # noqa: F403  (the names, for editors and type checkers)
+
+_sys.modules[__name__] = _module  # the module itself: shared state, one place to patch

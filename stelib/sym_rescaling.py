@@ -1,0 +1,11 @@
+"""``stelib.sym_rescaling`` is :mod:`stelib.analyses.sym_rescaling`, the same module object.
+
+Written by tools/short_names.py from stelib.LAYERS; do not edit.
+"""
+
+import sys as _sys
+
+from stelib.analyses import sym_rescaling as _module
+from stelib.analyses.sym_rescaling import *  # noqa: F403  (the names, for editors and type checkers)
+
+_sys.modules[__name__] = _module  # the module itself: shared state, one place to patch
