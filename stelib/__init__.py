@@ -29,8 +29,11 @@ layers above it in this list:
     ``proper_radii`` and ``proper_yin``), ``profile`` and ``fields`` (sample-based profiles
     and w-plane fields of the misspecified example), ``quantnets``, ``bignets``, ``datasets``,
     ``lloyd``, ``practice`` and ``practice_report`` (activation-quantized networks on real
-    data), ``stored`` (results too expensive for a chapter, stored with provenance),
-    ``plotting`` (the STE palette and figure helpers).
+    data; ``practice_report`` gathers ``report_orderings``, ``report_yin`` and
+    ``report_frames``), ``stored`` (results too expensive for a chapter, stored with
+    provenance), ``plotting`` (the STE palette and figure helpers), ``interactive`` (figures
+    with sliders that need no kernel, gathering ``ix_figure``, ``ix_scale_field``,
+    ``ix_cgd_runs``, ``ix_proper_window`` and ``ix_yin_landscape``).
 ``stelib/tooling`` -- the book's tooling
     ``chapterspec`` (what a chapter's parameters are: default, allowed values, meaning),
     ``specs`` (every chapter's spec), ``params`` (parameters cells, checking a chapter),
@@ -70,11 +73,12 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
     "analyses": ("bignets", "datasets", "fields", "general_inputs", "gi_fixed_points", "gi_laws", "gi_quadrature",
-                 "gi_samples", "gi_stationary", "interactive", "linear_teacher", "lloyd", "ms_c5", "ms_checks",
-                 "ms_paths", "ms_rays", "outcomes", "plotting", "practice", "practice_report", "profile", "proper",
-                 "proper_montecarlo", "proper_radii", "proper_test", "proper_yin", "quantnets", "rays", "stored",
-                 "sym_covariance", "sym_crelu", "sym_rescaling", "symmetry", "yin", "yin_coarse", "yin_landscape",
-                 "yin_runs"),
+                 "gi_samples", "gi_stationary", "interactive", "ix_cgd_runs", "ix_figure", "ix_proper_window",
+                 "ix_scale_field", "ix_yin_landscape", "linear_teacher", "lloyd", "ms_c5", "ms_checks", "ms_paths",
+                 "ms_rays", "outcomes", "plotting", "practice", "practice_report", "profile", "proper",
+                 "proper_montecarlo", "proper_radii", "proper_test", "proper_yin", "quantnets", "rays", "report_frames",
+                 "report_orderings", "report_yin", "stored", "sym_covariance", "sym_crelu", "sym_rescaling", "symmetry",
+                 "yin", "yin_coarse", "yin_landscape", "yin_runs"),
     "tooling": ("book", "chapters", "chapterspec", "cli", "editions", "execution", "kernels", "params", "provenance",
                 "results", "specs", "sphinxext", "sweep", "sweep_grid", "sweep_table", "sweep_workers", "toc"),
 }

@@ -1,8 +1,9 @@
-"""``stelib.general_inputs``, ``stelib.yin``, ``stelib.proper``, ``stelib.linear_teacher`` and
-``stelib.symmetry``, which their chapters import, gather the modules of their ideas (``gi_*``,
-``yin_*``, ``proper_*``, ``ms_*``, ``sym_*``): each name is re-exported as the same object, so a
-result is an instance of one class by either address, and a result pickled under the old address
-(before the split) still loads."""
+"""``stelib.general_inputs``, ``stelib.yin``, ``stelib.proper``, ``stelib.linear_teacher``,
+``stelib.symmetry``, ``stelib.interactive`` and ``stelib.practice_report``, which their chapters
+import, gather the modules of their ideas (``gi_*``, ``yin_*``, ``proper_*``, ``ms_*``, ``sym_*``,
+``ix_*``, ``report_*``): each name is re-exported as the same object, so a result is an instance
+of one class by either address, and a result pickled under the old address (before the split)
+still loads."""
 
 from __future__ import annotations
 
@@ -20,12 +21,21 @@ PARTS = {
     "proper": ("proper_montecarlo", "proper_radii", "proper_test", "proper_yin"),
     "linear_teacher": ("ms_c5", "ms_checks", "ms_paths", "ms_rays"),
     "symmetry": ("sym_covariance", "sym_crelu", "sym_rescaling"),
+    "interactive": ("ix_cgd_runs", "ix_figure", "ix_proper_window", "ix_scale_field", "ix_yin_landscape"),
+    "practice_report": ("report_frames", "report_orderings", "report_yin"),
 }
-OUTSIDE_ALL = {"general_inputs": {"GAUSSIAN_RADIUS"}}  # re-exported, not star-imported (as before the split)
+OUTSIDE_ALL = {  # re-exported, not star-imported (as before the split)
+    "general_inputs": {"GAUSSIAN_RADIUS"},
+    "practice_report": {"change_frame", "pair_counts", "plot_runs", "stats_of", "summary_frame", "yin_stats",
+                        "yin_verdicts"},
+}
 #: names outside __all__ that the old module still offers (other modules import some: rays, _positive_values)
 KEPT = {
     "linear_teacher": {"DTYPE", "PHI0", "_k_scale", "_paths_of", "_points", "_stes"},
     "symmetry": {"_point_and_grid", "_positive_values", "_shown"},
+    "interactive": {"COLORS", "DIGITS", "PLOTLY_JS", "STES", "_INIT", "_NAME", "_grid", "_layout", "_num", "_slider"},
+    "practice_report": {"METRICS", "PAIR_COLUMNS", "VERDICT_COLUMNS", "_pairs", "_reading",
+                        *OUTSIDE_ALL["practice_report"]},
 }
 
 
@@ -91,12 +101,20 @@ def _crelu_limits():
     return CreluLimits((0.01, 100.0), (0.0, 0.9), (1.0, 0.1), (1.0, 0.2), (0.0, 0.01), (0.0, 0.02))
 
 
+def _interactive_figure():
+    from stelib.interactive import InteractiveFigure
+
+    return InteractiveFigure("demo", [{"type": "scatter", "x": [0, 1], "y": [1, 0]}], {"height": 300},
+                             "A straight line falling from one to zero.")
+
+
 @pytest.mark.parametrize("chapter, part, make", [
     ("general_inputs", "gi_laws", _law_table),
     ("yin", "yin_landscape", _zscores),
     ("proper", "proper_montecarlo", _formula_check),
     ("linear_teacher", "ms_checks", _gradient_check),
     ("symmetry", "sym_crelu", _crelu_limits),
+    ("interactive", "ix_figure", _interactive_figure),
 ])
 def test_a_result_is_one_class_by_either_address(chapter, part, make):
     result = make()
