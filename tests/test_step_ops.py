@@ -89,3 +89,55 @@ def test_the_linear_teachers_shared_step_gives_the_same_runs(ste):
     b = population_cgd(_Public(lin), v0, w0, ste=ste, lr=0.02, steps=200, record_every=50)
     for k in ("loss", "theta", "w_norm", "grad_norm", "v", "w"):
         assert torch.equal(getattr(a, k), getattr(b, k)), k
+
+
+def _plane_one_call_each(w, w_star):
+    """cf.plane as it was written before its rows were batched: one polar or norm call per
+    quantity (the reference of the test below)."""
+    r, w_hat = cf.polar(w)
+    ws_hat = cf.polar(w_star)[1]
+    theta = 2.0 * torch.atan2(cf.norm(w_hat - ws_hat), cf.norm(w_hat + ws_hat))
+    tol = 64.0 * torch.finfo(theta.dtype).eps
+    theta = torch.where(theta < tol, torch.zeros_like(theta), theta)
+    theta = torch.where(theta > torch.pi - tol, torch.full_like(theta, torch.pi), theta)
+    parallel = (theta == 0) | (theta == torch.pi)
+    sign = torch.where(theta == 0, 1.0, -1.0).to(theta.dtype)
+    cos = torch.where(parallel, sign, torch.cos(theta))
+    sin = torch.where(parallel, torch.zeros_like(theta), torch.sin(theta))
+    p = ws_hat - cf.dot(ws_hat, w_hat) * w_hat
+    pn = cf.norm(p)
+    safe = torch.where(parallel | (pn == 0), torch.ones_like(pn), pn)
+    su = torch.where(parallel, torch.zeros_like(p), p / safe * sin)
+    return w_hat, ws_hat, r, theta, cos, sin, su
+
+
+@pytest.mark.parametrize("device_path", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_plane_batches_its_rows_with_the_same_values(monkeypatch, device_path, dtype):
+    """plane computes the polar forms of w and w* in one call and its three norms in another:
+    bit for bit what one call per quantity gives, on both paths, at every scale (rows whose
+    squares overflow or underflow next to plain ones), exactly parallel and antiparallel rows,
+    broadcast shapes; and the same gradients up to the order autograd sums them in (an ulp)."""
+    monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", device_path)
+    g = torch.Generator().manual_seed(11)
+    big = 1e200 if dtype == torch.float64 else 1e30
+    w = torch.randn(9, 4, generator=g, dtype=F64).to(dtype)
+    w[1] *= big
+    w[2] /= big
+    w_star = torch.tensor([1.0, 0.5, -0.3, 0.2], dtype=dtype)
+    w[3], w[4] = 3 * w_star, -0.5 * w_star  # exactly parallel, antiparallel
+    cases = [(w, w_star), (w[5:6], w_star), (w[0], w_star), (w[0], w[5:]), (w[:2], w_star * big)]
+    for a, b in cases:
+        for trusted in (False, True):
+            with cf.trusted() if trusted else torch.no_grad():
+                got, ref = cf.plane(a, b), _plane_one_call_each(a, b)
+            for x, y in zip(got, ref, strict=True):
+                assert x.shape == y.shape and torch.equal(x, y), (a.shape, b.shape, trusted)
+    a = w[5:].clone().requires_grad_(True)
+    grads = []
+    for f in (cf.plane, _plane_one_call_each):
+        _, _, r, theta, _, _, su = f(a, w_star)
+        (g1,) = torch.autograd.grad((r * theta).sum() + su.sum(), a)
+        grads.append(g1)
+    scale = grads[1].abs().max().item()
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=4 * torch.finfo(dtype).eps * scale)

@@ -227,6 +227,23 @@ def second_moment(c: torch.Tensor) -> torch.Tensor:
     return torch.where(small, PHI0 * series, direct)
 
 
+def _polar_both(w: torch.Tensor, w_star: torch.Tensor):
+    """(|w|, w / |w|, w* / |w*|): :func:`polar` of w and w* as one batch of rows (one call, on a
+    GPU one set of kernel launches). Each row's result does not depend on the other rows (see
+    :func:`polar`), so the values are those of two calls, bit for bit."""
+    n = w.shape[-1]
+    if w_star.shape[-1] != n or w_star.dtype != w.dtype or w_star.device != w.device:
+        return (*polar(w), polar(w_star)[1])
+    k = w.numel() // n
+    r, u = polar(torch.cat([w.reshape(-1, n), w_star.reshape(-1, n)]))
+    return r[:k].reshape(*w.shape[:-1], 1), u[:k].reshape(w.shape), u[k:].reshape(w_star.shape)
+
+
+def _norms(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """:func:`norm` of tensors of one shape as one batch of rows: the same values, one call."""
+    return tuple(norm(torch.stack(xs)).unbind(0))
+
+
 def plane(w: torch.Tensor, w_star: torch.Tensor):
     r"""Geometry of :math:`(w, w^*)`, all with a trailing keepdim axis where scalar.
 
@@ -236,9 +253,10 @@ def plane(w: torch.Tensor, w_star: torch.Tensor):
     :math:`w`. Angles within 64 machine epsilons of 0 or pi (rounding of exactly parallel inputs,
     e.g. ``w_star = 3 w``) are snapped to exactly 0 or pi, where ``sin = 0`` and ``su = 0``.
     """
-    r, w_hat = polar(w)
-    ws_hat = polar(w_star)[1]
-    theta = 2.0 * torch.atan2(norm(w_hat - ws_hat), norm(w_hat + ws_hat))
+    r, w_hat, ws_hat = _polar_both(w, w_star)
+    p = ws_hat - dot(ws_hat, w_hat) * w_hat  # (..., n), |p| = sin theta up to rounding
+    minus, plus, pn = _norms(w_hat - ws_hat, w_hat + ws_hat, p)
+    theta = 2.0 * torch.atan2(minus, plus)
     tol = 64.0 * torch.finfo(theta.dtype).eps
     theta = torch.where(theta < tol, torch.zeros_like(theta), theta)
     theta = torch.where(theta > math.pi - tol, torch.full_like(theta, math.pi), theta)
@@ -246,8 +264,6 @@ def plane(w: torch.Tensor, w_star: torch.Tensor):
     sign = torch.where(theta == 0, 1.0, -1.0).to(theta.dtype)
     cos = torch.where(parallel, sign, torch.cos(theta))
     sin = torch.where(parallel, torch.zeros_like(theta), torch.sin(theta))
-    p = ws_hat - dot(ws_hat, w_hat) * w_hat  # (..., n), |p| = sin theta up to rounding
-    pn = norm(p)
     safe = torch.where(parallel | (pn == 0), torch.ones_like(pn), pn)
     su = torch.where(parallel, torch.zeros_like(p), p / safe * sin)
     return w_hat, ws_hat, r, theta, cos, sin, su
