@@ -228,11 +228,12 @@ def second_moment(c: torch.Tensor) -> torch.Tensor:
 
 
 def _polar_both(w: torch.Tensor, w_star: torch.Tensor):
-    """(|w|, w / |w|, w* / |w*|): :func:`polar` of w and w* as one batch of rows (one call, on a
-    GPU one set of kernel launches). Each row's result does not depend on the other rows (see
-    :func:`polar`), so the values are those of two calls, bit for bit."""
+    """(|w|, w / |w|, w* / |w*|). On a GPU's path :func:`polar` of w and w* as one batch of rows:
+    one set of kernel launches instead of two. Each row's result does not depend on the other
+    rows (see :func:`polar`), so the values are those of two calls, bit for bit; on the CPU's
+    path two calls, which are faster there (no copy into one batch)."""
     n = w.shape[-1]
-    if w_star.shape[-1] != n or w_star.dtype != w.dtype or w_star.device != w.device:
+    if not device_path(w) or w_star.shape[-1] != n or w_star.dtype != w.dtype or w_star.device != w.device:
         return (*polar(w), polar(w_star)[1])
     k = w.numel() // n
     r, u = polar(torch.cat([w.reshape(-1, n), w_star.reshape(-1, n)]))
@@ -240,7 +241,10 @@ def _polar_both(w: torch.Tensor, w_star: torch.Tensor):
 
 
 def _norms(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """:func:`norm` of tensors of one shape as one batch of rows: the same values, one call."""
+    """:func:`norm` of each of the tensors ``xs`` (of one shape); on a GPU's path as one batch of
+    rows, one call (the same values, as in :func:`_polar_both`)."""
+    if not device_path(xs[0]):
+        return tuple(norm(x) for x in xs)
     return tuple(norm(torch.stack(xs)).unbind(0))
 
 
