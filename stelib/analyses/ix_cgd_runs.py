@@ -4,8 +4,9 @@ r"""The misspecified chapter's interactive figure: coarse gradient descent at se
 (:func:`stelib.train.population_cgd`, one batched call for every STE and learning rate) and
 draws ``|w_t|`` and the angle of ``w_t`` to the nearer minimising ray, with a slider over the
 learning rate and one over the step. It goes with the section "Trajectories over time"
-(prop-ms-rates): ``|w_t|`` grows without end for the identity and ReLU STEs, the clipped ReLU
-settles at its vanishing point, and every run turns towards the minimising ray.
+(prop-ms-rates): in the figure's runs ``|w_t|`` keeps growing for the identity and ReLU STEs
+(without bound by the proposition), the clipped ReLU's approaches its vanishing point, and the
+runs turn towards the minimising ray.
 
 Example
 -------
