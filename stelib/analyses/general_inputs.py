@@ -25,12 +25,7 @@ as gi``); every name it uses is here, each from the module of its idea:
 
 The chapter's checks each return a small frozen table that prints as the chapter shows it.
 
-Example
--------
->>> from stelib.core.distributions import make_distribution
->>> v, w = crelu_fixed_point_quad(make_distribution("gaussian", 2), [1.0, 0.0])
->>> round(float(w[0]), 4), abs(float(w[1])) < 1e-9     # vanishing_norm("crelu") along a
-(0.7632, True)
+Examples: in the docstrings of gi_laws, gi_quadrature and gi_samples.
 """
 
 from __future__ import annotations

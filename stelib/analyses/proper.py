@@ -23,14 +23,7 @@ table that prints as the chapter shows it, live in four modules, by idea:
   the coefficient of the expected coarse gradient there) and :func:`yin_minima`
   (prop-proper-yin (a), (b)).
 
-Example
--------
->>> import torch
->>> row = symmetry_row("hardtanh", torch.ones(2), torch.tensor([1.0, 0.0]),
-...                    torch.randn(64, 2, 2, generator=torch.Generator().manual_seed(0)),
-...                    torch.zeros(64), scales=[0.5, 2.0])
->>> row["verdict"]
-'breaks'
+Each module's docstring has an example.
 """
 
 from __future__ import annotations

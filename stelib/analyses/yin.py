@@ -23,16 +23,7 @@ result whose ``str`` is the printed report. They live in three modules, by idea:
 :mod:`stelib.yin_runs` -- coarse gradient descent runs: :func:`at_and_near`,
 :func:`run_endings`, :func:`angle_progress`.
 
-Example
--------
->>> import torch
->>> from stelib.core.gaussian import YinModel
->>> model = YinModel(torch.tensor([1.0, -0.5, 0.7]), torch.tensor([1.0, 0.0, 0.5]))
->>> print(classify_critical_points(model, critical_points(model.v_star, model.w_star),
-...                                w_norms=[1.0, 2.0]))
-  global: f = <1e-12, classified as ['global minimum']
-spurious: f = 0.1800, classified as ['spurious minimum']
-  saddle: f = 0.2742, classified as ['saddle']
+Each module's docstring has an example.
 """
 
 from __future__ import annotations
