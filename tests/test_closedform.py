@@ -49,6 +49,21 @@ def test_second_moment_limits():
     assert float(out[2]) == pytest.approx(cf.PHI0 * 1e-300 / 3, rel=1e-14)  # phi(0) c^3 / 3
 
 
+def test_second_moment_series_is_accurate_to_the_last_bits():
+    """Below |c| = 0.25 (Horner's scheme on the Taylor series) within 3 ulps of the exact value
+    (mpmath, 50 digits: (1/2) P(3/2, c^2/2), the regularised incomplete gamma), odd in c; and
+    within 64 ulps at the cut, where Phi(c) - 1/2 - c phi(c) loses a few bits."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    c = np.concatenate([np.logspace(-100, math.log10(0.2499999), 400), [0.25, 0.2500001]])
+    got = cf.second_moment(torch.tensor(np.concatenate([c, -c]), dtype=F64)).numpy()
+    exact = np.array([float(mpmath.gammainc(1.5, 0, mpmath.mpf(x) ** 2 / 2, regularized=True) / 2) for x in c])
+    ulps = np.abs(got[:c.size] - exact) / np.spacing(exact)
+    assert ulps[:400].max() <= 3, ulps[:400].max()
+    assert ulps[400:].max() <= 64, ulps[400:]
+    assert np.array_equal(got[c.size:], -got[:c.size])
+
+
 @pytest.mark.parametrize("scale", [1e-320, 1e-200, 1.0, 1e200, 1e307])
 def test_polar_is_exact_at_any_scale(scale):
     x = torch.tensor([[3.0, -4.0], [0.0, 2.0]], dtype=F64) * scale

@@ -144,3 +144,20 @@ def test_a_single_run_raises_at_the_same_step_on_the_sync_free_path(monkeypatch)
             population_cgd(yin, v0, w0, ste="identity", lr=1e8, steps=50, record_every=7)
         messages.append(str(info.value))
     assert messages[0] == messages[1] and "diverged at step" in messages[0]
+
+
+def test_finite_rows_equals_testing_each_condition():
+    """train._finite_rows (one amax and one scaled norm) marks the same rows as testing each
+    condition on its own: v and w finite, w != 0, |w| finite (the overflow-safe norm)."""
+    big, tiny, nan, inf = 1.3e308, 5e-324, math.nan, math.inf
+    w = torch.tensor([[1.0, 2.0], [nan, 1.0], [1.0, -inf], [0.0, 0.0], [-0.0, 0.0], [tiny, 0.0],
+                      [1e308, 1e308], [big, big], [-big, 1.0], [1e200, -1e200], [1e-200, 3e-300]], dtype=F64)
+    rows = torch.cat([w, w, w, w])
+    v = torch.ones(rows.shape[0], 3, dtype=F64)
+    k = w.shape[0]
+    v[k:2 * k, 1], v[2 * k:3 * k, 0], v[3 * k:, 2] = nan, -inf, 1e308
+    want = (torch.isfinite(v).all(dim=1) & torch.isfinite(rows).all(dim=1) & (rows != 0).any(dim=1)
+            & torch.isfinite(cf.norm(torch.where(torch.isfinite(rows), rows, 1.0))[:, 0]))
+    got = train._finite_rows(v, rows)
+    assert torch.equal(got, want), (got, want)
+    assert got[:k].tolist() == [True, False, False, False, False, True, True, False, True, True, True]

@@ -215,16 +215,26 @@ def first_moment(c: torch.Tensor) -> torch.Tensor:
     return -PHI0 * torch.expm1(-0.5 * c * c)
 
 
+# phi(0) (-1/2)^k / (k! (2k+3)): E[x^2 1{0 < x < c}] = c^3 sum_k _M2_SERIES[k] c^(2k)
+_M2_SERIES = tuple(PHI0 * (-0.5) ** k / (math.factorial(k) * (2 * k + 3)) for k in range(9))
+
+
 def second_moment(c: torch.Tensor) -> torch.Tensor:
-    """E[x^2 1{0 < x < c}] = Phi(c) - 1/2 - c phi(c); a Taylor series below c = 0.25."""
+    """E[x^2 1{0 < x < c}] = Phi(c) - 1/2 - c phi(c); below |c| = 0.25, where that difference
+    cancels, its Taylor series, 9 terms by Horner's scheme (the 10th is below 2e-20 of the sum).
+
+    >>> float(second_moment(torch.tensor(1e-3, dtype=torch.float64)))  # phi(0) (c^3/3 - c^5/10 ...)
+    1.32980720239...e-10
+    """
     direct = cdf_minus_half(c) - torch.where(c.isinf(), 0.0, c * pdf(c))  # c = inf: 1/2
     small = c.abs() < 0.25
     cs = torch.where(small, c, torch.zeros_like(c))
-    # phi(0) sum_k (-1/2)^k / k! c^(2k+3) / (2k+3)
-    series = torch.zeros_like(c)
-    for k in range(9):
-        series = series + (-0.5) ** k / math.factorial(k) * cs ** (2 * k + 3) / (2 * k + 3)
-    return torch.where(small, PHI0 * series, direct)
+    u = cs * cs
+    series = _M2_SERIES[-1] * u
+    for a in _M2_SERIES[-2:0:-1]:
+        series = (series + a) * u
+    series = (series + _M2_SERIES[0]) * (u * cs)
+    return torch.where(small, series, direct)
 
 
 def _polar_both(w: torch.Tensor, w_star: torch.Tensor):
