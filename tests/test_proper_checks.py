@@ -129,13 +129,15 @@ def test_cgd_rest_arrives_at_the_radius_and_keeps_growing_without_one():
     rel, drift = rest.relative("crelu")
     assert torch.allclose(rel, torch.ones(3, dtype=F64), atol=1e-6)
     assert rest.arrived == [True] * 3 and rest.final_angle("crelu") < 1e-8
-    assert float(drift.abs().max()) < 1e-9
+    assert rest.at_rest == [True] * 3 and float(rest.move("crelu").max()) < 1e-12
+    assert float(drift.abs().max()) < 1e-12
     relu_norm = rest.history.w_norm[-1, rest.runs["relu"]]
     assert float(relu_norm.min()) > 50  # R = 1/pi - 1/2 < 0 on the ray: |w| grows linearly
     assert "relu: no radius" in str(rest)
     lines = str(rest).splitlines()  # a line per STE without a radius, two per STE with one
-    assert lines[1] == "     crelu: final |w| / radius = " + ", ".join(f"{x:.6f}" for x in rel) + ";"
-    assert lines[2].startswith(" " * 12 + "last change ") and lines[2].endswith(" rad")
+    assert lines[1].startswith("     crelu: final |w| / radius = " + ", ".join(f"{x:.6f}" for x in rel) + "; ")
+    assert lines[1].endswith(" rad")
+    assert lines[2] == " " * 12 + "one more step: |w| <1e-12, <1e-12, <1e-12; w moves <1e-12, <1e-12, <1e-12"
     assert len(lines) == 3 and max(map(len, lines)) <= 88
 
 

@@ -17,7 +17,7 @@ table that prints as the chapter shows it, live in four modules, by idea:
   :func:`projected_coarse_grad` (the mean of a projection :math:`d^\top g_\mu` with its own
   standard error) and :func:`formula_vs_monte_carlo` (prop-proper-ms-coarse, prop-proper-yin);
 * :mod:`stelib.proper_radii` -- the misspecified example: :func:`vanishing_row`,
-  :func:`vanishing_table`, :func:`radial_curve` and :func:`radius_check`
+  :func:`vanishing_table`, :func:`radial_curve`, :func:`radius_check` and :func:`step_rates`
   (prop-proper-stability), and :func:`cgd_rest` (where CGD comes to rest);
 * :mod:`stelib.proper_yin` -- Yin et al.'s minima: :func:`spurious_radial` (:math:`-M_1^-(|w|)`,
   the coefficient of the expected coarse gradient there) and :func:`yin_minima`
@@ -35,10 +35,12 @@ from stelib.analyses.proper_radii import (
     RADIUS_GRID,
     RadiusCheck,
     Rest,
+    StepRates,
     VanishingTable,
     cgd_rest,
     radial_curve,
     radius_check,
+    step_rates,
     vanishing_row,
     vanishing_table,
 )
@@ -47,8 +49,8 @@ from stelib.analyses.proper_yin import YinMinima, YinMinimaRow, spurious_radial,
 
 # Every stelib.analyses name above is re-exported from the module of its idea; ``X as X`` marks
 # the ones outside __all__ (DTYPE, the private helper), so that their old addresses keep working.
-__all__ = ["RADIUS_GRID", "DigitsSummary", "FormulaCheck", "RadiusCheck", "Rest", "SymmetryTable",
-           "VanishingTable", "YinMinima", "YinMinimaRow", "cgd_rest", "digits_summary",
+__all__ = ["RADIUS_GRID", "DigitsSummary", "FormulaCheck", "RadiusCheck", "Rest", "StepRates",
+           "SymmetryTable", "VanishingTable", "YinMinima", "YinMinimaRow", "cgd_rest", "digits_summary",
            "formula_vs_monte_carlo", "projected_coarse_grad", "radial_curve", "radius_check",
-           "spurious_radial", "symmetry_row", "symmetry_table", "vanishing_row", "vanishing_table",
-           "yin_minima"]
+           "spurious_radial", "step_rates", "symmetry_row", "symmetry_table", "vanishing_row",
+           "vanishing_table", "yin_minima"]

@@ -8,6 +8,8 @@ radius is stable when R changes sign from - to + there (prop-proper-stability):
 * :func:`vanishing_row`, :func:`vanishing_table`: the vanishing radius, slope, :math:`M_0`,
   stability and the ends of R per STE (:data:`RADIUS_GRID`: the radii searched);
 * :func:`radial_curve`: R at given radii, for the chapter's figure;
+* :func:`step_rates`: the step size times each rate of prop-proper-stability at each radius
+  (CGD with that step is stable there when each product is below 2);
 * :func:`radius_check`: each radius checked by Monte Carlo
   (:func:`stelib.proper_montecarlo.projected_coarse_grad`);
 * :func:`cgd_rest`: population CGD of every STE, measured against the radii (section "Where
@@ -33,11 +35,11 @@ import torch
 from stelib.analyses.proper_montecarlo import DTYPE, _stes, projected_coarse_grad
 from stelib.core._validate import as_device, as_tensor, check_positive, check_positive_int
 from stelib.core.misspecified import LinearTeacherModel, optimal_v, radial_coefficient, vanishing_radii
-from stelib.core.rounding import fmt, fmts
+from stelib.core.rounding import FLOOR, fmt, fmts
 from stelib.core.train import History, population_cgd
 
-__all__ = ["RADIUS_GRID", "RadiusCheck", "Rest", "VanishingTable", "cgd_rest", "radial_curve", "radius_check",
-           "vanishing_row", "vanishing_table"]
+__all__ = ["RADIUS_GRID", "RadiusCheck", "Rest", "StepRates", "VanishingTable", "cgd_rest", "radial_curve",
+           "radius_check", "step_rates", "vanishing_row", "vanishing_table"]
 
 RADIUS_GRID = (1e-3, 1e3, 241)  # r_min, r_max and number of log-spaced radii searched for zeros of R
 
@@ -72,7 +74,8 @@ def radial_curve(ste: str, norms) -> torch.Tensor:
 @dataclass(frozen=True)
 class VanishingTable:
     """:func:`vanishing_row` for several STEs, by name (``rows``), and the ``grid`` (r_min,
-    r_max, points) on which the sign changes of R were counted."""
+    r_max, points) on which the sign changes of R were counted. An STE whose R is 0 at every
+    radius shows ``everywhere`` in the radius column, one without a zero ``none``."""
 
     rows: dict[str, dict[str, object]]
     grid: tuple[float, float, int] = RADIUS_GRID
@@ -81,8 +84,8 @@ class VanishingTable:
         lines = [f"{'STE':>10} | zeros | radius |w|  | R'(radius) | M0(radius) | stable | "
                  "R(1e-3)  | R(1e3)"]
         for s, r in self.rows.items():
-            if r["radius"] is None:
-                mid = f"{'none':>10} | {'':>10} | {'':>10} | {'':>6}"
+            if r["radius"] is None:  # no zero, or R = 0 at every radius (prop-proper-halfline)
+                mid = f"{'everywhere' if r['everywhere'] else 'none':>10} | {'':>10} | {'':>10} | {'':>6}"
             else:
                 mid = (f"{r['radius']:10.6f} | {r['slope']:10.4g} | {r['tangential']:10.4f} | "
                        f"{str(r['stable']):>6}")
@@ -104,6 +107,57 @@ def vanishing_table(stes: Sequence[str]) -> VanishingTable:
     minimising ray of the misspecified example (chapter proper, prop-proper-stability), for
     every STE in ``stes``."""
     return VanishingTable({s: vanishing_row(s) for s in _stes(stes)})
+
+
+@dataclass(frozen=True)
+class StepRates:
+    """The step ``lr`` times each rate of prop-proper-stability at each STE's first radius
+    (``rows``: (v, radius, direction) per STE with a radius), the flow stability of the radius
+    (``flow_stable``), and the teacher's norm ``a_norm``."""
+
+    rows: dict[str, tuple[float, float, float]]
+    flow_stable: dict[str, bool]
+    lr: float
+    a_norm: float
+
+    def stable(self, ste: str) -> bool:
+        """CGD with step ``lr`` is linearly stable at the radius: the flow is, and each product
+        is below 2."""
+        return self.flow_stable[ste] and max(self.rows[ste]) < 2
+
+    @property
+    def largest(self) -> float | None:
+        """The largest product over all STEs and rates (None when no STE has a radius)."""
+        return max((max(r) for r in self.rows.values()), default=None)
+
+    def __str__(self) -> str:
+        lines = [f"lr x rate at the radius, lr = {self.lr:g}, |a| = {self.a_norm:.4g} "
+                 "(CGD stable: flow stable, each < 2)",
+                 f"{'STE':>10} | {'v':>7} | {'radius':>7} | {'direction':>9} | CGD stable"]
+        lines += [f"{s:>10} | {r[0]:7.3g} | {r[1]:7.3g} | {r[2]:9.3g} | {self.stable(s)}"
+                  for s, r in self.rows.items()]
+        return "\n".join(lines)
+
+
+def step_rates(table: VanishingTable, a, *, lr: float) -> StepRates:
+    r"""The step ``lr`` times each rate of prop-proper-stability at the first radius :math:`r_0`
+    of each STE of ``table`` that has one, for the teacher ``a`` of the misspecified example:
+    :math:`\eta/2` (for :math:`v`), :math:`2\eta\varphi_0|a|^2 R'(r_0)` (the radius) and
+    :math:`2\eta\varphi_0|a|^2 M_0(r_0)/r_0` (the direction). CGD with step :math:`\eta` is
+    linearly stable at the radius when the flow is and each product is below 2.
+
+    >>> rates = step_rates(vanishing_table(["crelu"]), [2.0, 1.0], lr=0.8)
+    >>> [round(x, 3) for x in rates.rows["crelu"]], rates.stable("crelu")
+    ([0.4, 0.622, 1.693], True)
+    """
+    lr = check_positive(lr, name="lr")
+    a_norm = float(as_tensor(a, name="a", ndim=1, dtype=DTYPE).norm())
+    if a_norm == 0:
+        raise ValueError(f"a={a!r} is zero; the misspecified example needs a teacher a != 0")
+    k = 2 * lr * a_norm**2 / math.sqrt(2 * math.pi)  # 2 eta phi(0) |a|^2
+    rows = {s: (lr / 2, k * r["slope"], k * r["tangential"] / r["radius"])
+            for s, r in table.rows.items() if r["radius"] is not None}
+    return StepRates(rows, {s: bool(table.rows[s]["stable"]) for s in rows}, lr, a_norm)
 
 
 @dataclass(frozen=True)
@@ -150,11 +204,13 @@ def radius_check(model, table: VanishingTable, *, samples: int, generator: torch
 @dataclass(frozen=True)
 class Rest:
     """Where population CGD comes to rest: the ``history`` of all runs, the run indices of each
-    STE (``runs``) and the vanishing ``table`` the runs are measured against."""
+    STE (``runs``), the vanishing ``table`` the runs are measured against, and ``next_w`` (R, n):
+    each run's w after one more step, so that a cycle of any period shows as a move."""
 
     history: History
     runs: dict[str, torch.Tensor]
     table: VanishingTable
+    next_w: torch.Tensor
 
     def final_angle(self, ste: str) -> float:
         """Largest final angle (rad) of the STE's runs to the nearer minimising ray."""
@@ -162,15 +218,31 @@ class Rest:
         return torch.minimum(th, math.pi - th).max().item()
 
     def relative(self, ste: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final |w| / radius of each run and its change over the last recorded interval."""
-        wn, r0 = self.history.w_norm[:, self.runs[ste]], self.table.radius(ste)
-        return wn[-1] / r0, (wn[-1] - wn[-2]) / r0
+        """Final |w| / radius of each run and the change of |w| / radius one more step makes."""
+        idx, r0 = self.runs[ste], self.table.radius(ste)
+        wn = self.history.w_norm[-1, idx]
+        return wn / r0, (self.next_w[idx].norm(dim=1) - wn) / r0
+
+    def move(self, ste: str) -> torch.Tensor:
+        """|w after one more step - final w| / radius of each run: 0 only at a fixed point (a
+        run that cycles, even with constant |w| and angle, moves)."""
+        idx = self.runs[ste]
+        return (self.next_w[idx] - self.history.w[idx]).norm(dim=1) / self.table.radius(ste)
+
+    def _with_radius(self) -> list[str]:
+        return [s for s in self.runs if self.table.radius(s) is not None]
 
     @property
     def arrived(self) -> list[bool]:
-        """Per run of an STE with a radius: final |w| within 1 % of it."""
-        return [bool(abs(x - 1) < 1e-2) for s in self.runs if self.table.radius(s) is not None
-                for x in self.relative(s)[0]]
+        """Per run of an STE with a radius: final |w| within 1 % of it (it may still move)."""
+        return [bool(abs(x - 1) < 1e-2) for s in self._with_radius() for x in self.relative(s)[0]]
+
+    @property
+    def at_rest(self) -> list[bool]:
+        """Per run of an STE with a radius: arrived, and one more step moves w by less than
+        ``FLOOR`` (1e-12) radii, which the chapter prints as ``<1e-12``."""
+        moved = [bool(x < FLOOR) for s in self._with_radius() for x in self.move(s)]
+        return [a and m for a, m in zip(self.arrived, moved, strict=True)]
 
     def __str__(self) -> str:
         lines = []
@@ -182,9 +254,10 @@ class Rest:
                              f"final angle to the ray {fmt(th, '.1e')} rad")
                 continue
             rel, drift = self.relative(s)
-            lines.append(f"{s:>10}: final |w| / radius = {', '.join(f'{x:.6f}' for x in rel)};")
-            lines.append(f"{'':10}  last change {fmts(drift, '+.0e')}; final angle to the ray "
-                         f"{fmt(th, '.0e')} rad")
+            lines.append(f"{s:>10}: final |w| / radius = {', '.join(f'{x:.6f}' for x in rel)}; "
+                         f"angle {fmt(th, '.0e')} rad")
+            lines.append(f"{'':10}  one more step: |w| {fmts(drift, '+.0e')}; w moves "
+                         f"{fmts(self.move(s), '.0e')}")
         return "\n".join(lines)
 
 
@@ -195,7 +268,8 @@ def cgd_rest(a, table: VanishingTable, *, lr: float, steps: int, device=None) ->
     Three runs per STE, from :math:`v = 0` and :math:`w` at 0.5 and 2 times its radius (or
     :math:`|w|` = 0.5 and 2 without one) at angles 0.6 and -0.9 rad from :math:`\hat a`, and at
     the radius 2.8 rad from it (near the opposite ray); ``steps`` steps of ``lr``, recorded
-    every ``steps // 100``, all runs in one batched call on ``device``.
+    every ``steps // 100``, all runs in one batched call on ``device``, and one more step from
+    the final point (:attr:`Rest.next_w`), which tells a run at rest from one that still moves.
     """
     a = as_tensor(a, name="a", ndim=1, dtype=DTYPE)
     if a.shape[0] != 2:
@@ -208,7 +282,9 @@ def cgd_rest(a, table: VanishingTable, *, lr: float, steps: int, device=None) ->
     stes = tuple(table.rows)
     W0 = torch.cat([dirs * start * (table.radius(s) or 1.0) for s in stes])  # (3 k, 2)
     labels = tuple(s for s in stes for _ in dirs)
-    h = population_cgd(LinearTeacherModel(a.to(dev)), torch.zeros(len(W0), 1, device=dev),
-                       W0.to(dev), ste=labels, lr=lr, steps=steps,
-                       record_every=steps // 100).cpu()
-    return Rest(h, {s: h.select(s) for s in stes}, table)
+    model = LinearTeacherModel(a.to(dev))
+    h = population_cgd(model, torch.zeros(len(W0), 1, device=dev), W0.to(dev), ste=labels,
+                       lr=lr, steps=steps, record_every=steps // 100)
+    nxt = population_cgd(model, h.v, h.w, ste=labels, lr=lr, steps=1)  # one more step
+    h = h.cpu()
+    return Rest(h, {s: h.select(s) for s in stes}, table, nxt.w.cpu())
