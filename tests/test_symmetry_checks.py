@@ -6,6 +6,7 @@ errors; and bad inputs, refused before anything is drawn or computed."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -114,12 +115,28 @@ def test_covariance_checks_summary_reads_the_table_as_shown():
     assert checks.largest_radial_z() == 2.67 and checks.largest_radial_z(real_data=True) == 0.96
     assert checks.largest_scaling_z == 2.55
     assert str(checks) == ("3 rows: largest |z| radial 2.67 (digits rows: 0.96), "
-                           "largest |z| of the rescaling 2.55")
+                           "largest |z| of the rescaling 2.55\n|grad L| < 3 se (the radial test "
+                           "has little power) in 1 of the 2 rows with a density")
     assert checks.table().to_dict("list") == {
         "distribution": ["gaussian", "laplace", "digits"], "labels": ["teacher"] * 3,
         "|grad L|": ["0.012", "0.500", "0.200"], "se": ["0.030", "0.040", "0.020"],
         "z radial": ["-2.67", "+1.20", "+0.96"], "max |z| scaling": ["0.50", "2.55", "1.00"]}
     assert math.isnan(symmetry.CovarianceChecks(data[:2]).largest_radial_z(real_data=True))
+
+
+def test_covariance_checks_unresolved_counts_rows_as_shown():
+    """A row is unresolved when |grad L| < factor se on the three decimals the table shows;
+    a tie as shown is not below (0.0904 shows as 0.090 = 3 x 0.030)."""
+    data = pd.DataFrame({"distribution": ["gaussian", "uniform", "laplace", "digits", "digits"],
+                         "labels": ["teacher"] * 5, "grad_norm": [0.0904, 0.0894, 0.5, 0.01, 0.3],
+                         "se": [0.0301, 0.0298, 0.04, 0.02, 0.02], "z_radial": [0.0] * 5,
+                         "z_scale": [0.0] * 5})
+    checks = symmetry.CovarianceChecks(data)
+    assert checks.unresolved() == (1, 3) and checks.unresolved(real_data=True) == (1, 2)
+    assert checks.unresolved(20) == (3, 3) and checks.unresolved(0.5) == (0, 3)
+    for bad in (0, -1.0, True, "3", math.nan):
+        with pytest.raises(ValueError, match=r"factor=.* must be a number > 0"):
+            checks.unresolved(bad)
 
 
 @pytest.mark.parametrize(("change", "match"), [
@@ -301,8 +318,28 @@ def test_ray_montecarlo_against_numpy_on_the_same_draws():
     assert lines[0] == f"gaussian: v = {v:.3f} ± {mc.v_se:.3f} (Gaussian: 0.7979);"
     assert lines[1].startswith("    on the ray |w| |grad_w L| = ")
     assert lines[1].endswith(f", largest |z| of its coordinates {mc.grad_z:.2f}")
-    assert lines[2] == "gaussian: the clipped-ReLU radial part changes sign between |w| = 0.5-1"
-    assert len(lines) == 3 and max(map(len, lines)) <= 88
+    assert lines[2] == ("    (if the ray is stationary, a largest |z| this large has chance at most "
+                        f"{mc.grad_z_chance:.2g})")
+    assert lines[3] == "gaussian: the clipped-ReLU radial part changes sign between |w| = 0.5-1"
+    assert len(lines) == 4 and max(map(len, lines)) <= 88
+    assert mc.dim == 3
+
+
+def test_ray_montecarlo_chance_bound_is_sidak_on_the_shown_z():
+    """1 - (1 - P(|N(0,1)| >= z))^n with z as printed (two decimals): for z = 2.94 and n = 4,
+    about 1.3 %; independent z-scores attain the bound (Monte Carlo check of the formula)."""
+    mc = rays.ray_montecarlo(symmetry.make_problem("gaussian", n=4, m=1, labels="linear",
+                                                   generator=gen(7)),
+                             samples=200, norms=[1.0], bandwidth=0.05, generator=gen(8))
+    mc = dataclasses.replace(mc, grad_z=2.9449)  # shown as 2.94
+    p = math.erfc(2.94 / math.sqrt(2))
+    assert mc.grad_z_chance == pytest.approx(1 - (1 - p) ** 4, rel=1e-12)
+    assert 0.0130 < mc.grad_z_chance < 0.0131
+    z = torch.randn(400_000, 4, generator=gen(9), dtype=DT).abs().amax(1)
+    freq = (z >= 2.94).double().mean().item()
+    assert abs(freq - mc.grad_z_chance) < 4 * math.sqrt(mc.grad_z_chance / 400_000)
+    assert dataclasses.replace(mc, grad_z=0.0).grad_z_chance == 1.0
+    assert dataclasses.replace(mc, grad_z=40.0).grad_z_chance == 0.0
 
 
 def test_ray_montecarlo_refuses_bad_inputs_before_drawing():

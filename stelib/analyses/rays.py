@@ -168,14 +168,28 @@ class RayMonteCarlo:
     sign_changes: tuple[tuple[float, float], ...]  #: consecutive norms where rho_crelu goes - to +
     v_se: float  #: delta-method standard error of v
     grad_norm_se: float  #: delta-method standard error of grad_norm
+    dim: int  #: coordinates of the gradient (the input dimension n)
+
+    @property
+    def grad_z_chance(self) -> float:
+        r"""Upper bound on the chance of a largest :math:`|z|` at least :attr:`grad_z` (as shown,
+        two decimals) over the :attr:`dim` coordinates when the ray is stationary.
+
+        Šidák's inequality for jointly normal z-scores of any correlation:
+        :math:`1 - (1 - p)^n` with :math:`p = P(|N(0, 1)| \ge z)` (the chapter's reading of
+        the printed :math:`|z|`, section on the radial part).
+        """
+        p = math.erfc(float(format(self.grad_z, ".2f")) / math.sqrt(2))
+        return -math.expm1(self.dim * math.log1p(-p)) if p < 1 else 1.0
 
     def __str__(self) -> str:
         changes = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in self.sign_changes) or "none"
         return (f"{self.distribution}: v = {fmt_se(self.v, self.v_se)} (Gaussian: "
                 f"{self.v_gaussian:.4f});\n    on the ray |w| |grad_w L| = "
                 f"{fmt_se(self.grad_norm, self.grad_norm_se)}, largest |z| of its coordinates "
-                f"{self.grad_z:.2f}\n{self.distribution}: the clipped-ReLU radial part changes "
-                f"sign between |w| = {changes}")
+                f"{self.grad_z:.2f}\n    (if the ray is stationary, a largest |z| this large "
+                f"has chance at most {self.grad_z_chance:.2g})\n{self.distribution}: the "
+                f"clipped-ReLU radial part changes sign between |w| = {changes}")
 
 
 def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], bandwidth: float,
@@ -189,7 +203,9 @@ def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], ba
     delta-method standard errors: :math:`\mathrm{sd}(\psi)/\sqrt N` with
     :math:`\psi_i = \sigma_i(y_i - v)/\bar\sigma` for :math:`v = \sum y\sigma/\sum\sigma` and
     :math:`\psi_i = \hat G^\top G_i` (:math:`\hat G` the unit vector of the mean) for the norm,
-    a first-order error that understates the error of a norm not large against it. Then
+    a first-order error that understates the error of a norm not large against it; the largest
+    :math:`|z|` of the gradient's coordinates comes with a bound on its chance if the ray is
+    stationary (:attr:`RayMonteCarlo.grad_z_chance`). Then
     :math:`\hat a^\top\bar g_\mu(v, r\hat a)` for every r in ``norms`` and STE, and the
     intervals of ``norms`` where the clipped-ReLU one changes sign from - to +.
     Returns a :class:`RayMonteCarlo`.
@@ -218,7 +234,7 @@ def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], ba
                          misspecified.stationary_points(a).min_v[0].item(),
                          G_mean.norm().item(), (G_mean / G_se).abs().max().item(), norms,
                          {s: tuple(x) for s, x in rho.items()}, changes, v_se.item(),
-                         norm_se.item())
+                         norm_se.item(), len(a))
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,8 @@ with standard errors (section "The symmetry of the loss"):
   layer fitted on a sample), also used by :mod:`stelib.rays`;
 * :func:`scale_covariance_check`: z-scores of both relations at one point;
 * :func:`covariance_checks`: those z-scores over input laws and label models
-  (:class:`CovarianceChecks`, its ``str`` the chapter's summary line).
+  (:class:`CovarianceChecks`, its ``str`` the chapter's summary, with the number of rows whose
+  gradient is not resolved, :meth:`CovarianceChecks.unresolved`).
 
 Example
 -------
@@ -142,6 +143,20 @@ class CovarianceChecks:
         real = self.data["distribution"].isin(REAL_DATA) == real_data
         return max((abs(_shown(z, "+.2f")) for z in self.data["z_radial"][real]), default=math.nan)
 
+    def unresolved(self, factor: float = 3.0, *, real_data: bool = False) -> tuple[int, int]:
+        """(rows whose ``|grad L|`` is below ``factor`` times their ``se``, rows considered), both
+        as shown (three decimals), over the rows whose law is in :data:`REAL_DATA`
+        (``real_data=True``) or not. Where the gradient is not resolved, its radial z-score
+        cannot tell an orthogonal gradient from any other (section "The symmetry of the loss")."""
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+            raise ValueError(f"factor={factor!r} must be a number > 0")
+        d = self.data[self.data["distribution"].isin(REAL_DATA) == real_data]
+        def shown(x: float) -> int:  # in units of the last digit shown: ties compare exactly
+            return round(_shown(x, ".3f") * 1000)
+
+        low = sum(shown(g) < factor * shown(s) for g, s in zip(d["grad_norm"], d["se"], strict=True))
+        return int(low), len(d)
+
     @property
     def largest_scaling_z(self) -> float:
         """max of the rescaling |z| as shown (two decimals); NaN without rows."""
@@ -159,9 +174,12 @@ class CovarianceChecks:
             "max |z| scaling": [f"{x:.2f}" for x in d["z_scale"]]})
 
     def __str__(self) -> str:
+        low, rows = self.unresolved()
         return (f"{self.rows} rows: largest |z| radial {self.largest_radial_z():.2f} "
                 f"({', '.join(REAL_DATA)} rows: {self.largest_radial_z(real_data=True):.2f}), "
-                f"largest |z| of the rescaling {self.largest_scaling_z:.2f}")
+                f"largest |z| of the rescaling {self.largest_scaling_z:.2f}\n"
+                f"|grad L| < 3 se (the radial test has little power) in {low} of the {rows} rows "
+                "with a density")
 
 
 def covariance_checks(v, w, *, distributions: Sequence[str], label_models: Sequence[str], n: int,
