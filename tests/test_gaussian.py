@@ -398,6 +398,48 @@ def test_centred_teacher_has_a_second_global_minimum_not_a_spurious_one():
     assert not g.spurious_minima_exist(centred)
 
 
+@pytest.mark.parametrize("v_star", [t(1.0, -1.0, 2.0, -2.0), t(0.3, -1.7, 2.2, 0.9) - t(0.3, -1.7, 2.2, 0.9).mean()])
+def test_centred_teacher_has_saddles_at_a_right_angle_with_v_zero(v_star):
+    """1^T v* = 0 (exactly, or to rounding): no spurious minima, but saddles at theta_s = pi/2 with
+    v_s = 0 (book: prop-yin-landscape item 3). f is |v*|^2/8 there and does not depend on theta at
+    v = 0; along v = a v*, k = a f drops, so it is a saddle; the identity coarse gradient vanishes
+    there too (prop-yin-vanish)."""
+    w_star = W_STAR
+    assert not g.spurious_minima_exist(v_star)
+    assert g.saddle_angle(v_star) == math.pi / 2
+    vs = g.saddle_v(v_star)
+    assert float(vs.abs().max()) < 1e-15
+    for norm in (0.3, 2.0):
+        w = at_angle(math.pi / 2, norm)
+        assert bool(g.is_critical(vs, w, v_star, w_star))
+        assert g.classify_critical_point(vs, w, v_star, w_star) == "saddle"
+        f0 = float(g.population_loss(vs, w, v_star, w_star))
+        assert f0 == pytest.approx(float(v_star @ v_star) / 8, rel=1e-14)
+        a = 0.01  # v = a v*, theta with k = a: f - f0 = (a^2 - 2 a^2) |v*|^2 / 8 < 0
+        down = float(g.population_loss(vs + a * v_star, at_angle(math.pi / 2 * (1 - a), norm), v_star, w_star))
+        assert down - f0 == pytest.approx(-(a**2) * float(v_star @ v_star) / 8, rel=1e-9)
+        assert float(g.population_loss(vs + a * v_star, w, v_star, w_star)) > f0  # up along v alone
+        for ste in STES:
+            assert float(g.expected_coarse_grad(vs, w, v_star, w_star, ste).abs().max()) < 1e-14
+
+
+def test_saddles_exist_iff_the_strict_inequality_holds():
+    """saddle_angle is in [pi/2, pi) iff (1^T v*)^2 < (m+1)/2 |v*|^2, and None otherwise."""
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(200):
+        v_star = torch.randn(int(torch.randint(1, 6, (1,), generator=gen)), generator=gen, dtype=F64)
+        m, s2, n2 = v_star.numel(), float(v_star.sum()) ** 2, float(v_star @ v_star)
+        theta = g.saddle_angle(v_star)
+        assert (theta is not None) == (s2 < (m + 1) / 2 * n2)
+        if theta is not None:
+            assert math.pi / 2 <= theta < math.pi
+            assert float(g.saddle_v(v_star) @ v_star) == pytest.approx(0.0, abs=1e-12 * n2)
+        if g.spurious_minima_exist(v_star):
+            assert theta is not None
+    with pytest.raises(ValueError, match=r"v_star=\[1.0, 1.0, 0.0\] has no saddle .* needs"):
+        g.saddle_v(t(1.0, 1.0, 0.0))
+
+
 def test_quadrature_path_equals_the_closed_forms():
     """method="quadrature" (the path of every non-builtin STE) against the three closed forms,
     on a batch with generic, parallel and anti-parallel w and |w| from 0.2 to 5."""

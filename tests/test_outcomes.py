@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from stelib.outcomes import (
     format_table,
     other_runs,
     outcome_table,
+    start_sides,
     stream_starts,
     stream_summary,
     stream_table,
@@ -150,10 +152,40 @@ def test_other_runs_count_the_late_crossings_of_a_right_angle():
     assert (out.ste, out.count, out.both_sides, out.window) == ("identity", 3, 1, 10)
     assert out.median_loss == 0.6 and out.spurious_loss == pytest.approx(f_sp, rel=1e-15)
     assert [other_runs(h, MODEL, loss_tol=1e-6, window=t)[0].both_sides for t in (5, 15, 16)] == [0, 2, 3]
+    assert out.switches == (0, 1) and out.closest == 1.0  # the records have |w| = 1 throughout
     assert str(out) == (f"identity: 3 runs 'other', median final loss 0.6000 (spurious {f_sp:.4f});\n"
-                        "          1 of them visited both theta < pi/2 and theta > pi/2 in the last 10 steps")
+                        "          1 of them visited both theta < pi/2 and theta > pi/2 in the last 10 steps,\n"
+                        "          changing side 0 to 1 times between consecutive records there;\n"
+                        "          median of their smallest recorded |w| there: 1")
+    # every record: runs 1, 2, 3 change side 3, 2 and 1 times in steps 0-15
+    assert other_runs(h, MODEL, loss_tol=1e-6, window=16)[0].switches == (1, 3)
+    w_norm = torch.tensor([[1.0, 0.5, 3.0, 4.0, 1.0], [1.0, 0.2, 0.05, 2.0, 1.0],
+                           [1.0, 0.9, 0.3, 0.01, 1.0], [1.0, 0.7, 2.0, 5.0, 1e-3]], dtype=F64)
+    h_w = replace(h, w_norm=w_norm)  # smallest |w| in steps 10-15: 0.7, 0.3, 0.01 (median 0.3)
+    assert other_runs(h_w, MODEL, loss_tol=1e-6, window=10)[0].closest == 0.3
+    assert other_runs(h_w, MODEL, loss_tol=1e-6, window=16)[0].closest == 0.05  # 0.2, 0.05, 0.01
     with pytest.raises(ValueError, match="window=0 must be an integer >= 1"):
         other_runs(h, MODEL, loss_tol=1e-6, window=0)
+
+
+def test_start_sides_split_the_spurious_runs_by_starting_angle():
+    pi = math.pi
+    f_sp = float(MODEL.loss(gaussian.spurious_minimizer_v(V_STAR), -W_STAR))
+    theta = [[2.5, 2.5, 1.0, 1.0, 2.9, 0.5],   # starts
+             [pi, 0.0, pi, 0.0, pi, 0.0]]      # ends
+    loss = [[1.0] * 6, [f_sp, 0.0, f_sp, 0.0, f_sp, 0.0]]
+    h = _records([0, 5], theta, loss, ("relu",) * 4 + ("crelu",) * 2)
+    sides = start_sides(h, MODEL, loss_tol=1e-6, split=2.0)
+    assert sides.above == {"relu": (1, 2), "crelu": (1, 1)}
+    assert sides.below == {"relu": (1, 2), "crelu": (0, 1)}
+    assert str(sides) == ("runs ending at the spurious minimum, by starting angle theta0 (split at 2.0000):\n"
+                          "       theta0 above  theta0 below\n"
+                          " relu:       1 of 2        1 of 2\n"
+                          "crelu:       1 of 1        0 of 1")
+    assert start_sides(h, MODEL, loss_tol=1e-6, split=2.5).above["relu"] == (0, 0)  # 2.5 is not above 2.5
+    for bad in (0.0, pi, -1.0, "1", float("nan")):
+        with pytest.raises(ValueError, match="must be an angle in \\(0, pi\\)"):
+            start_sides(h, MODEL, loss_tol=1e-6, split=bad)
 
 
 def test_far_side_counts_zero_loss_beyond_a_right_angle_and_the_other_runs():

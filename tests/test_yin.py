@@ -128,6 +128,32 @@ def test_critical_points_are_critical_by_finite_differences():
 def test_critical_points_need_spurious_minima():
     with pytest.raises(ValueError, match=r"v_star=\[1.0, 1.0, 1.0\] has no spurious minima"):
         yin.critical_points(torch.ones(3, dtype=F64), W_STAR)
+    centred = torch.tensor([1.0, -1.0, 0.5, -0.5], dtype=F64)  # 1^T v* = 0: saddles, no spurious minima
+    assert gaussian.saddle_angle(centred) == math.pi / 2
+    with pytest.raises(ValueError, match=r"has no spurious minima: critical_points needs 0 < \(1\^T v\*\)\^2"):
+        yin.critical_points(centred, W_STAR)
+
+
+def test_descent_ratio_path_into_the_saddle_of_a_centred_teacher_stays_bounded():
+    """At 1^T v* = 0 the saddle has v = 0, so the identity numerator vanishes there too: every
+    ratio stays bounded on the path into it (prop-yin-vanish)."""
+    centred = torch.tensor([1.0, -1.0, 0.5, -0.5], dtype=F64)
+    d = torch.tensor([0.3, 1.0, -0.4, 0.2], dtype=F64)
+    eps = torch.logspace(-6, -1, 6, dtype=F64)
+    path = yin.descent_ratio_path(centred, W_STAR, d, eps=eps, stes=("identity", "relu", "crelu"), at="saddle")
+    for s in ("identity", "relu", "crelu"):
+        assert bool(torch.isfinite(path.ratio[s]).all())
+        assert abs(path.slope[s]) < 1e-3
+
+
+def test_batch_tags_name_the_ends_of_the_batch_sizes():
+    assert yin.batch_tags(4, [4, 32]) == ("4", "small")
+    assert yin.batch_tags(32, [4, 32]) == ("32", "large")
+    assert yin.batch_tags(8, [1, 8, 128]) == ("8",)
+    assert yin.batch_tags(128, [128, 1, 8]) == ("128", "large")
+    assert yin.batch_tags(16, [16]) == ("16", "small", "large")
+    with pytest.raises(ValueError, match=r"B=5 must be one of batch_sizes=\[4, 32\]"):
+        yin.batch_tags(5, [4, 32])
 
 
 def test_classify_critical_points_one_kind_each_and_numpy_losses():

@@ -17,7 +17,8 @@ of a sweep (the same random inits for every STE, so STEs are compared on equal t
 point at a prescribed angle and norm, for pictures over :math:`\theta`.
 
 Summaries of a sweep: :func:`other_runs` (the runs of the class "other", and how many of them
-cross :math:`\theta = \pi/2` late in the run), :func:`far_side` (runs at zero loss with
+cross :math:`\theta = \pi/2` late in the run), :func:`start_sides` (the runs that end at the
+spurious minimum, split by their starting angle), :func:`far_side` (runs at zero loss with
 :math:`\theta > \pi/2`), :func:`stream_starts` and :func:`stream_table` (the same starts rerun in
 several mini-batch streams, with the spread over the streams).
 
@@ -47,9 +48,9 @@ from stelib.core._validate import as_tensor, check_positive, check_positive_int
 from stelib.core.rounding import fmt
 from stelib.core.ste import check_ste
 
-__all__ = ["OUTCOMES", "FarSide", "OtherRuns", "StreamTable", "at_angle", "classify", "far_side", "first_hit",
-           "format_table", "other_runs", "outcome_table", "stream_starts", "stream_summary", "stream_table",
-           "sweep_inits"]
+__all__ = ["OUTCOMES", "FarSide", "OtherRuns", "StartSides", "StreamTable", "at_angle", "classify", "far_side",
+           "first_hit", "format_table", "other_runs", "outcome_table", "start_sides", "stream_starts",
+           "stream_summary", "stream_table", "sweep_inits"]
 
 OUTCOMES = ("global", "spurious", "other")
 DTYPE = torch.float64
@@ -197,8 +198,12 @@ def stream_summary(history, ste: str, streams: int, *, loss_tol: float,
 @dataclass(frozen=True)
 class OtherRuns:
     """The runs of one STE classified "other": how many, their median final loss (next to the
-    spurious minimum's), and how many visited both sides of theta = pi/2 in the last ``window``
-    steps (the cycling through w = 0 of the identity STE)."""
+    spurious minimum's), how many visited both sides of theta = pi/2 in the last ``window``
+    steps, the fewest and most side changes of a run between consecutive records there
+    (``switches``), and the median over the runs of their smallest recorded |w| there
+    (``closest``): the cycling through w = 0 of the identity STE. Records only sample a run, so
+    ``switches`` is a lower bound on the side changes that happened and ``closest`` an upper
+    bound on the smallest |w| reached."""
 
     ste: str
     count: int
@@ -206,11 +211,17 @@ class OtherRuns:
     spurious_loss: float
     both_sides: int
     window: int
+    switches: tuple[int, int]
+    closest: float
 
     def __str__(self) -> str:
+        pad = " " * (len(self.ste) + 2)
+        lo, hi = self.switches
         return (f"{self.ste}: {self.count} runs 'other', median final loss {self.median_loss:.4f} "
-                f"(spurious {self.spurious_loss:.4f});\n{'':{len(self.ste) + 2}}{self.both_sides} of "
-                f"them visited both theta < pi/2 and theta > pi/2 in the last {self.window} steps")
+                f"(spurious {self.spurious_loss:.4f});\n{pad}{self.both_sides} of "
+                f"them visited both theta < pi/2 and theta > pi/2 in the last {self.window} steps,\n"
+                f"{pad}changing side {lo} to {hi} times between consecutive records there;\n"
+                f"{pad}median of their smallest recorded |w| there: {fmt(self.closest, '.2g')}")
 
 
 def other_runs(history, model, *, loss_tol: float, window: int) -> list[OtherRuns]:
@@ -218,15 +229,61 @@ def other_runs(history, model, *, loss_tol: float, window: int) -> list[OtherRun
     appearance); the last ``window`` steps are the records after step ``last - window``."""
     window = check_positive_int(window, name="window")
     labels = classify(history, model, loss_tol=loss_tol)
-    late = history.theta[history.steps > history.steps[-1] - window]  # (T', R)
+    keep = history.steps > history.steps[-1] - window
+    late, late_w = history.theta[keep], history.w_norm[keep]  # (T', R)
     out = []
     for ste in dict.fromkeys(history.ste):
         other = [i for i in history.select(ste).tolist() if labels[i] == "other"]
         if other:
-            both = ((late[:, other] < math.pi / 2).any(0) & (late[:, other] > math.pi / 2).any(0))
+            th = late[:, other]
+            both = ((th < math.pi / 2).any(0) & (th > math.pi / 2).any(0))
+            side = th > math.pi / 2
+            switches = (side[1:] != side[:-1]).sum(0)  # (runs,)
             out.append(OtherRuns(ste, len(other), history.loss[-1, other].median().item(),
-                                 _spurious_loss(model), int(both.sum().item()), window))
+                                 _spurious_loss(model), int(both.sum().item()), window,
+                                 (int(switches.min().item()), int(switches.max().item())),
+                                 late_w[:, other].min(0).values.median().item()))
     return out
+
+
+@dataclass(frozen=True)
+class StartSides:
+    r"""Per STE, the runs that end at the spurious minimum (class "spurious" of :func:`classify`)
+    among the starts with :math:`\theta_0` above and below ``split``: ``above[ste]`` and
+    ``below[ste]`` are (spurious, starts) counts."""
+
+    split: float
+    above: dict[str, tuple[int, int]]
+    below: dict[str, tuple[int, int]]
+
+    def __str__(self) -> str:
+        width = max(len(s) for s in self.above)
+        rows = [f"runs ending at the spurious minimum, by starting angle theta0 (split at "
+                f"{self.split:.4f}):", f"{'':{width + 2}}{'theta0 above':>12}  {'theta0 below':>12}"]
+        rows += [f"{s:>{width}}: {f'{a[0]} of {a[1]}':>12}  {f'{b[0]} of {b[1]}':>12}"
+                 for (s, a), b in zip(self.above.items(), self.below.values(), strict=True)]
+        return "\n".join(rows)
+
+
+def start_sides(history, model, *, loss_tol: float, split: float) -> StartSides:
+    r"""Where the runs end, split by their starting angle: per STE, how many runs end at the
+    spurious minimum among the starts with :math:`\theta_0 > ` ``split`` and among the others
+    (:math:`\theta_0` from the first record). With ``split`` the saddle angle
+    :math:`\theta_s` (book: Yin's setting, prop-yin-landscape), it shows whether
+    :math:`\theta_s` marks the basin of the spurious minimum for coarse gradient descent, where
+    :math:`v` starts away from its optimum :math:`v(\theta)` and moves with :math:`w`.
+    ``split`` must be in (0, pi)."""
+    if not (isinstance(split, (int, float)) and 0 < split < math.pi):
+        raise ValueError(f"split={split!r} must be an angle in (0, pi)")
+    labels = classify(history, model, loss_tol=loss_tol)
+    th0 = history.theta[0].tolist()
+    above, below = {}, {}
+    for ste in dict.fromkeys(history.ste):
+        runs = history.select(ste).tolist()
+        for part, side in ((above, [i for i in runs if th0[i] > split]),
+                           (below, [i for i in runs if th0[i] <= split])):
+            part[ste] = (sum(labels[i] == "spurious" for i in side), len(side))
+    return StartSides(float(split), above, below)
 
 
 @dataclass(frozen=True)

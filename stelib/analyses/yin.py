@@ -21,7 +21,7 @@ result whose ``str`` is the printed report. They live in three modules, by idea:
   vanish (prop-yin-vanish, Y5).
 
 :mod:`stelib.yin_runs` -- coarse gradient descent runs: :func:`at_and_near`,
-:func:`run_endings`, :func:`angle_progress`.
+:func:`run_endings`, :func:`angle_progress`, :func:`batch_tags`.
 
 Each module's docstring has an example.
 """
@@ -57,14 +57,21 @@ from stelib.analyses.yin_landscape import (
 from stelib.analyses.yin_landscape import _generator as _generator
 from stelib.analyses.yin_landscape import _model as _model
 from stelib.analyses.yin_landscape import _stes as _stes
-from stelib.analyses.yin_runs import AngleProgress, RunEndings, angle_progress, at_and_near, run_endings
+from stelib.analyses.yin_runs import (
+    AngleProgress,
+    RunEndings,
+    angle_progress,
+    at_and_near,
+    batch_tags,
+    run_endings,
+)
 
 # Every stelib.analyses name above is re-exported from the module of its idea; ``X as X`` marks
 # the ones outside __all__ (DTYPE, the private helpers), so that their old addresses keep working.
 __all__ = [
     "AngleProgress", "ComponentCheck", "CriticalPointTable", "DescentRatioPath", "IdentityNorm",
     "InnerProductCheck", "NormTable", "RunEndings", "SpuriousConditions", "ZScores",
-    "angle_progress", "at_and_near", "classify_critical_points", "closed_form_zscores",
+    "angle_progress", "at_and_near", "batch_tags", "classify_critical_points", "closed_form_zscores",
     "coarse_components_check", "coarse_grad_norms", "critical_points", "descent_ratio_path",
     "identity_norm_at_spurious", "inner_product_check", "perturbation_share", "plane_basis",
     "run_endings", "spurious_conditions", "variant_teachers",

@@ -170,8 +170,9 @@ def descent_ratio_path(v_star, w_star, direction, *, eps, stes, at: str = "spuri
     - ``at="saddle"``: :math:`v = v(\theta_s) + \varepsilon\,d/|d|`,
       :math:`\theta = \theta_s \pm \varepsilon` (towards :math:`\pi/2`, so the path stays in
       (0, pi)); there :math:`D_\mu = O(\varepsilon^2)` for every STE, the identity's numerator
-      does not vanish (slope -2) and the ReLU and clipped-ReLU numerators are :math:`O(\varepsilon^2)`
-      too (slope 0: bounded). ``ValueError`` when ``v_star`` has no saddles.
+      does not vanish when :math:`1^\top v^* \ne 0` (slope -2; at :math:`1^\top v^* = 0` the
+      saddle has :math:`v = 0` and it does) and the ReLU and clipped-ReLU numerators are
+      :math:`O(\varepsilon^2)` too (slope 0: bounded). ``ValueError`` when ``v_star`` has no saddles.
 
     The slope is :math:`\Delta\log R/\Delta\log\varepsilon` between the first two points.
     """

@@ -124,13 +124,15 @@ def critical_points(v_star, w_star) -> dict[str, tuple[torch.Tensor, torch.Tenso
     r"""The three kinds of critical points of prop-yin-landscape (Yin et al., Prop. 1), each as
     ``(v, w)`` with :math:`|w| = 1` at the saddle: ``"global"`` :math:`(v^*, w^*)`,
     ``"spurious"`` :math:`(\tilde v, -w^*)` and ``"saddle"`` :math:`(v(\theta_s), w)` with
-    :math:`\angle(w, w^*) = \theta_s`. ``ValueError`` if the teacher has no spurious minima.
+    :math:`\angle(w, w^*) = \theta_s`. ``ValueError`` if the teacher has no spurious minima,
+    including :math:`1^\top v^* = 0`, where :math:`(\tilde v, -w^*)` is a second global minimum
+    (the saddles exist there: :func:`stelib.gaussian.saddle_angle` gives :math:`\pi/2`).
     """
     v_star = as_tensor(v_star, name="v_star", ndim=1, dtype=DTYPE)
     w_star = as_tensor(w_star, name="w_star", ndim=1, dtype=DTYPE)
     if not gaussian.spurious_minima_exist(v_star):
-        raise ValueError(f"v_star={v_star.tolist()} has no spurious minima (it needs 0 < "
-                         "(1^T v*)^2 < (m+1)/2 |v*|^2), so no saddles either")
+        raise ValueError(f"v_star={v_star.tolist()} has no spurious minima: critical_points needs "
+                         "0 < (1^T v*)^2 < (m+1)/2 |v*|^2")
     theta_s = gaussian.saddle_angle(v_star)
     return {"global": (v_star, w_star),
             "spurious": (gaussian.spurious_minimizer_v(v_star), -w_star),

@@ -6,7 +6,8 @@ The chapter's runs, each summary a small frozen result whose ``str`` is the prin
   and near it, with every STE (section "Starting at and near a spurious minimum");
 - :func:`run_endings`: where each run of a :class:`~stelib.train.History` ends;
 - :func:`angle_progress`: how fast the runs turn :math:`w` towards :math:`w^*` (section
-  "Population versus mini-batch coarse gradient descent").
+  "Population versus mini-batch coarse gradient descent");
+- :func:`batch_tags`: the names under which that section glues a batch size's numbers.
 
 How runs end is classified in :mod:`stelib.outcomes`.
 
@@ -34,7 +35,18 @@ from stelib.core._validate import as_tensor, check_positive, check_positive_int
 from stelib.core.rounding import fmt
 from stelib.core.ste import check_ste
 
-__all__ = ["AngleProgress", "RunEndings", "angle_progress", "at_and_near", "run_endings"]
+__all__ = ["AngleProgress", "RunEndings", "angle_progress", "at_and_near", "batch_tags", "run_endings"]
+
+
+def batch_tags(B, batch_sizes: Sequence[int]) -> tuple[str, ...]:
+    """The tags under which the chapter glues the numbers of batch size ``B``: ``str(B)``, and
+    ``"small"`` / ``"large"`` when ``B`` is the smallest / largest of ``batch_sizes``, so that
+    the prose can name the ends of any ``batch_sizes`` a rerun gives. ``B`` must be one of
+    ``batch_sizes``."""
+    sizes = list(batch_sizes)
+    if B not in sizes:
+        raise ValueError(f"B={B!r} must be one of batch_sizes={sizes}")
+    return (str(B),) + (("small",) if B == min(sizes) else ()) + (("large",) if B == max(sizes) else ())
 
 
 def at_and_near(v, w, *, size: float, stes, generator: torch.Generator):

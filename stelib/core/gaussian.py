@@ -194,7 +194,7 @@ def coarse_true_inner(v, w, v_star, w_star, ste: str, *, method: str = "auto") -
 
 
 def descent_ratio(v, w, v_star, w_star, ste: str) -> torch.Tensor:
-    r"""The ratio that decides whether a coarse gradient step is a descent step, shape (...).
+    r"""The descent ratio of a coarse gradient step (book: eq-yin-ratio), shape (...).
 
     .. math::
 
@@ -204,9 +204,12 @@ def descent_ratio(v, w, v_star, w_star, ste: str) -> torch.Tensor:
     A step :math:`(v, w) \leftarrow (v - \eta\,\partial_v f, w - \eta\,\mathbb{E}g_\mu)` on a
     region where :math:`\nabla f` is :math:`\ell`-Lipschitz lowers :math:`f` by at least
     :math:`\eta D - \tfrac{\ell\eta^2}{2}(|\partial_v f|^2 + |\mathbb{E}g_\mu|^2)`, with
-    :math:`D` the denominator above; a fixed step is a descent step only where :math:`R_\mu` is
-    bounded. Yin et al. (ICLR 2019) bound it for the ReLU STE and show that it blows up near the
-    spurious minimisers for the identity STE (book: Yin's setting, ``prop-yin-descent``).
+    :math:`D` the denominator above. Since :math:`|\partial_v f|^2 \le D`, the step is
+    guaranteed to lower :math:`f` where :math:`R_\mu < 2/(\ell\eta) - 1`, so a fixed step has
+    that guarantee where :math:`R_\mu` stays bounded: a sufficient condition, not a necessary
+    one (a step may still lower :math:`f` where :math:`R_\mu` is large). Yin et al.
+    (ICLR 2019) bound it for the ReLU STE and show that it blows up near the spurious minimisers
+    for the identity STE (book: Yin's setting, ``prop-yin-descent``).
     ``inf`` where the denominator is 0 and the numerator is not; ``nan`` where both are 0.
     """
     v, w, v_star, w_star = _args(v, w, v_star, w_star)
@@ -254,35 +257,39 @@ def identity_grad_norm_at_spurious(v_star) -> torch.Tensor:
 
 
 def saddle_angle(v_star) -> float | None:
-    r"""The angle theta_s in (0, pi) of the saddle points, or ``None`` if there are none.
+    r"""The angle theta_s in [pi/2, pi) of the saddle points, or ``None`` if there are none.
 
     Critical points with theta in (0, pi) need df/dw = 0, i.e. v^T v* = 0, and df/dv = 0, i.e.
     v = :func:`optimal_v` :math:`= k v^* + s^*(1-k)/(m+1)\,1`. Then
     :math:`v^\top v^* = k|v^*|^2 + (1-k)s^{*2}/(m+1) = 0` gives
     :math:`k_s = -s^{*2}/((m+1)|v^*|^2 - s^{*2})`, :math:`\theta_s = \tfrac\pi2(1-k_s)`,
-    which lies in (0, pi) iff the spurious minima exist. These are Yin's saddles (Prop. 1): the set
+    which lies in (0, pi) iff :math:`s^{*2} < \tfrac{m+1}2|v^*|^2`: whenever the spurious minima
+    exist, and also when :math:`s^* = 1^\top v^* = 0` (then :math:`\theta_s = \pi/2`,
+    :math:`v = 0`, and :math:`(\tilde v, \pi)` is a second global minimum, not a spurious one).
+    These are Yin's saddles (book: prop-yin-landscape): the set
     {(saddle_v(v*), w): angle(w, w*) = theta_s} is a cone in w. ``v_star`` of shape (m,), nonzero.
     """
     v_star = cf.vector(v_star, name="v_star")
     cf.nonzero(v_star, "v_star")
     if v_star.ndim != 1:
         raise ValueError(f"v_star must have shape (m,), got shape {tuple(v_star.shape)}")
-    if not spurious_minima_exist(v_star):
-        return None
     m, s2, n2 = v_star.shape[0], float(v_star.sum()) ** 2, float(v_star @ v_star)
+    if not s2 < (m + 1) / 2 * n2:
+        return None
     return math.pi / 2 * (1 + s2 / ((m + 1) * n2 - s2))
 
 
 def saddle_v(v_star) -> torch.Tensor:
     """The v of the saddle points (:func:`optimal_v` at :func:`saddle_angle`), shape (m,).
 
-    Satisfies v^T v* = 0. Raises ``ValueError`` if there are no saddles with theta in (0, pi).
+    Satisfies v^T v* = 0 (v = 0 when 1^T v* = 0). Raises ``ValueError`` if there are no saddles
+    with theta in (0, pi).
     """
     theta = saddle_angle(v_star)
-    if theta is None:
-        raise ValueError(
-            "no saddle with theta in (0, pi): (1^T v*)^2 >= (m+1)/2 |v*|^2 for this v_star")
     v_star = cf.vector(v_star, name="v_star")
+    if theta is None:
+        raise ValueError(f"v_star={v_star.tolist()} has no saddle with theta in (0, pi): it needs "
+                         "(1^T v*)^2 < (m+1)/2 |v*|^2")
     k = 1 - 2 * theta / math.pi
     return k * v_star + v_star.sum() * (1 - k) / (v_star.shape[0] + 1)
 
