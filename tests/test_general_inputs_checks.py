@@ -228,6 +228,10 @@ def test_crelu_fixed_points_gaussian_radius_and_mixture_reference():
     g = fp.rows["gaussian"]
     assert abs(g.quad) < 1e-9 and g.radius == pytest.approx(gi.GAUSSIAN_RADIUS, rel=0.02)
     assert abs(g.angle) < 4 * g.se
+    # prop-gi-exact (i): the quadrature radius is the Gaussian one; the MC radius within 4 se
+    assert g.quad_radius == pytest.approx(gi.GAUSSIAN_RADIUS, rel=1e-9)
+    assert abs(g.radius - g.quad_radius) < 4 * g.radius_se and g.reference == 0.0
+    assert g.spread_se == g.se and g.from_a == g.angle
     # the mixture by hand on the same draws: angle from the stationary direction, se combined
     gg, a = gen(7), torch.tensor(gi.unit(30.0))
     d = make_distribution("gaussian", 2)
@@ -242,6 +246,13 @@ def test_crelu_fixed_points_gaussian_radius_and_mixture_reference():
     assert row.angle == pytest.approx(float(ang.mean()), abs=1e-12)
     assert row.se == pytest.approx(math.hypot(float(ang.std()) / math.sqrt(3), 0.5))
     assert math.isnan(row.quad) and "quadrature n/a" in str(fp)
+    # the angle from a_hat keeps the replicates' standard error alone; the radius its own
+    assert row.reference == 2.0 and row.from_a == pytest.approx(float(ang.mean()) + 2.0, abs=1e-12)
+    assert row.spread_se == pytest.approx(float(ang.std()) / math.sqrt(3))
+    radius = w.norm(dim=1)
+    assert row.radius == pytest.approx(float(radius.mean()), abs=1e-12)
+    assert row.radius_se == pytest.approx(float(radius.std()) / math.sqrt(3))
+    assert math.isnan(row.quad_radius)
 
 
 def test_summary_identity_grows_and_crelu_rests_near_the_gaussian_radius():
@@ -257,6 +268,25 @@ def test_summary_identity_grows_and_crelu_rests_near_the_gaussian_radius():
     assert final["crelu"][2] == pytest.approx(gi.GAUSSIAN_RADIUS, rel=0.1)
     assert final["crelu"][0] == "on ray: +0.10 +- 0.08 deg"
     assert final["identity"][0].startswith("no: radial -0.500 (|z| > 35)")  # 0.5 / 0.01414
+
+
+def test_fixed_points_print_two_lines_per_law():
+    """The angle line (with the angle from a only where the reference is not a_hat), then the
+    radius with the digits its standard error determines and the quadrature radius."""
+    fixed = gi.FixedPoints({
+        "gaussian": gi.FixedPointRow(0.1265, 0.0819, 0.76033, 0.0, radius_se=0.00196,
+                                     quad_radius=0.7632024),
+        "mixture": gi.FixedPointRow(-4.4278, 0.7902, 0.55393, math.nan, radius_se=0.00078,
+                                    reference=4.9167, spread_se=0.1846),
+        "old": gi.FixedPointRow(0.5, 0.1, 0.8, math.nan)})  # no radius se recorded
+    assert str(fixed).splitlines() == [
+        "   gaussian: angle +0.127 +- 0.082 deg (quadrature <1e-12)",
+        "             |w| = 0.760 +- 0.002 (quadrature 0.7632)",
+        "    mixture: angle -4.428 +- 0.790 deg (quadrature n/a); from a: +0.49 +- 0.18 deg",
+        "             |w| = 0.5539 +- 0.0008 (quadrature n/a)",
+        "        old: angle +0.500 +- 0.100 deg (quadrature n/a)",
+        "             |w| = 0.8000 (quadrature n/a)"]
+    assert max(len(line) for line in str(fixed).splitlines()) <= 88
 
 
 def test_fixed_point_row_on_ray_within_two_standard_errors():

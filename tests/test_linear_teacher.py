@@ -322,3 +322,45 @@ def test_c5_table_text_and_verdicts():
     ]
     with pytest.raises(ValueError, match=r"teacher=3 must be a string"):
         lt.c5_sample_rows(checks, teacher=3)
+
+
+# --- the clipped-ReLU step linearised at its vanishing point (exercise ex-ms-lr) -------------
+
+def _crelu_step(model, v, w, lr):
+    """One population CGD step of the clipped ReLU: v by the true gradient, w by E g_crelu."""
+    v, w = v.reshape(1, 1), w.reshape(1, -1)
+    return (v - lr * model.grad_v(v, w))[0, 0], (w - lr * model.expected_coarse_grad(v, w, "crelu"))[0]
+
+
+@pytest.mark.parametrize("lr", [0.2, 1.0, 2.5])
+def test_crelu_step_factors_are_one_population_step_near_the_vanishing_point(lr):
+    """A deviation of the angle, of |w| or of v alone, of size 1e-6, is multiplied by rho, the
+    |w| factor and the v factor (to O(1e-6)) by one step of the model's own gradients."""
+    got = lt.crelu_step_factors(A2, lr=lr)
+    model, eps = ms.LinearTeacherModel(A2), 1e-6
+    r_star, a_hat = ms.vanishing_norm("crelu"), A2 / A2.norm()
+    v_star = torch.tensor(2 * PHI0 * float(A2.norm()), dtype=F64)
+    u = torch.stack([-a_hat[1], a_hat[0]])
+    v1, w1 = _crelu_step(model, v_star, (r_star + eps) * a_hat, lr)  # |w| off
+    assert (float(w1.norm()) - r_star) / eps == pytest.approx(got.radius, abs=1e-4)
+    v1, w1 = _crelu_step(model, v_star + eps, r_star * a_hat, lr)  # v off
+    assert (float(v1) - float(v_star)) / eps == pytest.approx(got.v, abs=1e-4)
+    w0 = r_star * (math.cos(eps) * a_hat + math.sin(eps) * u)  # the angle off
+    v1, w1 = _crelu_step(model, v_star, w0, lr)
+    assert math.atan2(float(w1 @ u), float(w1 @ a_hat)) / eps == pytest.approx(got.rho, abs=1e-4)
+    assert got.v == 1 - lr / 2 and got.stable  # at lr = 2.5 rho and the v factor are < 0, still > -1
+
+
+def test_crelu_step_factors_rho_is_crelu_settling_s_and_bad_input_is_refused():
+    t = torch.arange(0, 3, dtype=F64)
+    paths = _synthetic_paths(torch.full((3, 1), 0.75, dtype=F64), torch.full((3, 1), 0.1, dtype=F64), t,
+                             lr=0.2)
+    assert lt.crelu_step_factors(A2, lr=0.2).rho == pytest.approx(lt.crelu_settling(paths, A2).rho,
+                                                                   rel=1e-14)
+    got = lt.crelu_step_factors([1.0, 0.5], lr=1.0)
+    assert str(got) == "eta = 1: angle factor rho = 0.4708, |w| factor 0.8056, v factor 0.5000"
+    assert not lt.crelu_step_factors(A2, lr=5.0).stable  # the v factor 1 - 5/2 < -1
+    with pytest.raises(ValueError, match=r"lr=0\.0 must be a finite number in \(0\.0, inf\]"):
+        lt.crelu_step_factors(A2, lr=0.0)
+    with pytest.raises(ValueError, match=r"a=\[0\.0, 0\.0\] must be non-zero"):
+        lt.crelu_step_factors([0.0, 0.0], lr=0.1)

@@ -35,7 +35,7 @@ from stelib.analyses.gi_quadrature import (
 from stelib.analyses.gi_samples import crelu_fixed_point_mc
 from stelib.core._validate import as_tensor, check_positive_int
 from stelib.core.distributions import Distribution
-from stelib.core.rounding import fmt
+from stelib.core.rounding import fmt, fmt_se
 
 if TYPE_CHECKING:
     from stelib.analyses.gi_stationary import Stationary
@@ -101,18 +101,36 @@ def crelu_ray_scan(dist: Distribution, a, radii, *, name: str = "") -> RayScan:
 
 @dataclass(frozen=True)
 class FixedPointRow:
-    """A law's cReLU fixed point: ``angle`` (deg) to the stationary direction, its ``se``,
-    the mean ``radius`` |w| and the quadrature angle ``quad`` (NaN where none applies)."""
+    """A law's cReLU fixed point: ``angle`` (deg) to the stationary direction and its ``se``
+    (the replicates' standard error combined in quadrature with the stationary direction's
+    uncertainty), the mean ``radius`` |w| and the quadrature angle ``quad`` (NaN where none
+    applies); ``radius_se`` the replicates' standard error of the radius, ``quad_radius`` the
+    quadrature fixed point's |w| (NaN where none applies), ``reference`` (deg) the stationary
+    direction's angle from a_hat (0 for symmetric laws) and ``spread_se`` the replicates'
+    standard error of the angle alone (NaN: not recorded)."""
 
     angle: float
     se: float
     radius: float
     quad: float
+    radius_se: float = math.nan
+    quad_radius: float = math.nan
+    reference: float = 0.0
+    spread_se: float = math.nan
 
     @property
     def on_ray(self) -> bool:
         """The angle is zero within two standard errors."""
         return abs(self.angle) < 2 * self.se
+
+    @property
+    def from_a(self) -> float:
+        """Signed angle (deg) from a_hat to the fixed point: ``angle`` + ``reference``."""
+        return self.angle + self.reference
+
+
+def _or_na(x: float, spec: str) -> str:
+    return "n/a" if math.isnan(x) else fmt(x, spec)
 
 
 @dataclass(frozen=True)
@@ -122,10 +140,18 @@ class FixedPoints:
     rows: dict[str, FixedPointRow]
 
     def __str__(self) -> str:
-        return "\n".join(
-            f"{k:>11}: angle {r.angle:+.3f} +- {r.se:.3f} deg (quadrature "
-            f"{'n/a' if math.isnan(r.quad) else fmt(r.quad, '+.4f')}), |w| = {r.radius:.4f}"
-            for k, r in self.rows.items())
+        """Two lines per law: the angle (and, where the stationary direction is not a_hat, the
+        angle from a_hat), then the radius with its standard error, indented (88 columns)."""
+        lines = []
+        for k, r in self.rows.items():
+            head = (f"{k:>11}: angle {r.angle:+.3f} +- {r.se:.3f} deg "
+                    f"(quadrature {_or_na(r.quad, '+.4f')})")
+            if r.reference != 0:
+                head += f"; from a: {r.from_a:+.2f} +- {_or_na(r.spread_se, '.2f')} deg"
+            radius = (f"{r.radius:.4f}" if math.isnan(r.radius_se) else
+                      fmt_se(r.radius, r.radius_se, sep=" +- "))
+            lines += [head, f"{'':13}|w| = {radius} (quadrature {_or_na(r.quad_radius, '.4f')})"]
+        return "\n".join(lines)
 
 
 def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
@@ -138,8 +164,11 @@ def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
     iterations, started at the Gaussian radius over the sampled standard deviation of
     :math:`a^\top z` (from ``samples`` draws of their own). The angle is measured from
     :math:`\hat a` for symmetric laws (prop-gi-ray) and from the stationary direction in
-    ``stationary`` otherwise, whose uncertainty is added in quadrature to the replicates'
-    standard error. Where the quadrature applies, :func:`crelu_fixed_point_quad`'s angle too.
+    ``stationary`` otherwise, whose uncertainty (its standard error, or the grid step where
+    that is larger) is combined in quadrature with the replicates' standard error; the angle
+    from :math:`\hat a` keeps the replicates' one alone. The radius is the replicates' mean
+    |w| with their standard error. Where the quadrature applies, the angle and radius of
+    :func:`crelu_fixed_point_quad`'s fixed point too.
     """
     laws = _laws(laws)
     R = check_positive_int(replicates, name="replicates", minimum=2)
@@ -152,11 +181,14 @@ def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
         _, w_mc = crelu_fixed_point_mc(d, a_t, samples=samples, replicates=R,
                                        generator=generator, steps=steps, radius0=r0,
                                        device=device)
-        ang = angle_deg(w_mc, a_t) - ref
-        quad = math.nan
+        ang, radius = angle_deg(w_mc, a_t) - ref, w_mc.norm(dim=1)
+        quad = quad_radius = math.nan
         if name in QUADRATURE_DISTRIBUTIONS:
-            quad = float(angle_deg(crelu_fixed_point_quad(d, a)[1], a))
-        rows[name] = FixedPointRow(float(ang.mean()),
-                                   math.hypot(float(ang.std()) / math.sqrt(R), ref_se),
-                                   float(w_mc.norm(dim=1).mean()), quad)
+            w_q = crelu_fixed_point_quad(d, a)[1]
+            quad, quad_radius = float(angle_deg(w_q, a)), float(np.linalg.norm(w_q))
+        spread = float(ang.std()) / math.sqrt(R)
+        rows[name] = FixedPointRow(float(ang.mean()), math.hypot(spread, ref_se),
+                                   float(radius.mean()), quad,
+                                   radius_se=float(radius.std()) / math.sqrt(R),
+                                   quad_radius=quad_radius, reference=ref, spread_se=spread)
     return FixedPoints(rows)

@@ -21,7 +21,8 @@ in four modules, by idea:
 - :func:`angle_to_minimising_rays`: the angle to the nearer minimising ray.
 
 :mod:`stelib.ms_paths` -- :func:`growth_rates`, :func:`crelu_settling`: paths of coarse
-gradient descent (:func:`stelib.fields.cgd_paths`) against prop-ms-rates.
+gradient descent (:func:`stelib.fields.cgd_paths`) against prop-ms-rates;
+:func:`crelu_step_factors`: the clipped-ReLU step linearised at its vanishing point.
 
 :mod:`stelib.ms_c5` -- :class:`C5Table`, :func:`c5_closed_form_rows`, :func:`c5_sample_rows`:
 claim C5 as a table.
@@ -45,7 +46,14 @@ from stelib.analyses.ms_checks import (
 from stelib.analyses.ms_checks import _points as _points
 from stelib.analyses.ms_checks import _stes as _stes
 from stelib.analyses.ms_paths import PHI0 as PHI0
-from stelib.analyses.ms_paths import CReluSettling, GrowthRates, crelu_settling, growth_rates
+from stelib.analyses.ms_paths import (
+    CReluSettling,
+    GrowthRates,
+    StepFactors,
+    crelu_settling,
+    crelu_step_factors,
+    growth_rates,
+)
 from stelib.analyses.ms_paths import _k_scale as _k_scale
 from stelib.analyses.ms_paths import _paths_of as _paths_of
 from stelib.analyses.ms_rays import RadialRoots, RayTable, angle_to_minimising_rays, minimising_ray, radial_roots
@@ -53,7 +61,8 @@ from stelib.analyses.ms_rays import RadialRoots, RayTable, angle_to_minimising_r
 # Every stelib.analyses name above is re-exported from the module of its idea; ``X as X`` marks
 # the ones outside __all__ (DTYPE, PHI0, the private helpers), so that their old addresses keep working.
 __all__ = ["C5Row", "C5Table", "CReluSettling", "GradientCheck", "GrowthRates", "MonteCarloCheck",
-           "RadialRoots", "RayTable", "StationaryCheck", "angle_to_minimising_rays",
+           "RadialRoots", "RayTable", "StationaryCheck", "StepFactors", "angle_to_minimising_rays",
            "c5_closed_form_rows", "c5_sample_rows", "coarse_vs_monte_carlo", "crelu_settling",
+           "crelu_step_factors",
            "gradient_check", "growth_rates", "loss_vs_monte_carlo", "minimising_ray", "radial_roots",
            "stationary_set_check"]

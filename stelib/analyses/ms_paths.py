@@ -7,7 +7,10 @@ settles at :math:`1/\kappa^*` and the angle decays geometrically. Each check ret
 frozen result whose ``str`` is what the chapter prints:
 
 - :func:`growth_rates`: slope of :math:`|w_t|` and decay exponent of the angle (identity, ReLU);
-- :func:`crelu_settling`: final :math:`|w|` and per-step angle ratio of the clipped ReLU.
+- :func:`crelu_settling`: final :math:`|w|` and per-step angle ratio of the clipped ReLU;
+- :func:`crelu_step_factors`: the factors by which one clipped-ReLU step near its vanishing
+  point multiplies small deviations of the angle, of :math:`|w|` and of :math:`v`, at any
+  learning rate (exercise ex-ms-lr).
 
 Angles are measured by :func:`stelib.ms_rays.angle_to_minimising_rays`.
 
@@ -16,6 +19,8 @@ Example
 >>> import torch
 >>> round(_k_scale(torch.tensor([1.0, 0.5], dtype=torch.float64)), 6)   # 2 phi(0) |a|^2
 0.997356
+>>> print(crelu_step_factors([1.0, 0.5], lr=1.0))
+eta = 1: angle factor rho = 0.4708, |w| factor 0.8056, v factor 0.5000
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ import torch
 from stelib.analyses.ms_checks import DTYPE
 from stelib.analyses.ms_rays import angle_to_minimising_rays
 from stelib.core import misspecified as ms
-from stelib.core._validate import as_tensor
+from stelib.core._validate import as_tensor, check_real
 
-__all__ = ["CReluSettling", "GrowthRates", "crelu_settling", "growth_rates"]
+__all__ = ["CReluSettling", "GrowthRates", "StepFactors", "crelu_settling", "crelu_step_factors",
+           "growth_rates"]
 
 PHI0 = 1 / math.sqrt(2 * math.pi)  # phi(0)
 
@@ -124,3 +130,44 @@ def crelu_settling(paths, a) -> CReluSettling:
             ratios.append(math.exp((th[ok[-1], j].log() - th[ok[0], j].log()).item()
                                    / (t[ok[-1]] - t[ok[0]]).item()))
     return CReluSettling(tuple(norm_w[-1].tolist()), r_star, tuple(ratios), rho)
+
+
+@dataclass(frozen=True)
+class StepFactors:
+    """One clipped-ReLU CGD step, linearised at its vanishing point on a minimising ray: the
+    factors by which it multiplies small deviations of the angle (``rho``), of :math:`|w|`
+    (``radius``) and of :math:`v` (``v``), at learning rate ``lr``."""
+
+    lr: float
+    rho: float
+    radius: float
+    v: float
+
+    @property
+    def stable(self) -> bool:
+        """Every factor lies in (-1, 1): small deviations die out."""
+        return all(abs(x) < 1 for x in (self.rho, self.radius, self.v))
+
+    def __str__(self) -> str:
+        return (f"eta = {self.lr:g}: angle factor rho = {self.rho:.4f}, |w| factor "
+                f"{self.radius:.4f}, v factor {self.v:.4f}")
+
+
+def crelu_step_factors(a, lr: float) -> StepFactors:
+    r"""The clipped-ReLU step at learning rate ``lr`` linearised at its vanishing point
+    :math:`(2\varphi_0|a|, \hat a/\kappa^*)` (chapter misspecified, prop-ms-rates and exercise
+    ex-ms-lr). In the coordinates (angle, :math:`v`, :math:`|w|`) its Jacobian is triangular
+    there (the tangential part and :math:`\partial_v L` are flat in the angle), so its
+    eigenvalues are the three factors: :math:`\rho = 1 - \eta k\kappa^*(\Phi(\kappa^*) -
+    \tfrac12)` of prop-ms-rates (c), :math:`1 + \eta k\kappa^{*2} r'(\kappa^*)` for :math:`|w|`
+    with :math:`r'(\kappa) = \kappa\varphi(\kappa)(2\varphi_0 - \kappa)` (proof of
+    prop-ms-vanishing) and :math:`1 - \eta/2` for :math:`v`, where :math:`k = 2\varphi_0|a|^2`.
+    ``a`` a non-zero teacher vector, ``lr`` > 0."""
+    a = as_tensor(a, name="a", ndim=1, dtype=DTYPE)
+    if not bool((a != 0).any()):
+        raise ValueError(f"a={a.tolist()} must be non-zero: with a = 0 there is no minimising ray")
+    lr = check_real(lr, name="lr", low=0.0, low_open=True)
+    k, c = _k_scale(a), 1 / ms.vanishing_norm("crelu")
+    slope = c * PHI0 * math.exp(-0.5 * c * c) * (2 * PHI0 - c)  # r'(kappa*) < 0
+    return StepFactors(lr, 1 - lr * k * c * 0.5 * math.erf(c / math.sqrt(2)),
+                       1 + lr * k * c * c * slope, 1 - lr / 2)
