@@ -6,15 +6,17 @@ The chapter *Practice on real data* imports its tables and verdicts from here
 * :mod:`stelib.report_orderings` -- :func:`judge` (two STEs compared with the spread over seeds,
   a tie where the intervals mean +- sd overlap), :func:`ordering` and :func:`ordering_notes`
   (three ranked, and the pairs a chain of ties misstates), :func:`stats_of` and
-  :func:`pair_counts` on our runs;
+  :func:`pair_counts` on our runs, :func:`judged_pairs` (every pair with the spread and seed by
+  seed) and :func:`pair_changes`;
 * :mod:`stelib.report_yin` -- :func:`load_yin_table` (Yin et al. (2019), Table 1, checked against
   its SHA-256), :func:`yin_stats`, :func:`compare_with_yin`, the verdicts against the two
   references (:func:`yin_verdicts`, :func:`reference_verdicts`, :func:`deep_networks_agree`,
   :func:`all_ties`, :func:`verdict_text`) and what the last recorded check changes in them
-  (:func:`changed_verdicts`, :func:`verdict_changes`);
+  (:func:`changed_verdicts`, :func:`verdict_changes`), with :func:`orderings_of` and
+  :func:`matches_reference`;
 * :mod:`stelib.report_frames` -- the frames of our runs (:func:`long_frame`, :func:`layer_frame`,
-  :func:`summary_frame`, :func:`change_frame`), :func:`start_summary`, :func:`plot_runs` and
-  :func:`table_text`.
+  :func:`summary_frame`, :func:`change_frame`), :func:`start_summary`, :func:`plot_runs`,
+  :func:`table_text` and :func:`changed_rows`.
 
 Each module's docstring has an example.
 """
@@ -23,12 +25,12 @@ from __future__ import annotations
 
 from stelib.analyses.report_frames import _reading as _reading
 from stelib.analyses.report_frames import change_frame as change_frame
-from stelib.analyses.report_frames import layer_frame, long_frame, start_summary, table_text
+from stelib.analyses.report_frames import changed_rows, layer_frame, long_frame, start_summary, table_text
 from stelib.analyses.report_frames import plot_runs as plot_runs
 from stelib.analyses.report_frames import summary_frame as summary_frame
 from stelib.analyses.report_orderings import METRICS as METRICS
 from stelib.analyses.report_orderings import _pairs as _pairs
-from stelib.analyses.report_orderings import judge, ordering, ordering_notes
+from stelib.analyses.report_orderings import judge, judged_pairs, ordering, ordering_notes, pair_changes
 from stelib.analyses.report_orderings import pair_counts as pair_counts
 from stelib.analyses.report_orderings import stats_of as stats_of
 from stelib.analyses.report_yin import (
@@ -40,6 +42,8 @@ from stelib.analyses.report_yin import (
     compare_with_yin,
     deep_networks_agree,
     load_yin_table,
+    matches_reference,
+    orderings_of,
     reference_verdicts,
     verdict_changes,
     verdict_text,
@@ -55,4 +59,5 @@ from stelib.analyses.report_yin import yin_verdicts as yin_verdicts
 # addresses keep working.
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge",
            "layer_frame", "load_yin_table", "long_frame", "ordering", "ordering_notes", "reference_verdicts",
-           "start_summary", "table_text", "changed_verdicts", "verdict_changes", "verdict_text"]
+           "start_summary", "table_text", "changed_verdicts", "verdict_changes", "verdict_text", "changed_rows",
+           "judged_pairs", "pair_changes", "matches_reference", "orderings_of"]

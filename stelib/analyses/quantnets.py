@@ -281,12 +281,12 @@ class RescalingCheck:
     ste: str
     c: float
     loss: float  #: |L(c W1, c b1) - L(W1, b1)|
-    later_grad: float  #: max |dL/dW2 after - before|, the layer above the quantizer
-    first_grad: float  #: |dL/dW1 after - before| / |dL/dW1 before| (Frobenius norms)
+    later_grad: float  #: max |dL/dp after - before| over every later layer's weights and biases p
+    first_grad: float  #: |dL/d(W1, b1) after - before| / |dL/d(W1, b1) before| (Euclidean norms)
 
     def __str__(self) -> str:
-        return (f"{self.ste:>8}: |dloss| = {self.loss:.1e}, |d grad W2| = {self.later_grad:.1e}, "
-                f"rel. change of grad W1 = {self.first_grad:.3f}")
+        return (f"{self.ste:>8}: |dloss| = {self.loss:.1e}, |d grad of later layers| = {self.later_grad:.1e},\n"
+                f"{'':10}rel. change of grad (W1, b1) = {self.first_grad:.3f}")
 
 
 def rescaling_check(x: torch.Tensor, y: torch.Tensor, *, ste: str, c: float = 3.0, seed: int = 0,
@@ -294,11 +294,14 @@ def rescaling_check(x: torch.Tensor, y: torch.Tensor, *, ste: str, c: float = 3.
     r"""Compare loss and coarse gradients of a 1-bit MLP before and after :math:`(W_1, b_1) \to
     c\,(W_1, b_1)`.
 
-    The MLP (no normalisation, step 1, STE ``ste``) is initialised from ``seed``; the loss is the
-    cross-entropy on the batch ``x`` ``(B, inputs)``, labels ``y`` ``(B,)``. By
-    prop-practice-scale the loss and the gradient of ``W2`` do not change for any
-    STE, and the gradient of ``W1`` does not change for the identity and ReLU STEs, whose
-    surrogate derivative is constant on each half-line; the clipped ReLU's does.
+    The MLP (no normalisation, step :math:`\alpha = 1`, so the clipped-ReLU window is (0, 1);
+    STE ``ste``) is initialised from ``seed``; the loss is the cross-entropy on the batch ``x``
+    ``(B, inputs)``, labels ``y`` ``(B,)``. By prop-practice-scale the loss and the gradients of
+    every later layer (the weights and biases of the hidden layers above the first and of the
+    output layer) do not change for any STE, and the gradient of ``(W1, b1)`` does not change for
+    the identity and ReLU STEs, whose surrogate derivative is constant on each half-line; the
+    clipped ReLU's changes unless no first-layer pre-activation lies between the old and the new
+    top of its window (between 1/c and 1).
 
     Raises ValueError for a ``c`` that is not a finite number > 0, an unknown STE, or ``x`` and
     ``y`` that are not a batch of inputs and its labels.
@@ -316,7 +319,9 @@ def rescaling_check(x: torch.Tensor, y: torch.Tensor, *, ste: str, c: float = 3.
             net.b[0].mul_(scale)
         loss = nn.functional.cross_entropy(net(x)[0], y)
         loss.backward()
-        out.append((loss.item(), net.W[0].grad.clone(), net.W[1].grad.clone()))
+        first = torch.cat([net.W[0].grad.flatten(), net.b[0].grad.flatten()])
+        later = [p.grad.clone() for p in (*net.W[1:], *net.b[1:])]
+        out.append((loss.item(), first, later))
     (l1, g1, h1), (lc, gc, hc) = out
-    return RescalingCheck(ste, c, abs(lc - l1), float((hc - h1).abs().max()),
-                          float((gc - g1).norm() / g1.norm()))
+    later_change = max(float((b - a).abs().max()) for a, b in zip(h1, hc, strict=True))
+    return RescalingCheck(ste, c, abs(lc - l1), later_change, float((gc - g1).norm() / g1.norm()))

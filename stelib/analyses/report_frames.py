@@ -12,7 +12,10 @@ Every section of the chapter that trains networks reads its
 * :func:`change_frame` -- the change from a record to the last, read as a rise, a fall or within
   the spread, optionally against a control STE (section "Repelled from a good minimum?");
 * :func:`plot_runs` -- a long-form frame over the epochs, in the book's STE palette;
-* :func:`table_text` -- a frame as text with the digits a few seeds determine.
+* :func:`table_text` -- a frame as text with the digits a few seeds determine;
+* :func:`changed_rows` -- the rows of two such tables whose printed text differs (section
+  "Yin et al.'s recipe at their epoch budget (stored runs)": what the recorded check of the
+  stored runs changes in the table the chapter prints).
 
 Example
 -------
@@ -29,8 +32,8 @@ from stelib.analyses.report_orderings import stats_of
 from stelib.core._validate import check_choice
 from stelib.core.rounding import FLOOR, fmt
 
-__all__ = ["change_frame", "layer_frame", "long_frame", "plot_runs", "start_summary", "summary_frame",
-           "table_text"]
+__all__ = ["change_frame", "changed_rows", "layer_frame", "long_frame", "plot_runs", "start_summary",
+           "summary_frame", "table_text"]
 
 
 def long_frame(result, **labels):
@@ -166,14 +169,59 @@ def table_text(frame, *, index: bool = False, digits: int = 3, sd_digits: int = 
     digits, other float columns to ``digits`` (trailing zeros kept), values below
     ``stelib.rounding.FLOOR`` as ``<1e-12`` (:func:`stelib.rounding.fmt`); other columns as they are."""
 
-    def is_sd(col) -> bool:
-        last = col[-1] if isinstance(col, tuple) else col
-        return last == "sd" or last == "std" or str(last).endswith("_sd")
+    return frame.to_string(index=index, formatters=[_formatter(frame, col, digits, sd_digits)
+                                                    for col in frame.columns])
 
-    def text(col):
-        if frame[col].dtype.kind != "f":
-            return str
-        spec = f"#.{sd_digits if is_sd(col) else digits}g"  # trailing zeros kept: 95.0, not 95
-        return lambda v: fmt(v, spec).removesuffix(".")  # 167, not 167.
 
-    return frame.to_string(index=index, formatters=[text(col) for col in frame.columns])
+def _formatter(frame, col, digits: int, sd_digits: int):
+    """How :func:`table_text` writes the values of column ``col``."""
+    last = col[-1] if isinstance(col, tuple) else col
+    if frame[col].dtype.kind != "f":
+        return str
+    is_sd = last == "sd" or last == "std" or str(last).endswith("_sd")
+    spec = f"#.{sd_digits if is_sd else digits}g"  # trailing zeros kept: 95.0, not 95
+    return lambda v: fmt(v, spec).removesuffix(".")  # 167, not 167.
+
+
+def changed_rows(before, after, *, keys=("arch", "bits", "ste"), labels=("before", "after"),
+                 digits: int = 3, sd_digits: int = 2):
+    """The rows whose text in :func:`table_text` differs between two frames with the same
+    columns (e.g. two :func:`summary_frame`), matched on ``keys``: each such row twice, first as
+    in ``before``, then as in ``after``, behind a first column ``numbers`` holding ``labels``.
+    ``after=None`` (nothing to compare) gives no rows. ``ValueError`` when the frames differ in
+    their columns or their keys.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"ste": ["relu", "crelu"], "acc": [95.01, 97.0]})
+    >>> b = pd.DataFrame({"ste": ["relu", "crelu"], "acc": [95.04, 96.0]})
+    >>> print(table_text(changed_rows(a, b, keys=("ste",))))
+    numbers   ste  acc
+     before crelu 97.0
+      after crelu 96.0
+    """
+    import pandas as pd
+
+    if len(labels) != 2 or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"labels={labels!r} must be two strings (for before and after)")
+    if after is None:
+        return pd.DataFrame(columns=["numbers", *before.columns])
+    keys = list(keys)
+    if list(before.columns) != list(after.columns) or not set(keys) <= set(before.columns):
+        raise ValueError(f"before and after must have the same columns, including keys={keys!r}; got "
+                         f"{list(before.columns)} and {list(after.columns)}")
+    ka, kb = (list(map(tuple, f[keys].itertuples(index=False))) for f in (before, after))
+    if len(set(ka)) != len(ka) or sorted(ka) != sorted(kb):
+        raise ValueError(f"before and after must hold the same rows, one per value of keys={keys!r}")
+    a = before.reset_index(drop=True)
+    b = after.set_index(keys).reindex(before.set_index(keys).index).reset_index()[list(before.columns)]
+
+    def texts(frame):
+        return pd.DataFrame({c: frame[c].map(_formatter(frame, c, digits, sd_digits)) for c in frame.columns})
+
+    moved = (texts(a) != texts(b)).any(axis=1)
+    parts = [frame[moved].assign(numbers=label, _order=range(int(moved.sum())), _side=side)
+             for side, (frame, label) in enumerate(((a, labels[0]), (b, labels[1])))]
+    out = pd.concat(parts).sort_values(["_order", "_side"], kind="stable")
+    return out[["numbers", *before.columns]].reset_index(drop=True)

@@ -9,7 +9,12 @@ difference inside the spread is a tie, the analogue of Yin et al.'s "comparable"
   where the chain misstates a pair of non-neighbours, which :func:`ordering_notes` names;
 * :func:`pair_counts` -- how often one STE is ahead of, tied with or behind another over all
   architectures, bit widths and both metrics (section "Without normalisation: the scale
-  symmetry at work", prop-practice-scale).
+  symmetry at work", prop-practice-scale);
+* :func:`judged_pairs` -- every pair of STEs judged twice: with the spread (:func:`judge`) and
+  seed by seed (the STEs of one seed share its initialisation and mini-batch order), and
+  :func:`pair_changes`, how the spread's readings move from one set of runs to another
+  (section "Yin et al.'s recipe at their epoch budget (stored runs)" and its exercise
+  ex-practice-rerun).
 
 Example
 -------
@@ -26,7 +31,7 @@ from itertools import combinations
 
 from stelib.core._validate import check_choice, check_real
 
-__all__ = ["judge", "ordering", "ordering_notes", "pair_counts", "stats_of"]
+__all__ = ["judge", "judged_pairs", "ordering", "ordering_notes", "pair_changes", "pair_counts", "stats_of"]
 
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
 
@@ -93,3 +98,69 @@ def pair_counts(results: dict, a: str, b: str) -> dict[str, int]:
             for st in stats_of(r, metric).values():
                 out[judge(*st[a], *st[b], higher_better=hb)] += 1
     return out
+
+
+#: columns of :func:`judged_pairs`
+PAIR_FRAME_COLUMNS = ("arch", "bits", "metric", "a", "b", "spread", "a_ahead", "b_ahead", "seeds", "every_seed")
+
+
+def judged_pairs(results: dict):
+    """One row per (architecture, bits, metric, pair ``a``, ``b`` of STEs, in the order of the
+    run's STEs) of ``results`` (``{arch: result}``, each with ``bits``, ``stes``, ``seeds`` and
+    per-seed records ``train_loss``, ``test_accuracy`` indexed ``[bits, ste, seed, record]``):
+
+    * ``spread`` -- :func:`judge` of a against b on mean and sd over seeds (``">"``: a better);
+    * ``a_ahead``, ``b_ahead`` -- the seeds in which a (b) is better in the last record (equal
+      values count for neither), out of ``seeds``;
+    * ``every_seed`` -- ``">"`` when a is better in every seed, ``"<"`` when b is, else ``"="``.
+      A paired reading: with two STEs whose per-seed results are exchangeable, one of them is
+      ahead in all n seeds with probability at most 2^(1 - n) (1/16 for 5 seeds).
+
+    Example
+    -------
+    >>> import torch
+    >>> from stelib.stored import StoredRuns
+    >>> loss = torch.tensor([[[[1.0], [2.0], [3.0]], [[1.5], [2.5], [3.5]]]])  # 1 bit width, 2 STEs
+    >>> r = StoredRuns("mlp", (2,), ("relu", "crelu"), (0, 1, 2), loss, torch.full((1, 2, 3, 1), 0.5), {})
+    >>> judged_pairs({"mlp": r})[["metric", "spread", "a_ahead", "b_ahead", "every_seed"]]
+              metric spread  a_ahead  b_ahead every_seed
+    0     train_loss      =        3        0          >
+    1  test_accuracy      =        0        0          =
+    """
+    import pandas as pd
+
+    if not isinstance(results, dict):
+        raise ValueError(f"results={results!r} must be a dict {{architecture: result}}")
+    rows = []
+    for arch, r in results.items():
+        for metric, hb in METRICS.items():
+            x = getattr(r, metric)[..., -1]  # (bits, stes, seeds): the last record
+            st = stats_of(r, metric)
+            for i, b in enumerate(r.bits):
+                for (j, a), (k, c) in combinations(enumerate(r.stes), 2):
+                    d = (x[i, j] - x[i, k]) * (1 if hb else -1)  # > 0: a better in that seed
+                    up, down, n = int((d > 0).sum()), int((d < 0).sum()), int(d.numel())
+                    rows.append({"arch": arch, "bits": b, "metric": metric, "a": a, "b": c,
+                                 "spread": judge(*st[b][a], *st[b][c], higher_better=hb),
+                                 "a_ahead": up, "b_ahead": down, "seeds": n,
+                                 "every_seed": ">" if up == n else "<" if down == n else "="})
+    return pd.DataFrame(rows, columns=PAIR_FRAME_COLUMNS)
+
+
+def pair_changes(before, after) -> dict[str, int]:
+    """How the spread's reading (column ``spread``) of each pair moves between two
+    :func:`judged_pairs` frames, over the pairs both hold (matched on architecture, bits,
+    metric and the two STEs): ``pairs`` compared, ``strict_before`` and ``strict_after`` (pairs
+    separated beyond the spread), ``tie_to_strict``, ``strict_to_tie``, ``reversed`` (strict
+    both times, the other way round) and ``kept`` (the same reading)."""
+    keys = ["arch", "bits", "metric", "a", "b"]
+    for name, frame in (("before", before), ("after", after)):
+        missing = [c for c in [*keys, "spread"] if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name}: not a judged_pairs frame, it lacks the columns {missing}")
+    m = before[[*keys, "spread"]].merge(after[[*keys, "spread"]], on=keys, suffixes=("_0", "_1"))
+    s0, s1 = m["spread_0"], m["spread_1"]
+    return {"pairs": len(m), "strict_before": int((s0 != "=").sum()), "strict_after": int((s1 != "=").sum()),
+            "tie_to_strict": int(((s0 == "=") & (s1 != "=")).sum()),
+            "strict_to_tie": int(((s0 != "=") & (s1 == "=")).sum()),
+            "reversed": int(((s0 != "=") & (s1 != "=") & (s0 != s1)).sum()), "kept": int((s0 == s1).sum())}

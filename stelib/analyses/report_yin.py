@@ -10,8 +10,11 @@ orderings of the three STEs that Yin et al. (2019) report reappear in our runs:
   tie, strict where theirs are equal, reversed), and the row's verdict;
 * :func:`yin_verdicts` and :func:`reference_verdicts` -- every ordering of ours against their
   two references, the shallow LeNet-5 and the deep networks (VGG-11 standing for ResNet-20:
-  :func:`deep_networks_agree`), with :func:`all_ties`, and :func:`verdict_text`, the verdicts
-  as the chapter prints them;
+  :func:`deep_networks_agree`), with :func:`all_ties`, :func:`orderings_of` (each ordering of
+  ours once, whatever the number of references), :func:`matches_reference` (ours states every
+  pair as theirs does, ties included: against LeNet-5, whose ReLU and clipped ReLU are a tie,
+  the only way to match it, since no ordering of ours can *reappear* there), and
+  :func:`verdict_text`, the verdicts as the chapter prints them;
 * :func:`changed_verdicts`, :func:`verdict_changes` -- how many verdicts the numbers of the last
   recorded check of the stored runs would change.
 
@@ -35,8 +38,8 @@ from stelib.analyses.report_orderings import METRICS, _pairs, ordering, ordering
 from stelib.core._validate import check_choice
 
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "changed_verdicts", "compare_with_yin",
-           "deep_networks_agree", "load_yin_table", "reference_verdicts", "verdict_changes", "verdict_text",
-           "yin_stats", "yin_verdicts"]
+           "deep_networks_agree", "load_yin_table", "matches_reference", "orderings_of", "reference_verdicts",
+           "verdict_changes", "verdict_text", "yin_stats", "yin_verdicts"]
 
 YIN_TABLE = "yin2019_table1.csv"
 
@@ -133,6 +136,36 @@ def all_ties(verdicts):
     compared give k (k - 1) / 2 pairs; a rerun may compare fewer than three)."""
     k = verdicts["ours"].map(lambda s: len(re.split(r" [>=] ", s.removesuffix(" *"))))
     return verdicts["tie"] == k * (k - 1) // 2
+
+
+def orderings_of(verdicts):
+    """The rows of :func:`yin_verdicts` or :func:`reference_verdicts` with each ordering of ours
+    once: the first row of every (bit width, metric, architecture), so that counts such as
+    :func:`all_ties` are per ordering of ours, not per comparison with a reference."""
+    _need(verdicts, ("yin_row", "metric", "arch"), "verdicts")
+    bits = verdicts["yin_row"].str.split().str[-1]  # e.g. "2-bit"
+    return verdicts[~verdicts.assign(_bits=bits).duplicated(["_bits", "metric", "arch"])]
+
+
+def _need(frame, columns, name: str) -> None:
+    missing = [c for c in columns if c not in getattr(frame, "columns", ())]
+    if missing:
+        raise ValueError(f"{name}: a frame of yin_verdicts is needed, it lacks the columns {missing}")
+
+
+def _groups(chain: str) -> list[frozenset[str]]:
+    return [frozenset(g.split(" = ")) for g in chain.split(" > ")]
+
+
+def matches_reference(verdicts):
+    """For each row of :func:`yin_verdicts`: True when our ordering states every pair as theirs
+    does, ties included (the same STEs in the same ``>``-separated groups, and no ``*``, so that
+    our chain states each pair as :func:`judge` reads it). Against a reference with a tie, such
+    as their LeNet-5, a matching tie counts as ``tie``, not ``agree``, in the pair counts: no
+    ordering of ours can *reappear* there, and this is the test of a match."""
+    _need(verdicts, ("yin", "ours"), "verdicts")
+    return verdicts.apply(lambda r: not r["ours"].endswith(" *")
+                          and _groups(r["ours"]) == _groups(r["yin"].removesuffix(" *")), axis=1).astype(bool)
 
 
 #: Yin's networks as two references: their shallow LeNet-5 and their deep networks, VGG-11 standing

@@ -48,8 +48,9 @@ NAMES = {"practice-full": "practice_full"}  # result name -> file stem under dat
 #: stored vs recomputed: accuracies are counts of the 449 test images and must agree exactly; a
 #: loss may move by summation order (other CPU kernels: ~1e-11 relative, measured), never by more
 #: than this unless a run took another path, which the accuracies would show too. Other kernels
-#: can send a run down another path: quantized training is chaotic, and recomputed with AVX2
-#: kernels two of the five MLP seeds stored with AVX-512 ones end elsewhere (the recorded check)
+#: can send a run down another path: the end of a quantized training run can depend on how a few
+#: operations round, and recomputed with AVX2 kernels two of the five MLP seeds stored with
+#: AVX-512 ones end elsewhere (the recorded check)
 LOSS_RTOL = 1e-7
 
 
