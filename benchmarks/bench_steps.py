@@ -13,6 +13,7 @@ them) and times the steps, for each STE, two ways:
 
 Both run the GPU's code path (no host reads in the loop) and, with ``--device cpu``, also the
 CPU's own. It prints the ratio separate/shared and checks that both give the same run bit for bit.
+On CUDA it also times the step replayed as a CUDA graph against launched op by op.
 """
 
 from __future__ import annotations
@@ -89,6 +90,32 @@ def main(argv=None) -> None:
                       f"identical runs: {same}")
     finally:
         cf._DEVICE_PATH_ON_CPU = before
+    if dev.type == "cuda":
+        _graph_vs_eager(yin, v0, w0, a.steps, a.repeats)
+
+
+def _graph_vs_eager(model, v0, w0, steps, repeats) -> None:
+    """On CUDA: the step replayed as a CUDA graph (stelib.core._graphs) against launched op by op
+    (STELIB_CUDA_GRAPHS=0), microseconds per step, and whether the runs are the same bit for bit."""
+    import os
+
+    print(f"one run on {v0.device}: CUDA graph of the step against op by op, microseconds per step")
+    old = os.environ.get("STELIB_CUDA_GRAPHS")
+    try:
+        for ste in ("identity", "relu", "crelu"):
+            us, runs = {}, {}
+            for flag in ("1", "0"):
+                os.environ["STELIB_CUDA_GRAPHS"] = flag
+                us[flag] = 1e6 * _seconds_per_step(model, v0, w0, ste, steps, repeats)
+                runs[flag] = population_cgd(model, v0, w0, ste=ste, lr=0.05, steps=200)
+            same = all(torch.equal(getattr(runs["1"], k), getattr(runs["0"], k)) for k in ("v", "w", "loss"))
+            print(f"  {ste:8s} graph {us['1']:7.1f} us | op by op {us['0']:7.1f} us | "
+                  f"speed-up {us['0'] / us['1']:.2f}x; identical runs: {same}")
+    finally:
+        if old is None:
+            os.environ.pop("STELIB_CUDA_GRAPHS", None)
+        else:
+            os.environ["STELIB_CUDA_GRAPHS"] = old
 
 
 if __name__ == "__main__":

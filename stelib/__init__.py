@@ -70,7 +70,7 @@ from stelib._version import __version__ as __version__
 
 #: every module of the library, by layer (tests/test_layers.py checks this against the folders)
 LAYERS: dict[str, tuple[str, ...]] = {
-    "core": ("_closedform", "_fused", "_validate", "distributions", "gaussian", "misspecified",
+    "core": ("_closedform", "_fused", "_graphs", "_validate", "distributions", "gaussian", "misspecified",
              "montecarlo", "network", "problems", "quadrature", "rounding", "ste", "train", "vanishing"),
     "analyses": ("bignets", "datasets", "fields", "general_inputs", "gi_fixed_points", "gi_laws", "gi_quadrature",
                  "gi_samples", "gi_stationary", "interactive", "ix_cgd_runs", "ix_figure", "ix_proper_window",

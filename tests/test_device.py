@@ -492,6 +492,38 @@ def test_cuda_matches_cpu():
     assert abs(float(z)) < 5  # different streams: agreement within the standard errors
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("teacher", ["yin", "linear"])
+def test_cuda_graph_of_the_step_gives_the_same_runs(monkeypatch, teacher):
+    """On CUDA, population_cgd replays its step as a CUDA graph (stelib.core._graphs): the graph
+    is kept (no warning) and the runs equal those launched op by op, bit for bit."""
+    import warnings
+
+    from stelib.core import _graphs
+
+    dev = torch.device("cuda")
+    model = (gaussian.YinModel(torch.tensor([1.0, -0.5, 0.8], dtype=F64, device=dev),
+                               torch.tensor([1.0, 0.3], dtype=F64, device=dev)) if teacher == "yin"
+             else misspecified.LinearTeacherModel(torch.tensor([1.0, 0.5], dtype=F64, device=dev)))
+    g = _gen(5)
+    v0 = torch.randn(6, model.m, generator=g, dtype=F64).to(dev)
+    w0 = torch.randn(6, 2, generator=g, dtype=F64).to(dev)
+    stes, lr = ("relu", "crelu", "identity") * 2, (0.1, 0.1, 0.1, 0.1, 1e3, 0.1)
+    kept = []
+    real = _graphs.capture_step
+    monkeypatch.setattr(_graphs, "capture_step", lambda step, state: kept.append(real(step, state)) or kept[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        graphed = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=300, record_every=7)
+    assert len(kept) == 1 and kept[0] is not None
+    monkeypatch.setenv("STELIB_CUDA_GRAPHS", "0")
+    plain = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=300, record_every=7)
+    for name in ("v", "w", "diverged", "diverged_step"):
+        assert torch.equal(getattr(graphed, name), getattr(plain, name)), name
+    for name in ("loss", "theta", "w_norm", "grad_norm"):
+        assert torch.equal(getattr(graphed, name).nan_to_num(), getattr(plain, name).nan_to_num()), name
+
+
 # --- chapters: the device parameter is declared, validated and used -----------------------
 
 def _code_cells(path: Path):

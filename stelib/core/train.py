@@ -34,6 +34,7 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
+from stelib.core import _graphs
 from stelib.core._closedform import device_path, flush, norm, polar, trusted
 from stelib.core._validate import as_tensor, check_choice, check_positive_int
 from stelib.core.ste import check_ste, derivative_unchecked, names
@@ -164,9 +165,12 @@ def _finite_rows(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return torch.isfinite(torch.maximum(scaled, v.abs().amax(dim=1)))
 
 
-def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every, ref, trace=None):
+def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_every, ref, trace=None,
+         graph=False):
     """The step loop. ``trace``, a list, receives ``(v, w)`` (runs in the caller's order) at
-    every record: the path itself, for :func:`stelib.fields.cgd_path`."""
+    every record: the path itself, for :func:`stelib.fields.cgd_path`. ``graph``: the step may be
+    replayed as a CUDA graph (:mod:`stelib.core._graphs`; runs on a CUDA device only, and only a
+    step that draws no random numbers and reads nothing back)."""
     R = v.shape[0]
     inv = torch.argsort(perm)
     rec = {k: [] for k in ("steps", "loss", "theta", "w_norm", "grad_norm")}
@@ -184,11 +188,10 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     def diverge(bad, t):
         """Stop the runs in ``bad`` at step t (raise for a single run; on the sync-free path the
         raise waits for the next record, with the step the run diverged at)."""
-        nonlocal alive, dstep
         if mode == "raise" and not sync_free and bool(bad.any()):
             raise_diverged(int(torch.nonzero(bad)[0]), t)
-        dstep = torch.where(bad, t, dstep)
-        alive = alive & ~bad
+        dstep.copy_(torch.where(bad, t, dstep))  # in place: a CUDA graph's step holds these tensors
+        alive.logical_and_(~bad)
 
     def record(t, gnorm):
         flush()  # the checks the closed forms kept since the last record (GPU; one read)
@@ -211,13 +214,33 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     gv, gw = step_fn(v, w, groups)  # the start, with every check of the closed forms
     record(0, torch.linalg.vector_norm(gw, dim=-1))
     with trusted():  # the loop keeps the runs finite and w nonzero: no per-step value checks
-        for t in range(1, steps + 1):
-            v_new = v - lr[:, None] * gv
-            w_new = w - lr[:, None] * gw
-            if sync_free:  # the careful test for every run, and no branch on its result
-                finite = _finite_rows(v_new, w_new)
-                diverge(alive & ~finite, t)
-            else:
+        if sync_free:  # no host reads: one step updates one set of tensors in place
+            gv, gw = gv.clone(), gw.clone()
+            t_dev = torch.zeros((), dtype=dstep.dtype, device=v.device)
+
+            def advance():  # the careful test for every run, and no branch on its result
+                t_dev.add_(1)
+                v_new = v - lr[:, None] * gv
+                w_new = w - lr[:, None] * gw
+                diverge(alive & ~_finite_rows(v_new, w_new), t_dev)
+                v.copy_(torch.where(alive[:, None], v_new, v))  # diverged runs stay at their last values
+                w.copy_(torch.where(alive[:, None], w_new, w))
+                g = step_fn(v, w, groups)
+                gv.copy_(g[0])
+                gw.copy_(g[1])
+
+            step = advance
+            for t in range(1, steps + 1):
+                if t == 2 and graph and _graphs.wanted(v.device, steps):  # capture_step makes step 2
+                    step = _graphs.capture_step(advance, (v, w, gv, gw, alive, dstep, t_dev)) or advance
+                else:
+                    step()
+                if t % record_every == 0 or t == steps:
+                    record(t, torch.linalg.vector_norm(gw, dim=-1))
+        else:
+            for t in range(1, steps + 1):
+                v_new = v - lr[:, None] * gv
+                w_new = w - lr[:, None] * gw
                 # |w| is nan/inf when w is, or when its squares overflow (then the scaled norm decides)
                 finite = torch.isfinite(v_new).all(dim=1) & torch.isfinite(torch.linalg.vector_norm(w_new, dim=-1))
                 finite &= (w_new != 0).any(dim=1)  # w = 0 (a tiny w whose squares underflow is not 0)
@@ -225,13 +248,13 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
                     finite = _finite_rows(v_new, w_new)
                 if not bool(finite.all()):
                     diverge(alive & ~finite, t)
-            if sync_free or not bool(alive.all()):
-                v_new = torch.where(alive[:, None], v_new, v)  # diverged runs stay at their last values
-                w_new = torch.where(alive[:, None], w_new, w)
-            v, w = v_new, w_new
-            gv, gw = step_fn(v, w, groups)
-            if t % record_every == 0 or t == steps:
-                record(t, torch.linalg.vector_norm(gw, dim=-1))
+                if not bool(alive.all()):
+                    v_new = torch.where(alive[:, None], v_new, v)  # diverged runs stay at their last values
+                    w_new = torch.where(alive[:, None], w_new, w)
+                v, w = v_new, w_new
+                gv, gw = step_fn(v, w, groups)
+                if t % record_every == 0 or t == steps:
+                    record(t, torch.linalg.vector_norm(gw, dim=-1))
     stack = {k: torch.stack(rec[k])[:, inv] for k in ("loss", "theta", "w_norm", "grad_norm")}
     return History(torch.tensor(rec["steps"], device=v.device), stack["loss"], stack["theta"], stack["w_norm"],
                    stack["grad_norm"], v[inv], w[inv], stes, lr[inv], ~alive[inv], dstep[inv])
@@ -268,7 +291,7 @@ def _population_cgd(model, v0, w0, ste, lr, steps, record_every, on_divergence, 
         return model.grad_v(v, w), gw
 
     return _run(step_fn, model.loss, v, w, lr, stes, perm, groups, mode, steps, record_every,
-                _reference(model, w.shape[1], w.device), trace)
+                _reference(model, w.shape[1], w.device), trace, graph=shared is not None)
 
 
 def _minibatch_grads(v, w, Z, y, groups):

@@ -1,0 +1,95 @@
+"""One step of a training loop replayed as a CUDA graph.
+
+A single run of population coarse gradient descent is about a hundred tiny tensor operations
+per step. On a GPU each is a kernel launch of a few microseconds from Python, whatever its
+size, so such a loop is bound by launches, not by arithmetic. A CUDA graph records the step's
+kernels once and replays them with one launch (PyTorch's ``torch.cuda.CUDAGraph``).
+
+:func:`capture_step` takes the step as a function that updates a fixed set of tensors in place
+(the state) and reads nothing back to the host; it returns the graph's replay when the graph
+gives the same state as running the function, bit for bit, and ``None`` otherwise (then the
+loop runs the function itself). Nothing here runs on a CPU: :func:`stelib.train.population_cgd`
+uses it only for runs on a CUDA device, and ``STELIB_CUDA_GRAPHS=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Callable, Sequence
+
+import torch
+
+from stelib.core import _closedform as cf
+
+__all__ = ["MIN_STEPS", "capture_step", "wanted"]
+
+MIN_STEPS = 64  # fewer steps than this do not repay a capture (a few milliseconds)
+
+
+def wanted(device: torch.device, steps: int) -> bool:
+    """Whether a loop of ``steps`` steps on ``device`` should try a CUDA graph: a CUDA device,
+    at least :data:`MIN_STEPS` steps, and ``STELIB_CUDA_GRAPHS`` not set to ``0``."""
+    return (device.type == "cuda" and steps >= MIN_STEPS
+            and os.environ.get("STELIB_CUDA_GRAPHS", "1").strip() != "0")
+
+
+def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
+                 graph_factory: Callable | None = None) -> Callable[[], None] | None:
+    """Advance ``state`` by one ``step`` and return a function that does the same by replaying
+    ``step`` as a CUDA graph, or ``None`` when that is not possible or not the same.
+
+    ``step()`` must update the tensors of ``state`` in place (every tensor it writes is in
+    ``state``), read nothing back to the host and leave no check for later
+    (:func:`stelib.core._closedform.check_later`). A warm-up step on the capture's stream and
+    the capture are followed by one replay, each from a copy of the state; then the state is
+    restored and ``step()`` itself runs. The graph is kept only if its replay gave every tensor of
+    the state bit for bit. So ``state`` always ends one ``step()`` further on, whatever happens. ``graph_factory`` stands in for
+    ``torch.cuda.CUDAGraph`` (for tests): it returns ``(replay, warm, capture)``, the graph's replay
+    and the contexts for a warm-up step and for the capture.
+    """
+    saved = [x.clone() for x in state]
+    pending = cf._PENDING.get()
+    replay, replayed = None, None
+    try:
+        replay, warm, context = (graph_factory or _cuda_graph)()
+        with warm:  # one step on the capture's stream first (libraries set up their handles)
+            step()
+        for x, y in zip(state, saved, strict=True):
+            x.copy_(y)
+        before = len(pending) if pending is not None else 0
+        with context:
+            step()
+        if pending is not None and len(pending) != before:  # a deferred check: not replayable
+            del pending[before:]
+            raise RuntimeError("the step leaves a check for later")
+        replay()
+        replayed = [x.clone() for x in state]
+    except RuntimeError as e:  # e.g. a host read or an unsupported operation during capture
+        warnings.warn(f"CUDA graph capture of the CGD step failed ({e}); running it without a graph",
+                      RuntimeWarning, stacklevel=3)
+        replay = None
+    for x, y in zip(state, saved, strict=True):
+        x.copy_(y)
+    step()
+    if replay is None:
+        return None
+    if not all(torch.equal(a, b) for a, b in zip(state, replayed, strict=True)):
+        warnings.warn("the CUDA graph of the CGD step did not reproduce the step bit for bit; running "
+                      "it without a graph", RuntimeWarning, stacklevel=3)
+        return None
+    return replay
+
+
+@contextlib.contextmanager
+def _on(stream):
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        yield
+    torch.cuda.current_stream().wait_stream(stream)
+
+
+def _cuda_graph():
+    graph, stream = torch.cuda.CUDAGraph(), torch.cuda.Stream()
+    return graph.replay, _on(stream), torch.cuda.graph(graph, stream=stream)
