@@ -70,7 +70,8 @@ def test_a_graph_that_differs_fails_or_defers_a_check_is_dropped(monkeypatch, ho
         assert not cf._PENDING.get()  # the captured step's deferred check is not left behind
     assert replay is None
     assert x.tolist() == [1.75, 3.25]  # still exactly one step
-    assert any(issubclass(w.category, RuntimeWarning) and "without a graph" in str(w.message) for w in caught)
+    warned = any(issubclass(w.category, RuntimeWarning) and "without a graph" in str(w.message) for w in caught)
+    assert warned == (how != "defer")  # a deferred check is a known limit, not a failure
 
 
 def test_graphs_are_wanted_on_cuda_for_long_loops_unless_turned_off(monkeypatch):

@@ -41,8 +41,9 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
     ``step`` as a CUDA graph, or ``None`` when that is not possible or not the same.
 
     ``step()`` must update the tensors of ``state`` in place (every tensor it writes is in
-    ``state``), read nothing back to the host and leave no check for later
-    (:func:`stelib.core._closedform.check_later`). A warm-up step on the capture's stream and
+    ``state``) and read nothing back to the host (otherwise a warning, and ``None``). A step that
+    leaves a check for later (:func:`stelib.core._closedform.check_later`, e.g. a registered
+    surrogate's) gives ``None`` without a warning: it runs op by op. A warm-up step on the capture's stream and
     the capture are followed by one replay, each from a copy of the state; then the state is
     restored and ``step()`` itself runs. The graph is kept only if its replay gave every tensor of
     the state bit for bit. So ``state`` always ends one ``step()`` further on, whatever happens. ``graph_factory`` stands in for
@@ -63,9 +64,11 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
             step()
         if pending is not None and len(pending) != before:  # a deferred check: not replayable
             del pending[before:]
-            raise RuntimeError("the step leaves a check for later")
+            raise _Deferred
         replay()
         replayed = [x.clone() for x in state]
+    except _Deferred:  # e.g. a registered surrogate's quadrature check: op by op, by design
+        replay = None
     except RuntimeError as e:  # e.g. a host read or an unsupported operation during capture
         warnings.warn(f"CUDA graph capture of the CGD step failed ({e}); running it without a graph",
                       RuntimeWarning, stacklevel=3)
@@ -80,6 +83,10 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
                       "it without a graph", RuntimeWarning, stacklevel=3)
         return None
     return replay
+
+
+class _Deferred(Exception):
+    """The captured step left a check for later (it would be read once, not at every replay)."""
 
 
 @contextlib.contextmanager
