@@ -241,3 +241,32 @@ def test_crelu_ray_scan_finds_the_gaussian_radius_and_the_uniform_miss():
                                          "          r = 2.0000: tangential part -2.50e-01"]
     with pytest.raises(ValueError, match=r"radii=\[1.0, 0.5\] must be at least two increasing numbers > 0"):
         gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(30.0), [1.0, 0.5])
+
+
+def test_crelu_ray_roots_gaussian_radius_student_t_by_monte_carlo_and_bad_input():
+    """The 1-d root is the Gaussian radius for the Gaussian, and for the Student-t the radial part
+    of eq-gi-fixed on the ray, from the law's own draws, is zero there and of opposite signs on
+    either side (chapter general_inputs, prop-gi-reflect)."""
+    radii = np.geomspace(0.1, 10.0, 41)
+    (r_g,) = gi.crelu_ray_roots(make_distribution("gaussian", 2), radii)
+    assert r_g == pytest.approx(gi.GAUSSIAN_RADIUS, abs=1e-10)
+    t_law = make_distribution("student_t", 2, df=5.0)
+    (r_t,) = gi.crelu_ray_roots(t_law, radii)
+    assert gi.crelu_ray_roots(t_law, [0.5, 2.0]) == pytest.approx((r_t,), abs=1e-12)
+    x = t_law.sample((1_000_000,), torch.Generator().manual_seed(1)) @ torch.tensor(gi.unit(30.0))
+    half_mean = x.clamp(min=0).mean()
+    z = []
+    for r in (0.8 * r_t, r_t, 1.25 * r_t):
+        window = (x > 0) & (x < 1 / r)
+        terms = 2 * half_mean * x * window - x * x * window  # |a| = 1: the radial part itself
+        z.append(float(terms.mean() / (terms.std() / 1000)))
+    assert z[0] < -50 and abs(z[1]) < 4 and z[2] > 50
+    assert gi.crelu_ray_roots(make_distribution("student_t", 2, df=5.0), [0.1, 0.2]) == ()
+    assert gi.crelu_ray_roots(make_distribution("student_t", 2, df=1e6), [0.5, 2.0]) == pytest.approx(
+        (gi.GAUSSIAN_RADIUS,), abs=1e-6)
+    with pytest.raises(ValueError, match=r"dist=.*crelu_ray_roots needs a rotation-invariant law"):
+        gi.crelu_ray_roots(make_distribution("uniform", 2), radii)
+    with pytest.raises(ValueError, match=r"dist=.*crelu_ray_roots needs a rotation-invariant law"):
+        gi.crelu_ray_roots(make_distribution("student_t", 2, df=5.0, radial=False), radii)
+    with pytest.raises(ValueError, match=r"radii=\[1\.0, 0\.5\] must be at least two increasing"):
+        gi.crelu_ray_roots(t_law, [1.0, 0.5])

@@ -364,3 +364,6 @@ def test_crelu_step_factors_rho_is_crelu_settling_s_and_bad_input_is_refused():
         lt.crelu_step_factors(A2, lr=0.0)
     with pytest.raises(ValueError, match=r"a=\[0\.0, 0\.0\] must be non-zero"):
         lt.crelu_step_factors([0.0, 0.0], lr=0.1)
+    with pytest.raises(ValueError, match=r"a=\[2\.0\] has 1 coordinate\(s\); the step factors need n >= 2"):
+        lt.crelu_step_factors([2.0], lr=0.1)  # one coordinate: no angle to a ray
+    assert not lt.crelu_step_factors([2.0, 1.0], lr=1.0).stable  # rho < -1 for this larger teacher

@@ -19,8 +19,8 @@ as gi``); every name it uses is here, each from the module of its idea:
 * :mod:`stelib.gi_stationary` -- :func:`spurious_point_check` and :func:`identity_check`
   (prop-gi-spurious), :func:`stationary_directions` (prop-gi-ray), :func:`coarse_at_stationary`
   (prop-gi-norelu);
-* :mod:`stelib.gi_fixed_points` -- :func:`fixed_point_angles`, :func:`crelu_ray_scan` and
-  :func:`crelu_fixed_points` (prop-gi-exact, prop-gi-reflect);
+* :mod:`stelib.gi_fixed_points` -- :func:`fixed_point_angles`, :func:`crelu_ray_scan`,
+  :func:`crelu_ray_roots` and :func:`crelu_fixed_points` (prop-gi-exact, prop-gi-reflect);
 * here: :func:`summary` (distribution x STE, section "Summary"), built from their results.
 
 The chapter's checks each return a small frozen table that prints as the chapter shows it.
@@ -40,6 +40,7 @@ from stelib.analyses.gi_fixed_points import (
     FixedPoints,
     RayScan,
     crelu_fixed_points,
+    crelu_ray_roots,
     crelu_ray_scan,
     fixed_point_angles,
 )
@@ -89,7 +90,7 @@ __all__ = [
     "GRID_STEP", "LAW_NAMES", "QUADRATURE_DISTRIBUTIONS", "CoarseAtStationary", "CoarseRow",
     "FixedPointRow", "FixedPoints", "IdentityCheck", "LawTable", "SpuriousCheck", "SpuriousRow",
     "Stationary", "StationaryRow", "SummaryTable", "angle_deg", "coarse_at_stationary",
-    "RayScan", "crelu_fixed_point_mc", "crelu_fixed_point_quad", "crelu_fixed_points", "crelu_ray_scan",
+    "RayScan", "crelu_fixed_point_mc", "crelu_fixed_point_quad", "crelu_fixed_points", "crelu_ray_roots", "crelu_ray_scan",
     "fixed_point_angles",
     "identity_check", "identity_prediction", "input_laws", "law_properties",
     "linear_teacher_quad", "optimal_v_on", "profile_loss_on", "spurious_point_check",

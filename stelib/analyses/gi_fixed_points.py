@@ -9,6 +9,8 @@ whether that point lies on the stationary ray of :mod:`stelib.gi_stationary`:
   for many teacher directions (prop-gi-exact, prop-gi-reflect);
 * :func:`crelu_ray_scan`: the vanishing points of the cReLU coarse gradient on the ray of
   :math:`a`, by quadrature (a small frozen result that prints as the chapter shows it);
+* :func:`crelu_ray_roots`: the same for a rotation-invariant law (Gaussian, Student-t), where
+  only the radial part is left (prop-gi-reflect) and is a one-dimensional integral;
 * :func:`crelu_fixed_points`: for every law, by Monte Carlo
   (:func:`stelib.gi_samples.crelu_fixed_point_mc`) and, where it applies, by quadrature
   (:func:`stelib.gi_quadrature.crelu_fixed_point_quad`), measured from the stationary
@@ -22,7 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.integrate
 import scipy.optimize
+import scipy.stats
 import torch
 
 from stelib.analyses.gi_laws import _laws, angle_deg, unit
@@ -40,8 +44,8 @@ from stelib.core.rounding import fmt, fmt_se
 if TYPE_CHECKING:
     from stelib.analyses.gi_stationary import Stationary
 
-__all__ = ["FixedPointRow", "FixedPoints", "RayScan", "crelu_fixed_points", "crelu_ray_scan",
-           "fixed_point_angles"]
+__all__ = ["FixedPointRow", "FixedPoints", "RayScan", "crelu_fixed_points", "crelu_ray_roots",
+           "crelu_ray_scan", "fixed_point_angles"]
 
 
 def fixed_point_angles(dist: Distribution, phis_deg) -> np.ndarray:
@@ -77,15 +81,26 @@ class RayScan:
                 f"{len(self.radii)} radii from {self.radii[0]:.3g} to {self.radii[-1]:.3g}" + at)
 
 
+def _check_radii(radii) -> np.ndarray:
+    radii = as_tensor(radii, name="radii", ndim=1, dtype=torch.float64).numpy()
+    if radii.size < 2 or not (radii > 0).all() or not (np.diff(radii) > 0).all():
+        raise ValueError(f"radii={radii.tolist()} must be at least two increasing numbers > 0")
+    return radii
+
+
+def _sign_change_roots(f, radii: np.ndarray, values: np.ndarray) -> list[float]:
+    """Roots of ``f``, refined by ``brentq``, between the grid points where ``values`` change sign."""
+    return [scipy.optimize.brentq(f, radii[i], radii[i + 1], xtol=1e-14)
+            for i in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0)]
+
+
 def crelu_ray_scan(dist: Distribution, a, radii, *, name: str = "") -> RayScan:
     r"""Scan the ray :math:`\hat a` for vanishing points of the clipped-ReLU coarse gradient, by
     quadrature (:func:`linear_teacher_quad`; product laws, n = 2). A vanishing point on the ray
     needs both parts zero at one radius: where the radial part changes sign between grid points,
     the root is refined and the tangential part printed there (chapter general_inputs)."""
     a = np.asarray(a, dtype=np.float64)
-    radii = as_tensor(radii, name="radii", ndim=1, dtype=torch.float64).numpy()
-    if radii.size < 2 or not (radii > 0).all() or not (np.diff(radii) > 0).all():
-        raise ValueError(f"radii={radii.tolist()} must be at least two increasing numbers > 0")
+    radii = _check_radii(radii)
     a_hat = a / np.linalg.norm(a)
     u = np.array([-a_hat[1], a_hat[0]])
 
@@ -94,9 +109,45 @@ def crelu_ray_scan(dist: Distribution, a, radii, *, name: str = "") -> RayScan:
         return float(g @ a_hat), float(g @ u)
 
     rad, tan = np.array([parts(r) for r in radii]).T
-    roots = [scipy.optimize.brentq(lambda r: parts(r)[0], radii[i], radii[i + 1], xtol=1e-14)
-             for i in np.flatnonzero(np.sign(rad[:-1]) * np.sign(rad[1:]) < 0)]
+    roots = _sign_change_roots(lambda r: parts(r)[0], radii, rad)
     return RayScan(name or dist.describe(), radii, rad, tan, tuple(roots), tuple(parts(r)[1] for r in roots))
+
+
+def _marginal(dist: Distribution):
+    """The law of x = a_hat^T z (scipy), the same for every unit a_hat: rotation-invariant laws only."""
+    if (not isinstance(dist, Distribution) or dist.name not in ("gaussian", "student_t")
+            or not dist.rotation_invariant):
+        what = dist.describe() if isinstance(dist, Distribution) else type(dist).__name__
+        raise ValueError(f"dist={what}: crelu_ray_roots needs a rotation-invariant law, 'gaussian' "
+                         "or 'student_t' with radial=True")
+    if dist.name == "gaussian":
+        return scipy.stats.norm()
+    return scipy.stats.t(dist.df, scale=math.sqrt((dist.df - 2.0) / dist.df))  # unit variance
+
+
+def crelu_ray_roots(dist: Distribution, radii) -> tuple[float, ...]:
+    r"""The radii on the ray :math:`\hat a` where the clipped-ReLU radial part changes sign, at
+    the optimal :math:`v`, for a rotation-invariant law (chapter general_inputs). By
+    prop-gi-reflect the tangential part is zero on the ray, so each is a vanishing point there.
+
+    With :math:`x = \hat a^\top z`, :math:`\kappa = 1/r` and :math:`v = 2|a|E[x^+]`
+    (prop-gi-ray), the radial part of eq-gi-fixed is :math:`|a|\,q(\kappa)` with
+    :math:`q(\kappa) = 2E[x^+]\,E[x\,1\{0 < x < \kappa\}] - E[x^2 1\{0 < x < \kappa\}]` (proof
+    of prop-gi-reflect): one-dimensional integrals over the law of :math:`x`
+    (``scipy.integrate.quad``), the same for every direction and size of :math:`a`. Roots are
+    refined by ``brentq`` between the points of ``radii`` (at least two, increasing, > 0) where
+    :math:`q` changes sign; none is returned when it does not change sign on them."""
+    law, radii = _marginal(dist), _check_radii(radii)
+
+    def moment(k: int, hi: float) -> float:
+        return scipy.integrate.quad(lambda x: x**k * law.pdf(x), 0.0, hi, epsabs=1e-14, epsrel=1e-13)[0]
+
+    half_mean = moment(1, math.inf)  # E[x^+]
+
+    def q(r: float) -> float:
+        return 2 * half_mean * moment(1, 1 / r) - moment(2, 1 / r)
+
+    return tuple(_sign_change_roots(q, radii, np.array([q(r) for r in radii])))
 
 
 @dataclass(frozen=True)

@@ -157,13 +157,20 @@ def crelu_step_factors(a, lr: float) -> StepFactors:
     r"""The clipped-ReLU step at learning rate ``lr`` linearised at its vanishing point
     :math:`(2\varphi_0|a|, \hat a/\kappa^*)` (chapter misspecified, prop-ms-rates and exercise
     ex-ms-lr). In the coordinates (angle, :math:`v`, :math:`|w|`) its Jacobian is triangular
-    there (the tangential part and :math:`\partial_v L` are flat in the angle), so its
-    eigenvalues are the three factors: :math:`\rho = 1 - \eta k\kappa^*(\Phi(\kappa^*) -
-    \tfrac12)` of prop-ms-rates (c), :math:`1 + \eta k\kappa^{*2} r'(\kappa^*)` for :math:`|w|`
-    with :math:`r'(\kappa) = \kappa\varphi(\kappa)(2\varphi_0 - \kappa)` (proof of
+    there: the tangential part of :math:`E g_{\rm crelu}` vanishes on the ray for every
+    :math:`v` and :math:`|w|`, so only the angle moves the angle; the radial part and
+    :math:`\partial_v L` are even in the angle, so to first order the angle moves neither; and
+    :math:`\partial_v L` does not depend on :math:`|w|`. Its eigenvalues are the three factors:
+    :math:`\rho = 1 - \eta k\kappa^*(\Phi(\kappa^*) - \tfrac12)` of prop-ms-rates (c) (the slope
+    of the tangential part in the angle), :math:`1 + \eta k\kappa^{*2} r'(\kappa^*)` for
+    :math:`|w|` with :math:`r'(\kappa) = \kappa\varphi(\kappa)(2\varphi_0 - \kappa)` (proof of
     prop-ms-vanishing) and :math:`1 - \eta/2` for :math:`v`, where :math:`k = 2\varphi_0|a|^2`.
-    ``a`` a non-zero teacher vector, ``lr`` > 0."""
+    ``a`` a non-zero teacher vector with n >= 2 coordinates (with n = 1 there is no angle),
+    ``lr`` > 0."""
     a = as_tensor(a, name="a", ndim=1, dtype=DTYPE)
+    if a.numel() < 2:
+        raise ValueError(f"a={a.tolist()} has {a.numel()} coordinate(s); the step factors need n >= 2 "
+                         "(with n = 1 there is no angle to the minimising ray)")
     if not bool((a != 0).any()):
         raise ValueError(f"a={a.tolist()} must be non-zero: with a = 0 there is no minimising ray")
     lr = check_real(lr, name="lr", low=0.0, low_open=True)
