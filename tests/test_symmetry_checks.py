@@ -286,7 +286,8 @@ def test_linear_teacher_ray_against_the_chapter_constants_and_monte_carlo():
     assert abs(ray.rho["crelu"] - terms.mean()) < 4 * se
     assert str(ray) == (f"linear teacher, |w| = 1: rho = identity {ray.rho['identity']:+.4f}, relu "
                         f"{ray.rho['relu']:+.4f}, crelu {ray.rho['crelu']:+.4f};\n" + " " * 25
-                        + f"clipped ReLU vanishes at |w| = {ray.r_star:.6f}")
+                        + f"clipped ReLU vanishes at |w| = {ray.r_star:.6f},\n" + " " * 25
+                        + f"slope of its rho there {ray.slope:+.4f}: attracting for lr < {2 / ray.slope:.4g}")
     with pytest.raises(ValueError, match=r"a must be a unit vector, got \|a\| = 2.0"):
         rays.linear_teacher_ray([0.0, 2.0, 0.0], norms=[1.0])
     with pytest.raises(ValueError, match=r"norms=\(\) is empty"):

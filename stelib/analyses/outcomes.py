@@ -330,6 +330,13 @@ def stream_starts(v0, w0, ste, *, seeds: int, first: int, streams: int):
 STREAM_COLUMNS = ("near", "spurious", "below_tol", "loss", "w_norm")
 
 
+def _check_measure(measure: str) -> str:
+    """``measure`` if it is a column of :data:`STREAM_COLUMNS`, else ``ValueError``."""
+    if measure not in STREAM_COLUMNS:
+        raise ValueError(f"measure={measure!r} must be one of {STREAM_COLUMNS}")
+    return measure
+
+
 @dataclass(frozen=True)
 class StreamTable:
     """``table[B, ste]``: the :func:`stream_summary` (measure -> (mean, sd) over the streams) of
@@ -345,6 +352,35 @@ class StreamTable:
         measure where higher is better, judged with the spread (mean +- sd)."""
         rel = judge(*self[B, ste][measure], *self[B, other][measure], higher_better=True)
         return {">": "ahead of", "<": "behind", "=": "tied with"}[rel]
+
+    def _key(self, B, ste: str):
+        if (B, ste) not in self.rows:
+            raise ValueError(f"(B, ste)={(B, ste)!r} is not in the table; rows: {sorted(map(str, self.rows))}")
+        return B, ste
+
+    def behind_all(self, B, ste: str, *, measure: str, higher_better: bool) -> bool:
+        """Whether ``ste`` is behind every other STE of batch size ``B`` on ``measure``, each pair
+        judged with the spread (mean +- sd, :func:`judge`); ``False`` if ``B`` has no other STE.
+        Chapter yin_gaussian, section "Population versus mini-batch coarse gradient descent",
+        asks it of the clipped ReLU's median loss."""
+        self._key(B, ste)
+        _check_measure(measure)
+        others = [s for b, s in self.rows if b == B and s != ste]
+        return bool(others) and all(judge(*self[B, ste][measure], *self[B, o][measure],
+                                          higher_better=higher_better) == "<" for o in others)
+
+    def population_matches(self, B, stes, *, measures=("near", "spurious")) -> tuple[int, int]:
+        """``(k, N)``: of the N pairs (STE of ``stes``, measure of ``measures``), the k whose
+        population value (row ``"inf"``) lies within mean +- sd over the streams of batch size
+        ``B`` (chapter yin_gaussian, section "Population versus mini-batch coarse gradient
+        descent": where the landscape still decides the mini-batch runs)."""
+        pairs = [(s, c) for s in stes for c in measures]
+        for s, c in pairs:
+            self._key(B, s)
+            self._key("inf", s)
+            _check_measure(c)
+        k = sum(judge(*self["inf", s][c], *self[B, s][c], higher_better=True) == "=" for s, c in pairs)
+        return k, len(pairs)
 
     def __str__(self) -> str:
         """Columns as wide as their widest entry, two spaces apart (one after B)."""

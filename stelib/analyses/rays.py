@@ -124,11 +124,20 @@ class LinearTeacherRay:
     r_star: float  #: |w| where the clipped-ReLU expected coarse gradient vanishes
     norms: tuple[float, ...]
     rho_curve: dict[str, tuple[float, ...]]  #: radial part of each STE at every |w| in norms
+    slope: float  #: derivative of the clipped-ReLU radial part in |w| at r_star (> 0)
+
+    @property
+    def lr_bound(self) -> float:
+        """``2 / slope``: prop-scale-radial (b) makes ``r_star`` attract along the ray for every
+        learning rate in (0, lr_bound)."""
+        return 2.0 / self.slope
 
     def __str__(self) -> str:
-        head = "linear teacher, |w| = 1: "  # the second line continues under "rho"
+        head = "linear teacher, |w| = 1: "  # the next lines continue under "rho"
         return (head + "rho = " + ", ".join(f"{s} {x:+.4f}" for s, x in self.rho.items())
-                + f";\n{'':{len(head)}}clipped ReLU vanishes at |w| = {self.r_star:.6f}")
+                + f";\n{'':{len(head)}}clipped ReLU vanishes at |w| = {self.r_star:.6f},"
+                + f"\n{'':{len(head)}}slope of its rho there {self.slope:+.4f}: "
+                + f"attracting for lr < {self.lr_bound:.4g}")
 
 
 def linear_teacher_ray(a, *, norms: Sequence[float]) -> LinearTeacherRay:
@@ -138,8 +147,12 @@ def linear_teacher_ray(a, *, norms: Sequence[float]) -> LinearTeacherRay:
     :mod:`stelib.misspecified` at :math:`v = 2\varphi(0)|a|`, :math:`w = r\hat a`:
     :math:`\rho_\mu(r) = \hat a^\top\mathbb{E}\,g_\mu`, at r = 1 (identity
     :math:`2\varphi(0)|a|^2(1/\pi - 1)`, ReLU :math:`2\varphi(0)|a|^2(1/\pi - 1/2)`) and at every
-    r in ``norms``, and the root :math:`1/\kappa^*` of the clipped-ReLU one. ``a`` must be a unit
-    vector (the ray's direction). Returns a :class:`LinearTeacherRay`.
+    r in ``norms``, the root :math:`r_0 = 1/\kappa^*` of the clipped-ReLU one and its slope there,
+    :math:`\rho_{\rm crelu}'(r_0) = 2\varphi(0)\kappa^{*3}\varphi(\kappa^*)(\kappa^* - 2\varphi(0))
+    > 0` (from :math:`\rho_{\rm crelu} = 2\varphi(0)\,r(1/|w|)` with
+    :math:`r'(\kappa) = \kappa\varphi(\kappa)(2\varphi(0) - \kappa)`, proof of prop-ms-vanishing),
+    the :math:`\rho'(r_0)` of prop-scale-radial (b). ``a`` must be a unit vector (the ray's
+    direction). Returns a :class:`LinearTeacherRay`.
     """
     a = as_tensor(a, name="a", ndim=1, dtype=DTYPE)
     if abs(float(a.norm()) - 1.0) > 1e-12:
@@ -151,7 +164,10 @@ def linear_teacher_ray(a, *, norms: Sequence[float]) -> LinearTeacherRay:
     R = torch.tensor(norms, dtype=DTYPE, device="cpu")
     curve = {s: tuple(radial_part(lin.expected_coarse_grad(v, r * a, s), a).item() for r in R)
              for s in STE_NAMES}
-    return LinearTeacherRay(a, v, rho, misspecified.vanishing_norm("crelu"), norms, curve)
+    r_star = misspecified.vanishing_norm("crelu")
+    k, phi0 = 1.0 / r_star, 1.0 / math.sqrt(2 * math.pi)
+    slope = 2 * phi0 * k**3 * phi0 * math.exp(-k * k / 2) * (k - 2 * phi0)
+    return LinearTeacherRay(a, v, rho, r_star, norms, curve, slope)
 
 
 @dataclass(frozen=True, eq=False)

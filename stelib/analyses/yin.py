@@ -21,7 +21,7 @@ result whose ``str`` is the printed report. They live in three modules, by idea:
   vanish (prop-yin-vanish, Y5).
 
 :mod:`stelib.yin_runs` -- coarse gradient descent runs: :func:`at_and_near`,
-:func:`run_endings`, :func:`angle_progress`, :func:`batch_tags`.
+:func:`run_endings`, :func:`angle_progress`, :func:`batch_tags`, :func:`at_batch_sizes`.
 
 Each module's docstring has an example.
 """
@@ -62,6 +62,7 @@ from stelib.analyses.yin_runs import (
     RunEndings,
     angle_progress,
     at_and_near,
+    at_batch_sizes,
     batch_tags,
     run_endings,
 )
@@ -71,7 +72,7 @@ from stelib.analyses.yin_runs import (
 __all__ = [
     "AngleProgress", "ComponentCheck", "CriticalPointTable", "DescentRatioPath", "IdentityNorm",
     "InnerProductCheck", "NormTable", "RunEndings", "SpuriousConditions", "ZScores",
-    "angle_progress", "at_and_near", "batch_tags", "classify_critical_points", "closed_form_zscores",
+    "angle_progress", "at_and_near", "at_batch_sizes", "batch_tags", "classify_critical_points", "closed_form_zscores",
     "coarse_components_check", "coarse_grad_norms", "critical_points", "descent_ratio_path",
     "identity_norm_at_spurious", "inner_product_check", "perturbation_share", "plane_basis",
     "run_endings", "spurious_conditions", "variant_teachers",

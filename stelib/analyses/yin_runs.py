@@ -7,7 +7,8 @@ The chapter's runs, each summary a small frozen result whose ``str`` is the prin
 - :func:`run_endings`: where each run of a :class:`~stelib.train.History` ends;
 - :func:`angle_progress`: how fast the runs turn :math:`w` towards :math:`w^*` (section
   "Population versus mini-batch coarse gradient descent");
-- :func:`batch_tags`: the names under which that section glues a batch size's numbers.
+- :func:`batch_tags`: the names under which that section glues a batch size's numbers;
+  :func:`at_batch_sizes`: the batch sizes where one of its verdicts holds, as words.
 
 How runs end is classified in :mod:`stelib.outcomes`.
 
@@ -35,7 +36,8 @@ from stelib.core._validate import as_tensor, check_positive, check_positive_int
 from stelib.core.rounding import fmt
 from stelib.core.ste import check_ste
 
-__all__ = ["AngleProgress", "RunEndings", "angle_progress", "at_and_near", "batch_tags", "run_endings"]
+__all__ = ["AngleProgress", "RunEndings", "angle_progress", "at_and_near", "at_batch_sizes", "batch_tags",
+           "run_endings"]
 
 
 def batch_tags(B, batch_sizes: Sequence[int]) -> tuple[str, ...]:
@@ -47,6 +49,24 @@ def batch_tags(B, batch_sizes: Sequence[int]) -> tuple[str, ...]:
     if B not in sizes:
         raise ValueError(f"B={B!r} must be one of batch_sizes={sizes}")
     return (str(B),) + (("small",) if B == min(sizes) else ()) + (("large",) if B == max(sizes) else ())
+
+
+def at_batch_sizes(chosen: Sequence[int], batch_sizes: Sequence[int]) -> str:
+    """Where a verdict of the mini-batch section holds, for the prose: ``"at every batch size"``,
+    ``"at no batch size"``, or ``"only at B = 4"`` / ``"only at B = 1 and 8"`` (increasing).
+    ``chosen`` must be a subset of ``batch_sizes``."""
+    sizes = sorted(set(batch_sizes))
+    picked = sorted(set(chosen))
+    if not sizes:
+        raise ValueError(f"batch_sizes={list(batch_sizes)!r} is empty; need at least one batch size")
+    if not set(picked) <= set(sizes):
+        raise ValueError(f"chosen={list(chosen)!r} must be a subset of batch_sizes={list(batch_sizes)!r}")
+    if picked == sizes:
+        return "at every batch size"
+    if not picked:
+        return "at no batch size"
+    names = [str(B) for B in picked]
+    return "only at B = " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
 
 
 def at_and_near(v, w, *, size: float, stes, generator: torch.Generator):

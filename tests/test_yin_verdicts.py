@@ -1,0 +1,77 @@
+"""Tests of the verdicts that the chapters yin_gaussian (Y5, mini-batches) and scale_symmetry
+(prop-scale-radial (b)) compute instead of typing: StreamTable.behind_all and
+population_matches, yin.at_batch_sizes, and the slope of the clipped-ReLU radial part at its
+vanishing point on the linear teacher's ray."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from stelib import rays, symmetry, yin
+from stelib.outcomes import StreamTable
+
+
+def _table():
+    return StreamTable({
+        ("inf", "identity"): {"near": (0.8, 0.0), "spurious": (0.2, 0.0), "loss": (0.0, 0.0)},
+        ("inf", "crelu"): {"near": (0.7, 0.0), "spurious": (0.3, 0.0), "loss": (0.0, 0.0)},
+        (4, "identity"): {"near": (0.6, 0.1), "spurious": (0.0, 0.0), "loss": (0.12, 0.02)},
+        (4, "crelu"): {"near": (0.2, 0.1), "spurious": (0.0, 0.0), "loss": (0.26, 0.02)},
+        (32, "identity"): {"near": (0.76, 0.05), "spurious": (0.22, 0.05), "loss": (0.03, 0.01)},
+        (32, "crelu"): {"near": (0.66, 0.05), "spurious": (0.3, 0.05), "loss": (0.035, 0.01)},
+        (64, "crelu"): {"near": (0.7, 0.0), "spurious": (0.3, 0.0), "loss": (0.01, 0.0)},
+    })
+
+
+def test_behind_all_judges_every_other_ste_with_the_spread():
+    t = _table()
+    assert t.behind_all(4, "crelu", measure="loss", higher_better=False)  # 0.26 +- 0.02 against 0.12 +- 0.02
+    assert not t.behind_all(4, "identity", measure="loss", higher_better=False)
+    assert not t.behind_all(32, "crelu", measure="loss", higher_better=False)  # intervals overlap: a tie
+    assert t.behind_all(4, "crelu", measure="near", higher_better=True)
+    assert not t.behind_all(64, "crelu", measure="loss", higher_better=False)  # no other STE at B = 64
+    with pytest.raises(ValueError, match=r"measure='median' must be one of \('near'"):
+        t.behind_all(4, "crelu", measure="median", higher_better=False)
+    with pytest.raises(ValueError, match=r"\(B, ste\)=\(8, 'crelu'\) is not in the table"):
+        t.behind_all(8, "crelu", measure="loss", higher_better=False)
+
+
+def test_population_matches_counts_population_values_inside_the_streams_spread():
+    t = _table()
+    # B = 32: near 0.8 in [0.71, 0.81], 0.7 in [0.61, 0.71]; spurious 0.2 in [0.17, 0.27], 0.3 in [0.25, 0.35]
+    assert t.population_matches(32, ["identity", "crelu"]) == (4, 4)
+    assert t.population_matches(4, ["identity", "crelu"]) == (0, 4)
+    assert t.population_matches(4, ["identity"], measures=("near",)) == (0, 1)
+    assert t.population_matches(4, []) == (0, 0)
+    with pytest.raises(ValueError, match=r"\(B, ste\)=\('inf', 'relu'\) is not in the table"):
+        StreamTable({(4, "relu"): {"near": (0.5, 0.1)}}).population_matches(4, ["relu"], measures=("near",))
+    with pytest.raises(ValueError, match=r"measure='w' must be one of"):
+        t.population_matches(32, ["crelu"], measures=("w",))
+
+
+def test_at_batch_sizes_names_where_a_verdict_holds():
+    assert yin.at_batch_sizes([4, 32], [4, 32]) == "at every batch size"
+    assert yin.at_batch_sizes([], [1, 8, 128]) == "at no batch size"
+    assert yin.at_batch_sizes([8], [1, 8, 128]) == "only at B = 8"
+    assert yin.at_batch_sizes([128, 1], [128, 1, 8]) == "only at B = 1 and 128"
+    assert yin.at_batch_sizes([1, 8], [1, 8, 16, 128]) == "only at B = 1 and 8"
+    assert yin.at_batch_sizes([1, 8, 16], [1, 8, 16, 128]) == "only at B = 1, 8 and 16"
+    with pytest.raises(ValueError, match=r"chosen=\[5\] must be a subset of batch_sizes=\[4, 32\]"):
+        yin.at_batch_sizes([5], [4, 32])
+    with pytest.raises(ValueError, match=r"batch_sizes=\[\] is empty"):
+        yin.at_batch_sizes([], [])
+
+
+def test_the_clipped_relu_slope_at_its_vanishing_point_is_the_closed_forms_derivative():
+    a = symmetry.random_direction(3, generator=torch.Generator().manual_seed(2))
+    r0 = rays.linear_teacher_ray(a, norms=[1.0]).r_star
+    h = 1e-5
+    ray = rays.linear_teacher_ray(a, norms=[r0 - h, r0 + h])
+    lo, hi = ray.rho_curve["crelu"]
+    assert ray.slope > 0  # a sign change from - to +: the hypothesis of prop-scale-radial (b)
+    assert ray.slope == pytest.approx((hi - lo) / (2 * h), rel=1e-6)
+    assert ray.lr_bound == pytest.approx(2 / ray.slope, rel=1e-15)
+    assert 12 < ray.lr_bound < 14 and math.isfinite(ray.lr_bound)  # about 12.9 for |a| = 1
