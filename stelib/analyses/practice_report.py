@@ -7,7 +7,7 @@ The chapter *Practice on real data* imports its tables and verdicts from here
   a tie where the intervals mean +- sd overlap), :func:`ordering` and :func:`ordering_notes`
   (three ranked, and the pairs a chain of ties misstates), :func:`stats_of` and
   :func:`pair_counts` on our runs, :func:`judged_pairs` (every pair with the spread and seed by
-  seed) and :func:`pair_changes`;
+  seed), :func:`pair_changes` and :func:`moved_pairs` (which readings move between two runs);
 * :mod:`stelib.report_yin` -- :func:`load_yin_table` (Yin et al. (2019), Table 1, checked against
   its SHA-256), :func:`yin_stats`, :func:`compare_with_yin`, the verdicts against the two
   references (:func:`yin_verdicts`, :func:`reference_verdicts`, :func:`deep_networks_agree`,
@@ -30,7 +30,7 @@ from stelib.analyses.report_frames import plot_runs as plot_runs
 from stelib.analyses.report_frames import summary_frame as summary_frame
 from stelib.analyses.report_orderings import METRICS as METRICS
 from stelib.analyses.report_orderings import _pairs as _pairs
-from stelib.analyses.report_orderings import judge, judged_pairs, ordering, ordering_notes, pair_changes
+from stelib.analyses.report_orderings import judge, judged_pairs, moved_pairs, ordering, ordering_notes, pair_changes
 from stelib.analyses.report_orderings import pair_counts as pair_counts
 from stelib.analyses.report_orderings import stats_of as stats_of
 from stelib.analyses.report_yin import (
@@ -60,4 +60,4 @@ from stelib.analyses.report_yin import yin_verdicts as yin_verdicts
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge",
            "layer_frame", "load_yin_table", "long_frame", "ordering", "ordering_notes", "reference_verdicts",
            "start_summary", "table_text", "changed_verdicts", "verdict_changes", "verdict_text", "changed_rows",
-           "judged_pairs", "pair_changes", "matches_reference", "orderings_of"]
+           "judged_pairs", "pair_changes", "moved_pairs", "matches_reference", "orderings_of"]

@@ -112,8 +112,9 @@ def vanishing_table(stes: Sequence[str]) -> VanishingTable:
 @dataclass(frozen=True)
 class StepRates:
     """The step ``lr`` times each rate of prop-proper-stability at each STE's first radius
-    (``rows``: (v, radius, direction) per STE with a radius), the flow stability of the radius
-    (``flow_stable``), and the teacher's norm ``a_norm``."""
+    (``rows``: (v, radial, direction) per STE with a radius: the rates of v, of |w| and of the
+    direction of w), the flow stability of the radius (``flow_stable``), and the teacher's norm
+    ``a_norm``. Printed, the columns are ``lr*rate v``, ``lr*rate radial``, ``lr*rate direction``."""
 
     rows: dict[str, tuple[float, float, float]]
     flow_stable: dict[str, bool]
@@ -133,8 +134,8 @@ class StepRates:
     def __str__(self) -> str:
         lines = [f"lr x rate at the radius, lr = {self.lr:g}, |a| = {self.a_norm:.4g} "
                  "(CGD stable: flow stable, each < 2)",
-                 f"{'STE':>10} | {'v':>7} | {'radius':>7} | {'direction':>9} | CGD stable"]
-        lines += [f"{s:>10} | {r[0]:7.3g} | {r[1]:7.3g} | {r[2]:9.3g} | {self.stable(s)}"
+                 f"{'STE':>10} | lr*rate v | lr*rate radial | lr*rate direction | CGD stable"]
+        lines += [f"{s:>10} | {r[0]:9.3g} | {r[1]:14.3g} | {r[2]:17.3g} | {self.stable(s)}"
                   for s, r in self.rows.items()]
         return "\n".join(lines)
 

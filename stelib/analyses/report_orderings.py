@@ -12,9 +12,9 @@ difference inside the spread is a tie, the analogue of Yin et al.'s "comparable"
   symmetry at work", prop-practice-scale);
 * :func:`judged_pairs` -- every pair of STEs judged twice: with the spread (:func:`judge`) and
   seed by seed (the STEs of one seed share its initialisation and mini-batch order), and
-  :func:`pair_changes`, how the spread's readings move from one set of runs to another
-  (section "Yin et al.'s recipe at their epoch budget (stored runs)" and its exercise
-  ex-practice-rerun).
+  :func:`pair_changes` and :func:`moved_pairs`, how many of the spread's readings move from one
+  set of runs to another and which (section "Yin et al.'s recipe at their epoch budget (stored
+  runs)" and its exercise ex-practice-rerun).
 
 Example
 -------
@@ -31,7 +31,8 @@ from itertools import combinations
 
 from stelib.core._validate import check_choice, check_real
 
-__all__ = ["judge", "judged_pairs", "ordering", "ordering_notes", "pair_changes", "pair_counts", "stats_of"]
+__all__ = ["judge", "judged_pairs", "moved_pairs", "ordering", "ordering_notes", "pair_changes", "pair_counts",
+           "stats_of"]
 
 METRICS = {"train_loss": False, "test_accuracy": True}  # metric -> higher is better
 
@@ -131,6 +132,11 @@ def judged_pairs(results: dict):
 
     if not isinstance(results, dict):
         raise ValueError(f"results={results!r} must be a dict {{architecture: result}}")
+    for arch, r in results.items():
+        lacks = [f for f in ("bits", "stes", "seeds", *METRICS) if not hasattr(r, f)]
+        if lacks:
+            raise ValueError(f"results[{arch!r}]={r!r} must be a practice result or StoredRuns; "
+                             f"it lacks {lacks}")
     rows = []
     for arch, r in results.items():
         for metric, hb in METRICS.items():
@@ -153,14 +159,51 @@ def pair_changes(before, after) -> dict[str, int]:
     metric and the two STEs): ``pairs`` compared, ``strict_before`` and ``strict_after`` (pairs
     separated beyond the spread), ``tie_to_strict``, ``strict_to_tie``, ``reversed`` (strict
     both times, the other way round) and ``kept`` (the same reading)."""
-    keys = ["arch", "bits", "metric", "a", "b"]
-    for name, frame in (("before", before), ("after", after)):
-        missing = [c for c in [*keys, "spread"] if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{name}: not a judged_pairs frame, it lacks the columns {missing}")
-    m = before[[*keys, "spread"]].merge(after[[*keys, "spread"]], on=keys, suffixes=("_0", "_1"))
+    m = _merged(before, after)
     s0, s1 = m["spread_0"], m["spread_1"]
     return {"pairs": len(m), "strict_before": int((s0 != "=").sum()), "strict_after": int((s1 != "=").sum()),
             "tie_to_strict": int(((s0 == "=") & (s1 != "=")).sum()),
             "strict_to_tie": int(((s0 != "=") & (s1 == "=")).sum()),
             "reversed": int(((s0 != "=") & (s1 != "=") & (s0 != s1)).sum()), "kept": int((s0 == s1).sum())}
+
+
+_PAIR_KEYS = ["arch", "bits", "metric", "a", "b"]
+
+
+def _merged(before, after):
+    """The pairs both :func:`judged_pairs` frames hold, with their readings ``spread_0`` (before)
+    and ``spread_1`` (after), in the order of ``before``."""
+    for name, frame in (("before", before), ("after", after)):
+        missing = [c for c in [*_PAIR_KEYS, "spread"] if c not in getattr(frame, "columns", ())]
+        if missing:
+            raise ValueError(f"{name}: not a judged_pairs frame, it lacks the columns {missing}")
+    cols = [*_PAIR_KEYS, "spread"]
+    return before[cols].merge(after[cols], on=_PAIR_KEYS, suffixes=("_0", "_1"))
+
+
+def moved_pairs(before, after, *, labels=("before", "after")):
+    """The pairs of :func:`pair_changes` whose reading by the spread moves, one row each, in the
+    order of ``before``: the pair (``arch``, ``bits``, ``metric``, ``a``, ``b``), its reading
+    before and after (columns named by ``labels``) and ``change``: ``"tie to strict"``,
+    ``"strict to tie"`` or ``"reversed"``. No row when nothing moves.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> keys = dict(arch="mlp", bits=2, metric="train_loss")
+    >>> before = pd.DataFrame([{**keys, "a": "relu", "b": "crelu", "spread": "<"},
+    ...                        {**keys, "a": "relu", "b": "identity", "spread": ">"}])
+    >>> after = before.assign(spread=["=", ">"])
+    >>> moved_pairs(before, after, labels=("preview", "stored"))
+      arch  bits      metric     a      b preview stored         change
+    0  mlp     2  train_loss  relu  crelu       <      =  strict to tie
+    """
+    if (len(labels) != 2 or not all(isinstance(x, str) for x in labels) or labels[0] == labels[1]
+            or set(labels) & {*_PAIR_KEYS, "change"}):
+        raise ValueError(f"labels={labels!r} must be two different strings (for before and after), "
+                         f"none of {[*_PAIR_KEYS, 'change']}")
+    m = _merged(before, after)
+    m = m[m["spread_0"] != m["spread_1"]].reset_index(drop=True)
+    change = ["tie to strict" if s0 == "=" else "strict to tie" if s1 == "=" else "reversed"
+              for s0, s1 in zip(m["spread_0"], m["spread_1"], strict=True)]
+    return m.rename(columns={"spread_0": labels[0], "spread_1": labels[1]}).assign(change=change)

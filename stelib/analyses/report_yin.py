@@ -162,10 +162,14 @@ def matches_reference(verdicts):
     does, ties included (the same STEs in the same ``>``-separated groups, and no ``*``, so that
     our chain states each pair as :func:`judge` reads it). Against a reference with a tie, such
     as their LeNet-5, a matching tie counts as ``tie``, not ``agree``, in the pair counts: no
-    ordering of ours can *reappear* there, and this is the test of a match."""
+    ordering of ours can *reappear* there, and this is the test of a match. A boolean Series on
+    the index of ``verdicts`` (empty for a frame without rows)."""
+    import pandas as pd
+
     _need(verdicts, ("yin", "ours"), "verdicts")
-    return verdicts.apply(lambda r: not r["ours"].endswith(" *")
-                          and _groups(r["ours"]) == _groups(r["yin"].removesuffix(" *")), axis=1).astype(bool)
+    same = [not ours.endswith(" *") and _groups(ours) == _groups(yin.removesuffix(" *"))
+            for yin, ours in zip(verdicts["yin"], verdicts["ours"], strict=True)]
+    return pd.Series(same, index=verdicts.index, dtype=bool)
 
 
 #: Yin's networks as two references: their shallow LeNet-5 and their deep networks, VGG-11 standing
