@@ -150,3 +150,31 @@ def test_the_mlp_fit_reads_do_not_grow_with_the_batches(reads):
                        batch_size=batch, width=8, norm="plain")
         seen.append(sum(reads.values()))
     assert seen[0] == seen[1] > 0, seen
+
+
+def test_a_registered_surrogate_in_the_mlp_fit_is_read_per_block_not_per_layer_and_step(reads):
+    """A registered surrogate's finiteness check (one per layer and step) waits inside the fit on
+    the GPU's path: reads per epoch stay constant while the steps per epoch grow 4x (below
+    practice.FLUSH_EVERY steps)."""
+    data = practice.load_digits_split(0)
+    seen = []
+    for batch in (400, 100):
+        reads.clear()
+        practice.train("mlp", bits=[2], stes=["hardtanh"], seeds=[0], data=data, epochs=1,
+                       batch_size=batch, width=8, norm="plain")
+        seen.append(sum(reads.values()))
+    assert seen[0] == seen[1] > 0, seen
+    assert -(-data.x_train.shape[0] // 100) < practice.FLUSH_EVERY
+
+
+@pytest.mark.parametrize("device_path", [False, True])
+def test_a_surrogate_that_is_not_finite_stops_the_fit_on_both_paths(monkeypatch, device_path):
+    monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", device_path)
+    name = ste_mod.register("reads_blowup", lambda x: torch.where(x.abs() > 3.5, torch.inf, 1.0).to(x.dtype),
+                            description="infinite beyond 3.5", replace=True)
+    try:
+        with pytest.raises(ValueError, match="reads_blowup.*not finite"):
+            practice.train("mlp", bits=[2], stes=[name], seeds=[0], data=practice.load_digits_split(0),
+                           epochs=1, batch_size=200, width=8, norm="plain")
+    finally:
+        ste_mod.unregister(name)

@@ -44,7 +44,7 @@ from torch import nn
 from stelib.analyses.bignets import BIG_ARCHS, BatchedNets
 from stelib.analyses.datasets import DataSplit, DigitsSplit, load_data, load_digits_split, resolve_device
 from stelib.analyses.quantnets import NORMS, ActConfig, QuantAct, QuantCNN, QuantMLP
-from stelib.core._closedform import device_path
+from stelib.core._closedform import device_path, flush, trusted
 from stelib.core._validate import check_choice, check_choices, check_positive, check_positive_int, check_real
 from stelib.core.ste import STE_NAMES, names
 
@@ -54,6 +54,7 @@ __all__ = ["ARCHITECTURES", "ActConfig", "DataSplit", "DigitsSplit", "PracticeRe
 
 ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn", *BIG_ARCHS)
 RECORDS = ("train_loss", "test_accuracy", "weight_norms", "gain_norms", "probe")
+FLUSH_EVERY = 16  # SGD steps between reads of the deferred checks on a GPU (they keep their inputs)
 
 
 @dataclass(frozen=True)
@@ -215,24 +216,31 @@ def _fit(model, data, epochs, lr, batch_size, momentum, factor, n_eval, n_probe,
         from tqdm import tqdm
 
         epoch_iter = tqdm(epoch_iter, desc="epochs", unit="epoch", file=sys.stderr, leave=False)
-    for _ in epoch_iter:
-        perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in uniq])[which].to(dev)  # (M, n)
-        frozen = diverged.clone()
-        for start in range(0, n, batch_size):
-            idx = perms[:, start:start + batch_size]  # (M, B)
-            logits = model(data.x_train[idx])  # (M, B, 10)
-            losses = nn.functional.cross_entropy(logits.transpose(1, 2), data.y_train[idx],
-                                                 reduction="none").mean(1)  # (M,)
-            diverged |= ~torch.isfinite(losses.detach())
-            opt.zero_grad(set_to_none=True)
-            losses.masked_fill(diverged, 0.0).sum().backward()
-            if sync_free or diverged.any():  # a NaN loss sends 0 x NaN = NaN back: zeroed here
-                for p in model.parameters():
-                    if p.grad is not None:
-                        torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)  # one op
-            opt.step()
-        loss = record(frozen)
-        diverged |= ~torch.isfinite(loss) | (loss > limit)
+    steps = 0
+    with trusted():  # on a GPU a registered surrogate's finiteness checks wait for flush: no
+        # read per layer and step (one per FLUSH_EVERY steps, so the deferred checks stay few)
+        for _ in epoch_iter:
+            perms = torch.stack([torch.randperm(n, generator=gens[s]) for s in uniq])[which].to(dev)  # (M, n)
+            frozen = diverged.clone()
+            for start in range(0, n, batch_size):
+                idx = perms[:, start:start + batch_size]  # (M, B)
+                logits = model(data.x_train[idx])  # (M, B, 10)
+                losses = nn.functional.cross_entropy(logits.transpose(1, 2), data.y_train[idx],
+                                                     reduction="none").mean(1)  # (M,)
+                diverged |= ~torch.isfinite(losses.detach())
+                opt.zero_grad(set_to_none=True)
+                losses.masked_fill(diverged, 0.0).sum().backward()
+                if sync_free or diverged.any():  # a NaN loss sends 0 x NaN = NaN back: zeroed here
+                    for p in model.parameters():
+                        if p.grad is not None:
+                            torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)  # one op
+                opt.step()
+                steps += 1
+                if steps % FLUSH_EVERY == 0:
+                    flush()
+            flush()
+            loss = record(frozen)
+            diverged |= ~torch.isfinite(loss) | (loss > limit)
     out = {k: torch.stack(v, dim=1).cpu() for k, v in recs.items() if v[0] is not None}
     out["gain_norms"] = out.get("gain_norms")
     out["diverged"] = diverged.cpu()

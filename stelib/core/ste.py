@@ -304,7 +304,7 @@ def derivative_unchecked(x: torch.Tensor, ste: str, upper: float = 1.0) -> torch
     bad = ~torch.isfinite(y) & torch.isfinite(x)  # a non-finite input is the caller's to report
 
     def message():
-        xs = x[bad]
+        xs = x.detach()[bad]
         return (f"derivative of {ste!r} is not finite at {int(bad.sum())} of {x.numel()} points, "
                 f"x in [{float(xs.min()):.6g}, {float(xs.max()):.6g}]: mu' must be finite wherever "
                 f"the library evaluates it")
