@@ -241,11 +241,7 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
             for t in range(1, steps + 1):
                 v_new = v - lr[:, None] * gv
                 w_new = w - lr[:, None] * gw
-                # |w| is nan/inf when w is, or when its squares overflow (then the scaled norm decides)
-                finite = torch.isfinite(v_new).all(dim=1) & torch.isfinite(torch.linalg.vector_norm(w_new, dim=-1))
-                finite &= (w_new != 0).any(dim=1)  # w = 0 (a tiny w whose squares underflow is not 0)
-                if not bool(finite.all()):
-                    finite = _finite_rows(v_new, w_new)
+                finite = _finite_rows(v_new, w_new)
                 if not bool(finite.all()):
                     diverge(alive & ~finite, t)
                 if not bool(alive.all()):
