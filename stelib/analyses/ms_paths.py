@@ -120,9 +120,8 @@ def crelu_settling(paths, a) -> CReluSettling:
     left out) against :math:`\rho = 1 - \eta\,2\varphi_0|a|^2\kappa^*(\Phi(\kappa^*) - \tfrac12)`."""
     a = as_tensor(a, name="a", ndim=1, dtype=DTYPE)
     norm_w, th = _paths_of(paths, a, "crelu")
-    r_star = ms.vanishing_norm("crelu")
-    c_star, t = 1 / r_star, paths.t
-    rho = 1 - paths.lr * _k_scale(a) * c_star * 0.5 * math.erf(c_star / math.sqrt(2))
+    r_star, t = ms.vanishing_norm("crelu"), paths.t
+    rho = crelu_step_factors(a, paths.lr).rho
     ratios = []
     for j in range(th.shape[1]):
         ok = torch.nonzero((th[:, j] < 1e-3) & (th[:, j] > 1e-11)).flatten()
