@@ -45,11 +45,11 @@ class C5Row:
     z: dict[str, float] | None = None
 
     def vanishes(self, ste: str) -> bool:
-        """Closed form: |E g| <= 1e-10. Monte Carlo: |z| < 4, or |E g| < 1e-6 (at v = 0 every
-        coarse gradient is exactly 0 and the standard error of the estimated v is unreliable)."""
+        """Closed form: |E g| <= 1e-10. Monte Carlo: |z| < 4 (at a point with v = 0 every
+        coarse gradient is exactly 0, so z = 0: :func:`stelib.profile.coarse_at_stationary`)."""
         if self.z is None:
             return self.residual[ste] <= 1e-10
-        return self.z[ste] < 4 or self.residual[ste] < 1e-6
+        return self.z[ste] < 4
 
     def cell(self, ste: str) -> str:
         """The table entry of ``ste``: the verdict and |E g|."""

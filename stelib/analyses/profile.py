@@ -62,7 +62,7 @@ from stelib.core.ste import check_ste
 DTYPE = torch.float64
 __all__ = ["Profile", "ProfileMinimum", "RayCoarse", "StationaryPointCheck", "coarse_at", "coarse_at_stationary",
            "coarse_on_ray", "crelu_radial_root", "direction", "profile", "profile_minimum",
-           "stationary_angles", "stationary_profile", "teacher_problem", "v_se"]
+           "stationary_angles", "stationary_profile", "teacher_problem", "v_se", "zero_v_angle"]
 
 
 def direction(theta) -> torch.Tensor:
@@ -109,14 +109,26 @@ class _HalfPlaneSums:
         zero = torch.zeros(1, dtype=DTYPE, device=y.device)
         self.c1 = torch.cat([zero, torch.cumsum(torch.cat([ones] * 3), 0)])
         self.cy = torch.cat([zero, torch.cumsum(torch.cat([yy] * 3), 0)])
+        self.cy2 = torch.cat([zero, torch.cumsum(torch.cat([yy * yy] * 3), 0)])
         self.N = z.shape[0]
 
-    def __call__(self, t):  # t (K,) in [-pi, pi]
+    def _range(self, t):
         lo = torch.searchsorted(self.phi, t - math.pi / 2, right=True)
         hi = torch.searchsorted(self.phi, t + math.pi / 2, right=False)
+        return lo, hi
+
+    def __call__(self, t):  # t (K,) in [-pi, pi]
+        lo, hi = self._range(t)
         P = (self.c1[hi] - self.c1[lo]) / self.N
         G = (self.cy[hi] - self.cy[lo]) / self.N
         return G, P
+
+    def g_se(self, t):
+        """G at the angles t and its standard error sqrt((E[y^2 sigma] - G^2) / N)."""
+        lo, hi = self._range(t)
+        G = (self.cy[hi] - self.cy[lo]) / self.N
+        var = ((self.cy2[hi] - self.cy2[lo]) / self.N - G * G).clamp(min=0)
+        return G, (var / self.N).sqrt()
 
 
 def _wrap(t):
@@ -233,6 +245,46 @@ def coarse_at(Z, y, theta: float, v: float, radius: float, ste: str, *, se_theta
     return e.mean, var.sqrt()
 
 
+def zero_v_angle(Z, y, theta: float, *, window: float = 0.05, level: float = 2.0) -> tuple[float, float] | None:
+    r"""Whether the sample is consistent with a point of v = G/P = 0 within ``window`` radians of
+    ``theta``, and where. The sample's G is constant between the angles :math:`\varphi_i \pm \pi/2`;
+    on each such piece the ratio :math:`|G| / \mathrm{se}(G)`, :math:`\mathrm{se}(G)^2 =
+    (E[y^2\sigma] - G^2)/N`, is computed (0 where G = 0 exactly). Returns ``(angle, ratio)`` of
+    the piece nearest ``theta`` among those where G = 0 exactly (the middle of its run of such
+    pieces), or, if there are none, among those whose ratio is at most ``level``; ``None`` when
+    the ratio exceeds ``level`` on every piece.
+
+    At such an angle :math:`(\theta_0, v = 0)` is a stationary point of the loss (its v-derivative
+    is :math:`vP - G`, its w-derivative has the factor v), and every coarse gradient vanishes there
+    through the same factor. Searching a window makes the test liberal: a point whose population
+    v is within a few :math:`1/\sqrt N` of 0 passes too."""
+    z, y = _sample(Z, y)
+    theta = check_real(theta, name="theta")
+    window = check_real(window, name="window", low=0.0, high=0.5, low_open=True)
+    level = check_real(level, name="level", low=0.0)
+    phi = torch.atan2(z[:, 1], z[:, 0])
+    d = _wrap(torch.cat([phi + math.pi / 2, phi - math.pi / 2]) - theta)  # where G can jump
+    d = d[(d > -window) & (d < window)].sort().values
+    edge = torch.tensor([window], dtype=DTYPE, device=d.device)
+    d = torch.cat([-edge, d, edge])
+    mids = (d[:-1] + d[1:]) / 2  # one angle inside each piece, relative to theta
+    G, se = _HalfPlaneSums(z, y).g_se(_wrap(theta + mids))
+    ratio = torch.where(G == 0, torch.zeros_like(G), G.abs() / se)  # se = 0 and G != 0: inf
+    exact = G == 0
+    ok = exact if bool(exact.any()) else ratio <= level
+    if not bool(ok.any()):
+        return None
+    at = torch.nonzero(ok).flatten()
+    k = lo = hi = int(at[mids[at].abs().argmin()])  # the piece nearest theta
+    if bool(exact[k]):  # the middle of its run of exact zeros
+        while lo > 0 and bool(exact[lo - 1]):
+            lo -= 1
+        while hi < len(G) - 1 and bool(exact[hi + 1]):
+            hi += 1
+    angle = float(_wrap(torch.tensor(theta + float(mids[(lo + hi) // 2]), dtype=DTYPE)))
+    return angle, float(ratio[(lo + hi) // 2])
+
+
 def v_se(Z, y, theta: float) -> float:
     """Delta-method standard error of v = G/P at the direction theta (P = fraction active)."""
     z, y = _sample(Z, y)
@@ -269,24 +321,28 @@ class StationaryPointCheck:
     """The coarse gradients at one estimated stationary point (theta, v) of a sample profile."""
 
     theta: float
-    se_theta: float  #: s.e. of theta: s.e.(f') / |f''|; NaN at a degenerate point (v = 0)
+    se_theta: float  #: s.e. of theta: s.e.(f') / |f''|; NaN at a point with v = 0 (not needed)
     v: float
-    f: float  #: profile loss
+    f: float  #: profile loss (at a point with v = 0: E[y^2]/2, the loss at v = 0)
     radius: float | None  #: cReLU radius 1/c of crelu_radial_root (None: none found)
-    searched: bool  #: whether the cReLU radius was looked for ("crelu" in the STEs)
+    searched: bool  #: whether the cReLU radius was looked for ("crelu" in the STEs, v != 0)
     residual: dict[str, float]  #: |mean coarse gradient| per STE
     z: dict[str, float]  #: largest |mean| / s.e. over the coordinates, per STE
+    v_zero: float | None = None  #: at a point with v = 0: the least |G| / s.e.(G) of zero_v_angle
 
     def __str__(self) -> str:
+        deg = f"theta = {math.degrees(self.theta):8.2f} deg"
+        if self.v_zero is not None:  # 88 columns
+            fit = "G is 0" if self.v_zero == 0 else f"|G| is {self.v_zero:.1f} s.e."
+            return (f"{deg}, v = 0 (the sample's {fit} here),\n{'':8}"
+                    "cReLU radius: not needed (every coarse gradient has the factor v)")
         radius = ("not looked for (crelu is not among the STEs)" if not self.searched
                   else "none (radial part never changes sign)" if self.radius is None else f"{self.radius:.4f}")
-        se = ("s.e. n/a: v = 0, where f'' = 0 too" if math.isnan(self.se_theta)
-              else f"s.e. {math.degrees(self.se_theta):.2f}")
-        return (f"theta = {math.degrees(self.theta):8.2f} deg ({se}), "
-                f"v = {fmt(self.v, '+.4f')},\n{'':8}cReLU radius: {radius}")  # 88 columns
+        se = "s.e. n/a: f'' = 0" if math.isnan(self.se_theta) else f"s.e. {math.degrees(self.se_theta):.2f}"
+        return f"{deg} ({se}), v = {fmt(self.v, '+.4f')},\n{'':8}cReLU radius: {radius}"
 
 
-def coarse_at_stationary(prof: Profile, Z1, y1, Z2, y2, stes, *, h: float = 0.05
+def coarse_at_stationary(prof: Profile, Z1, y1, Z2, y2, stes, *, h: float = 0.05, window: float = 0.05
                          ) -> list[StationaryPointCheck]:
     r"""At each angle of ``prof`` (a :func:`stationary_profile` of the sample ``Z1, y1``), the
     coarse gradient of each STE on the fresh sample ``Z2, y2`` (:func:`coarse_at`), at |w| = 1, and
@@ -295,29 +351,36 @@ def coarse_at_stationary(prof: Profile, Z1, y1, Z2, y2, stes, *, h: float = 0.05
     \mathrm{se}(f')/|f''|` with :math:`f''` by central differences of width ``h``, and
     :func:`v_se`.
 
-    At a point where :math:`v = 0` (:math:`|v|` below :math:`10^{-6}` times the spread of the
-    labels: the profile maximum of a teacher that is zero on a half-plane, where
-    :math:`G = E[y^*\sigma]` vanishes to second order) :math:`f'' = 0` as well, the linearisation
-    behind :math:`\mathrm{se}_\theta` fails, and ``se_theta`` is NaN (not added); every coarse
-    gradient has the factor :math:`v` there.
+    Where ``Z1, y1`` are consistent with v = 0 within ``window`` radians of the angle
+    (:func:`zero_v_angle`: the profile maxima of a teacher that is zero on a half-plane, and the
+    points where G changes sign) the point is taken as :math:`(\theta_0, v = 0)`, with
+    :math:`\theta_0` from :func:`zero_v_angle`: a stationary point of the loss, located without
+    the slope of the profile, whose second derivative may vanish there (the ReLU teacher's maximum,
+    where :math:`f - f(\theta_0)` is of fourth order). Every coarse gradient has the factor v, so
+    each vanishes there exactly, whatever the STE: the check is then that v = 0 fits the sample.
     """
     stes = tuple(check_ste(s, name="stes") for s in stes)
     h = check_real(h, name="h", low=0.0, high=0.5, low_open=True)
+    window = check_real(window, name="window", low=0.0, high=0.5, low_open=True)
     d2 = (profile(Z1, y1, prof.theta + h).df - profile(Z1, y1, prof.theta - h).df) / (2 * h)
-    y_scale = float(_sample(Z1, y1)[1].std())
+    half_ey2 = float((_sample(Z1, y1)[1] ** 2).mean()) / 2
     out = []
     for t, v, se_df, f2, f in zip(prof.theta.tolist(), prof.v.tolist(), prof.df_se.tolist(), d2.tolist(),
                                   prof.f.tolist(), strict=True):
-        c = crelu_radial_root(v, direction(t), Z1, y1) if "crelu" in stes else None
-        se_t = math.nan if abs(v) < 1e-6 * y_scale else se_df / abs(f2)  # v = 0: f'' = 0, no linearisation
+        zero = zero_v_angle(Z1, y1, t, window=window)
+        if zero is not None:  # (theta_0, 0): every coarse gradient has the factor v = 0
+            t, v, f = zero[0], 0.0, half_ey2
+        c = crelu_radial_root(v, direction(t), Z1, y1) if "crelu" in stes and zero is None else None
+        se_t = math.nan if zero is not None or f2 == 0 else se_df / abs(f2)
         residual, z = {}, {}
         for ste in stes:
             radius = 1 / c if (ste == "crelu" and c is not None) else 1.0
             mean, se = coarse_at(Z2, y2, t, v, radius, ste, se_theta=0.0 if math.isnan(se_t) else se_t,
-                                 se_v=v_se(Z1, y1, t))
+                                 se_v=0.0 if zero is not None else v_se(Z1, y1, t))
             residual[ste], z[ste] = mean.norm().item(), (mean.abs() / se.clamp(min=1e-300)).max().item()
         out.append(StationaryPointCheck(t, se_t, v, f, None if c is None else 1 / c,
-                                        "crelu" in stes, residual, z))
+                                        "crelu" in stes and zero is None, residual, z,
+                                        None if zero is None else zero[1]))
     return out
 
 
