@@ -52,6 +52,29 @@ def test_population_matches_counts_population_values_inside_the_streams_spread()
         t.population_matches(32, ["crelu"], measures=("w",))
 
 
+def test_batch_trend_judges_neighbouring_batch_sizes_with_the_spread():
+    t = _table()
+    # crelu loss: 0.26 +- 0.02 > 0.035 +- 0.01 > 0.01 +- 0: higher for smaller batches
+    assert t.batch_trend("crelu", measure="loss") == "higher for smaller batches"
+    assert t.batch_trend("identity", measure="loss") == "higher for smaller batches"  # "inf" left out
+    assert t.batch_trend("identity", measure="near") == "lower for smaller batches"  # 0.6 +- 0.1 < 0.76 +- 0.05
+    assert t.batch_trend("crelu", measure="near") == "not ordered by batch size"  # 0.66 +- 0.05 = 0.7
+    assert t.batch_trend("crelu", measure="spurious") == "not ordered by batch size"  # 0 < 0.3 = 0.3
+    assert t.batch_trends(["identity", "crelu"], measure="loss") == "higher for smaller batches for every STE"
+    assert t.batch_trends(["identity", "crelu"], measure="spurious") == (
+        "lower for smaller batches for identity; not ordered by batch size for crelu")
+    one = StreamTable({("inf", "relu"): {"loss": (0.0, 0.0)}, (4, "relu"): {"loss": (0.1, 0.01)}})
+    assert one.batch_trend("relu", measure="loss") == "one batch size only"
+    tie = StreamTable({(4, "relu"): {"loss": (0.1, 0.05)}, (8, "relu"): {"loss": (0.12, 0.0)}})
+    assert tie.batch_trend("relu", measure="loss") == "not ordered by batch size"
+    with pytest.raises(ValueError, match=r"ste='tanh' is not in the table; STEs: \['crelu', 'identity'\]"):
+        t.batch_trend("tanh", measure="loss")
+    with pytest.raises(ValueError, match=r"measure='median' must be one of"):
+        t.batch_trend("crelu", measure="median")
+    with pytest.raises(ValueError, match=r"stes is empty"):
+        t.batch_trends([], measure="loss")
+
+
 def test_at_batch_sizes_names_where_a_verdict_holds():
     assert yin.at_batch_sizes([4, 32], [4, 32]) == "at every batch size"
     assert yin.at_batch_sizes([], [1, 8, 128]) == "at no batch size"

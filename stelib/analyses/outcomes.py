@@ -382,6 +382,34 @@ class StreamTable:
         k = sum(judge(*self["inf", s][c], *self[B, s][c], higher_better=True) == "=" for s, c in pairs)
         return k, len(pairs)
 
+    def batch_trend(self, ste: str, *, measure: str) -> str:
+        """How ``measure`` of ``ste`` moves with the batch size over the mini-batch rows (finite
+        B), each neighbouring pair of batch sizes judged with the spread (mean +- sd,
+        :func:`judge`): ``"higher for smaller batches"`` when every smaller B is above the next
+        larger one beyond the spread, ``"lower for smaller batches"`` when every one is below,
+        else ``"not ordered by batch size"``; ``"one batch size only"`` with fewer than two.
+        Chapter yin_gaussian asks it of the median final loss."""
+        _check_measure(measure)
+        sizes = sorted(b for b, s in self.rows if s == ste and b != "inf")
+        if not sizes and ("inf", ste) not in self.rows:
+            raise ValueError(f"ste={ste!r} is not in the table; STEs: {sorted({s for _, s in self.rows})}")
+        if len(sizes) < 2:
+            return "one batch size only"
+        rel = {judge(*self[b, ste][measure], *self[B, ste][measure], higher_better=True)
+               for b, B in zip(sizes[:-1], sizes[1:], strict=True)}
+        return {frozenset(">"): "higher for smaller batches",
+                frozenset("<"): "lower for smaller batches"}.get(frozenset(rel), "not ordered by batch size")
+
+    def batch_trends(self, stes, *, measure: str) -> str:
+        """:meth:`batch_trend` for the prose: ``"<trend> for every STE"`` when the STEs agree, else
+        ``"<trend> for identity; <trend> for relu; ..."``."""
+        trends = {s: self.batch_trend(s, measure=measure) for s in stes}
+        if not trends:
+            raise ValueError("stes is empty; name at least one STE")
+        if len(set(trends.values())) == 1:
+            return f"{next(iter(trends.values()))} for every STE"
+        return "; ".join(f"{t} for {s}" for s, t in trends.items())
+
     def __str__(self) -> str:
         """Columns as wide as their widest entry, two spaces apart (one after B)."""
         rows = [("B", "STE", *STREAM_COLUMNS)]
