@@ -281,8 +281,9 @@ def zero_v_angle(Z, y, theta: float, *, window: float = 0.05, level: float = 2.0
             lo -= 1
         while hi < len(G) - 1 and bool(exact[hi + 1]):
             hi += 1
-    angle = float(_wrap(torch.tensor(theta + float(mids[(lo + hi) // 2]), dtype=DTYPE)))
-    return angle, float(ratio[(lo + hi) // 2])
+    m = (lo + hi) // 2
+    angle = float(_wrap(mids.new_tensor(theta + float(mids[m]))))
+    return angle, float(ratio[m])
 
 
 def v_se(Z, y, theta: float) -> float:
