@@ -88,6 +88,19 @@ def test_orderings_of_and_matches_reference():
     assert matches_reference(toy).tolist() == [True, True, False, False]
 
 
+def test_a_run_without_yins_bit_widths_has_no_comparison_and_says_so():
+    """A rerun at 3 bits shares no row with Yin et al.'s table (2 and 4 bits): the verdicts are an
+    empty frame, each ordering of ours once is empty too, and the text says there is nothing."""
+    from stelib.practice_report import verdict_text
+
+    three = _runs([[0.3, 0.31], [0.2, 0.21], [0.1, 0.11]], [[0.9, 0.91]] * 3, bits=(3,))
+    ver = reference_verdicts({"mlp": three})
+    assert ver.empty and orderings_of(ver).empty and int(all_ties(ver).sum()) == 0
+    assert verdict_text(ver).startswith("no comparison: this run shares no bit width")
+    two = reference_verdicts({"mlp": _runs([[0.3, 0.31], [0.2, 0.21], [0.1, 0.11]], [[0.9, 0.91]] * 3)})
+    assert len(two) == 4 and len(orderings_of(two)) == 2 and not verdict_text(two).startswith("no ")
+
+
 def test_changed_rows_of_the_stored_table_under_the_recorded_check():
     rows, prov = stored.load("practice-full")
     base = summary_frame(stored.runs_of(rows))

@@ -56,7 +56,7 @@ BOUNDS = {
         "archs": "1-2 items",
         "bits": "1-4 items of int [1, 8]",
         "stes": "1-3 items",
-        "seeds": "1-10 items of int [0, 2147483647]",
+        "seeds": "2-10 items of int [0, 2147483647]",
         "epochs_mlp": "int [1, 500]",
         "epochs_cnn": "int [1, 500]",
         "lr": "real (0, 1]",

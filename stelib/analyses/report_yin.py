@@ -143,7 +143,7 @@ def orderings_of(verdicts):
     once: the first row of every (bit width, metric, architecture), so that counts such as
     :func:`all_ties` are per ordering of ours, not per comparison with a reference."""
     _need(verdicts, ("yin_row", "metric", "arch"), "verdicts")
-    bits = verdicts["yin_row"].str.split().str[-1]  # e.g. "2-bit"
+    bits = verdicts["yin_row"].map(lambda s: s.split()[-1])  # e.g. "2-bit"
     return verdicts[~verdicts.assign(_bits=bits).duplicated(["_bits", "metric", "arch"])]
 
 
@@ -200,7 +200,11 @@ def reference_verdicts(results: dict, rows=None):
 def verdict_text(verdicts, *, pairs: bool = True) -> str:
     """:func:`reference_verdicts` as two tables: the orderings (``yin``, ``ours``; under it one line
     for each ``*`` ordering, naming the pairs its chain misstates) and, row by row, the pair
-    counts (``pairs=False``: without them) and the verdict."""
+    counts (``pairs=False``: without them) and the verdict. Without rows (no bit width of the run
+    in Yin et al.'s table, or fewer than two STEs in common) one line says so."""
+    if len(verdicts) == 0:
+        return ("no comparison: this run shares no bit width, or fewer than two STEs, with the rows of"
+                " Yin et al.'s Table 1")
     ids = ["yin_row", "metric", "arch"]
     text = verdicts[ids + ["yin", "ours"]].to_string(index=False)
     for r in verdicts.itertuples():
