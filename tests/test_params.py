@@ -297,6 +297,15 @@ def test_valid_combinations_are_accepted():
     check_overrides(specs.get("general_inputs"), gi, {"digits_kind": "patch", "n": 4})
 
 
+@pytest.mark.parametrize("chapter", ["primer", "scale_symmetry", "proper"])
+def test_scales_need_a_factor_other_than_one(chapter):
+    """c = 1 rescales nothing: a chapter whose scales are all 1 would call every STE invariant."""
+    path = ROOT / "chapters" / f"{chapter}.ipynb"
+    with pytest.raises(ValueError, match=r"^parameter scales=\[1.0, 1\] is not allowed: expected scales with"):
+        check_overrides(specs.get(chapter), path, {"scales": [1.0, 1]})
+    assert check_overrides(specs.get(chapter), path, {"scales": [1.0, 2.0]})["scales"] == [1.0, 2.0]
+
+
 def test_practice_cuda_needs_a_gpu():
     import torch
 

@@ -324,6 +324,9 @@ def test_ray_montecarlo_against_numpy_on_the_same_draws():
     assert lines[3] == "gaussian: the clipped-ReLU radial part changes sign between |w| = 0.5-1"
     assert len(lines) == 4 and max(map(len, lines)) <= 88
     assert mc.dim == 3
+    above = rays.ray_montecarlo(p, samples=20_000, norms=[1.0, 2.0, 5.0], bandwidth=0.02, generator=gen(8))
+    assert above.sign_changes == () and str(above).splitlines()[3] == (
+        "gaussian: the clipped-ReLU radial part does not change sign from - to + on the grid")
 
 
 def test_ray_montecarlo_chance_bound_is_sidak_on_the_shown_z():
@@ -404,6 +407,42 @@ def test_spurious_ray_descent_passes_the_origin_half_way():
         rays.spurious_ray_descent(v_star, w_star, lr=0, steps=10)
     with pytest.raises(ValueError, match=r"steps=0 must be an integer >= 1"):
         rays.spurious_ray_descent(v_star, w_star, lr=0.1, steps=0)
+
+
+
+@pytest.mark.parametrize("seed, identity, lesson", [
+    (0, "passes through the origin 9 times and ends at the global minimum (angle <1e-12, loss <1e-12",
+     "the drift is what takes the identity STE out of the spurious minimum, to the global one, while"),
+    (3, "passes through the origin 8 times and ends back on the spurious ray theta = pi, at loss 0.0942",
+     "the drift takes the identity STE off the spurious minimum but not to the global minimum"),
+])
+def test_spurious_ray_outcomes_are_read_from_the_run(seed, identity, lesson):
+    """The chapter's default teacher (seed 0) and the one its prose sends readers to (seed 3):
+    where each run ends, in the words the chapter glues."""
+    v_star, w_star = rays.yin_teacher(m=3, n=4, generator=gen(seed + 1))
+    run = rays.spurious_ray_descent(v_star, w_star, lr=0.2, steps=1000)
+    assert run.outcome("identity").startswith(identity) and run.lesson.startswith(lesson)
+    for s in ("relu", "crelu"):
+        assert run.outcome(s).startswith("does not move: it ends where it started, at the spurious minimum")
+    assert run.lesson.endswith("while the STEs without a radial part there stay in it")
+    assert run.words == {"outcome_identity": run.outcome("identity"), "outcome_relu": run.outcome("relu"),
+                         "outcome_crelu": run.outcome("crelu"), "lesson": run.lesson}
+    with pytest.raises(ValueError, match=r"ste='sign' was not run; the runs are \['identity', 'relu', 'crelu'\]"):
+        run.outcome("sign")
+
+
+def test_spurious_ray_outcomes_without_a_drift_and_with_a_short_run():
+    """m = 1: the identity radial part on the spurious ray is 0 and no run moves; lr 1, 10 steps:
+    the identity run passes the origin and ends on the ray theta = 0 short of the global minimum."""
+    v1, w1 = rays.yin_teacher(m=1, n=4, generator=gen(1))
+    still = rays.spurious_ray_descent(v1, w1, lr=0.2, steps=50)
+    assert still.rho == 0 and still.outcome("identity").startswith("does not move")
+    assert still.lesson.endswith("predicts no passage through the origin; no run moves")
+    v_star, w_star = rays.yin_teacher(m=3, n=4, generator=gen(1))
+    short = rays.spurious_ray_descent(v_star, w_star, lr=1.0, steps=10)
+    assert short.outcome("identity").startswith(
+        "passes through the origin 3 times and ends on the ray theta = 0, not at the global minimum,")
+    assert short.lesson.startswith("the drift takes the identity STE off the spurious minimum but not")
 
 
 # --- the large-scale limit ------------------------------------------------------------------

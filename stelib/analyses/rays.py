@@ -41,7 +41,7 @@ from stelib.core._validate import (
 from stelib.core.distributions import DTYPE
 from stelib.core.network import coarse_grads
 from stelib.core.problems import Problem
-from stelib.core.rounding import fmt, fmt_se
+from stelib.core.rounding import FLOOR, fmt, fmt_se
 from stelib.core.ste import STE_NAMES
 from stelib.core.train import History, population_cgd
 
@@ -199,13 +199,14 @@ class RayMonteCarlo:
         return -math.expm1(self.dim * math.log1p(-p)) if p < 1 else 1.0
 
     def __str__(self) -> str:
-        changes = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in self.sign_changes) or "none"
+        changes = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in self.sign_changes)
         return (f"{self.distribution}: v = {fmt_se(self.v, self.v_se)} (Gaussian: "
                 f"{self.v_gaussian:.4f});\n    on the ray |w| |grad_w L| = "
                 f"{fmt_se(self.grad_norm, self.grad_norm_se)}, largest |z| of its coordinates "
                 f"{self.grad_z:.2f}\n    (if the ray is stationary, a largest |z| this large "
                 f"has chance at most {self.grad_z_chance:.2g})\n{self.distribution}: the "
-                f"clipped-ReLU radial part changes sign between |w| = {changes}")
+                f"clipped-ReLU radial part " + (f"changes sign between |w| = {changes}" if changes
+                                                  else "does not change sign from - to + on the grid"))
 
 
 def ray_montecarlo(problem: Problem, *, samples: int, norms: Sequence[float], bandwidth: float,
@@ -310,6 +311,10 @@ def linear_ray_descent(a, v, *, starts: Sequence[float], stes: Sequence[str], lr
     return RayDescent("linear teacher", stes, starts, hist)
 
 
+def _close(x: float, y: float) -> bool:
+    return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300)
+
+
 @dataclass(frozen=True, eq=False)
 class SpuriousRayDescent(RayDescent):
     """:class:`RayDescent` on Yin's spurious ray; ``rho`` the identity STE's radial part there."""
@@ -327,6 +332,55 @@ class SpuriousRayDescent(RayDescent):
                     f"{s}_theta": h.theta[-1, i].item(), f"{s}_loss": h.loss[-1, i].item(),
                     f"{s}_start_loss": h.loss[0, i].item()}
         return out
+
+    def outcome(self, ste: str) -> str:
+        """Where the run of ``ste`` ends, as a phrase the chapter glues: at the global minimum (loss
+        below 1e-12), where it started (no passage through the origin, and |w|, angle and loss
+        equal to the start's within a relative 1e-9), back on the spurious ray or on the ray
+        theta = 0 (angle within 1e-9) at the printed loss, or elsewhere."""
+        f = self.finals
+        if ste not in self.stes:
+            raise ValueError(f"ste={ste!r} was not run; the runs are {list(self.stes)}")
+        k, loss, start, theta = (f[f"{ste}_{q}"] for q in ("crossings", "loss", "start_loss", "theta"))
+        passes = f"passes through the origin {k} time{'s' if k != 1 else ''} and "
+        if abs(loss) < FLOOR:
+            return passes + (f"ends at the global minimum (angle {fmt(theta, '.4f')}, loss "
+                             f"{fmt(loss, '.4f')}, |w| = {f[f'{ste}_norm']:.4f})")
+        if k == 0 and _close(f[f"{ste}_norm"], self.starts[0]) and _close(theta, math.pi) and _close(loss, start):
+            return f"does not move: it ends where it started, at the spurious minimum (loss {loss:.4f})"
+        on_pi, on_0 = theta >= math.pi - 1e-6, theta <= 1e-6  # acos near +-1: sqrt of rounding
+        if k == 0 and on_pi:
+            return (f"stays on the spurious ray theta = pi but moves along it (|w| from "
+                    f"{self.starts[0]:.4f} to {f[f'{ste}_norm']:.4f}), loss {loss:.4f} (start {start:.4f})")
+        where = ("back on the spurious ray theta = pi," if on_pi else
+                 "on the ray theta = 0, not at the global minimum," if on_0 else f"at angle {theta:.4f} to w*,")
+        return (passes if k else "does not pass through the origin and ") + (
+            f"ends {where} at loss {loss:.4f} (start {start:.4f})")
+
+    @property
+    def lesson(self) -> str:
+        """What the identity run shows about the drift of prop-scale-radial, as a clause the chapter
+        glues: computed from :attr:`rho`, the passages and :meth:`outcome`."""
+        f, others = self.finals, [s for s in self.stes if s != "identity"]
+        stay = all(self.outcome(s).startswith("does not move") for s in others)
+        rest = (", while the STEs without a radial part there stay in it" if stay else
+                "; the ReLU and clipped-ReLU runs do not both stay at the spurious minimum")
+        if not self.rho > 0:
+            return (f"the identity STE's radial part there is {self.rho:.4f}, not positive: the "
+                    "symmetry argument predicts no passage through the origin"
+                    + ("; no run moves" if stay and self.outcome("identity").startswith("does not move")
+                       else rest))
+        if f["identity_crossings"] == 0:
+            return "the identity run does not pass through the origin within the steps run" + rest
+        if abs(f["identity_loss"]) < FLOOR:
+            return "the drift is what takes the identity STE out of the spurious minimum, to the global one" + rest
+        return ("the drift takes the identity STE off the spurious minimum but not to the global "
+                "minimum (where it ends is decided by the dynamics after its first passage)" + rest)
+
+    @property
+    def words(self) -> dict[str, str]:
+        """The phrases the chapter glues: ``outcome_{ste}`` (:meth:`outcome`) and ``lesson``."""
+        return {f"outcome_{s}": self.outcome(s) for s in self.stes} | {"lesson": self.lesson}
 
     def __str__(self) -> str:
         h = self.history

@@ -262,8 +262,10 @@ class Rule:
 
     def check(self, values: Mapping[str, Any]) -> None:
         if not self.holds(values):
-            shown = ", ".join(f"{k}={short(values[k])}" for k in self.names if k in values)
-            raise ValueError(f"parameters {shown} are not allowed together: expected {self.text}")
+            shown = [f"{k}={short(values[k])}" for k in self.names if k in values]
+            if len(shown) == 1:
+                raise ValueError(f"parameter {shown[0]} is not allowed: expected {self.text}")
+            raise ValueError(f"parameters {', '.join(shown)} are not allowed together: expected {self.text}")
 
 
 @dataclass(frozen=True)

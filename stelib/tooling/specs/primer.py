@@ -1,6 +1,6 @@
 """Parameters of the chapter *STEs in one page* (``chapters/primer.ipynb``)."""
 
-from stelib.tooling.chapterspec import DEVICE, DEVICE_RULE, ChapterSpec, Int, Param, Real, Seq
+from stelib.tooling.chapterspec import DEVICE, DEVICE_RULE, ChapterSpec, Int, Param, Real, Rule, Seq
 
 SPEC = ChapterSpec("primer", {
     "x_max": Param(3.0, Real(0, 10, low_open=True), "half-width of the plotted range of x"),
@@ -15,4 +15,8 @@ SPEC = ChapterSpec("primer", {
     "alpha": Param(0.5, Real(0, 10, low_open=True), "PyTorch check: quantization step"),
     "seed": Param(0, Int(0, 2**31 - 1), "autograd check: random seed"),
     "device": Param("cpu", DEVICE, 'where the heavy work runs: "cpu", "cuda" or "auto" (a GPU if present)'),
-}, rules=(DEVICE_RULE,))
+}, rules=(
+    Rule("scales with a factor c other than 1 (c = 1 rescales nothing)",
+         lambda v: any(c != 1 for c in v["scales"]), ("scales",)),
+    DEVICE_RULE,
+))

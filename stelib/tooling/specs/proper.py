@@ -48,6 +48,8 @@ SPEC = ChapterSpec("proper", {  # ste_modules first: importing them may register
     "seed": Param(0, Int(0, 2**31 - 1), "random seed of all draws (it also draws Yin's teacher)"),
     "device": Param("cpu", DEVICE, 'where the heavy work runs: "cpu", "cuda" or "auto" (a GPU if present)'),
 }, rules=(
+    Rule("scales with a factor c other than 1 (c = 1 rescales nothing)",
+         lambda v: any(c != 1 for c in v["scales"]), ("scales",)),
     Rule("a teacher a that is not zero", lambda v: any(x != 0 for x in v["a"]), ("a",)),
     Rule("a seed whose teacher v* (of length m) has spurious minima (the Yin section studies them)",
          teacher_has_spurious_minima, ("seed", "m")),

@@ -46,6 +46,8 @@ SPEC = ChapterSpec("scale_symmetry", {
     "seed": Param(0, Int(0, 2**31 - 1), "random seed (teachers, starting points, samples)"),
     "device": Param("cpu", DEVICE, 'where the heavy work runs: "cpu", "cuda" or "auto" (a GPU if present)'),
 }, rules=(
+    Rule("scales with a factor c other than 1 (c = 1 rescales nothing)",
+         lambda v: any(c != 1 for c in v["scales"]), ("scales",)),
     Rule("norms strictly increasing", lambda v: list(v["norms"]) == sorted(set(v["norms"])),
          ("norms",)),
     Rule("fit_norms = [low, high] with low < high", lambda v: v["fit_norms"][0] < v["fit_norms"][1],
