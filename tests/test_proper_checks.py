@@ -191,6 +191,12 @@ def test_digits_summary_best_tied_and_growth_bounds():
         "  hardtanh:  95.5 ± 0.7 (min  95.0, max  96.0) | growth   2.0 to   2.5 | breaks symmetry"]
     only = proper.SymmetryTable({s: {"verdict": "breaks"} for s in res.stes})
     assert proper.digits_summary(res, only).growth_bounds() is None
+    assert d.growth_reading.startswith("separates the two kinds in every seed")
+    assert proper.digits_summary(res, only).growth_reading.startswith("cannot be compared")
+    slow = _fake_result([[0.80, 0.90], [0.91, 0.93], [0.95, 0.96]],
+                        [[1.0, 2.0], [1.0, 1.0], [2.0, 2.0]], [[50.0, 4.0], [1.5, 2.0], [5.0, 4.0]])
+    assert proper.digits_summary(slow, verdicts).growth_bounds() == (2.0, 2.5)  # 4/2 < 5/2
+    assert proper.digits_summary(slow, verdicts).growth_reading.startswith("does not separate the two kinds")
 
 
 @pytest.mark.parametrize(("call", "match"), [

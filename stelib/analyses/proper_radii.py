@@ -131,6 +131,22 @@ class StepRates:
         """The largest product over all STEs and rates (None when no STE has a radius)."""
         return max((max(r) for r in self.rows.values()), default=None)
 
+    @property
+    def verdict(self) -> str:
+        """Whether every radius is linearly stable for CGD at this step, as a phrase the chapter
+        glues, with the largest product against the bound 2."""
+        if not self.rows:
+            return "no STE has a radius, so there is nothing to be stable"
+        big = f"the largest product of lr and a rate is {self.largest:.2f}"
+        flow = [s for s in self.rows if not self.flow_stable[s]]
+        past = [s for s in self.rows if max(self.rows[s]) >= 2]
+        if not flow and not past:
+            return f"every radius is stable for CGD too: {big}, below the bound 2"
+        parts = [f"the flow is not stable at the radius of {', '.join(flow)}"] if flow else []
+        if past:
+            parts.append(f"CGD is not stable at the radius of {', '.join(past)}: {big}, not below the bound 2")
+        return "; ".join(parts)
+
     def __str__(self) -> str:
         lines = [f"lr x rate at the radius, lr = {self.lr:g}, |a| = {self.a_norm:.4g} "
                  "(CGD stable: flow stable, each < 2)",
@@ -212,6 +228,12 @@ class Rest:
     runs: dict[str, torch.Tensor]
     table: VanishingTable
     next_w: torch.Tensor
+    rates: StepRates | None = None  #: lr times the rates at each radius (None: not judged)
+
+    def stable(self, ste: str) -> bool:
+        """The STE's radius is linearly stable for CGD at this step (:meth:`StepRates.stable`;
+        True when no ``rates`` were given)."""
+        return self.rates is None or self.rates.stable(ste)
 
     def final_angle(self, ste: str) -> float:
         """Largest final angle (rad) of the STE's runs to the nearer minimising ray."""
@@ -239,11 +261,28 @@ class Rest:
         return [bool(abs(x - 1) < 1e-2) for s in self._with_radius() for x in self.relative(s)[0]]
 
     @property
-    def at_rest(self) -> list[bool]:
+    def fixed(self) -> list[bool]:
         """Per run of an STE with a radius: arrived, and one more step moves w by less than
         ``FLOOR`` (1e-12) radii, which the chapter prints as ``<1e-12``."""
         moved = [bool(x < FLOOR) for s in self._with_radius() for x in self.move(s)]
         return [a and m for a, m in zip(self.arrived, moved, strict=True)]
+
+    @property
+    def at_rest(self) -> list[bool]:
+        """Per run of an STE with a radius: :attr:`fixed`, at a radius that is linearly stable for
+        CGD at this step (:meth:`stable`). A run fixed at an unstable radius sits exactly where
+        any perturbation of it grows: a fixed point, not a rest point."""
+        ok = [self.stable(s) for s in self._with_radius() for _ in self.runs[s]]
+        return [f and k for f, k in zip(self.fixed, ok, strict=True)]
+
+    def not_at_rest(self) -> str:
+        """The STEs with a radius that have a run not :attr:`at_rest`, as the chapter glues them
+        ("none" when every run is at rest)."""
+        rest, out = iter(self.at_rest), []
+        for s in self._with_radius():
+            if not all([next(rest) for _ in self.runs[s]]):
+                out.append(s)
+        return ", ".join(out) or "none"
 
     def __str__(self) -> str:
         lines = []
@@ -259,6 +298,9 @@ class Rest:
                          f"angle {fmt(th, '.0e')} rad")
             lines.append(f"{'':10}  one more step: |w| {fmts(drift, '+.0e')}; w moves "
                          f"{fmts(self.move(s), '.0e')}")
+            if not self.stable(s):
+                lines.append(f"{'':10}  unstable for CGD at this lr (lr x rate "
+                             f"{max(self.rates.rows[s]):.3g} >= 2): not a rest point")
         return "\n".join(lines)
 
 
@@ -288,4 +330,5 @@ def cgd_rest(a, table: VanishingTable, *, lr: float, steps: int, device=None) ->
                        lr=lr, steps=steps, record_every=steps // 100)
     nxt = population_cgd(model, h.v, h.w, ste=labels, lr=lr, steps=1)  # one more step
     h = h.cpu()
-    return Rest(h, {s: h.select(s) for s in stes}, table, nxt.w.cpu())
+    rates = step_rates(table, a, lr=lr)
+    return Rest(h, {s: h.select(s) for s in stes}, table, nxt.w.cpu(), rates)
