@@ -71,7 +71,7 @@ BOUNDS = {
         "data_seed": "int [0, 2147483647]",
     },
     "primer": {
-        "x_max": "real (0, 10]",
+        "x_max": "real (1, 10]",
         "scales": "1-10 items of real (0, 1000]",
         "m": "int [1, 64]",
         "n": "int [1, 64]",

@@ -3,7 +3,8 @@
 from stelib.tooling.chapterspec import DEVICE, DEVICE_RULE, ChapterSpec, Int, Param, Real, Rule, Seq
 
 SPEC = ChapterSpec("primer", {
-    "x_max": Param(3.0, Real(0, 10, low_open=True), "half-width of the plotted range of x"),
+    # above 1, so that the invariance table sees the clipped ReLU's window (0, 1) and beyond
+    "x_max": Param(3.0, Real(1, 10, low_open=True), "half-width of the plotted range of x"),
     "scales": Param(
         [0.5, 2.0, 10.0],
         Seq(Real(0, 1000, low_open=True), min_len=1, max_len=10),
