@@ -365,6 +365,22 @@ def test_profile_minimum_of_the_relu_teacher():
         profile.profile_minimum(Z[:400], torch.zeros(400, dtype=F64), reference=A)
 
 
+def test_profile_minimum_on_the_references_side_for_the_sign_teacher():
+    """Sign teacher: theta = 0 (v = 1) and theta = +-pi (v = -1) have the same population loss, and
+    a sample of 20,000 ranks the mirror point first for seed 0; within_deg=90 keeps a's side."""
+    a = [1.0, 0.5]
+    Z, y = profile.teacher_problem("sign", "gaussian", a).sample(20_000, torch.Generator().manual_seed(0))
+    both = profile.profile_minimum(Z, y, reference=a)
+    near = profile.profile_minimum(Z, y, reference=a, within_deg=90)
+    assert abs(abs(both.offset_deg) - 180) < 1 and both.v == pytest.approx(-1, abs=0.01)
+    assert abs(near.offset_deg) < 1 and near.v == pytest.approx(1, abs=0.01) and near.f >= both.f
+    for bad in (0, 181, math.nan):
+        with pytest.raises(ValueError, match=r"within_deg="):
+            profile.profile_minimum(Z, y, reference=a, within_deg=bad)
+    with pytest.raises(ValueError, match=r"within_deg=0.01: no stationary direction of the sample lies within"):
+        profile.profile_minimum(Z, y, reference=[0.0, 1.0], within_deg=0.01)
+
+
 def test_coarse_on_ray_of_the_sign_teacher():
     """Sign teacher at (1, r a_hat): the ReLU and cReLU coarse gradients are 0 sample by sample;
     the identity one is the NumPy mean of z (sigma(w.z) - sign(a.z)), about -phi0 a_hat."""

@@ -241,6 +241,11 @@ def test_growth_rates_on_a_path_with_known_rates():
     assert str(got).splitlines() == [  # the angle exponent on an indented second line (88 columns)
         f"identity: d|w|/dt measured 0.30000, 0.30000 vs eta |k| = {got.predicted_slope:.5f};",
         "          angle exponent p measured 1.500, 1.500 vs 1.467"]
+    # a run whose angle is at rounding level at the end of the span has no exponent
+    low = _synthetic_paths((1 + 0.3 * t)[:, None].expand(-1, 2), torch.tensor([0.1, 1e-9]) * t[:, None] ** -1.5, t)
+    odd = lt.growth_rates(low, [1.0, 0.0], "identity")
+    assert odd.exponent[0] == pytest.approx(1.5, rel=1e-10) and math.isnan(odd.exponent[1])
+    assert str(odd).splitlines()[1] == "          angle exponent p measured 1.500, n/a (angle at rounding level) vs 1.467"
     with pytest.raises(ValueError, match=r"ste='crelu': the growth rates are predicted for 'identity' and 'relu'"):
         lt.growth_rates(paths, [1.0, 0.0], "crelu")
     with pytest.raises(ValueError, match=r"ste='relu' has no path; the paths hold \('identity', 'crelu'\)"):
@@ -262,6 +267,17 @@ def test_crelu_settling_on_a_geometric_path():
     flat = _synthetic_paths(torch.full((5, 1), 0.75, dtype=F64), torch.full((5, 1), 0.1, dtype=F64),
                             torch.arange(5, dtype=F64))
     assert lt.crelu_settling(flat, [1.0, 0.0]).ratios == ()
+    assert str(lt.crelu_settling(flat, [1.0, 0.0])).splitlines()[1] == (
+        "   crelu: no run with a geometric phase (1e-11 < angle < 1e-3) to fit; |rho| = "
+        f"{abs(lt.crelu_step_factors([1.0, 0.0], 0.2).rho):.4f}")
+    assert str(got).splitlines()[1] == f"   crelu: per-step angle ratio 0.9000 vs |rho| = {abs(got.rho):.4f}"
+    # two runs, one of them never in the window; a step so large that |rho| > 1
+    both = _synthetic_paths(torch.full((300, 2), 0.75, dtype=F64),
+                            torch.stack([0.5 * 0.9**t, torch.full_like(t, 0.1)], 1), t, lr=1.0)
+    text = str(lt.crelu_settling(both, [3.0, 0.0])).splitlines()[1]
+    rho = lt.crelu_step_factors([3.0, 0.0], 1.0).rho
+    assert rho < -1 and text == (f"   crelu: per-step angle ratio 0.9000 (1 of 2 runs) vs |rho| = {abs(rho):.4f}"
+                                 " >= 1 (unstable: no decay)")
 
 
 def test_rates_of_real_coarse_gradient_descent_match_prop_ms_rates():

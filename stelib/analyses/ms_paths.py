@@ -39,6 +39,9 @@ __all__ = ["CReluSettling", "GrowthRates", "StepFactors", "crelu_settling", "cre
            "growth_rates"]
 
 PHI0 = 1 / math.sqrt(2 * math.pi)  # phi(0)
+#: angles at or below this are taken as rounding, not as a rate: every step perturbs w by about
+#: 1e-16 |w|, and thousands of steps add up (the same lower end as crelu_settling's window)
+ANGLE_FLOOR = 1e-11
 
 
 def _k_scale(a: torch.Tensor) -> float:
@@ -65,8 +68,8 @@ class GrowthRates:
     predicted_exponent: float  #: pi/(pi - 1) (identity), pi/(pi - 2) (relu)
 
     def __str__(self) -> str:
-        # an angle that reached 0 in floating point (or a non-finite run) has no exponent
-        p = ", ".join(f"{x:.3f}" if math.isfinite(x) else "n/a (angle 0 or not finite)" for x in self.exponent)
+        # an angle at rounding level (or a non-finite run) has no exponent
+        p = ", ".join(f"{x:.3f}" if math.isfinite(x) else "n/a (angle at rounding level)" for x in self.exponent)
         return (f"{self.ste:>8}: d|w|/dt measured {', '.join(f'{x:.5f}' for x in self.slope)} vs eta |k| "
                 f"= {self.predicted_slope:.5f};\n{'':10}angle exponent p measured {p} vs "
                 f"{self.predicted_exponent:.3f}")
@@ -88,6 +91,8 @@ def growth_rates(paths, a, ste: str) -> GrowthRates:
     slope = (norm_w[-1] - norm_w[half]) / (t[-1] - t[half])
     lo, hi = half, len(t) - 1
     p = -(theta[hi].log() - theta[lo].log()) / (t[hi].log() - t[lo].log())
+    # below ANGLE_FLOOR the angle is rounding of w, not the power law: no exponent
+    p = torch.where(torch.minimum(theta[lo], theta[hi]) > ANGLE_FLOOR, p, torch.full_like(p, math.nan))
     p_pred = math.pi / (math.pi - 1) if ste == "identity" else math.pi / (math.pi - 2)
     return GrowthRates(ste, tuple(slope.tolist()), paths.lr * k, tuple(p.tolist()), p_pred)
 
@@ -99,7 +104,7 @@ class CReluSettling:
     final_norm: tuple[float, ...]  #: |w| at the last step, per run
     r_star: float  #: 1/kappa*
     ratios: tuple[float, ...]  #: fitted per-step angle ratio, per run with a geometric phase
-    rho: float  #: predicted ratio
+    rho: float  #: predicted angle factor (negative: the angle changes side every step)
 
     @property
     def final_deviation(self) -> float:
@@ -107,10 +112,15 @@ class CReluSettling:
         return max(abs(x - self.r_star) for x in self.final_norm)
 
     def __str__(self) -> str:
-        return (f"   crelu: final |w| {', '.join(f'{x:.6f}' for x in self.final_norm)} vs "
-                f"1/κ* = {self.r_star:.6f}\n"
-                f"   crelu: per-step angle ratio {', '.join(f'{x:.4f}' for x in self.ratios)} vs "
-                f"rho = {self.rho:.4f}")
+        runs = len(self.final_norm)
+        head = (f"   crelu: final |w| {', '.join(f'{x:.6f}' for x in self.final_norm)} vs "
+                f"1/κ* = {self.r_star:.6f}\n   crelu: ")
+        # the fitted ratio is of the unsigned angle, so it estimates |rho|
+        pred = f"|rho| = {abs(self.rho):.4f}" + ("" if abs(self.rho) < 1 else " >= 1 (unstable: no decay)")
+        if not self.ratios:
+            return head + f"no run with a geometric phase (1e-11 < angle < 1e-3) to fit; {pred}"
+        some = "" if len(self.ratios) == runs else f" ({len(self.ratios)} of {runs} runs)"
+        return head + f"per-step angle ratio {', '.join(f'{x:.4f}' for x in self.ratios)}{some} vs {pred}"
 
 
 def crelu_settling(paths, a) -> CReluSettling:
@@ -124,7 +134,7 @@ def crelu_settling(paths, a) -> CReluSettling:
     rho = crelu_step_factors(a, paths.lr).rho
     ratios = []
     for j in range(th.shape[1]):
-        ok = torch.nonzero((th[:, j] < 1e-3) & (th[:, j] > 1e-11)).flatten()
+        ok = torch.nonzero((th[:, j] < 1e-3) & (th[:, j] > ANGLE_FLOOR)).flatten()
         if len(ok) >= 2:
             ratios.append(math.exp((th[ok[-1], j].log() - th[ok[0], j].log()).item()
                                    / (t[ok[-1]] - t[ok[0]]).item()))

@@ -395,19 +395,29 @@ class ProfileMinimum:
     f: float
 
 
-def profile_minimum(Z, y, *, reference) -> ProfileMinimum:
-    """Among the :func:`stationary_angles` of the sample, the one where :func:`profile` is least,
-    with v = G/P there and its angle from the 2-vector ``reference`` (e.g. the teacher's a)."""
+def profile_minimum(Z, y, *, reference, within_deg: float = 180.0) -> ProfileMinimum:
+    """Among the :func:`stationary_angles` of the sample less than ``within_deg`` degrees from the
+    2-vector ``reference`` (e.g. the teacher's a; 180: all of them), the one where :func:`profile`
+    is least, with v = G/P there and its angle from ``reference`` in (-180, 180]. With
+    ``within_deg=90`` the minimiser on the reference's side: for an odd teacher under a symmetric
+    law (the sign teacher) the mirror point (-reference, -v) has the same population loss, and the
+    sample ranks the two by noise."""
     ref = as_tensor(reference, name="reference", ndim=1, dtype=DTYPE)
     if ref.shape != (2,) or not bool((ref != 0).any()):
         raise ValueError(f"reference={ref.tolist()} must be a non-zero 2-vector")
+    within = check_real(within_deg, name="within_deg", low=0.0, high=180.0, low_open=True)
     th = torch.tensor(stationary_angles(Z, y), dtype=DTYPE, device="cpu")
     if not len(th):
         raise ValueError("the sample profile has no stationary direction (a flat profile)")
+    offsets = torch.rad2deg(_wrap(th - math.atan2(float(ref[1]), float(ref[0]))))
+    near = (offsets.abs() < within) | (within == 180.0)
+    if not bool(near.any()):
+        raise ValueError(f"within_deg={within_deg!r}: no stationary direction of the sample lies within "
+                         f"{within:g} deg of reference (they lie at {fmts(offsets, '+.1f')} deg)")
+    th, offsets = th[near], offsets[near]
     p = profile(Z, y, th)
     k = int(p.f.argmin())
-    offset = math.degrees(th[k] - math.atan2(float(ref[1]), float(ref[0])))
-    return ProfileMinimum(float(th[k]), offset, float(p.v[k]), float(p.f[k]))
+    return ProfileMinimum(float(th[k]), float(offsets[k]), float(p.v[k]), float(p.f[k]))
 
 
 @dataclass(frozen=True)
