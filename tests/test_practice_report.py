@@ -75,6 +75,26 @@ def test_verdict_text_names_the_starred_rows_and_all_ties_counts_every_pair():
     assert "reversed" not in verdict_text(ver, pairs=False) and "verdict" in verdict_text(ver, pairs=False)
 
 
+def test_an_ste_with_a_diverged_run_is_left_out_and_named():
+    """identity diverged in one of two seeds: its final numbers are those of a stopped run, so the
+    orderings compare relu and crelu only, and the text names what was left out."""
+    from stelib.practice_report import reference_verdicts
+
+    loss = [[[[2.0, 9.0], [2.0, 0.31]], [[2.0, 0.2], [2.0, 0.21]], [[2.0, 0.1], [2.0, 0.11]]]]
+    acc = [[[[0.1, 0.10], [0.1, 0.82]], [[0.1, 0.80], [0.1, 0.90]], [[0.1, 0.88], [0.1, 0.90]]]]
+    res = fake_result(loss, acc)
+    res.diverged[0, 0, 0] = True
+    ver = reference_verdicts({"mlp": res})
+    assert len(ver) == 4 and (ver.left_out == "identity (1 of 2 seeds)").all()
+    assert set(ver.ours) == {"crelu > relu", "crelu = relu"} and (ver.agree + ver.tie + ver.strict + ver.reversed == 1).all()
+    text = verdict_text(ver)
+    assert text.count("left out, diverged: identity (1 of 2 seeds)") == 4 and "left_out" not in text
+    clean = reference_verdicts({"mlp": fake_result(loss, acc)})
+    assert (clean.left_out == "").all() and "left out" not in verdict_text(clean)
+    res.diverged[0, 1, 1] = True  # relu too: one STE remains, nothing to compare
+    assert reference_verdicts({"mlp": res}).empty
+
+
 def test_compare_with_yin_verdicts():
     theirs = {"identity": (0.98, 0), "relu": (0.99, 0), "crelu": (0.995, 0)}
     same = {"identity": (0.90, 0.001), "relu": (0.92, 0.001), "crelu": (0.95, 0.001)}

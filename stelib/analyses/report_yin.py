@@ -93,14 +93,16 @@ def compare_with_yin(ours: dict[str, tuple[float, float]], theirs: dict[str, tup
 #: ``agree``, ``tie``, ``strict`` (ours strict where theirs tie) and ``reversed`` add up to the pairs compared
 #: ``note``: the pairs of ours that the ``ours`` chain misstates (:func:`ordering_notes`), or ""
 VERDICT_COLUMNS = ("yin_row", "metric", "arch", "yin", "ours", "agree", "tie", "strict", "reversed", "verdict",
-                   "note")
+                   "note", "left_out")
 PAIR_COLUMNS = ("agree", "tie", "strict", "reversed")
 
 
 def yin_verdicts(results: dict, rows=None, *, comparable=()):
     """For each of Yin's rows, each metric and each of our architectures run at the same bit
     width: their ordering, ours (judged with the spread), the pairs and the verdict, over the
-    STEs both sides ran (a rerun with fewer STEs compares those; none with fewer than two).
+    STEs both sides ran (a rerun with fewer STEs compares those; none with fewer than two). An
+    STE with a run that diverged at that bit width is left out of the comparison (its final
+    numbers are those of the stopped run) and named in the column ``left_out``.
     ``comparable``: ``(network, ste_a, ste_b)`` triples that Yin et al. call comparable; on
     their side those two STEs are a tie (both set to their mean)."""
     import pandas as pd
@@ -116,6 +118,8 @@ def yin_verdicts(results: dict, rows=None, *, comparable=()):
             for arch, res in results.items():
                 st = stats_of(res, metric)
                 common = [s for s in theirs if s in st.get(b, {})]  # a rerun may drop STEs
+                gone = _diverged_in(res, b, common)  # a run that diverged has no final value
+                common = [s for s in common if s not in gone]
                 if len(common) < 2:  # no pair to compare
                     continue
                 ours, ref = {s: st[b][s] for s in common}, {s: theirs[s] for s in common}
@@ -127,8 +131,18 @@ def yin_verdicts(results: dict, rows=None, *, comparable=()):
                             "tie": sum(v == "tie" for v in pairs.values()),
                             "strict": sum(v == "strict where theirs are equal" for v in pairs.values()),
                             "reversed": sum(v == "reversed" for v in pairs.values()), "verdict": verdict,
-                            "note": "; ".join(ordering_notes(ours, higher_better=METRICS[metric]))})
+                            "note": "; ".join(ordering_notes(ours, higher_better=METRICS[metric])),
+                            "left_out": ", ".join(f"{s} ({k} of {len(res.seeds)} seeds)" for s, k in gone.items())})
     return pd.DataFrame(out, columns=VERDICT_COLUMNS)
+
+
+def _diverged_in(res, bits: int, stes) -> dict[str, int]:
+    """``{ste: seeds that diverged}`` for the STEs of ``stes`` with a diverged run at ``bits``."""
+    if not stes:  # the run lacks this bit width or these STEs
+        return {}
+    i = list(res.bits).index(bits)
+    counts = {s: int(res.diverged[i, list(res.stes).index(s)].sum()) for s in stes}
+    return {s: k for s, k in counts.items() if k}
 
 
 def all_ties(verdicts):
@@ -210,8 +224,10 @@ def verdict_text(verdicts, *, pairs: bool = True) -> str:
     for r in verdicts.itertuples():
         if r.note:
             text += f"\n* {r.yin_row} {r.metric} {r.arch}: {r.note}, beyond neighbours"
+        if getattr(r, "left_out", ""):
+            text += f"\n  {r.yin_row} {r.metric} {r.arch}: left out, diverged: {r.left_out}"
     cols = [c for c in verdicts.columns
-            if c not in ("yin", "ours", "note") and (pairs or c not in PAIR_COLUMNS)]
+            if c not in ("yin", "ours", "note", "left_out") and (pairs or c not in PAIR_COLUMNS)]
     return text + "\n\n" + verdicts[cols].to_string(index=False)
 
 
