@@ -157,6 +157,7 @@ def test_stationary_set_check_in_one_dimension_draws_nothing():
     got = lt.stationary_set_check([2.0], [[0.3]], [[1.0]], generator=g)
     assert (got.n, got.saddles, got.saddles_ok, got.random_stationary) == (1, 0, True, 0)
     assert torch.equal(g.get_state(), state)
+    assert str(got).splitlines()[1] == "       no saddle points to try (n = 1: a^T w = 0 only at w = 0);"
     with pytest.raises(ValueError, match=r"saddles=0 must be an integer >= 1"):
         lt.stationary_set_check([2.0], [[0.3]], [[1.0]], generator=g, saddles=0)
 
@@ -336,6 +337,10 @@ def test_c5_table_text_and_verdicts():
         "relu_teacher: -153.5 deg  0.3105   yes  <1e-12    NO 2.0e-07",
         "  largest |z|                                -           5.0",
     ]
+    big = lt.C5Table(("relu",), (lt.C5Row("linear: saddle", 10000.0, {"relu": 0.0}),
+                                 lt.C5Row("relu_teacher: -135.0 deg", 5028.7105, {"relu": 0.0})))
+    assert [line[:32] for line in str(big).splitlines()[1:]] == [  # |a| = 141: still 8 columns
+        "linear: saddle             10000", "relu_teacher: -135.0 deg 5028.71"]
     with pytest.raises(ValueError, match=r"teacher=3 must be a string"):
         lt.c5_sample_rows(checks, teacher=3)
 

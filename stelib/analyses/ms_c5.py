@@ -78,7 +78,8 @@ class C5Table:
         head = f"{'stationary point':<24}{'loss':>8}" + "".join(f"{ste_label(s):>14}" for s in self.stes)
         lines = [head]
         for r in self.rows:
-            lines.append(f"{r.point:<24}{r.loss:8.4f}" + "".join(f"{r.cell(s):>14}" for s in self.stes))
+            loss = f"{r.loss:.4f}" if abs(r.loss) < 1000 else f"{r.loss:.6g}"  # 8 columns for any |a|
+            lines.append(f"{r.point:<24}{loss:>8}" + "".join(f"{r.cell(s):>14}" for s in self.stes))
             if r.z is not None:
                 lines.append(f"{'  largest |z|':<32}" + "".join(f"{r.z_cell(s):>14}" for s in self.stes))
         return "\n".join(lines)

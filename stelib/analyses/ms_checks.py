@@ -152,8 +152,9 @@ class StationaryCheck:
     def __str__(self) -> str:
         pad = " " * len(f"n = {self.n}: ")  # the three checks one under the other (88 columns)
         return (f"n = {self.n}: minima rays stationary at 3 scales: {self.minima_ok};\n{pad}"
-                f"{self.saddles} random saddle points stationary: {self.saddles_ok};\n{pad}"
-                f"random points that are stationary: {self.random_stationary} of {self.random_points}\n"
+                + (f"{self.saddles} random saddle points stationary: {self.saddles_ok};\n{pad}" if self.saddles
+                   else f"no saddle points to try (n = 1: a^T w = 0 only at w = 0);\n{pad}")
+                + f"random points that are stationary: {self.random_stationary} of {self.random_points}\n"
                 f"minimum loss {self.min_loss:.4f} = |a|^2 (1/2 - 1/(2 pi)) > 0; saddle loss "
                 f"{self.saddle_loss:.4f} = |a|^2/2")
 
