@@ -204,3 +204,28 @@ def test_no_stored_output_shows_rounding_noise(chapter):
             if not glued and "." in token and len(mantissa) > PRINTED_DIGITS and not exact:
                 bad.append(f"cell {i}: printed {token} has more than {PRINTED_DIGITS} significant digits")
     assert not bad, f"{chapter.name}: " + "; ".join(bad)
+
+
+def test_floor_for_grows_with_the_scale_in_powers_of_ten():
+    from stelib.core.rounding import FLOOR, floor_for
+
+    assert floor_for(0) == floor_for(1.25) == floor_for(9.99) == FLOOR
+    assert floor_for(10) == pytest.approx(1e-11) and floor_for(2e4) == pytest.approx(1e-8)
+    assert floor_text(floor_for(2e4)) == "<1e-8"
+    for bad in (-1.0, math.inf, math.nan, "1"):
+        with pytest.raises(ValueError, match=r"scale=.* must be a finite number >= 0"):
+            floor_for(bad)
+
+
+def test_the_linear_teachers_tables_hide_rounding_at_any_teacher_size():
+    """|a| = 141 (a = [100, 100]): the gradient on the minimising ray and the clipped ReLU's
+    residual are rounding of values of order |a|^2 = 2e4; they print below the scaled floor."""
+    from stelib.analyses import ms_c5, ms_rays
+
+    a = [100.0, 100.0]
+    ray = ms_rays.minimising_ray(a, [0.3816, 0.7632], ["crelu"])
+    assert ray.scale == pytest.approx(2e4) and "|grad L| = <1e-8" in str(ray).splitlines()[0]
+    rows = ms_c5.c5_closed_form_rows(a, ["relu", "crelu"])
+    assert rows[0].cell("crelu") == "yes   <1e-8" and rows[0].cell("relu").startswith(" NO 2.9e+03")
+    small = ms_c5.c5_closed_form_rows([1.0, 0.5], ["crelu"])
+    assert small[0].scale == 1.25 and small[0].cell("crelu") == "yes  <1e-12"  # the chapter's

@@ -29,7 +29,7 @@ from stelib.analyses.ms_checks import DTYPE, _stes
 from stelib.analyses.plotting import ste_label
 from stelib.core import misspecified as ms
 from stelib.core._validate import as_tensor
-from stelib.core.rounding import below_floor, fmt
+from stelib.core.rounding import below_floor, floor_for, fmt
 
 __all__ = ["C5Row", "C5Table", "c5_closed_form_rows", "c5_sample_rows"]
 
@@ -43,18 +43,20 @@ class C5Row:
     loss: float
     residual: dict[str, float]
     z: dict[str, float] | None = None
+    scale: float = 1.0  #: closed form: |a|^2, the size of its gradients (rounding grows with it)
 
     def vanishes(self, ste: str) -> bool:
-        """Closed form: |E g| <= 1e-10. Monte Carlo: |z| < 4 (at a point with v = 0 every
-        coarse gradient is exactly 0, so z = 0: :func:`stelib.profile.coarse_at_stationary`)."""
+        """Closed form: |E g| <= 100 floor_for(scale) (1e-10 for |a| <= 1). Monte Carlo: |z| < 4
+        (at a point with v = 0 every coarse gradient is exactly 0, so z = 0:
+        :func:`stelib.profile.coarse_at_stationary`)."""
         if self.z is None:
-            return self.residual[ste] <= 1e-10
+            return self.residual[ste] <= 100 * floor_for(self.scale)
         return self.z[ste] < 4
 
     def cell(self, ste: str) -> str:
-        """The table entry of ``ste``: the verdict and |E g|."""
+        """The table entry of ``ste``: the verdict and |E g| (below floor_for(scale): rounding)."""
         verdict, r = f"{'yes' if self.vanishes(ste) else 'NO':>3}", self.residual[ste]
-        return f"{verdict} {fmt(r, '.1e'):>7}"
+        return f"{verdict} {fmt(r, '.1e', floor=floor_for(self.scale)):>7}"
 
     def z_cell(self, ste: str) -> str:
         """The largest |z| of ``ste`` (Monte Carlo rows; "" for a closed-form row)."""
@@ -107,7 +109,7 @@ def c5_closed_form_rows(a, stes: Sequence[str]) -> tuple[C5Row, ...]:
                 res[ste] = model.expected_coarse_grad(v, d * r_star, ste).norm().item()
             else:
                 res[ste] = model.expected_coarse_grad(v, d * radii, ste).norm(dim=-1).min().item()
-        rows.append(C5Row(name, model.loss(v, d).item(), res))
+        rows.append(C5Row(name, model.loss(v, d).item(), res, scale=float(A @ A)))
     return tuple(rows)
 
 

@@ -32,7 +32,7 @@ import torch
 from stelib.analyses.ms_checks import DTYPE, _stes
 from stelib.core import misspecified as ms
 from stelib.core._validate import as_tensor, check_positive, check_positive_int, check_real
-from stelib.core.rounding import fmt
+from stelib.core.rounding import floor_for, fmt
 
 __all__ = ["RadialRoots", "RayTable", "angle_to_minimising_rays", "minimising_ray", "radial_roots"]
 
@@ -91,6 +91,7 @@ class RayTable:
     radii: tuple[float, ...]
     grad_norm: tuple[float, ...]
     radial: tuple[dict[str, float], ...]
+    scale: float = 1.0  #: |a|^2, the size of the gradients: values below floor_for(scale) are rounding
 
     def radial_at(self, radius: float, ste: str) -> float:
         """The radial part of ``ste`` at the tabulated ``radius``."""
@@ -100,8 +101,9 @@ class RayTable:
         return self.radial[self.radii.index(radius)][ste]
 
     def __str__(self) -> str:
-        return "\n".join(f"|w| = {r:.4f}: |grad L| = {fmt(g, '.1e')}; radial: "
-                         + ", ".join(f"{s} {fmt(x, '+.4f')}" for s, x in rad.items())
+        low = floor_for(self.scale)
+        return "\n".join(f"|w| = {r:.4f}: |grad L| = {fmt(g, '.1e', floor=low)}; radial: "
+                         + ", ".join(f"{s} {fmt(x, '+.4f', floor=low)}" for s, x in rad.items())
                          for r, g, rad in zip(self.radii, self.grad_norm, self.radial, strict=True))
 
 
@@ -119,7 +121,7 @@ def minimising_ray(a, radii: Sequence[float], stes: Sequence[str]) -> RayTable:
         v_opt = ms.optimal_v(w, A)
         grads.append(float(torch.cat([model.grad_v(v_opt, w).reshape(1), model.grad_w(v_opt, w)]).norm()))
         radial.append({s: float(model.expected_coarse_grad(v_opt, w, s) @ A / A.norm()) for s in stes})
-    return RayTable(radii, tuple(grads), tuple(radial))
+    return RayTable(radii, tuple(grads), tuple(radial), float(A @ A))
 
 
 def angle_to_minimising_rays(w, a) -> torch.Tensor:

@@ -56,6 +56,16 @@ def _scalar(x: Any) -> float | int:
     return x if isinstance(x, Integral) else float(x)
 
 
+def floor_for(scale: float) -> float:
+    """The floor for values whose natural size is ``scale`` (e.g. |a|^2 for a gradient of the
+    linear teacher): ``FLOOR`` times the order of magnitude of ``scale`` (the power of ten at or
+    below it), and ``FLOOR`` itself for a scale below 10. ``floor_for(2e4)`` is 1e-8: rounding of
+    float64 grows with the values."""
+    if not (isinstance(scale, Real) and math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"scale={scale!r} must be a finite number >= 0")
+    return FLOOR if scale < 10 else FLOOR * 10.0 ** math.floor(math.log10(scale))
+
+
 def below_floor(x: Any, *, floor: float = FLOOR) -> bool:
     """True when ``|x| < floor``: the value is zero to rounding (NaN is not)."""
     _check(floor)
