@@ -255,7 +255,7 @@ def test_every_spec_has_a_chapter():
 
 
 def test_check_chapter_reads_the_namespace():
-    scope = {"x_max": 3.0, "scales": [1.0], "m": 1, "n": 1, "batch": 1, "bits": 1, "alpha": 1.0,
+    scope = {"x_max": 3.0, "scales": [2.0], "m": 1, "n": 1, "batch": 1, "bits": 1, "alpha": 1.0,
              "seed": 0, "device": "cpu"}
     assert check_chapter("primer", scope) is None
     with pytest.raises(ValueError, match="parameter bits=9"):
@@ -275,6 +275,11 @@ CROSS = [
     ("misspecified", {"a": [1e-300, 0.0]}, r"a=\[1e-300, 0.0\]"),
     ("misspecified", {"starts": [[1e-300, 0]]}, r"starts=\[\[1e-300, 0\]\]"),
     ("general_inputs", {"m": 4}, r"v_star=\[1.0, -0.5, 1.0\], m=4"),
+    ("general_inputs", {"v_star": [1.0, -0.5, -0.5]}, r"parameter v_star=\[1.0, -0.5, -0.5\] .*spurious minima"),
+    ("general_inputs", {"df": 4.0}, r"parameter df=4.0 "),
+    ("yin_gaussian", {"lr": 1.5}, r"parameters lr=1.5, m=6 .*lr < 8/\(m \+ 1\)"),
+    ("yin_gaussian", {"stes": ["identity", "crelu"]}, r"parameter stes="),
+    ("yin_gaussian", {"sgd_streams": 1}, r"parameter sgd_streams=1 "),
     ("general_inputs", {"digits_kind": "patch"}, r"digits_kind='patch', n=2"),
     ("scale_symmetry", {"fit_norms": [10, 5]}, r"fit_norms=\[10, 5\]"),
     ("scale_symmetry", {"norms": [1.0, 3.0, 2.0]}, r"norms=\[1.0, 3.0, 2.0\] .*increasing"),
@@ -293,7 +298,7 @@ def test_valid_combinations_are_accepted():
     values = check_overrides(specs.get("yin_gaussian"), path, {"seeds": 500, "sgd_seeds": 200})
     assert values["sgd_seeds"] == 200
     gi = ROOT / "chapters" / "general_inputs.ipynb"
-    check_overrides(specs.get("general_inputs"), gi, {"m": 4, "v_star": [1.0, 1, 1, 1]})
+    check_overrides(specs.get("general_inputs"), gi, {"m": 4, "v_star": [1.0, -1, 1, 0.5]})
     check_overrides(specs.get("general_inputs"), gi, {"digits_kind": "patch", "n": 4})
 
 

@@ -103,10 +103,10 @@ def test_cli_hands_the_grid_to_run(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(sweep, "run", fake_run)
     monkeypatch.setattr(sweep, "_check_scheduler", lambda address, error: None)  # no cluster here
-    rc = cli.main(["sweep", "primer", "-p", "bits", "1,2", "-p", "scales", "[0.5, 2],[1]", "-o", str(tmp_path),
+    rc = cli.main(["sweep", "primer", "-p", "bits", "1,2", "-p", "scales", "[0.5, 2],[3]", "-o", str(tmp_path),
                    "--workers", "3", "--scheduler", "tcp://h:8786"])
     assert rc == 1  # one failed point
-    assert seen["grid"] == {"bits": [1, 2], "scales": [[0.5, 2], [1]]} and seen["chapter"] == "primer"
+    assert seen["grid"] == {"bits": [1, 2], "scales": [[0.5, 2], [3]]} and seen["chapter"] == "primer"
     assert (seen["workers"], seen["scheduler"], seen["spec"].name) == (3, "tcp://h:8786", "primer")
     assert "3 of 4 grid points finished, 1 failed" in capsys.readouterr().out
 

@@ -2,6 +2,15 @@
 
 from stelib.tooling.chapterspec import DEVICE, DEVICE_RULE, ChapterSpec, Choice, Int, Param, Real, Rule, Seq
 
+
+def _spurious(v_star) -> bool:
+    import torch
+
+    from stelib.core.gaussian import spurious_minima_exist
+
+    return bool(spurious_minima_exist(torch.tensor(v_star, dtype=torch.float64)))
+
+
 SPEC = ChapterSpec("general_inputs", {
     "n": Param(2, Int(2, 16), "input dimension of Yin's teacher model (section 2); sections 3-5 are planar"),
     "m": Param(3, Int(2, 8), "patches per input in Yin's teacher model"),
@@ -10,7 +19,8 @@ SPEC = ChapterSpec("general_inputs", {
         Seq(Real(-10, 10), min_len=2, max_len=8),
         "teacher's second layer, one number per patch"),
     "phi_deg": Param(30.0, Real(0, 90), "angle of the teacher direction (w* and a) in degrees"),
-    "df": Param(5.0, Real(2, 100, low_open=True), "Student-t degrees of freedom"),
+    # above 4: a finite fourth moment, so that the standard errors of second moments exist
+    "df": Param(5.0, Real(4, 100, low_open=True), "Student-t degrees of freedom"),
     "aniso_ratio": Param(4.0, Real(1, 100), "anisotropic Gaussian: largest over smallest coordinate scale"),
     "mix_sep": Param(1.0, Real(0, 5), "Gaussian mixture: offset of the two components"),
     "mix_std": Param(0.6, Real(0, 5, low_open=True), "Gaussian mixture: component standard deviation"),
@@ -33,5 +43,7 @@ SPEC = ChapterSpec("general_inputs", {
          ("v_star", "m")),
     Rule("n = 4 with digits_kind 'patch' (a 2x2 patch)",
          lambda v: v["digits_kind"] != "patch" or v["n"] == 4, ("digits_kind", "n")),
+    Rule("a v_star whose Yin teacher has spurious minima (section 2 studies them)",
+         lambda v: _spurious(v["v_star"]), ("v_star",)),
     DEVICE_RULE,
 ))
