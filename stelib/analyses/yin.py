@@ -64,7 +64,10 @@ from stelib.analyses.yin_runs import (
     at_and_near,
     at_batch_sizes,
     batch_tags,
+    perturbation_reading,
+    population_reading,
     run_endings,
+    stream_reading,
 )
 
 # Every stelib.analyses name above is re-exported from the module of its idea; ``X as X`` marks
@@ -74,6 +77,7 @@ __all__ = [
     "InnerProductCheck", "NormTable", "RunEndings", "SpuriousConditions", "ZScores",
     "angle_progress", "at_and_near", "at_batch_sizes", "batch_tags", "classify_critical_points", "closed_form_zscores",
     "coarse_components_check", "coarse_grad_norms", "critical_points", "descent_ratio_path",
-    "identity_norm_at_spurious", "inner_product_check", "perturbation_share", "plane_basis",
-    "run_endings", "spurious_conditions", "variant_teachers",
+    "identity_norm_at_spurious", "inner_product_check", "perturbation_reading", "perturbation_share",
+    "plane_basis", "population_reading", "run_endings", "spurious_conditions", "stream_reading",
+    "variant_teachers",
 ]

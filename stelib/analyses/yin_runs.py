@@ -37,7 +37,7 @@ from stelib.core.rounding import fmt
 from stelib.core.ste import check_ste
 
 __all__ = ["AngleProgress", "RunEndings", "angle_progress", "at_and_near", "at_batch_sizes", "batch_tags",
-           "run_endings"]
+           "perturbation_reading", "population_reading", "run_endings", "stream_reading"]
 
 
 def batch_tags(B, batch_sizes: Sequence[int]) -> tuple[str, ...]:
@@ -155,3 +155,86 @@ def angle_progress(history, model, ste: str, *, at: Sequence[int]) -> AngleProgr
     g = model.expected_coarse_grad(gaussian.optimal_v(w, model.v_star, model.w_star), w, ste)
     turn = (g - (g @ w) * w / r**2).norm().item() / r
     return AngleProgress(ste, at, theta, r, turn)
+
+
+# --- what the runs show, in the words the chapter glues ------------------------------------------
+
+def perturbation_reading(shares: dict[str, float], samples: int) -> str:
+    """The sentence on :func:`stelib.yin_landscape.perturbation_share` at the spurious minimum and
+    the saddle (``shares``: point -> share of ``samples`` perturbations that lower the loss)."""
+    sp, sad = shares["spurious"], shares["saddle"]
+    first = ("No perturbation lowers the loss at the spurious minimum" if sp == 0 else
+             f"{sp:.1%} of the {samples} perturbations lower the loss at the spurious minimum (a"
+             " perturbation of this size can leave its basin)")
+    second = (f"while {sad:.1%} of them do at the saddle" if sad > 0 else
+              "and none does at the saddle either: its descent directions are too few to be hit"
+              " by this sample")
+    return f"{first}, {second}"
+
+
+def _share(rows, ste: str, key: str) -> float:
+    return next(r[key] for r in rows if r["ste"] == ste)
+
+
+def population_reading(rows, others, sides, *, window: int) -> dict[str, str]:
+    """What the population sweep shows, as phrases the chapter glues (section "Population coarse
+    gradient descent from random starts"): ``pair`` (where ReLU and clipped ReLU end),
+    ``identity`` (whether identity runs end at the spurious minimum and what its "other" runs
+    do), ``smallest`` (which STE ends at the smallest median |w|) and ``sides`` (whether the
+    spurious minimum is reached from both sides of the saddle angle). ``rows``: the
+    :func:`stelib.outcomes.outcome_table` of identity, relu and crelu; ``others``: their
+    :func:`stelib.outcomes.other_runs` over the last ``window`` steps; ``sides``: their
+    :func:`stelib.outcomes.start_sides`."""
+    stes = [r["ste"] for r in rows]
+    if sorted(stes) != ["crelu", "identity", "relu"]:
+        raise ValueError(f"rows are of the STEs {stes}; the reading needs identity, relu and crelu")
+    ends = [s for s in ("relu", "crelu") if _share(rows, s, "spurious") > 0]
+    names = {"relu": "ReLU", "crelu": "clipped ReLU", "identity": "the identity"}
+    pair = ("ReLU and clipped ReLU end at the spurious minimum in part of their runs" if len(ends) == 2 else
+            f"Of ReLU and clipped ReLU only {names[ends[0]]} ends at the spurious minimum" if ends else
+            "No ReLU or clipped-ReLU run ends at the spurious minimum")
+    ident = ("no identity run ends there" if _share(rows, "identity", "spurious") == 0 else
+             "identity runs end there too")
+    other = next((o for o in others if o.ste == "identity"), None)
+    w_id = _share(rows, "identity", "median_w_norm")
+    if other is None:
+        ident += ", and none is left in the class other"
+    else:
+        moves = ("keep jumping between the two sides of theta = pi/2" if other.both_sides == other.count
+                 and other.switches[0] >= 2 else
+                 f"include {other.both_sides} on both sides of theta = pi/2")
+        close = ("they pass through or close to w = 0" if other.closest < 0.1 * w_id else
+                 "they do not come close to w = 0")
+        ident += (f"; its other {other.count} runs {moves} in the last {window} steps, with"
+                  f" a median smallest recorded |w| of {fmt(other.closest, '.2g')} there against a"
+                  f" median final |w| of {w_id:.3g} over all its runs: {close}")
+    w = {s: _share(rows, s, "median_w_norm") for s in stes}
+    low = min(w, key=w.get)
+    smallest = (f"The clipped ReLU ends at the smallest median |w| ({w[low]:.3g})" if low == "crelu" else
+                f"Not the clipped ReLU but {names[low]} ends at the smallest median |w| ({w[low]:.3g},"
+                f" clipped ReLU {w['crelu']:.3g})")
+    both = [s for s in ("relu", "crelu") if sides.above[s][0] > 0 and sides.below[s][0] > 0]
+    side = (f"{' and '.join(names[s] for s in both)} runs reach the spurious minimum from both sides of"
+            " it, so the starting angle alone does not decide where a run ends" if both else
+            "no ReLU or clipped-ReLU run reaches the spurious minimum from both sides of it")
+    return {"pair": pair, "identity": ident, "smallest": smallest, "sides": side[0].upper() + side[1:]}
+
+
+def stream_reading(table, stes, batch_sizes) -> dict[str, str]:
+    """What the mini-batch table shows about |w|, as phrases the chapter glues: ``drift`` (whether
+    the median final |w| of every STE at every batch size is above its population value beyond
+    the spread) and ``smaller`` (whether the clipped ReLU has the smallest median |w| at every
+    batch size). ``table``: :func:`stelib.outcomes.stream_table` with the population row "inf"."""
+    up = [table[B, s]["w_norm"][0] - table[B, s]["w_norm"][1] > table["inf", s]["w_norm"][0]
+          for B in batch_sizes for s in stes]
+    drift = ("|w| drifts upwards: at every batch size the median final |w| of every STE is above its"
+             " population value, beyond the spread" if all(up) else
+             f"|w| drifts upwards in {sum(up)} of the {len(up)} (batch size, STE) rows only, beyond"
+             " the spread")
+    least = [B for B in batch_sizes if "crelu" in stes and
+             min(stes, key=lambda s: table[B, s]["w_norm"][0]) == "crelu"]
+    smaller = ("the clipped-ReLU runs have the smallest median |w| at every batch size"
+               if len(least) == len(batch_sizes) else
+               f"the clipped-ReLU runs have the smallest median |w| at {len(least)} of the"
+               f" {len(batch_sizes)} batch sizes")
+    return {"drift": drift, "smaller": smaller}
