@@ -104,6 +104,23 @@ class SummaryTable:
 
     rows: tuple[tuple[str, str, str, bool, float], ...]
 
+    def final_norm(self, law: str, ste: str) -> float:
+        return next(w for name, s, _, _, w in self.rows if (name, s) == (law, ste))
+
+    def growth_reading(self, fixed: FixedPoints) -> dict[str, str]:
+        """What the last column shows, as phrases the chapter glues: ``ratio`` (the smallest final
+        |w| of identity and ReLU over the largest of the cReLU rows) and ``crelu`` (in how many
+        laws cReLU CGD ends within 20 % of the fixed point's radius)."""
+        laws = list(dict.fromkeys(name for name, *_ in self.rows))
+        grow = min(self.final_norm(k, s) for k in laws for s in ("identity", "relu"))
+        near = [k for k in laws if abs(self.final_norm(k, "crelu") / fixed.rows[k].radius - 1) < 0.2]
+        ratio = grow / max(self.final_norm(k, "crelu") for k in laws)
+        return {"ratio": f"{ratio:.1f}",
+                "crelu": ("in every row cReLU CGD ends with |w| within 20 % of the fixed point's radius"
+                          if len(near) == len(laws) else
+                          f"cReLU CGD ends with |w| within 20 % of the fixed point's radius in {len(near)}"
+                          f" of the {len(laws)} rows")}
+
     def __str__(self) -> str:
         head = (f"{'law':>11} | {'STE':>8} | {'vanishes at the stationary point':<34} | "
                 "|w| settled | final |w|")
@@ -113,9 +130,9 @@ class SummaryTable:
 
 
 def _vanishes(ste: str, fixed: FixedPointRow, at: CoarseRow) -> str:
-    if ste == "crelu":
-        return (f"{'on ray' if fixed.on_ray else 'off ray'}: {fixed.angle:+.2f} +- "
-                f"{fixed.se:.2f} deg")
+    if ste == "crelu":  # "(quad.)": the verdict is the quadrature's, the numbers the samples'
+        return (f"{'on ray' if fixed.on_ray else 'off ray'}{' (quad.)' if fixed.by_quadrature else ''}: "
+                f"{fixed.angle:+.2f} +- {fixed.se:.2f} deg").replace("-0.00 ", "+0.00 ")
     rad, se = at.radial(ste), float(at.coarse[ste].se.norm())
     if se == 0:  # no spread at all: the radial part is what it is
         return f"{'no' if rad else 'yes'}: radial {rad:+.3f} (exact)"
@@ -131,7 +148,8 @@ def summary(laws: dict[str, Distribution], fixed: FixedPoints, at_stationary: Co
     Stochastic CGD of every STE on the planar linear teacher ``unit(phi_deg)`` (``steps`` steps
     of ``batch`` draws, learning rate ``lr``) from :math:`v = 0`, :math:`w` at ``phi_deg`` + 20
     degrees, :math:`|w| = 1`. "Vanishes": for cReLU whether ``fixed`` is on the stationary ray
-    (within two standard errors); for the others whether the radial part of ``at_stationary``
+    (by quadrature where it applies, else within the t quantile times the standard error:
+    :attr:`FixedPointRow.on_ray`); for the others whether the radial part of ``at_stationary``
     is zero within 4 standard errors (bounded by the norm of the coordinates' errors).
     "|w| settled": |w| changed by less than 5 % over the last quarter of the steps (a finite
     noisy run: neither convergence nor its absence).

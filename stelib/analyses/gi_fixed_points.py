@@ -168,11 +168,23 @@ class FixedPointRow:
     quad_radius: float = math.nan
     reference: float = 0.0
     spread_se: float = math.nan
+    replicates: int = 0  #: samples behind the standard errors (0: unknown)
+
+    @property
+    def by_quadrature(self) -> bool:
+        """The verdict :attr:`on_ray` is the quadrature's (the law has one)."""
+        return not math.isnan(self.quad)
 
     @property
     def on_ray(self) -> bool:
-        """The angle is zero within two standard errors."""
-        return abs(self.angle) < 2 * self.se
+        """Where quadrature applies, its angle is below 1e-9 deg (quadrature is exact to rounding,
+        the replicates only estimate it); otherwise the Monte Carlo angle is zero within the 97.5 %
+        quantile of Student's t with ``replicates`` - 1 degrees of freedom times its standard
+        error (two standard errors when ``replicates`` is unknown)."""
+        if self.by_quadrature:
+            return abs(self.quad) < 1e-9
+        k = float(scipy.stats.t.ppf(0.975, self.replicates - 1)) if self.replicates >= 2 else 2.0
+        return abs(self.angle) < k * self.se
 
     @property
     def from_a(self) -> float:
@@ -241,5 +253,6 @@ def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
         rows[name] = FixedPointRow(float(ang.mean()), math.hypot(spread, ref_se),
                                    float(radius.mean()), quad,
                                    radius_se=float(radius.std()) / math.sqrt(R),
-                                   quad_radius=quad_radius, reference=ref, spread_se=spread)
+                                   quad_radius=quad_radius, reference=ref, spread_se=spread,
+                                   replicates=R)
     return FixedPoints(rows)

@@ -68,6 +68,25 @@ class SpuriousCheck:
 
     rows: dict[str, SpuriousRow]
 
+    @property
+    def reading(self) -> str:
+        """What the rows show about prop-gi-spurious, as a clause the chapter glues: whether the
+        ReLU and cReLU coarse gradients are zero within 4 standard errors (largest |z| over the
+        laws below 4) and the identity one far from zero (smallest |z| above 4) for every law."""
+        z = {s: [float(r.coarse[s].z_score(0).abs().max()) for r in self.rows.values()]
+             for s in ("identity", "relu", "crelu") if all(s in r.coarse for r in self.rows.values())}
+        if set(z) != {"identity", "relu", "crelu"}:
+            raise ValueError(f"the rows hold the STEs {sorted(z)}; the reading needs identity, relu and crelu")
+        zero = max(z["relu"] + z["crelu"]) < 4
+        far = min(z["identity"]) > 4
+        head = ("for every law the ReLU and cReLU coarse gradients at the best v are zero within 4"
+                " standard errors" if zero else
+                "not for every law are the ReLU and cReLU coarse gradients at the best v zero within"
+                " 4 standard errors")
+        return head + (", and the identity one is far from zero" if far else
+                       ", and the identity one is not far from zero for every law") + (
+            f" (largest |z| {max(z['relu'] + z['crelu']):.1f}; smallest identity |z| {min(z['identity']):.1f})")
+
     def __str__(self) -> str:
         """Two lines per law: the offset and |v - v_spur|, then |E g| (with its largest |z|) of
         each STE, indented under the first (88 columns)."""
