@@ -156,7 +156,7 @@ class DescentRatioPath:
                  for s, R in self.ratio.items()]
         if "identity" in self.ratio and self.C is not None:
             lines.append(f"identity: eps R at eps = {_eps_text(e[0].item())} is "
-                         f"{e[0] * self.ratio['identity'][0]:.4f} vs C = {self.C:.4f}")
+                         f"{e[0] * self.ratio['identity'][0]:.3g} vs C = {self.C:.3g}")
         return "\n".join(lines)
 
 
