@@ -32,7 +32,7 @@ BOUNDS = {
         "samples": "int [1000, 10000000]",
         "replicates": "int [2, 64]",
         "fp_steps": "int [10, 5000]",
-        "cgd_steps": "int [10, 100000]",
+        "cgd_steps": "int [100, 100000]",
         "cgd_batch": "int [1, 100000]",
         "lr": "real (0, 2]",
         "phis_plot": "int [2, 181]",

@@ -32,7 +32,8 @@ SPEC = ChapterSpec("general_inputs", {
     "samples": Param(40_000, Int(1000, 10_000_000), "Monte Carlo draws per estimate"),
     "replicates": Param(6, Int(2, 64), "independent samples for the spread of the fixed point"),
     "fp_steps": Param(30, Int(10, 5000), "sample-average cReLU iterations per fixed point"),
-    "cgd_steps": Param(200, Int(10, 100_000), "stochastic coarse gradient descent steps"),
+    # 100 at least: "|w| settled" compares the last quarter of the run, which 10 steps leave empty
+    "cgd_steps": Param(200, Int(100, 100_000), "stochastic coarse gradient descent steps"),
     "cgd_batch": Param(256, Int(1, 100_000), "mini-batch size of stochastic CGD"),
     "lr": Param(0.5, Real(0, 2, low_open=True), "learning rate of stochastic CGD"),
     "phis_plot": Param(10, Int(2, 181), "number of teacher angles in the angle plot, spread over a right angle"),
