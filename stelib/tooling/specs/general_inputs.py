@@ -32,7 +32,7 @@ SPEC = ChapterSpec("general_inputs", {
     "samples": Param(40_000, Int(1000, 10_000_000), "Monte Carlo draws per estimate"),
     "replicates": Param(6, Int(2, 64), "independent samples for the spread of the fixed point"),
     "fp_steps": Param(30, Int(10, 5000), "sample-average cReLU iterations per fixed point"),
-    # 100 at least: "|w| settled" compares the last quarter of the run, which 10 steps leave empty
+    # 100 at least: "|w| settled" compares |w| over the last quarter of the run (2 steps of 10 say little)
     "cgd_steps": Param(200, Int(100, 100_000), "stochastic coarse gradient descent steps"),
     "cgd_batch": Param(256, Int(1, 100_000), "mini-batch size of stochastic CGD"),
     "lr": Param(0.5, Real(0, 2, low_open=True), "learning rate of stochastic CGD"),
