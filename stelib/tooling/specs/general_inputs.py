@@ -8,7 +8,7 @@ def _spurious(v_star) -> bool:
 
     from stelib.core.gaussian import spurious_minima_exist
 
-    return bool(spurious_minima_exist(torch.tensor(v_star, dtype=torch.float64)))
+    return bool(spurious_minima_exist(torch.tensor(v_star, dtype=torch.float64, device="cpu")))
 
 
 SPEC = ChapterSpec("general_inputs", {
