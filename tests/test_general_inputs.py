@@ -164,6 +164,27 @@ def test_monte_carlo_fixed_point_steps_match_numpy():
         np.testing.assert_allclose(float(v[r]), vk, rtol=1e-10)
 
 
+def test_monte_carlo_fixed_point_drift_compares_the_last_two_quarters():
+    """The iterates do not depend on ``steps``, so the averages of runs of 2, 3 and 4 steps give
+    the iterates w_1, w_2, w_3; with 4 steps the drift is |w_3 - w_2| / |(w_2 + w_3) / 2|."""
+    d, a = make_distribution("uniform", 2), torch.tensor([0.6, 0.8], dtype=torch.float64)
+
+    def run(steps):
+        return gi.crelu_fixed_point_mc(d, a, samples=400, replicates=3, steps=steps, lr=1.0,
+                                       generator=torch.Generator().manual_seed(5), return_drift=True)
+
+    w1 = run(2)[1]
+    w2 = 2 * run(3)[1] - w1
+    _, w_avg, drift = run(4)
+    w3 = 2 * w_avg - w2
+    expected = (w3 - w2).norm(dim=1) / ((w2 + w3) / 2).norm(dim=1)
+    torch.testing.assert_close(drift, expected, rtol=1e-9, atol=1e-12)
+    assert bool((drift > 0).all())  # four steps from the Gaussian radius: still moving
+    v, w = gi.crelu_fixed_point_mc(d, a, samples=400, replicates=3, steps=4, lr=1.0,
+                                   generator=torch.Generator().manual_seed(5))  # the default: two values
+    torch.testing.assert_close(w, w_avg, rtol=0, atol=0)
+
+
 def test_anisotropic_fixed_point_on_ray():
     # a linear image of a Gaussian: the fixed point stays on the ray of a
     v, w = gi.crelu_fixed_point_quad(make_distribution("anisotropic", 2), unit(35))

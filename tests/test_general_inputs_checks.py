@@ -6,6 +6,7 @@ draws, and Monte Carlo within a few standard errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -341,3 +342,41 @@ def test_rotation_in_the_first_plane_and_an_empty_strip():
     assert torch.allclose(W[3], torch.tensor([3 * c - 4 * s, 3 * s + 4 * c, 2.0], dtype=torch.float64))
     p, m1, m2 = strip_moments(make_distribution("uniform", n=2), [1.0, 0.0], 5.0, 6.0)
     assert p == 0.0 and m1.shape == (2,) and m2.shape == (2, 2) and not m1.any() and not m2.any()
+
+
+def test_fixed_points_report_an_iteration_that_did_not_settle():
+    """An anisotropic Gaussian with scale ratio 100: 30 sample-average iterations wander (drift
+    measured 3.0 = 300 % of |w|) where the Gaussian's settle (drift below 1e-4); the unsettled
+    row says so, gives no Monte Carlo verdict and is compared by its quadrature radius."""
+    every = gi.input_laws(2, **{**SHAPE, "aniso_ratio": 100.0})
+    fp = gi.crelu_fixed_points({k: every[k] for k in ("gaussian", "anisotropic")}, None,
+                               phi_deg=30.0, samples=40_000, replicates=3, steps=30, generator=gen(0))
+    g, an = fp.rows["gaussian"], fp.rows["anisotropic"]
+    assert g.settled and g.drift < 1e-3 and g.compared_radius == g.radius
+    assert not an.settled and an.drift > 0.1 and an.compared_radius == an.quad_radius
+    assert fp.unsettled() == ["anisotropic"]
+    last = str(fp).splitlines()[-1]
+    assert last == f"{'':13}not settled: the last two quarters of the iterates differ by {an.drift:.0%} of |w|"
+    assert fp.agreement()["angle"].endswith(" (not counting anisotropic: no settled iteration)")
+    from stelib.analyses.general_inputs import _vanishes
+    assert _vanishes("crelu", an, None) == "on ray (quad.): MC did not settle"
+    assert _vanishes("crelu", dataclasses.replace(an, quad=math.nan), None) == (
+        "n/a: MC iteration did not settle")
+    assert dataclasses.replace(an, quad=math.nan).ray_words == "did not settle, so it gives no verdict"
+    assert an.ray_words == "is on the ray by quadrature"
+
+
+def test_fixed_points_agreement_with_quadrature_in_standard_errors():
+    row = gi.FixedPointRow
+    fixed = gi.FixedPoints({
+        "gaussian": row(0.1265, 0.0819, 0.76033, 0.0, radius_se=0.00196, quad_radius=0.7632024),
+        "uniform": row(2.25, 0.05, 0.757, 2.1381, radius_se=0.001, quad_radius=0.7576),
+        "student_t": row(9.0, 0.1, 0.7, math.nan, radius_se=0.001)})  # no quadrature: not counted
+    assert fixed.agreement() == {  # angles: 1.545 and 2.238; radii: 1.466 and 0.6
+        "angle": "the Monte Carlo replicates differ from the quadrature by up to 2.2 standard errors",
+        "radius": "the Monte Carlo replicates agree with the quadrature within 1.5 standard errors"}
+    assert fixed.rows["student_t"].ray_words == "is off the ray (within error)"
+    assert fixed.rows["gaussian"].ray_words == "is on the ray by quadrature"
+    none = gi.FixedPoints({"t": row(0.1, 0.1, 0.7, math.nan, radius_se=0.001)})
+    assert none.agreement()["radius"] == "no settled Monte Carlo fixed point can be compared with the quadrature"
+    assert none.rows["t"].settled and none.unsettled() == []  # drift not recorded: settled

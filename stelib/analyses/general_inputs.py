@@ -113,13 +113,17 @@ class SummaryTable:
         laws cReLU CGD ends within 20 % of the fixed point's radius)."""
         laws = list(dict.fromkeys(name for name, *_ in self.rows))
         grow = min(self.final_norm(k, s) for k in laws for s in ("identity", "relu"))
-        near = [k for k in laws if abs(self.final_norm(k, "crelu") / fixed.rows[k].radius - 1) < 0.2]
+        near = [k for k in laws  # an unsettled iteration's radius is the quadrature one, or none
+                if abs(self.final_norm(k, "crelu") / fixed.rows[k].compared_radius - 1) < 0.2]
+        none = [k for k in laws if math.isnan(fixed.rows[k].compared_radius)]
         ratio = grow / max(self.final_norm(k, "crelu") for k in laws)
-        return {"ratio": f"{ratio:.1f}",
-                "crelu": ("in every row cReLU CGD ends with |w| within 20 % of the fixed point's radius"
-                          if len(near) == len(laws) else
-                          f"cReLU CGD ends with |w| within 20 % of the fixed point's radius in {len(near)}"
-                          f" of the {len(laws)} rows")}
+        crelu = ("in every row cReLU CGD ends with |w| within 20 % of the fixed point's radius"
+                 if len(near) == len(laws) else
+                 f"cReLU CGD ends with |w| within 20 % of the fixed point's radius in {len(near)}"
+                 f" of the {len(laws)} rows")
+        if none:
+            crelu += f" (no settled fixed point for {', '.join(none)})"
+        return {"ratio": f"{ratio:.1f}", "crelu": crelu}
 
     def __str__(self) -> str:
         head = (f"{'law':>11} | {'STE':>8} | {'vanishes at the stationary point':<34} | "
@@ -130,6 +134,9 @@ class SummaryTable:
 
 
 def _vanishes(ste: str, fixed: FixedPointRow, at: CoarseRow) -> str:
+    if ste == "crelu" and not fixed.settled:  # the samples' numbers are no fixed point
+        return f"{'on ray' if fixed.on_ray else 'off ray'} (quad.): MC did not settle" if (
+            fixed.by_quadrature) else "n/a: MC iteration did not settle"
     if ste == "crelu":  # "(quad.)": the verdict is the quadrature's, the numbers the samples'
         return (f"{'on ray' if fixed.on_ray else 'off ray'}{' (quad.)' if fixed.by_quadrature else ''}: "
                 f"{fixed.angle:+.2f} +- {fixed.se:.2f} deg").replace("-0.00 ", "+0.00 ")
@@ -149,7 +156,8 @@ def summary(laws: dict[str, Distribution], fixed: FixedPoints, at_stationary: Co
     of ``batch`` draws, learning rate ``lr``) from :math:`v = 0`, :math:`w` at ``phi_deg`` + 20
     degrees, :math:`|w| = 1`. "Vanishes": for cReLU whether ``fixed`` is on the stationary ray
     (by quadrature where it applies, else within the t quantile times the standard error:
-    :attr:`FixedPointRow.on_ray`); for the others whether the radial part of ``at_stationary``
+    :attr:`FixedPointRow.on_ray`; where the fixed-point iteration did not settle the verdict is
+    the quadrature's alone, or none); for the others whether the radial part of ``at_stationary``
     is zero within 4 standard errors (bounded by the norm of the coordinates' errors).
     "|w| settled": |w| changed by less than 5 % over the last quarter of the steps (a finite
     noisy run: neither convergence nor its absence).

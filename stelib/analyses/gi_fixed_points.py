@@ -44,8 +44,13 @@ from stelib.core.rounding import fmt, fmt_se
 if TYPE_CHECKING:
     from stelib.analyses.gi_stationary import Stationary
 
-__all__ = ["FixedPointRow", "FixedPoints", "RayScan", "crelu_fixed_points", "crelu_ray_roots",
+__all__ = ["DRIFT_TOL", "FixedPointRow", "FixedPoints", "RayScan", "crelu_fixed_points", "crelu_ray_roots",
            "crelu_ray_scan", "fixed_point_angles"]
+
+#: Largest relative drift of a settled fixed-point iteration. With the chapter's parameters the
+#: drifts are below 2e-3 for every law; an iteration that diverges or wanders (an anisotropic
+#: Gaussian with scale ratio 100) drifts by tens of percent.
+DRIFT_TOL = 1e-2
 
 
 def fixed_point_angles(dist: Distribution, phis_deg) -> np.ndarray:
@@ -158,7 +163,8 @@ class FixedPointRow:
     applies); ``radius_se`` the replicates' standard error of the radius, ``quad_radius`` the
     quadrature fixed point's |w| (NaN where none applies), ``reference`` (deg) the stationary
     direction's angle from a_hat (0 for symmetric laws) and ``spread_se`` the replicates'
-    standard error of the angle alone (NaN: not recorded)."""
+    standard error of the angle alone (NaN: not recorded); ``drift`` the largest relative drift
+    of the replicates' iterations (:func:`crelu_fixed_point_mc`; NaN: not recorded)."""
 
     angle: float
     se: float
@@ -169,6 +175,19 @@ class FixedPointRow:
     reference: float = 0.0
     spread_se: float = math.nan
     replicates: int = 0  #: samples behind the standard errors (0: unknown)
+    drift: float = math.nan
+
+    @property
+    def settled(self) -> bool:
+        """Every replicate's iteration settled: its last two quarters' mean iterates differ by at
+        most :data:`DRIFT_TOL` of |w| (True when the drift was not recorded)."""
+        return not self.drift > DRIFT_TOL
+
+    @property
+    def compared_radius(self) -> float:
+        """The radius to compare a run with: the Monte Carlo one where the iteration settled, else
+        the quadrature one (NaN where none applies)."""
+        return self.radius if self.settled else self.quad_radius
 
     @property
     def by_quadrature(self) -> bool:
@@ -185,6 +204,14 @@ class FixedPointRow:
             return abs(self.quad) < 1e-9
         k = float(scipy.stats.t.ppf(0.975, self.replicates - 1)) if self.replicates >= 2 else 2.0
         return abs(self.angle) < k * self.se
+
+    @property
+    def ray_words(self) -> str:
+        """The :attr:`on_ray` verdict as a phrase the chapter glues ("is on the ray ...")."""
+        if not (self.settled or self.by_quadrature):
+            return "did not settle, so it gives no verdict"
+        how = "by quadrature" if self.by_quadrature else "within error"
+        return f"is on the ray {how}" if self.on_ray else f"is off the ray ({how})"
 
     @property
     def from_a(self) -> float:
@@ -214,7 +241,35 @@ class FixedPoints:
             radius = (f"{r.radius:.4f}" if math.isnan(r.radius_se) else
                       fmt_se(r.radius, r.radius_se, sep=" +- "))
             lines += [head, f"{'':13}|w| = {radius} (quadrature {_or_na(r.quad_radius, '.4f')})"]
+            if not r.settled:
+                lines.append(f"{'':13}not settled: the last two quarters of the iterates differ by "
+                             f"{r.drift:.0%} of |w|")
         return "\n".join(lines)
+
+    def unsettled(self) -> list[str]:
+        """The laws whose fixed-point iteration did not settle (their numbers are no fixed point)."""
+        return [k for k, r in self.rows.items() if not r.settled]
+
+    def agreement(self) -> dict[str, str]:
+        """How the Monte Carlo fixed points compare with the quadrature ones, as phrases the chapter
+        glues: ``angle`` and ``radius``, each the largest |Monte Carlo - quadrature| in standard
+        errors over the laws with a quadrature whose iteration settled."""
+        rows = [r for r in self.rows.values() if r.by_quadrature and r.settled]
+        left = [k for k in self.unsettled() if self.rows[k].by_quadrature]
+        note = f" (not counting {', '.join(left)}: no settled iteration)" if left else ""
+        out = {}
+        for key, z in (("angle", [abs(r.angle - r.quad) / r.se for r in rows]),
+                       ("radius", [abs(r.radius - r.quad_radius) / r.radius_se for r in rows])):
+            z = [x for x in z if not math.isnan(x)]
+            if not z:
+                out[key] = "no settled Monte Carlo fixed point can be compared with the quadrature" + note
+            elif max(z) <= 2:
+                out[key] = (f"the Monte Carlo replicates agree with the quadrature within {max(z):.1f}"
+                            f" standard errors{note}")
+            else:
+                out[key] = (f"the Monte Carlo replicates differ from the quadrature by up to "
+                            f"{max(z):.1f} standard errors{note}")
+        return out
 
 
 def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
@@ -241,9 +296,9 @@ def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
         ref, ref_se = ((0.0, 0.0) if d.symmetric else
                        (stationary.rows[name].offset, stationary.rows[name].uncertainty))
         r0 = GAUSSIAN_RADIUS / float((d.sample((samples,), generator) @ a_t).std())
-        _, w_mc = crelu_fixed_point_mc(d, a_t, samples=samples, replicates=R,
-                                       generator=generator, steps=steps, radius0=r0,
-                                       device=device)
+        _, w_mc, drift = crelu_fixed_point_mc(d, a_t, samples=samples, replicates=R,
+                                              generator=generator, steps=steps, radius0=r0,
+                                              device=device, return_drift=True)
         ang, radius = angle_deg(w_mc, a_t) - ref, w_mc.norm(dim=1)
         quad = quad_radius = math.nan
         if name in QUADRATURE_DISTRIBUTIONS:
@@ -254,5 +309,5 @@ def crelu_fixed_points(laws: dict[str, Distribution], stationary: Stationary, *,
                                    float(radius.mean()), quad,
                                    radius_se=float(radius.std()) / math.sqrt(R),
                                    quad_radius=quad_radius, reference=ref, spread_se=spread,
-                                   replicates=R)
+                                   replicates=R, drift=float(drift.max()))
     return FixedPoints(rows)

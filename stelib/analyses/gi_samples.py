@@ -72,7 +72,7 @@ def profile_loss_on(W, Z, y_star) -> tuple[torch.Tensor, torch.Tensor]:
 
 def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replicates: int,
                          generator: torch.Generator, steps: int = 400, lr: float = 2.0,
-                         radius0: float = GAUSSIAN_RADIUS, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+                         radius0: float = GAUSSIAN_RADIUS, device=None, return_drift: bool = False):
     r"""cReLU fixed point of the linear-teacher model (m = 1) on ``replicates`` independent samples.
 
     On each fixed sample of ``samples`` patches, iterate v <- v_opt(w) (exact minimisation of the
@@ -80,6 +80,10 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     out, preconditioned by the sample second moment S = E[zz^T], which leaves the fixed point
     unchanged and makes the step independent of the input scales), starting at radius0 * a_hat, and average the iterates of the second half (Polyak).
     Returns (v (R,), w (R, n)); their spread over replicates is the Monte Carlo uncertainty.
+    With ``return_drift``, also each replicate's drift (R,): the distance between the mean w of
+    the third and of the last quarter of the iterates over the averaged |w|. An iteration that has
+    settled (at a point, or cycling around one) has a drift near 0; one still travelling does not,
+    and its average is not a fixed point.
     The samples are drawn on the generator's device and the iteration runs on ``device``
     (default: the generator's), where the results are returned.
     """
@@ -95,6 +99,8 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     prec = torch.linalg.inv(Zt @ Z / samples)  # (R, n, n): steps preconditioned by E[zz^T]^-1
     w = (radius0 * a / torch.linalg.vector_norm(a)).expand(R, -1).clone()  # (R, n)
     w_sum, v_sum, k = torch.zeros_like(w), torch.zeros(R, dtype=torch.float64, device=w.device), 0
+    half, last = steps // 2, steps - (steps - steps // 2) // 2  # averaged: [half, steps); last quarter
+    w_last = torch.zeros_like(w)
     for t in range(steps):
         pre = (w[:, None, :] @ Zt)[:, 0]  # (R, N)
         s = pre > 0
@@ -102,6 +108,13 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
         c = torch.where(s & (pre < 1), v[:, None] - y, 0.0)  # crelu window times residual
         g = (prec @ (Zt @ c[:, :, None]))[..., 0] / samples  # (R, n)
         w = w - lr * g
-        if t >= steps // 2:
+        if t >= half:
             w_sum, v_sum, k = w_sum + w, v_sum + v, k + 1
-    return v_sum / k, w_sum / k
+        if t >= last:
+            w_last = w_last + w
+    if not return_drift:
+        return v_sum / k, w_sum / k
+    q = steps - last  # iterates in the last quarter; the third quarter has k - q
+    w_third = (w_sum - w_last) / (k - q)
+    drift = torch.linalg.vector_norm(w_last / q - w_third, dim=1) / torch.linalg.vector_norm(w_sum / k, dim=1)
+    return v_sum / k, w_sum / k, drift
