@@ -120,6 +120,12 @@ def test_spurious_point_best_v_is_least_squares_on_the_first_draws_and_e_g_match
         f"{s} {float(e.mean.norm()):.4f} (z {float(e.z_score(0).abs().max()):4.1f})"
         for s, e in row.coarse.items())
     assert coarse.split()[0] == "identity" and len(coarse) <= 88
+    assert row.half_width == 10.0 and not row.at_edge
+    edge = gi.SpuriousCheck({"mixture": dataclasses.replace(row, offset=-10.0)})
+    assert str(edge).splitlines()[0] == (
+        f"    mixture: min at -10.0 deg (window edge), |v - v_spur| {row.v_gap:.3f} | |E g|:")
+    assert not dataclasses.replace(row, offset=9.5).at_edge
+    assert not dataclasses.replace(row, offset=10.0, half_width=math.nan).at_edge  # not recorded
 
 
 @pytest.mark.parametrize(("name", "half"), [("uniform", -math.sqrt(3) / 4),

@@ -54,12 +54,20 @@ def _rotated(w: torch.Tensor, offsets_deg: torch.Tensor) -> torch.Tensor:
 class SpuriousRow:
     """One law at Yin's spurious point: ``offset`` (deg) of the profile minimum from -w*,
     ``v`` the best second layer at -w*, ``v_gap`` = |v - v_spur|, ``coarse`` the Monte Carlo
-    estimates of E g per STE there."""
+    estimates of E g per STE there; ``half_width`` (deg) the search window's half width (NaN:
+    not recorded)."""
 
     offset: float
     v: torch.Tensor
     v_gap: float
     coarse: dict[str, Estimate]
+    half_width: float = math.nan
+
+    @property
+    def at_edge(self) -> bool:
+        """The profile minimum is on the edge of the search window: the least loss may lie
+        outside it, and the offset is a bound, not the minimiser."""
+        return abs(self.offset) >= self.half_width
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,14 @@ class SpuriousCheck:
 
     def __str__(self) -> str:
         """Two lines per law: the offset and |v - v_spur|, then |E g| (with its largest |z|) of
-        each STE, indented under the first (88 columns)."""
+        each STE, indented under the first (88 columns); "(window edge)" marks an offset at the
+        edge of the search window."""
         lines = []
         for k, r in self.rows.items():
             g = "  ".join(f"{s} {float(e.mean.norm()):.4f} (z "
                           f"{float(e.z_score(0).abs().max()):4.1f})" for s, e in r.coarse.items())
-            lines.append(f"{k:>11}: min at {r.offset:+5.1f} deg, |v - v_spur| "
+            edge = " (window edge)" if r.at_edge else ""
+            lines.append(f"{k:>11}: min at {r.offset:+5.1f} deg{edge}, |v - v_spur| "
                          f"{r.v_gap:.3f} | |E g|:\n{'':13}{g}")
         return "\n".join(lines)
 
@@ -131,7 +141,7 @@ def spurious_point_check(laws: dict[str, Distribution], *, m: int, v_star, phi_d
         v = V[len(offs) // 2]
         est = estimate(v, -w_star, prob, samples=samples, generator=generator, device=dev).cpu()
         rows[name] = SpuriousRow(float(offs[prof.argmin()]), v, float((v - v_sp).norm()),
-                                 {s: est.coarse[s] for s in STE_NAMES})
+                                 {s: est.coarse[s] for s in STE_NAMES}, float(half_width))
     return SpuriousCheck(rows)
 
 
