@@ -368,8 +368,6 @@ def test_fixed_points_report_an_iteration_that_did_not_settle():
     assert _vanishes("crelu", an, None) == "on ray (quad.): MC did not settle"
     assert _vanishes("crelu", dataclasses.replace(an, quad=math.nan), None) == (
         "n/a: MC iteration did not settle")
-    assert dataclasses.replace(an, quad=math.nan).ray_words == "did not settle, so it gives no verdict"
-    assert an.ray_words == "is on the ray by quadrature"
 
 
 def test_fixed_points_agreement_with_quadrature_in_standard_errors():
@@ -381,8 +379,63 @@ def test_fixed_points_agreement_with_quadrature_in_standard_errors():
     assert fixed.agreement() == {  # angles: 1.545 and 2.238; radii: 1.466 and 0.6
         "angle": "the Monte Carlo replicates differ from the quadrature by up to 2.2 standard errors",
         "radius": "the Monte Carlo replicates agree with the quadrature within 1.5 standard errors"}
-    assert fixed.rows["student_t"].ray_words == "is off the ray (within error)"
-    assert fixed.rows["gaussian"].ray_words == "is on the ray by quadrature"
     none = gi.FixedPoints({"t": row(0.1, 0.1, 0.7, math.nan, radius_se=0.001)})
     assert none.agreement()["radius"] == "no settled Monte Carlo fixed point can be compared with the quadrature"
     assert none.rows["t"].settled and none.unsettled() == []  # drift not recorded: settled
+
+
+def test_stationary_reading_tests_each_law_against_the_teacher_direction():
+    """Quadrature rows are at a_hat below 1e-4 deg; sample rows within t(0.975, R - 1) = 2.571
+    (six replicates) times max(se, grid step); the sentences follow the rows and the laws."""
+    row, grid = gi.StationaryRow, gi.GRID_STEP
+    six = (0.0,) * 6
+    stat = gi.Stationary({"uniform": row(1.5e-6, 0.0, "quadrature"),
+                          "student_t": row(-0.46, 0.75, "grid", six),
+                          "mixture": row(4.92, 0.77, "grid", six),
+                          "digits": row(-10.5, grid, "grid", six)})
+    every = gi.input_laws(2, **SHAPE)
+    assert [stat.off_a(k) for k in stat.rows] == [False, False, True, True]
+    words = stat.reading(every)
+    assert words["symmetric"].startswith("For the symmetric laws the minimising direction is the teacher")
+    assert words["mixture"].startswith("The non-centred mixture moves the stationary direction away"
+                                       " from the teacher direction, by +4.92 degrees")
+    assert words["digits"] == ("42 grid steps away: the digits' lack of symmetry is visible at this"
+                               " resolution")
+    edge = gi.Stationary({"student_t": row(1.93, 0.75, "grid", six),  # 2.57 se: off
+                          "uniform": row(2e-4, 0.0, "quadrature"),
+                          "mixture": row(1.9, 0.77, "grid", six),  # 2.47 se: not off
+                          "digits": row(0.5, grid, "grid", six)})  # 2 grid steps: not off
+    words = edge.reading(every)
+    assert words["symmetric"].startswith("Not every symmetric law has its minimising direction at the"
+                                         " teacher direction within the 95 % interval of its samples:"
+                                         " student_t, uniform (")
+    assert "within the 95 % interval of the teacher direction in this run (+1.90 degrees)" in words["mixture"]
+    assert words["digits"].startswith("2 grid steps away, within the 95 % interval")
+    centred = gi.input_laws(2, **{**SHAPE, "mix_shift": 0.0})
+    assert edge.reading(centred)["mixture"] == (
+        "The mixture is centred in this run, so the proposition covers it too (its direction: +1.90 degrees)")
+    assert "mixture" not in gi.Stationary({"student_t": stat.rows["student_t"]}).reading(every)
+
+
+def test_fixed_points_place_against_the_stationary_and_the_teacher_direction():
+    row = gi.FixedPointRow
+    fp = gi.FixedPoints({  # the default run's mixture and digits rows; a symmetric law
+        "mixture": row(-4.4278, 0.7902, 0.55393, math.nan, reference=4.9167, spread_se=0.1846, replicates=6),
+        "digits": row(6.414, 0.257, 0.89, math.nan, reference=-10.5, spread_se=0.06, replicates=6),
+        "student_t": row(0.088, 0.074, 0.785, math.nan, replicates=6),
+        "far": row(-0.3, 0.1, 0.8, math.nan, reference=-1.0, spread_se=0.1, replicates=6),
+        "on": row(0.2, 0.1, 0.8, math.nan, reference=-1.0, spread_se=0.1, replicates=6),
+        "lost": row(0.2, 0.1, 0.8, math.nan, replicates=6, drift=0.5)})
+    assert fp.place("mixture") == (
+        "the fixed point misses its stationary direction by 4.43 degrees (5.6 of its uncertainties)"
+        " and lies 0.49 degrees from the teacher direction (2.6 standard errors), between the two:"
+        " nearer the teacher direction than the minimiser")
+    assert fp.place("digits").startswith("the fixed point misses its stationary direction by 6.41 degrees")
+    assert fp.place("student_t") == ("the stationary direction is the teacher direction, and the fixed"
+                                     " point is on it within error (0.09 degrees, 1.2 standard errors)")
+    # 3 se off its direction, on the far side of it from the teacher direction: not between
+    assert fp.place("far") == ("the fixed point misses its stationary direction by 0.30 degrees (3.0 of its"
+                               " uncertainties) and lies 1.30 degrees from the teacher direction (13.0"
+                               " standard errors)")
+    assert fp.place("on").startswith("the fixed point is on its stationary direction within error (2.0 of")
+    assert fp.place("lost") == "the fixed-point iteration did not settle, so there is no fixed point to place"

@@ -206,14 +206,6 @@ class FixedPointRow:
         return abs(self.angle) < k * self.se
 
     @property
-    def ray_words(self) -> str:
-        """The :attr:`on_ray` verdict as a phrase the chapter glues ("is on the ray ...")."""
-        if not (self.settled or self.by_quadrature):
-            return "did not settle, so it gives no verdict"
-        how = "by quadrature" if self.by_quadrature else "within error"
-        return f"is on the ray {how}" if self.on_ray else f"is off the ray ({how})"
-
-    @property
     def from_a(self) -> float:
         """Signed angle (deg) from a_hat to the fixed point: ``angle`` + ``reference``."""
         return self.angle + self.reference
@@ -245,6 +237,33 @@ class FixedPoints:
                 lines.append(f"{'':13}not settled: the last two quarters of the iterates differ by "
                              f"{r.drift:.0%} of |w|")
         return "\n".join(lines)
+
+    def place(self, name: str) -> str:
+        """Where a law's fixed point lies against its stationary direction and the teacher
+        direction, as a clause the chapter glues ("the fixed point ..."): the angles in degrees and
+        in standard errors, each tested like :attr:`FixedPointRow.on_ray`."""
+        r = self.rows[name]
+        if not r.settled:
+            return "the fixed-point iteration did not settle, so there is no fixed point to place"
+        k = float(scipy.stats.t.ppf(0.975, r.replicates - 1)) if r.replicates >= 2 else 2.0
+        z = abs(r.angle) / r.se
+        on = z <= k
+        if r.reference == 0:  # symmetric: the stationary direction is the teacher direction
+            return (f"the stationary direction is the teacher direction, and the fixed point "
+                    f"{'is on it within error' if on else 'misses it'} ({abs(r.angle):.2f} degrees,"
+                    f" {z:.1f} standard errors)")
+        z_a = abs(r.from_a) / r.spread_se
+        head = (f"the fixed point is on its stationary direction within error ({z:.1f} of its"
+                " uncertainties)" if on else
+                f"the fixed point misses its stationary direction by {abs(r.angle):.2f} degrees"
+                f" ({z:.1f} of its uncertainties)")
+        tail = (f" and lies {abs(r.from_a):.2f} degrees from the teacher direction ({z_a:.1f}"
+                " standard errors)")
+        between = r.from_a * r.reference > 0 and abs(r.from_a) < abs(r.reference)
+        if not on and between:
+            tail += ", between the two: nearer the teacher direction than the minimiser" if (
+                abs(r.from_a) < abs(r.angle)) else ", between the two"
+        return head + tail
 
     def unsettled(self) -> list[str]:
         """The laws whose fixed-point iteration did not settle (their numbers are no fixed point)."""

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 import torch
 
 from stelib.analyses.gi_laws import _laws, unit
@@ -224,6 +225,52 @@ class Stationary:
         """One row per law; a grid row's second line is indented under the first."""
         return "\n".join(f"{k:>11}: " + str(r).replace("\n", "\n" + " " * 13)
                          for k, r in self.rows.items())
+
+    def off_a(self, name: str) -> bool:
+        """The law's stationary direction is away from a_hat: by more than 1e-4 deg by quadrature
+        (its minimiser's tolerance is about 1e-6 deg), on samples by more than the 97.5 % quantile
+        of Student's t with replicates - 1 degrees of freedom times its uncertainty
+        (max(se, grid step)): a two-sided 95 % test."""
+        r = self.rows[name]
+        if r.method == "quadrature":
+            return abs(r.offset) > 1e-4
+        return abs(r.offset) > float(scipy.stats.t.ppf(0.975, len(r.best) - 1)) * r.uncertainty
+
+    def reading(self, laws: dict[str, Distribution]) -> dict[str, str]:
+        """What the rows show, as sentences the chapter glues (chapter general_inputs, after
+        prop-gi-ray): ``symmetric`` (are the symmetric laws' directions at a_hat, as the
+        proposition says), ``mixture`` (does the mixture's move away) and ``digits`` (how far
+        the digits' lies, in grid steps); the last two only for the laws present."""
+        sym = [k for k in self.rows if laws[k].symmetric]
+        off = [k for k in sym if self.off_a(k)]
+        teacher = "the teacher direction"
+        out = {"symmetric": (
+            f"For the symmetric laws the minimising direction is {teacher} (zero to quadrature"
+            " accuracy, or within the 95 % interval of the samples)" if not off else
+            f"Not every symmetric law has its minimising direction at {teacher} within the 95 %"
+            f" interval of its samples: {', '.join(off)} (the proposition says it is there; at"
+            " this level one law in twenty misses by chance)")}
+        if "mixture" in self.rows:
+            where = f"{self.rows['mixture'].offset:+.2f} degrees"
+            if laws["mixture"].symmetric:
+                out["mixture"] = (f"The mixture is centred in this run, so the proposition covers"
+                                  f" it too (its direction: {where})")
+            elif self.off_a("mixture"):
+                out["mixture"] = (f"The non-centred mixture moves the stationary direction away"
+                                  f" from {teacher}, by {where}: there the share of active"
+                                  " inputs depends on the direction, and the proposition does"
+                                  " not apply")
+            else:
+                out["mixture"] = (f"The non-centred mixture's stationary direction is within the"
+                                  f" 95 % interval of {teacher} in this run ({where}), although"
+                                  " the proposition does not apply to it")
+        if "digits" in self.rows:
+            steps = abs(self.rows["digits"].offset) / GRID_STEP
+            out["digits"] = (f"{steps:.0f} grid steps away: the digits' lack of symmetry is"
+                             " visible at this resolution" if self.off_a("digits") else
+                             f"{steps:.0f} grid steps away, within the 95 % interval: at this"
+                             " resolution the digits' lack of symmetry does not show")
+        return out
 
 
 def stationary_directions(laws: dict[str, Distribution], *, phi_deg: float, samples: int,
