@@ -439,3 +439,17 @@ def test_fixed_points_place_against_the_stationary_and_the_teacher_direction():
                                " standard errors)")
     assert fp.place("on").startswith("the fixed point is on its stationary direction within error (2.0 of")
     assert fp.place("lost") == "the fixed-point iteration did not settle, so there is no fixed point to place"
+
+
+def test_fixed_points_radius_against_a_reference():
+    row = gi.FixedPointRow
+    fp = gi.FixedPoints({"student_t": row(0.088, 0.074, 0.785, math.nan, radius_se=0.003, replicates=6),
+                         "lost": row(0.1, 0.1, 0.7, math.nan, radius_se=0.003, replicates=6, drift=0.2)})
+    # (0.785 - 0.7632) / 0.003 = 7.27 > t(0.975, 5) = 2.571; (0.785 - 0.7863) / 0.003 = -0.43
+    assert fp.radius_against("student_t", 0.7632, "the Gaussian radius") == (
+        "7.3 of its standard errors above the Gaussian radius, outside the 95 % interval")
+    assert fp.radius_against("student_t", 0.7863, "it") == (
+        "0.4 of its standard errors below it, within the 95 % interval")
+    assert fp.radius_against("student_t", math.nan, "it") == "not comparable with it: there is none"
+    assert fp.radius_against("lost", 0.7, "it") == (
+        "not comparable with it: the fixed-point iteration did not settle")

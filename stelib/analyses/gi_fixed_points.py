@@ -265,6 +265,21 @@ class FixedPoints:
                 abs(r.from_a) < abs(r.angle)) else ", between the two"
         return head + tail
 
+    def radius_against(self, name: str, reference: float, what: str) -> str:
+        """A law's Monte Carlo radius against a ``reference`` radius, as a clause the chapter glues:
+        "z of its standard errors above/below ``what``", and whether that is within the 95 %
+        interval (Student's t with replicates - 1 degrees of freedom)."""
+        r = self.rows[name]
+        if not r.settled:
+            return f"not comparable with {what}: the fixed-point iteration did not settle"
+        if math.isnan(reference):
+            return f"not comparable with {what}: there is none"
+        k = float(scipy.stats.t.ppf(0.975, r.replicates - 1)) if r.replicates >= 2 else 2.0
+        z = (r.radius - reference) / r.radius_se
+        inside = "within" if abs(z) <= k else "outside"
+        return (f"{abs(z):.1f} of its standard errors {'above' if z > 0 else 'below'} {what}, "
+                f"{inside} the 95 % interval")
+
     def unsettled(self) -> list[str]:
         """The laws whose fixed-point iteration did not settle (their numbers are no fixed point)."""
         return [k for k, r in self.rows.items() if not r.settled]
