@@ -11,6 +11,7 @@ import torch
 from stelib import gaussian
 from stelib.gaussian import YinModel
 from stelib.outcomes import (
+    STREAM_COLUMNS,
     StreamTable,
     at_angle,
     classify,
@@ -222,6 +223,11 @@ def test_stream_table_summaries_and_the_judged_comparison():
     assert lines[1] == "inf relu          0.500          0.500          0.333          0.100          1.000"
     assert lines[2] == "  4 relu  0.500 ± 0.236  0.500 ± 0.236  0.333 ± 0.000  0.150 ± 0.071  1.000 ± 0.000"
     assert len({len(x) for x in lines}) == 1  # columns right-aligned to their widest entry
+    small = StreamTable({("inf", "relu"): {c: (1e-14 if c == "loss" else 0.5, 0.0) for c in STREAM_COLUMNS},
+                         (4, "relu"): {c: (4.1234e-4 if c == "loss" else 0.5, 1.26e-4) for c in STREAM_COLUMNS}})
+    inf, four = str(small).splitlines()[1:]  # a small loss keeps three significant digits
+    assert inf.split()[-2:] == ["<1e-12", "0.500"] and "4.12e-04 ± 1.3e-04" in four
+    assert four.count("0.500 ± 0.000") == 4  # the other columns as before
     rows = StreamTable({(4, "a"): {"near": (0.9, 0.05)}, (4, "b"): {"near": (0.5, 0.1)},
                         (4, "c"): {"near": (0.55, 0.1)}})
     assert rows.compare(4, "a", "b") == "ahead of" and rows.compare(4, "b", "a") == "behind"

@@ -411,15 +411,24 @@ class StreamTable:
         return "; ".join(f"{t} for {s}" for s, t in trends.items())
 
     def __str__(self) -> str:
-        """Columns as wide as their widest entry, two spaces apart (one after B)."""
+        """Columns as wide as their widest entry, two spaces apart (one after B). A median loss
+        below 0.01 is printed with three significant digits (``4.12e-04 ± 1.3e-04``), not as
+        ``0.000 ± 0.000``; one below the rounding floor as ``<1e-12``."""
         rows = [("B", "STE", *STREAM_COLUMNS)]
         for (B, s), st in self.rows.items():
-            mean = {c: fmt(st[c][0], ".3f") if c == "loss" else f"{st[c][0]:.3f}" for c in STREAM_COLUMNS}
-            rows.append((str(B), s, *(mean[c] + ("" if B == "inf" else f" ± {st[c][1]:.3f}")
-                                      for c in STREAM_COLUMNS)))
+            rows.append((str(B), s, *(_stream_cell(c, *st[c], spread=B != "inf") for c in STREAM_COLUMNS)))
         width = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
         return "\n".join(f"{r[0]:>{width[0]}} " + "  ".join(x.rjust(n) for x, n in zip(r[1:], width[1:], strict=True))
                          for r in rows)
+
+
+def _stream_cell(column: str, mean: float, sd: float, *, spread: bool) -> str:
+    """One cell of :class:`StreamTable`: the mean, and ``± sd`` where there are several streams."""
+    small = column == "loss" and abs(mean) < 0.01
+    text = fmt(mean, ".2e" if small else ".3f") if column == "loss" else f"{mean:.3f}"
+    if not spread:
+        return text
+    return text + (f" ± {sd:.1e}" if small else f" ± {sd:.3f}")
 
 
 def stream_table(histories: dict, stes, *, streams: int, loss_tol: float) -> StreamTable:
