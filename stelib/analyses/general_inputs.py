@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from stelib.analyses.gi_fixed_points import (
+    DRIFT_TOL,
     FixedPointRow,
     FixedPoints,
     RayScan,
@@ -87,7 +88,7 @@ from stelib.core.train import stochastic_cgd
 # Every stelib.analyses name above is re-exported from the module of its idea; ``X as X`` marks
 # the ones outside __all__ (GAUSSIAN_RADIUS, the private helpers), so that their old addresses keep working.
 __all__ = [
-    "GRID_STEP", "LAW_NAMES", "QUADRATURE_DISTRIBUTIONS", "CoarseAtStationary", "CoarseRow",
+    "DRIFT_TOL", "GRID_STEP", "LAW_NAMES", "QUADRATURE_DISTRIBUTIONS", "CoarseAtStationary", "CoarseRow",
     "FixedPointRow", "FixedPoints", "IdentityCheck", "LawTable", "SpuriousCheck", "SpuriousRow",
     "Stationary", "StationaryRow", "SummaryTable", "angle_deg", "coarse_at_stationary",
     "RayScan", "crelu_fixed_point_mc", "crelu_fixed_point_quad", "crelu_fixed_points", "crelu_ray_roots", "crelu_ray_scan",
