@@ -153,13 +153,14 @@ def test_monte_carlo_fixed_point_steps_match_numpy():
         Z = d.sample((300,), gen).numpy()
         y = Z @ a
         prec = np.linalg.inv(Z.T @ Z / 300)
+        step = 1.5 / y.std(ddof=1)  # lr over the sample standard deviation of y*
         wk = 0.9 * a / np.linalg.norm(a)
         for _ in range(2):
             pre = Z @ wk
             s = pre > 0
             vk = y[s].mean()
             c = np.where(s & (pre < 1), vk - y, 0.0)
-            wk = wk - 1.5 * prec @ (Z.T @ c) / 300
+            wk = wk - step * prec @ (Z.T @ c) / 300
         np.testing.assert_allclose(w[r].numpy(), wk, rtol=1e-10)
         np.testing.assert_allclose(float(v[r]), vk, rtol=1e-10)
 
@@ -183,6 +184,15 @@ def test_monte_carlo_fixed_point_drift_compares_the_last_two_quarters():
     v, w = gi.crelu_fixed_point_mc(d, a, samples=400, replicates=3, steps=4, lr=1.0,
                                    generator=torch.Generator().manual_seed(5))  # the default: two values
     torch.testing.assert_close(w, w_avg, rtol=0, atol=0)
+    assert bool(run(2)[2].isnan().all())  # two steps: one averaged iterate, no drift
+
+
+def test_monte_carlo_fixed_point_drift_flags_a_step_too_long_to_settle():
+    """Gaussian inputs: lr 2 settles (drift 1e-4), lr 10 oscillates (drift 0.3)."""
+    d, a = make_distribution("gaussian", 2), torch.tensor([0.6, 0.8], dtype=torch.float64)
+    drift = {lr: gi.crelu_fixed_point_mc(d, a, samples=20_000, replicates=3, steps=30, lr=lr, return_drift=True,
+                                         generator=torch.Generator().manual_seed(0))[2].max() for lr in (2.0, 10.0)}
+    assert drift[2.0] < 1e-3 < gi.DRIFT_TOL < 0.1 < drift[10.0]
 
 
 def test_anisotropic_fixed_point_on_ray():

@@ -76,14 +76,18 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     r"""cReLU fixed point of the linear-teacher model (m = 1) on ``replicates`` independent samples.
 
     On each fixed sample of ``samples`` patches, iterate v <- v_opt(w) (exact minimisation of the
-    sample loss over v) and w <- w - lr S^-1 g_crelu / v (the coarse step with the factor v divided
-    out, preconditioned by the sample second moment S = E[zz^T], which leaves the fixed point
-    unchanged and makes the step independent of the input scales), starting at radius0 * a_hat, and average the iterates of the second half (Polyak).
+    sample loss over v) and w <- w - lr S^-1 g_crelu / (v sd(y*)) (the coarse step with the factor
+    v divided out, preconditioned by the sample second moment S = E[zz^T] and divided by the sample
+    standard deviation of the teacher's output; none of this moves the fixed point). For inputs
+    z = A x with x standard Gaussian the step is then the standard Gaussian one whatever A and a
+    (without sd(y*) it would grow with |A^T a|: an anisotropic Gaussian with scale ratio 10 did not
+    settle). Start at radius0 * a_hat; average the iterates of the second half (Polyak).
     Returns (v (R,), w (R, n)); their spread over replicates is the Monte Carlo uncertainty.
     With ``return_drift``, also each replicate's drift (R,): the distance between the mean w of
     the third and of the last quarter of the iterates over the averaged |w|. An iteration that has
     settled (at a point, or cycling around one) has a drift near 0; one still travelling does not,
     and its average is not a fixed point.
+    (NaN with two steps: a single averaged iterate.)
     The samples are drawn on the generator's device and the iteration runs on ``device``
     (default: the generator's), where the results are returned.
     """
@@ -97,6 +101,7 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     y = Z @ a  # (R, N)
     Zt = Z.transpose(1, 2).contiguous()  # (R, n, N)
     prec = torch.linalg.inv(Zt @ Z / samples)  # (R, n, n): steps preconditioned by E[zz^T]^-1
+    step = lr / y.std(dim=1, keepdim=True)  # (R, 1): and scaled by 1 / sd(y*)
     w = (radius0 * a / torch.linalg.vector_norm(a)).expand(R, -1).clone()  # (R, n)
     w_sum, v_sum, k = torch.zeros_like(w), torch.zeros(R, dtype=torch.float64, device=w.device), 0
     half, last = steps // 2, steps - (steps - steps // 2) // 2  # averaged: [half, steps); last quarter
@@ -107,7 +112,7 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
         v = torch.where(s, y, 0.0).sum(1) / s.sum(1)
         c = torch.where(s & (pre < 1), v[:, None] - y, 0.0)  # crelu window times residual
         g = (prec @ (Zt @ c[:, :, None]))[..., 0] / samples  # (R, n)
-        w = w - lr * g
+        w = w - step * g
         if t >= half:
             w_sum, v_sum, k = w_sum + w, v_sum + v, k + 1
         if t >= last:
@@ -115,6 +120,8 @@ def crelu_fixed_point_mc(distribution: Distribution, a, *, samples: int, replica
     if not return_drift:
         return v_sum / k, w_sum / k
     q = steps - last  # iterates in the last quarter; the third quarter has k - q
+    if q < 1 or k - q < 1:  # two steps: one averaged iterate, nothing to compare
+        return v_sum / k, w_sum / k, torch.full((R,), float("nan"), dtype=w.dtype, device=w.device)
     w_third = (w_sum - w_last) / (k - q)
     drift = torch.linalg.vector_norm(w_last / q - w_third, dim=1) / torch.linalg.vector_norm(w_sum / k, dim=1)
     return v_sum / k, w_sum / k, drift
