@@ -135,12 +135,11 @@ class SummaryTable:
 
 
 def _vanishes(ste: str, fixed: FixedPointRow, at: CoarseRow) -> str:
-    if ste == "crelu" and not fixed.settled:  # the samples' numbers are no fixed point
-        return f"{'on ray' if fixed.on_ray else 'off ray'} (quad.): MC did not settle" if (
-            fixed.by_quadrature) else "n/a: MC iteration did not settle"
     if ste == "crelu":  # "(quad.)": the verdict is the quadrature's, the numbers the samples'
-        return (f"{'on ray' if fixed.on_ray else 'off ray'}{' (quad.)' if fixed.by_quadrature else ''}: "
-                f"{fixed.angle:+.2f} +- {fixed.se:.2f} deg").replace("-0.00 ", "+0.00 ")
+        verdict = f"{'on ray' if fixed.on_ray else 'off ray'}{' (quad.)' if fixed.by_quadrature else ''}"
+        if not fixed.settled:  # the samples' numbers are no fixed point
+            return f"{verdict}: MC did not settle" if fixed.by_quadrature else "n/a: MC iteration did not settle"
+        return f"{verdict}: {fixed.angle:+.2f} +- {fixed.se:.2f} deg".replace("-0.00 ", "+0.00 ")
     rad, se = at.radial(ste), float(at.coarse[ste].se.norm())
     if se == 0:  # no spread at all: the radial part is what it is
         return f"{'no' if rad else 'yes'}: radial {rad:+.3f} (exact)"

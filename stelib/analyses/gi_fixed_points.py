@@ -29,7 +29,7 @@ import scipy.optimize
 import scipy.stats
 import torch
 
-from stelib.analyses.gi_laws import _laws, angle_deg, unit
+from stelib.analyses.gi_laws import _laws, _t_bound, angle_deg, unit
 from stelib.analyses.gi_quadrature import (
     GAUSSIAN_RADIUS,
     QUADRATURE_DISTRIBUTIONS,
@@ -202,7 +202,7 @@ class FixedPointRow:
         error (two standard errors when ``replicates`` is unknown)."""
         if self.by_quadrature:
             return abs(self.quad) < 1e-9
-        k = float(scipy.stats.t.ppf(0.975, self.replicates - 1)) if self.replicates >= 2 else 2.0
+        k = _t_bound(self.replicates)
         return abs(self.angle) < k * self.se
 
     @property
@@ -245,7 +245,7 @@ class FixedPoints:
         r = self.rows[name]
         if not r.settled:
             return "the fixed-point iteration did not settle, so there is no fixed point to place"
-        k = float(scipy.stats.t.ppf(0.975, r.replicates - 1)) if r.replicates >= 2 else 2.0
+        k = _t_bound(r.replicates)
         z = abs(r.angle) / r.se
         on = z <= k
         if r.reference == 0:  # symmetric: the stationary direction is the teacher direction
@@ -274,7 +274,7 @@ class FixedPoints:
             return f"not comparable with {what}: the fixed-point iteration did not settle"
         if math.isnan(reference):
             return f"not comparable with {what}: there is none"
-        k = float(scipy.stats.t.ppf(0.975, r.replicates - 1)) if r.replicates >= 2 else 2.0
+        k = _t_bound(r.replicates)
         z = (r.radius - reference) / r.radius_se
         inside = "within" if abs(z) <= k else "outside"
         return (f"{abs(z):.1f} of its standard errors {'above' if z > 0 else 'below'} {what}, "

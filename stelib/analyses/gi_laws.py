@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 import torch
 
 from stelib.core._validate import check_positive_int, check_real
@@ -61,6 +62,13 @@ def _laws(laws) -> dict[str, Distribution]:
             isinstance(d, Distribution) for d in laws.values()):
         raise ValueError(f"laws={_short(laws)} must be a non-empty dict name -> Distribution")
     return laws
+
+
+def _t_bound(replicates: int) -> float:
+    """Half-width, in standard errors, of the two-sided 95 % interval of a mean over
+    ``replicates`` samples: the 97.5 % quantile of Student's t with replicates - 1 degrees of
+    freedom (2 when ``replicates`` is unknown, below 2)."""
+    return float(scipy.stats.t.ppf(0.975, replicates - 1)) if replicates >= 2 else 2.0
 
 
 def _short(x) -> str:

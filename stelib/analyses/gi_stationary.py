@@ -24,10 +24,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.stats
 import torch
 
-from stelib.analyses.gi_laws import _laws, unit
+from stelib.analyses.gi_laws import _laws, _t_bound, unit
 from stelib.analyses.gi_quadrature import QUADRATURE_DISTRIBUTIONS, stationary_direction_quad, strip_moments
 from stelib.analyses.gi_samples import optimal_v_on, profile_loss_on
 from stelib.core._validate import as_device, as_tensor, check_positive_int
@@ -234,7 +233,7 @@ class Stationary:
         r = self.rows[name]
         if r.method == "quadrature":
             return abs(r.offset) > 1e-4
-        return abs(r.offset) > float(scipy.stats.t.ppf(0.975, len(r.best) - 1)) * r.uncertainty
+        return abs(r.offset) > _t_bound(len(r.best)) * r.uncertainty
 
     def reading(self, laws: dict[str, Distribution]) -> dict[str, str]:
         """What the rows show, as sentences the chapter glues (chapter general_inputs, after
