@@ -21,7 +21,11 @@ The bandwidth limit: a kernel that must read Z cannot beat one streaming pass ov
 benchmark times ``Z.sum()``, ``estimate_on`` and the matrix-vector product ``Z w`` (each pass
 reads Z once) in turn, round after round, and prints stelib's fastest time as a multiple of the
 fastest pass (1.0 would be the limit; target 1.25), with the median and range of the same ratio
-per round (a shared machine's drift moves both sides of one round alike).
+per round (a shared machine's drift moves both sides of one round alike). To tell a kernel
+bound by memory from one bound by compute, it also times the fused kernel on a small sample (at
+most 8 MiB, in the last-level cache) called often enough to make up the same number of samples:
+when that time alone is close to one pass over Z, the cores cannot go faster on this machine
+whatever the memory does.
 
 GPU against CPU: with CUDA present (or ``--device DEV`` given), :func:`stelib.montecarlo.estimate`
 draws ``--device-samples`` (default 10^7) samples of Yin et al.'s Gaussian model (m = n = 8,
@@ -96,6 +100,19 @@ def textbook_grouped(v, w, Z, y, group):
     return out
 
 
+def in_cache_time(v, w, Z, y, group, repeats):
+    """Seconds the fused kernel takes for ``len(Z)`` samples when they come from a small sample
+    (at most 8 MiB) that stays in the cache: the compute alone, without the wait for memory."""
+    from stelib.core import _fused
+
+    b, m, n = Z.shape
+    small = max(group, min(b, 2**23 // (8 * m * n)) // group * group)
+    calls = max(1, b // small)
+    args = [t.detach().contiguous().numpy() for t in (Z[:small], y[:small], v, w)]
+    return best_time(lambda: [_fused.group_sums(*args, group) for _ in range(calls)], repeats,
+                     "kernel in cache") * b / (calls * small)
+
+
 def device_ratio(device: str, samples: int) -> None:
     """``estimate`` with ``samples`` draws on the CPU and on ``device``: times, ratio, agreement."""
     dev = torch.device(device)
@@ -165,6 +182,8 @@ def main() -> None:
                                                2 * args.repeats)
     t_pass = min(t_sum, t_mv)
 
+    t_cache = in_cache_time(v, w, Z, y, group, args.repeats) if m * n > 256 else None
+
     k = len(STE_NAMES)
     a = torch.randn(2048, 2048, generator=g, dtype=torch.float64)
     t_mm = best_time(lambda: a @ a, 3, "matmul")
@@ -187,6 +206,9 @@ def main() -> None:
     print(f"bandwidth ratio (stelib estimate_on / one pass over Z): {t_pair / t_pass:.2f}x  "
           f"(target <= 1.25x; 1.0 = the memory-bandwidth limit; fastest of each, timed in turn)")
     print(f"  the same ratio per round of {2 * args.repeats} rounds: median {med:.2f}x, range {lo:.2f}-{hi:.2f}x")
+    if t_cache is not None:
+        print(f"  the fused kernel alone, sample in cache (same number of samples): {t_cache * 1e3:.1f} ms "
+              f"= {t_cache / t_pass:.2f}x one pass over Z (near or above 1: bound by the cores, not the memory)")
     if device is None:
         print("devices: no CUDA device, GPU/CPU ratio not measured (--device cuda on a GPU machine)")
     else:

@@ -284,8 +284,8 @@ def test_fused_path_rejects_non_finite_samples():
 
 @pytest.mark.parametrize("b, group", [(1, 1), (33, 4), (40, 8)])
 def test_fused_group_sums_equal_a_numpy_reference(b, group):
-    """stelib._fused.group_sums on odd shapes (rows that straddle cache lines, a last sample
-    that prefetches itself, a remainder group) against the definition, group by group."""
+    """stelib._fused.group_sums on odd shapes (rows that straddle cache lines, a single sample,
+    a remainder group) against the definition, group by group."""
     from stelib.core import _fused
 
     rng = np.random.default_rng(b)
