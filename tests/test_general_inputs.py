@@ -274,6 +274,26 @@ def test_crelu_ray_scan_finds_the_gaussian_radius_and_the_uniform_miss():
         gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(30.0), [1.0, 0.5])
 
 
+def test_ray_scan_reading_says_whether_the_ray_holds_a_vanishing_point():
+    """The clause the chapter glues: off the ray (uniform at 30 deg), on it (uniform along an
+    axis), mixed roots, and no sign change at all."""
+    radii = np.geomspace(0.1, 10.0, 21)
+    u = gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(30.0), radii, name="uniform")
+    assert u.reading() == (f"the radial part changes sign once, at r = {u.roots[0]:.4f} (tangential part "
+                           f"{u.tangential_at_roots[0]:+.2e}), and the tangential part is not zero there: "
+                           "the scan finds no vanishing point on the ray between r = 0.1 and 10")
+    axis = gi.crelu_ray_scan(make_distribution("uniform", 2), gi.unit(0.0), radii).reading()
+    assert axis.endswith("(tangential part <1e-12), and the tangential part is zero there to rounding: "
+                         "a vanishing point on the ray")
+    two = gi.RayScan("laplace", radii, radii, radii, (0.5, 2.0), (1e-15, -0.25))
+    assert two.reading() == ("the radial part changes sign 2 times, at r = 0.5000 (tangential part <1e-12), "
+                             "r = 2.0000 (tangential part -2.50e-01), and the tangential part is zero to "
+                             "rounding at some of them only")
+    none = gi.RayScan("t", radii, radii, radii, (), ())
+    assert none.reading() == ("the radial part does not change sign on the 21 radii scanned, so the scan "
+                              "finds no vanishing point on the ray")
+
+
 def test_crelu_ray_roots_gaussian_radius_student_t_by_monte_carlo_and_bad_input():
     """The 1-d root is the Gaussian radius for the Gaussian, and for the Student-t the radial part
     of eq-gi-fixed on the ray, from the law's own draws, is zero there and of opposite signs on

@@ -39,7 +39,7 @@ from stelib.analyses.gi_quadrature import (
 from stelib.analyses.gi_samples import crelu_fixed_point_mc
 from stelib.core._validate import as_tensor, check_positive_int
 from stelib.core.distributions import Distribution
-from stelib.core.rounding import fmt, fmt_se
+from stelib.core.rounding import FLOOR, fmt, fmt_se
 
 if TYPE_CHECKING:
     from stelib.analyses.gi_stationary import Stationary
@@ -77,6 +77,26 @@ class RayScan:
     tangential: np.ndarray
     roots: tuple[float, ...]
     tangential_at_roots: tuple[float, ...]
+
+    def reading(self) -> str:
+        """What the scan says about a vanishing point on the ray, as a clause the chapter glues:
+        where the radial part changes sign and whether the tangential part is zero there (below
+        the rounding floor :data:`stelib.rounding.FLOOR`, quadrature to rounding)."""
+        if not self.roots:
+            return (f"the radial part does not change sign on the {len(self.radii)} radii scanned, "
+                    "so the scan finds no vanishing point on the ray")
+        zero = [abs(t) < FLOOR for t in self.tangential_at_roots]
+        at = ", ".join(f"r = {r:.4f} (tangential part {fmt(t, '+.2e')})"
+                       for r, t in zip(self.roots, self.tangential_at_roots, strict=True))
+        times = "once" if len(self.roots) == 1 else f"{len(self.roots)} times"
+        if not any(zero):
+            verdict = (f"not zero there: the scan finds no vanishing point on the ray between r = "
+                       f"{self.radii[0]:.3g} and {self.radii[-1]:.3g}")
+        elif all(zero):
+            verdict = "zero there to rounding: a vanishing point on the ray"
+        else:
+            verdict = "zero to rounding at some of them only"
+        return f"the radial part changes sign {times}, at {at}, and the tangential part is {verdict}"
 
     def __str__(self) -> str:
         """The scan on one line, then each root on an indented line of its own."""
