@@ -25,7 +25,8 @@ per round (a shared machine's drift moves both sides of one round alike). To tel
 bound by memory from one bound by compute, it also times the fused kernel on a small sample (at
 most 8 MiB, in the last-level cache) called often enough to make up the same number of samples:
 when that time alone is close to one pass over Z, the cores cannot go faster on this machine
-whatever the memory does.
+whatever the memory does. It is an upper bound on the compute: each call starts the kernel's
+threads once.
 
 GPU against CPU: with CUDA present (or ``--device DEV`` given), :func:`stelib.montecarlo.estimate`
 draws ``--device-samples`` (default 10^7) samples of Yin et al.'s Gaussian model (m = n = 8,
@@ -102,15 +103,17 @@ def textbook_grouped(v, w, Z, y, group):
 
 def in_cache_time(v, w, Z, y, group, repeats):
     """Seconds the fused kernel takes for ``len(Z)`` samples when they come from a small sample
-    (at most 8 MiB) that stays in the cache: the compute alone, without the wait for memory."""
+    (at most 8 MiB) that stays in the cache, and the number of kernel calls that took: the compute
+    alone, without the wait for memory. Each call starts the kernel's threads once, so the time
+    is an upper bound on the compute (with OMP_WAIT_POLICY=PASSIVE the starts cost far more)."""
     from stelib.core import _fused
 
     b, m, n = Z.shape
     small = max(group, min(b, 2**23 // (8 * m * n)) // group * group)
     calls = max(1, b // small)
     args = [t.detach().contiguous().numpy() for t in (Z[:small], y[:small], v, w)]
-    return best_time(lambda: [_fused.group_sums(*args, group) for _ in range(calls)], repeats,
-                     "kernel in cache") * b / (calls * small)
+    t = best_time(lambda: [_fused.group_sums(*args, group) for _ in range(calls)], repeats, "kernel in cache")
+    return t * b / (calls * small), calls
 
 
 def device_ratio(device: str, samples: int) -> None:
@@ -182,7 +185,7 @@ def main() -> None:
                                                2 * args.repeats)
     t_pass = min(t_sum, t_mv)
 
-    t_cache = in_cache_time(v, w, Z, y, group, args.repeats) if m * n > 256 else None
+    t_cache, calls = in_cache_time(v, w, Z, y, group, args.repeats) if m * n > 256 else (None, 0)
 
     k = len(STE_NAMES)
     a = torch.randn(2048, 2048, generator=g, dtype=torch.float64)
@@ -207,8 +210,9 @@ def main() -> None:
           f"(target <= 1.25x; 1.0 = the memory-bandwidth limit; fastest of each, timed in turn)")
     print(f"  the same ratio per round of {2 * args.repeats} rounds: median {med:.2f}x, range {lo:.2f}-{hi:.2f}x")
     if t_cache is not None:
-        print(f"  the fused kernel alone, sample in cache (same number of samples): {t_cache * 1e3:.1f} ms "
-              f"= {t_cache / t_pass:.2f}x one pass over Z (near or above 1: bound by the cores, not the memory)")
+        print(f"  the fused kernel alone, sample in cache (same number of samples, {calls} calls): "
+              f"{t_cache * 1e3:.1f} ms = {t_cache / t_pass:.2f}x one pass over Z "
+              "(near or above 1: bound by the cores, not the memory)")
     if device is None:
         print("devices: no CUDA device, GPU/CPU ratio not measured (--device cuda on a GPU machine)")
     else:
