@@ -282,7 +282,7 @@ def test_fused_path_rejects_non_finite_samples():
         estimate_on(torch.ones(16, dtype=F64), w, Z, torch.zeros(100, dtype=F64))
 
 
-@pytest.mark.parametrize("b, group", [(1, 1), (33, 4), (40, 8)])
+@pytest.mark.parametrize("b, group", [(1, 1), (33, 4), (40, 8), (37, 7)])
 def test_fused_group_sums_equal_a_numpy_reference(b, group):
     """stelib._fused.group_sums on odd shapes (rows that straddle cache lines, a single sample,
     a remainder group) against the definition, group by group."""
@@ -306,3 +306,21 @@ def test_fused_group_sums_equal_a_numpy_reference(b, group):
         gv = (x[part] > 0) * r[part, None]
         np.testing.assert_allclose(V[gi], [gv.sum(0), (gv**2).sum(0)], rtol=1e-12, atol=1e-12)
     assert G.shape[0] == -(-b // group)
+
+
+def test_fused_pairs_equal_one_sample_at_a_time_bit_for_bit():
+    """group_sums works on samples in pairs (_pair); one sample at a time (_sample, _flush) gives
+    the same group sums bit for bit, the odd last sample included."""
+    from stelib.core import _fused
+
+    rng = np.random.default_rng(5)
+    b, m, n = 5, 17, 19
+    Z, y = rng.standard_normal((b, m, n)), rng.standard_normal(b)
+    v, w = rng.standard_normal(m), rng.standard_normal(n) / 3
+    G, L, V = _fused.group_sums(Z, y, v, w, b)
+    S, A, on, r = np.zeros((3, n)), np.zeros((3, n)), np.empty((b, m)), np.empty(b)
+    for k in range(b):
+        r[k] = _fused._sample(Z[k], y[k], v, w, on[k], S)
+        _fused._flush(S, A, r[k])
+    np.testing.assert_array_equal(G[0], [A[0] + (A[1] + A[2]), A[1] + A[2], A[1]])
+    assert (on == ((Z @ w) > 0)).all() and L[0, 0] == sum(0.5 * x * x for x in r)
