@@ -210,7 +210,7 @@ def main() -> None:
           f"(target <= 1.25x; 1.0 = the memory-bandwidth limit; fastest of each, timed in turn)")
     print(f"  the same ratio per round of {2 * args.repeats} rounds: median {med:.2f}x, range {lo:.2f}-{hi:.2f}x")
     if t_cache is not None:
-        print(f"  the fused kernel alone, sample in cache (same number of samples, {calls} calls): "
+        print(f"  the fused kernel alone, sample in cache (same number of samples, {calls} call{'s' * (calls != 1)}): "
               f"{t_cache * 1e3:.1f} ms = {t_cache / t_pass:.2f}x one pass over Z "
               "(near or above 1: bound by the cores, not the memory)")
     if device is None:

@@ -18,7 +18,7 @@ def test_bench_montecarlo_prints_its_ratios_and_agrees_with_autograd():
         capture_output=True, text=True, check=True, cwd=ROOT, timeout=300).stdout
     for line in ("speed-up ratio, means only", "speed-up ratio, means and standard errors",
                  "bandwidth ratio (stelib estimate_on / one pass over Z)", "the same ratio per round",
-                 "the fused kernel alone, sample in cache (same number of samples, 1 calls)",
+                 "the fused kernel alone, sample in cache (same number of samples, 1 call)",
                  "GPU/CPU speed ratio (CPU time / cpu time)"):
         assert line in out, line
     diffs = re.search(r"max \|difference\| of the means: (\S+); of means and standard errors: (\S+)", out)

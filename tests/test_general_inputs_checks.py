@@ -16,6 +16,7 @@ import torch
 from stelib import gaussian
 from stelib import general_inputs as gi
 from stelib import misspecified as ms
+from stelib.analyses import gi_fixed_points
 from stelib.distributions import make_distribution
 from stelib.montecarlo import Estimate
 from stelib.problems import Problem
@@ -316,6 +317,16 @@ def test_fixed_point_row_on_ray_by_quadrature_or_students_t():
     uniform = gi.FixedPointRow(2.25, 2.43, 0.76, 2.1381, replicates=2)
     assert aniso.on_ray and aniso.by_quadrature and not uniform.on_ray
 
+
+
+def test_place_and_on_ray_agree_on_the_bound():
+    """A fixed point exactly on the Student-t bound is off the ray for both readings."""
+    k = gi_fixed_points._t_bound(6)
+    on_bound = gi.FixedPointRow(k, 1.0, 1.0, math.nan, replicates=6)
+    inside = gi.FixedPointRow(0.99 * k, 1.0, 1.0, math.nan, replicates=6)
+    assert not on_bound.on_ray and inside.on_ray
+    assert "misses it" in gi.FixedPoints({"gaussian": on_bound}).place("gaussian")
+    assert "is on it within error" in gi.FixedPoints({"gaussian": inside}).place("gaussian")
 
 def test_spurious_check_reading():
     def est(z):

@@ -267,7 +267,7 @@ class FixedPoints:
             return "the fixed-point iteration did not settle, so there is no fixed point to place"
         k = _t_bound(r.replicates)
         z = abs(r.angle) / r.se
-        on = z <= k
+        on = z < k  # as FixedPointRow.on_ray: inside the bound, not on it
         if r.reference == 0:  # symmetric: the stationary direction is the teacher direction
             return (f"the stationary direction is the teacher direction, and the fixed point "
                     f"{'is on it within error' if on else 'misses it'} ({abs(r.angle):.2f} degrees,"

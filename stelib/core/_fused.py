@@ -12,8 +12,8 @@ path (to rounding), which stays the reference: the tests compare the two.
 
 Per sample only the class sums and r are formed; the sample's class sums are added to the
 group's, scaled by r, and cleared in the same loop (:func:`_flush`), and the loss and v-gradient
-moments are summed once per group from the stored r and the stored signs of x. ``benchmarks/bench_montecarlo.py``
-prints the time against one streaming pass over Z. (An earlier version prefetched the next
+moments are summed once per group from the stored r and the stored signs of x.
+``benchmarks/bench_montecarlo.py`` prints the time against one streaming pass over Z. (An earlier version prefetched the next
 sample's cache lines by hand; on a 2-core AMD EPYC (Zen 4) that made the kernel slower, and the
 hardware prefetcher alone did better.) Samples are worked on in pairs (:func:`_pair`): on that
 machine this cut the compute by about 10 % and the time against the memory by 3-4 %, with the
