@@ -20,6 +20,7 @@ from stelib.analyses import gi_fixed_points
 from stelib.distributions import make_distribution
 from stelib.montecarlo import Estimate
 from stelib.problems import Problem
+from stelib.rounding import se_decimals
 
 F64 = torch.float64
 SHAPE = dict(df=5.0, aniso_ratio=4.0, mix_sep=1.0, mix_std=0.6, mix_shift=0.5)
@@ -212,11 +213,15 @@ def test_coarse_at_stationary_matches_the_gaussian_closed_form():
         assert abs(row.radial(s) - target) < 4 * se + 0.05 * abs(target)
     assert row.tangential("identity") == pytest.approx(
         float(row.coarse["identity"].mean @ torch.tensor(gi.unit(120.0))), abs=1e-15)
-    # two lines: v, then each STE's radial/tangential parts, indented (88 columns)
+    # two lines: v and the se bound, then each STE's radial/tangential parts, indented (88 columns),
+    # to the decimals of the bound on their standard errors (the largest |se| of the three STEs)
+    bound = max(float(row.coarse[s].se.norm()) for s in ("identity", "relu", "crelu"))
+    d = se_decimals(bound)
     assert str(at).splitlines() == [
-        f"   gaussian: v = {row.v:.3f}; radial/tangential:",
-        " " * 13 + "  ".join(f"{s} {row.radial(s):+.4f}/{row.tangential(s):+.4f}"
+        f"   gaussian: v = {row.v:.3f}; radial/tangential (standard errors <= {bound:.1g}):",
+        " " * 13 + "  ".join(f"{s} {row.radial(s):+.{d}f}/{row.tangential(s):+.{d}f}"
                              for s in ("identity", "relu", "crelu"))]
+    assert max(len(line) for line in str(at).splitlines()) <= 88
 
 
 def test_fixed_point_angles_exact_zeros_and_the_mirror_of_the_square():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
 
-from stelib.lloyd import half_gaussian_alpha, uniform_lloyd
+from stelib.lloyd import half_gaussian_alpha, lloyd_alphas, uniform_lloyd
 
 
 def quadrature_optimum(bits: int) -> tuple[float, float]:
@@ -66,3 +66,23 @@ def test_bad_rng_and_n():
         half_gaussian_alpha(2, rng=0)
     with pytest.raises(ValueError, match="n"):
         half_gaussian_alpha(2, n=1, rng=np.random.default_rng(0))
+
+
+def test_lloyd_alphas_fit_the_widths_in_order_from_one_generator():
+    fits = lloyd_alphas([4, 2], samples=5_000, seed=3)
+    assert list(fits) == [2, 4]
+    rng = np.random.default_rng(3)
+    first = half_gaussian_alpha(2, n=5_000, rng=rng)
+    assert fits[2] == first and fits[4] == half_gaussian_alpha(4, n=5_000, rng=rng)
+    assert lloyd_alphas([2, 4, 2], samples=5_000, seed=3) == fits
+    # another width fitted first moves the later fits: ask for exactly the widths that train
+    assert lloyd_alphas([1, 2, 4], samples=5_000, seed=3)[2] != fits[2]
+
+
+@pytest.mark.parametrize(("kw", "word"), [({"bits": 2}, "bits"), ({"bits": []}, "bits"),
+                                          ({"bits": [0]}, "bits"), ({"bits": [2], "samples": 1}, "samples"),
+                                          ({"bits": [2], "seed": -1}, "seed"),
+                                          ({"bits": [2.0]}, "bits")])
+def test_lloyd_alphas_bad_input(kw, word):
+    with pytest.raises(ValueError, match=word):
+        lloyd_alphas(**kw)

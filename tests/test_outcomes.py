@@ -220,8 +220,9 @@ def test_stream_table_summaries_and_the_judged_comparison():
     lines = str(table).splitlines()
     assert lines[0].split() == ["B", "STE", "near", "spurious", "below_tol", "loss", "w_norm"]
     assert "±" not in lines[1] and lines[2].count("±") == 5
-    assert lines[1] == "inf relu          0.500          0.500          0.333          0.100          1.000"
-    assert lines[2] == "  4 relu  0.500 ± 0.236  0.500 ± 0.236  0.333 ± 0.000  0.150 ± 0.071  1.000 ± 0.000"
+    assert lines[1] == "inf relu      0.500      0.500          0.333        0.100          1.000"
+    # mean and sd to the place that shows the sd to one significant digit; a zero sd as before
+    assert lines[2] == "  4 relu  0.5 ± 0.2  0.5 ± 0.2  0.333 ± 0.000  0.15 ± 0.07  1.000 ± 0.000"
     assert len({len(x) for x in lines}) == 1  # columns right-aligned to their widest entry
     small = StreamTable({("inf", "relu"): {c: (1e-14 if c == "loss" else 0.5, 0.0) for c in STREAM_COLUMNS},
                          (4, "relu"): {c: (4.1234e-4 if c == "loss" else 0.5, 1.26e-4) for c in STREAM_COLUMNS}})

@@ -303,6 +303,7 @@ def test_change_frame_first_record_and_absolute_reading():
     row = rel[(rel.ste == "identity") & (rel.what == "loss")].iloc[0]
     # against the control the loss rises (0.55 and 0.55), in itself it falls (-0.2, -0.15)
     assert (row.reading, row.absolute) == ("rise", "fall")
+    assert (row.own, row.own_sd) == (pytest.approx(-0.175), pytest.approx(0.05 / 2 ** 0.5))
     row = rel[(rel.ste == "crelu") & (rel.what == "loss")].iloc[0]
     assert (row.reading, row.absolute) == ("within spread", "fall")
     with pytest.raises(ValueError, match="first"):

@@ -160,3 +160,33 @@ def test_cli_show_prints_the_provenance():
     p = _cli("show", "practice-full")
     assert p.returncode == 0
     assert json.loads(p.stdout)["command"] == "stelib results compute practice-full"
+
+
+def test_the_chapter_with_full_true_trains_the_stored_runs():
+    """``stelib rerun practice -p full True`` computes the stored runs (the chapter's exercise says
+    so): its defaults are the stored parameters, full's epochs and seeds too, and the steps alpha
+    it printed are the stored runs' (both fitted by stelib.lloyd.lloyd_alphas from the same draws;
+    a chapter that fitted more bit widths from the same generator would move them)."""
+    from stelib.tooling.params import read_parameters
+
+    nb = json.loads((ROOT / "chapters" / "practice.ipynb").read_text())
+    par = {k: p.default for k, p in read_parameters(nb).items()}
+    full = stored.PRACTICE_FULL
+    for key in ("archs", "bits", "stes", "lr", "batch_size", "dataset", "data_seed", "lloyd_samples",
+                "lloyd_seed"):
+        assert par[key] == full[key], key
+    src = "".join(next(c for c in nb["cells"] if "".join(c["source"]).startswith("if full:"))["source"])
+    assert f'else {full["epochs"]}' in src and f"seeds = {full['seeds']}" in src, src
+    printed = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                      for o in c.get("outputs", []) if "lloyd_alphas" in "".join(c["source"]))
+    for b, a in stored._alphas(full).items():
+        assert f"{b} bit: alpha = {a:.4f} " in printed, (b, a, printed)
+
+
+def test_budget_text_counts_the_steps_of_a_run():
+    text = stored.budget_text()
+    # the digits' training split: 1,348 images, 22 batches of 64 per epoch (the last one short)
+    assert "50 epochs of 1,348 training images in batches of 64 are 1,100 SGD steps per run" in text
+    assert "MNIST's 60,000 images are 45 times as many images" in text
+    assert " 40 SGD steps" in stored.budget_text(stored.PRACTICE_FULL | {"batch_size": 337, "epochs": 10})
+    assert " 6 SGD steps" in stored.budget_text(stored.PRACTICE_FULL | {"batch_size": 1000, "epochs": 3})

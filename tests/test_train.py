@@ -1,5 +1,7 @@
 """Coarse gradient descent: update rule, batching, divergence handling, bad inputs."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -92,6 +94,9 @@ def test_batched_sweep_marks_diverged_runs():
     h2 = population_cgd(Growing(), [[0.0], [0.0], [0.0]], [[1.0], [2.0], [4.0]], ste="relu", lr=[0.7, 0.01, 0.01],
                         steps=10)
     assert h2.summary() == f"    relu: 3 runs, 1 diverged, median final loss 0.01, median final |w| {2 * 1.01**10:.4g}"
+    # a final loss at rounding level is not printed as digits (README's example ends at 2.2e-16)
+    tiny = dataclasses.replace(h2, loss=torch.full_like(h2.loss, 2.2e-16))
+    assert "median final loss <1e-12, median" in tiny.summary()
 
 
 def test_diverged_run_stays_at_its_last_finite_values():

@@ -102,7 +102,8 @@ def test_the_clipped_relu_slope_at_its_vanishing_point_is_the_closed_forms_deriv
 
 def test_perturbation_reading_follows_the_shares():
     assert yin.perturbation_reading({"spurious": 0.0, "saddle": 0.035}, 2000) == (
-        "No perturbation lowers the loss at the spurious minimum, while 3.5% of them do at the saddle")
+        "None of the 2000 sampled perturbations lowers the loss at the spurious minimum, while 3.5% of them do"
+        " at the saddle")
     mixed = yin.perturbation_reading({"spurious": 0.032, "saddle": 0.0}, 2000)
     assert mixed.startswith("3.2% of the 2000 perturbations lower the loss at the spurious minimum")
     assert mixed.endswith("and none does at the saddle either: its descent directions are too few to"

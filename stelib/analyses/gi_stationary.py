@@ -34,7 +34,7 @@ from stelib.core.distributions import Distribution
 from stelib.core.gaussian import spurious_minimizer_v
 from stelib.core.montecarlo import Estimate, estimate
 from stelib.core.problems import Problem
-from stelib.core.rounding import below_floor, fmt, significant
+from stelib.core.rounding import below_floor, fmt, se_decimals, significant
 from stelib.core.ste import STE_NAMES
 
 __all__ = ["GRID_STEP", "CoarseAtStationary", "CoarseRow", "IdentityCheck", "SpuriousCheck", "SpuriousRow",
@@ -323,6 +323,20 @@ class CoarseRow:
     def tangential(self, ste: str) -> float:
         return float(self.coarse[ste].mean @ torch.stack([-self.w_hat[1], self.w_hat[0]]))
 
+    def se_bound(self) -> float:
+        r"""A bound on the standard error of every radial and tangential part: the largest
+        :math:`\sqrt{se_1^2 + se_2^2}` over the STEs (the variance of a unit projection of the
+        mean is at most the trace of its covariance)."""
+        return max(float(e.se.norm()) for e in self.coarse.values())
+
+    def parts(self) -> str:
+        """Each STE's radial/tangential parts to the decimals :meth:`se_bound` leaves determined
+        (:func:`stelib.rounding.se_decimals`; four where it is 0)."""
+        bound = self.se_bound()
+        spec = f"+.{se_decimals(bound) if bound > 0 else 4}f"
+        return "  ".join(f"{s} {fmt(self.radial(s), spec)}/{fmt(self.tangential(s), spec)}"
+                         for s in self.coarse)
+
 
 @dataclass(frozen=True)
 class CoarseAtStationary:
@@ -331,11 +345,11 @@ class CoarseAtStationary:
     rows: dict[str, CoarseRow]
 
     def __str__(self) -> str:
-        """Two lines per law: v, then the radial/tangential parts of each STE, indented."""
+        """Two lines per law: v and the bound on the standard errors, then the radial/tangential
+        parts of each STE to the digits that bound leaves determined, indented."""
         return "\n".join(
-            f"{k:>11}: v = {r.v:.3f}; radial/tangential:\n{'':13}"
-            + "  ".join(f"{s} {r.radial(s):+.4f}/{r.tangential(s):+.4f}" for s in r.coarse)
-            for k, r in self.rows.items())
+            f"{k:>11}: v = {r.v:.3f}; radial/tangential (standard errors <= {r.se_bound():.1g}):"
+            f"\n{'':13}{r.parts()}" for k, r in self.rows.items())
 
 
 def coarse_at_stationary(laws: dict[str, Distribution], stationary: Stationary, *,

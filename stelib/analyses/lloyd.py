@@ -41,7 +41,7 @@ import numpy as np
 
 from stelib.core._validate import check_positive_int, check_real
 
-__all__ = ["LloydFit", "half_gaussian_alpha", "half_gaussian_mse", "optimal_alpha", "uniform_lloyd"]
+__all__ = ["LloydFit", "half_gaussian_alpha", "half_gaussian_mse", "lloyd_alphas", "optimal_alpha", "uniform_lloyd"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,23 @@ def half_gaussian_alpha(bits: int, *, n: int = 200_000, rng: np.random.Generator
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     return uniform_lloyd(np.abs(rng.standard_normal(n)), bits)
 
+
+
+def lloyd_alphas(bits, *, samples: int = 200_000, seed: int = 0) -> dict[int, LloydFit]:
+    """:func:`half_gaussian_alpha` for each bit width of ``bits``, smallest first, all from one
+    generator ``numpy.random.default_rng(seed)``: the steps of the practice chapter's runs and
+    of its stored runs (``stelib results compute practice-full``), which must come from the same
+    draws. The fit for a bit width depends on the widths fitted before it (they use the earlier
+    draws), so ask for exactly the widths that train."""
+    if isinstance(bits, (int, np.integer)) or not hasattr(bits, "__iter__"):
+        raise ValueError(f"bits must be a list of bit widths, got {bits!r}")
+    widths = sorted({check_positive_int(b, name="bits", minimum=1, maximum=16) for b in bits})
+    if not widths:
+        raise ValueError("bits must name at least one bit width, got an empty list")
+    samples = check_positive_int(samples, name="samples", minimum=2, maximum=10**8)
+    seed = check_positive_int(seed, name="seed", minimum=0, maximum=2**63 - 1)
+    rng = np.random.default_rng(seed)
+    return {b: half_gaussian_alpha(b, n=samples, rng=rng) for b in widths}
 
 def half_gaussian_mse(alpha: float, bits: int, *, rounding: str = "nearest") -> float:
     r"""Exact mean squared error of the b-bit uniform quantizer with step ``alpha`` on |N(0, 1)|.

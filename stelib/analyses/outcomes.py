@@ -45,7 +45,7 @@ import torch
 from stelib.analyses.practice_report import judge
 from stelib.core import gaussian
 from stelib.core._validate import as_tensor, check_positive, check_positive_int
-from stelib.core.rounding import fmt
+from stelib.core.rounding import fmt, se_decimals
 from stelib.core.ste import check_ste
 
 __all__ = ["OUTCOMES", "FarSide", "OtherRuns", "StartSides", "StreamTable", "at_angle", "classify", "far_side",
@@ -423,12 +423,15 @@ class StreamTable:
 
 
 def _stream_cell(column: str, mean: float, sd: float, *, spread: bool) -> str:
-    """One cell of :class:`StreamTable`: the mean, and ``± sd`` where there are several streams."""
+    """One cell of :class:`StreamTable`: the mean, and ``± sd`` where there are several streams,
+    both to the decimal place that shows the sd to one significant digit (two when it is a 1:
+    :func:`stelib.rounding.se_decimals`), at most three; a spread of 0 as ``± 0.000``."""
     small = column == "loss" and abs(mean) < 0.01
-    text = fmt(mean, ".2e" if small else ".3f") if column == "loss" else f"{mean:.3f}"
-    if not spread:
-        return text
-    return text + (f" ± {sd:.1e}" if small else f" ± {sd:.3f}")
+    if not spread or small or not sd > 0:
+        text = fmt(mean, ".2e" if small else ".3f") if column == "loss" else f"{mean:.3f}"
+        return text if not spread else text + (f" ± {sd:.1e}" if small else f" ± {sd:.3f}")
+    spec = f".{min(se_decimals(sd), 3)}f"
+    return f"{fmt(mean, spec) if column == 'loss' else format(mean, spec)} ± {format(sd, spec)}"
 
 
 def stream_table(histories: dict, stes, *, streams: int, loss_tol: float) -> StreamTable:

@@ -97,8 +97,9 @@ def change_frame(result, *, control: str | None = None, first: int = 0, **labels
     rise, a fall or within the spread (mean +- sd containing 0). With ``control`` (an STE of
     ``result``, e.g. the one that found the starting minimum) each seed's change is taken relative
     to the control's change for the same seed: the common part (such as the refreshed running
-    statistics of batch normalisation) cancels; the column ``absolute`` then reads the STE's own
-    change, without the control, by the same rule. A change within ``stelib.rounding.FLOOR``
+    statistics of batch normalisation) cancels; the columns ``own`` and ``own_sd`` then hold the
+    STE's own change, without the control (mean and sd over seeds), and ``absolute`` reads it by
+    the same rule. A change within ``stelib.rounding.FLOOR``
     (1e-12) of zero is never read as a rise or a fall."""
     import pandas as pd
 
@@ -115,7 +116,7 @@ def change_frame(result, *, control: str | None = None, first: int = 0, **labels
                 row = {**labels, "bits": b, "ste": s, "what": name, "start": scale * float(x[i, j, :, first].mean()),
                        "end": scale * float(x[i, j, :, -1].mean()), "change": m, "sd": sd, "reading": reading}
                 if c is not None:
-                    row["absolute"] = _reading(own)[2]
+                    row["own"], row["own_sd"], row["absolute"] = _reading(own)
                 rows.append(row)
     return pd.DataFrame(rows)
 

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["COLUMNS", "NAMES", "PRACTICE_FULL", "StoredRuns", "as_checked", "check", "checked_runs", "compute", "data_dir", "load",
+__all__ = ["COLUMNS", "NAMES", "PRACTICE_FULL", "StoredRuns", "as_checked", "budget_text", "check", "checked_runs", "compute",
+           "data_dir", "load",
            "check_summary", "provenance_text", "record_check", "runs_of", "write"]
 
 COLUMNS = ("arch", "model", "bits", "ste", "seed", "epochs", "metric", "value")
@@ -77,13 +78,27 @@ def _check_subset(values, allowed: Sequence, what: str) -> list:
 
 
 def _alphas(params: dict) -> dict[int, float]:
-    import numpy as np
+    from stelib.analyses.lloyd import lloyd_alphas
 
-    from stelib.analyses.lloyd import half_gaussian_alpha
+    fits = lloyd_alphas(params["bits"], samples=params["lloyd_samples"], seed=params["lloyd_seed"])
+    return {b: f.alpha for b, f in fits.items()}
 
-    rng = np.random.default_rng(params["lloyd_seed"])
-    return {b: half_gaussian_alpha(b, n=params["lloyd_samples"], rng=rng).alpha for b in sorted(params["bits"])}
 
+
+MNIST_TRAIN = 60_000  #: images in MNIST's training set, on which Yin et al. train LeNet-5
+
+
+def budget_text(params: dict = PRACTICE_FULL) -> str:
+    """The training budget of stored parameters against Yin et al.'s LeNet-5 on MNIST, as a clause
+    the practice chapter glues: equal epochs are not equal updates on a smaller training split.
+    The SGD steps per run count the last, short batch of each epoch, as training does."""
+    from stelib.analyses.practice import load_data
+
+    n = len(load_data(params["dataset"], seed=params["data_seed"]).x_train)
+    steps = params["epochs"] * math.ceil(n / params["batch_size"])
+    return (f"{params['epochs']} epochs of {n:,} training images in batches of {params['batch_size']} are "
+            f"{steps:,} SGD steps per run; the same epochs of MNIST's {MNIST_TRAIN:,} images are "
+            f"{MNIST_TRAIN / n:.0f} times as many images, and at the same batch size as many times the steps")
 
 def practice_full_unit(arch: str, seed: int, *, params: dict = PRACTICE_FULL, alpha=None, data=None) -> list[dict]:
     """The rows of one unit of ``practice-full``: network ``arch`` started from seed ``seed``."""

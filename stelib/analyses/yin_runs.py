@@ -163,7 +163,7 @@ def perturbation_reading(shares: dict[str, float], samples: int) -> str:
     """The sentence on :func:`stelib.yin_landscape.perturbation_share` at the spurious minimum and
     the saddle (``shares``: point -> share of ``samples`` perturbations that lower the loss)."""
     sp, sad = shares["spurious"], shares["saddle"]
-    first = ("No perturbation lowers the loss at the spurious minimum" if sp == 0 else
+    first = (f"None of the {samples} sampled perturbations lowers the loss at the spurious minimum" if sp == 0 else
              f"{sp:.1%} of the {samples} perturbations lower the loss at the spurious minimum (a"
              " perturbation of this size can leave its basin)")
     second = (f"while {sad:.1%} of them do at the saddle" if sad > 0 else

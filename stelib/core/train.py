@@ -37,6 +37,7 @@ import torch
 from stelib.core import _graphs
 from stelib.core._closedform import device_path, flush, norm, polar, trusted
 from stelib.core._validate import as_tensor, check_choice, check_positive_int
+from stelib.core.rounding import fmt
 from stelib.core.ste import check_ste, derivative_unchecked, names
 
 DTYPE = torch.float64
@@ -89,7 +90,8 @@ class History:
                             device=self.diverged.device)
 
     def summary(self) -> str:
-        """One line per STE: runs, diverged runs, median final loss and |w|."""
+        """One line per STE: runs, diverged runs, median final loss and |w| (a loss below
+        ``stelib.rounding.FLOOR`` as ``<1e-12``: its digits would be rounding)."""
         lines = []
         for ste in dict.fromkeys(self.ste):
             idx = self.select(ste)
@@ -97,7 +99,7 @@ class History:
             loss = self.loss[-1, ok].median().item() if len(ok) else float("nan")
             norm = self.w_norm[-1, ok].median().item() if len(ok) else float("nan")
             lines.append(f"{ste:>8}: {len(idx)} runs, {int(self.diverged[idx].sum())} diverged, "
-                         f"median final loss {loss:.4g}, median final |w| {norm:.4g}")
+                         f"median final loss {fmt(loss)}, median final |w| {norm:.4g}")
         return "\n".join(lines)
 
 
