@@ -16,7 +16,7 @@ import torch
 from stelib import gaussian
 from stelib import general_inputs as gi
 from stelib import misspecified as ms
-from stelib.analyses import gi_fixed_points
+from stelib.analyses import gi_fixed_points, gi_stationary
 from stelib.distributions import make_distribution
 from stelib.montecarlo import Estimate
 from stelib.problems import Problem
@@ -218,7 +218,7 @@ def test_coarse_at_stationary_matches_the_gaussian_closed_form():
     bound = max(float(row.coarse[s].se.norm()) for s in ("identity", "relu", "crelu"))
     d = se_decimals(bound)
     assert str(at).splitlines() == [
-        f"   gaussian: v = {row.v:.3f}; radial/tangential (standard errors <= {bound:.1g}):",
+        f"   gaussian: v = {row.v:.3f}; radial/tangential (standard errors <= {bound:.{d}f}):",
         " " * 13 + "  ".join(f"{s} {row.radial(s):+.{d}f}/{row.tangential(s):+.{d}f}"
                              for s in ("identity", "relu", "crelu"))]
     assert max(len(line) for line in str(at).splitlines()) <= 88
@@ -483,3 +483,16 @@ def test_fixed_points_radius_against_a_reference():
     assert fp.radius_against("student_t", math.nan, "it") == "not comparable with it: there is none"
     assert fp.radius_against("lost", 0.7, "it") == (
         "not comparable with it: the fixed-point iteration did not settle")
+
+
+def test_coarse_row_prints_its_parts_to_the_decimals_of_the_se_bound():
+    w_hat = torch.tensor([1.0, 0.0], dtype=F64)
+    est = {"identity": Estimate(torch.tensor([-0.55612, 0.00274], dtype=F64), torch.tensor([0.006, 0.0084], dtype=F64)),
+           "crelu": Estimate(torch.tensor([0.01437, -0.00049], dtype=F64), torch.tensor([0.001, 0.001], dtype=F64))}
+    row = gi_stationary.CoarseRow(0.7, w_hat, est)
+    assert row.se_bound() == pytest.approx(math.hypot(0.006, 0.0084))  # 0.0103: two digits of a leading 1
+    assert row.bound_text() == "0.010"
+    assert row.parts() == "identity -0.556/+0.003  crelu +0.014/+0.000"  # -0.0005 rounds to zero: no sign
+    exact = gi_stationary.CoarseRow(0.7, w_hat, {"relu": Estimate(torch.tensor([-0.25, 0.0], dtype=F64),
+                                                                  torch.zeros(2, dtype=F64))})
+    assert exact.bound_text() == "0" and exact.parts() == "relu -0.2500/<1e-12"  # no sampling error

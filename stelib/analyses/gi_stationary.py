@@ -329,6 +329,11 @@ class CoarseRow:
         mean is at most the trace of its covariance)."""
         return max(float(e.se.norm()) for e in self.coarse.values())
 
+    def bound_text(self) -> str:
+        """:meth:`se_bound` to the decimals of :meth:`parts` (``0.010``, not ``0.01``)."""
+        bound = self.se_bound()
+        return f"{bound:.{se_decimals(bound)}f}" if bound > 0 else "0"
+
     def parts(self) -> str:
         """Each STE's radial/tangential parts to the decimals :meth:`se_bound` leaves determined
         (:func:`stelib.rounding.se_decimals`; four where it is 0)."""
@@ -348,7 +353,7 @@ class CoarseAtStationary:
         """Two lines per law: v and the bound on the standard errors, then the radial/tangential
         parts of each STE to the digits that bound leaves determined, indented."""
         return "\n".join(
-            f"{k:>11}: v = {r.v:.3f}; radial/tangential (standard errors <= {r.se_bound():.1g}):"
+            f"{k:>11}: v = {r.v:.3f}; radial/tangential (standard errors <= {r.bound_text()}):"
             f"\n{'':13}{r.parts()}" for k, r in self.rows.items())
 
 
