@@ -189,7 +189,7 @@ def matches_reference(verdicts):
 #: Yin's networks as two references: their shallow LeNet-5 and their deep networks, VGG-11 standing
 #: for ResNet-20 too (the two order the STEs alike in every cell: :func:`deep_networks_agree`)
 REFERENCES = {"LeNet-5": "shallow", "VGG-11": "deep"}
-#: "on the shallow LeNet-5, vanilla ReLU is comparable to the clipped ReLU" (Yin et al., Section 4)
+#: on the shallow LeNet-5 Yin et al. find vanilla ReLU comparable to the clipped ReLU (their Section 4.1)
 COMPARABLE = (("LeNet-5", "relu", "crelu"),)
 
 

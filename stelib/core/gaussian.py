@@ -232,7 +232,8 @@ def spurious_minimizer_v(v_star) -> torch.Tensor:
 
 
 def spurious_minima_exist(v_star) -> bool:
-    """True iff 0 < (1^T v*)^2 < (m + 1)/2 |v*|^2 (Yin et al., Prop. 1).
+    """True iff 0 < (1^T v*)^2 < (m + 1)/2 |v*|^2 (the upper bound is Yin et al.'s Prop. 1, the
+    lower one this book's precision, chapter yin_gaussian).
 
     The right inequality is v~^T v* < 0 (df/dtheta < 0 at theta = pi, a local minimum). When
     1^T v* = 0 the point (v~, pi) = (-v*, pi) has f = 0: it is a second *global* minimum

@@ -326,7 +326,7 @@ def binary_step(x, ste: str) -> torch.Tensor:
 
 
 class QuantizedReLUSTE(torch.autograd.Function):
-    r"""b-bit quantized ReLU (Yin et al., 2019, eq. for :math:`\sigma_\alpha`) with a chosen STE.
+    r"""b-bit quantized ReLU (Yin et al., 2019, Section 4 and their appendix) with a chosen STE.
 
     Forward: 0 for x <= 0, k alpha for (k-1) alpha < x <= k alpha, (2^b - 1) alpha beyond.
     Backward: 1 (identity), 1{x > 0} (relu) or 1{0 < x < (2^b - 1) alpha} (crelu, "clipped");
