@@ -98,12 +98,13 @@ test-kernels: $(STAMP)
 execute: $(STAMP)
 	$(PY) -m stelib execute
 
-# The notebook stack that tools/gpu_check.py needs (papermill, a kernel, myst-nb's glue, plotly),
+# The notebook stack that tools/gpu_check.py needs (papermill, a kernel, myst-nb's glue, plotly; pytest for
+# the CUDA-only tests of tools/gpu_session.sh),
 # at the lock's versions, as wheels for another machine's Python: for a GPU machine without a
-# network whose image has PyTorch, numba and SciPy but not Jupyter (about 48 MB, 75 wheels).
+# network whose image has PyTorch, numba and SciPy but not Jupyter (about 51 MB, 85 wheels).
 GPU_PYTHON ?= 3.12
 # aiohttp: papermill needs it on Python 3.12 only, and pip download judges markers by this Python
-GPU_WHEELS  = papermill ipykernel myst-nb plotly aiohttp
+GPU_WHEELS  = papermill ipykernel myst-nb plotly aiohttp pytest
 gpu-wheels: $(STAMP)
 	$(PY) -m pip download --quiet --only-binary=:all: --implementation cp \
 	  --python-version $(GPU_PYTHON) --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
@@ -111,6 +112,7 @@ gpu-wheels: $(STAMP)
 	@echo "$$(ls .whl | wc -l) wheels in .whl ($$(du -sh .whl | cut -f1)); on the GPU machine:"
 	@echo "  python3 -m pip install -q --no-index --find-links .whl $(GPU_WHEELS)"
 	@echo "  PYTHONPATH=\$$PWD python3 tools/gpu_check.py --cpu-baseline"
+	@echo "or all GPU measurements in one call (about 8 min): OUT=/some/dir tools/gpu_session.sh"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py

@@ -105,3 +105,26 @@ def test_rerun_primer_on_the_cpu_gives_every_number_back(tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0, text
     assert " 0 differ, 0 by more than" in text
+
+
+def test_the_gpu_session_script_parses_and_names_what_exists():
+    """tools/gpu_session.sh (one call on a lent GPU machine) is valid bash, and every script,
+    test file and option it names exists here, so a GPU session does not fail on a typo."""
+    import re
+    import subprocess
+
+    script = ROOT / "tools" / "gpu_session.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    for path in re.findall(r"\b((?:benchmarks|tools|tests)/[\w/]+\.py)\b", text):
+        assert (ROOT / path).is_file(), path
+    helps = {name: subprocess.run([sys.executable, str(ROOT / name), "--help"], capture_output=True,
+                                  text=True, cwd=ROOT, timeout=120).stdout
+             for name in ("tools/gpu_check.py", "benchmarks/bench_bignets.py", "benchmarks/bench_train.py",
+                          "benchmarks/bench_montecarlo.py")}
+    for name, opts in (("tools/gpu_check.py", ["--cpu-baseline", "--bench", "--out"]),
+                       ("benchmarks/bench_train.py", ["--device", "--device-only"]),
+                       ("benchmarks/bench_montecarlo.py", ["--device", "--device-only"]),
+                       ("benchmarks/bench_bignets.py", ["--device"])):
+        for opt in opts:
+            assert opt in helps[name], (name, opt)

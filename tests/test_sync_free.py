@@ -161,3 +161,42 @@ def test_finite_rows_equals_testing_each_condition():
     got = train._finite_rows(v, rows)
     assert torch.equal(got, want), (got, want)
     assert got[:k].tolist() == [True, False, False, False, False, True, True, False, True, True, True]
+
+
+def _cuda_runs():
+    """The runs of :func:`_runs`, on the GPU."""
+    dev = torch.device("cuda")
+    out = []
+    for model, v0, w0, ste in _runs():
+        moved = (YinModel(model.v_star.to(dev), model.w_star.to(dev)) if isinstance(model, YinModel)
+                 else LinearTeacherModel(model.a.to(dev)))
+        out.append((moved, v0.to(dev), w0.to(dev), ste))
+    return out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("graphs", ["1", "0"], ids=["cuda_graph", "op_by_op"])
+@pytest.mark.parametrize("case", [0, 1], ids=["yin", "linear_teacher"])
+def test_cuda_synchronisations_do_not_grow_with_the_steps(monkeypatch, case, graphs):
+    """On a GPU, torch's sync debug mode reports every host-device synchronisation: one CGD run
+    makes as many in 300 steps as in 100 (its start is checked once, nothing is read back inside
+    the loop), with the step replayed as a CUDA graph and launched op by op."""
+    import warnings
+
+    monkeypatch.setenv("STELIB_CUDA_GRAPHS", graphs)
+    model, v0, w0, ste = _cuda_runs()[case]
+
+    def syncs(steps: int) -> int:
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                population_cgd(model, v0, w0, ste=ste, lr=0.1, steps=steps)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message).lower() for w in seen)
+
+    syncs(100)  # warm-up: first launches, the graph's first capture
+    counts = [syncs(100), syncs(300)]
+    assert counts[0] == counts[1], counts

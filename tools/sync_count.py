@@ -13,7 +13,8 @@ a value), so that the count is the one a GPU run would make.
 On the CPU every tensor is counted, including the ones a chapter keeps on the CPU on purpose
 (its seeded random draws), so the count is an upper bound of the synchronisations a run with
 ``device="cuda"`` makes; what matters is which sites grow with the steps of a loop. On a GPU,
-``torch.cuda.set_sync_debug_mode`` gives the exact count (``tools/gpu_check.py``).
+``torch.cuda.set_sync_debug_mode`` gives the exact count (``tests/test_sync_free.py``, run there
+by ``tools/gpu_session.sh``).
 
 ``--ops`` also counts the ATen operations the chapter dispatches on its main thread (a
 ``TorchDispatchMode``; the run is slower for it). On a GPU most of them are kernel launches of
