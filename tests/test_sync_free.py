@@ -179,8 +179,9 @@ def _cuda_runs():
 @pytest.mark.parametrize("case", [0, 1], ids=["yin", "linear_teacher"])
 def test_cuda_synchronisations_do_not_grow_with_the_steps(monkeypatch, case, graphs):
     """On a GPU, torch's sync debug mode reports every host-device synchronisation: one CGD run
-    makes as many in 300 steps as in 100 (its start is checked once, nothing is read back inside
-    the loop), with the step replayed as a CUDA graph and launched op by op."""
+    makes as many in 300 steps as in 100, recording every step (its start is checked once, and
+    nothing inside the loop or a record reads a value back or copies one from the host), with the
+    step replayed as a CUDA graph and launched op by op."""
     import warnings
 
     monkeypatch.setenv("STELIB_CUDA_GRAPHS", graphs)

@@ -195,9 +195,10 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
         dstep.copy_(torch.where(bad, t, dstep))  # in place: a CUDA graph's step holds these tensors
         alive.logical_and_(~bad)
 
+    nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)  # once: a copy from the host waits
+
     def record(t, gnorm):
         flush()  # the checks the closed forms kept since the last record (GPU; one read)
-        nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)
         loss = loss_fn(v, w)
         bad = alive & ~torch.isfinite(loss)
         if sync_free or bool(bad.any()):  # finite v, w whose loss overflows: diverged too
