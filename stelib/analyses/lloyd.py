@@ -96,7 +96,6 @@ def half_gaussian_alpha(bits: int, *, n: int = 200_000, rng: np.random.Generator
     return uniform_lloyd(np.abs(rng.standard_normal(n)), bits)
 
 
-
 def lloyd_alphas(bits, *, samples: int = 200_000, seed: int = 0) -> dict[int, LloydFit]:
     """:func:`half_gaussian_alpha` for each bit width of ``bits``, smallest first, all from one
     generator ``numpy.random.default_rng(seed)``: the steps of the practice chapter's runs and
@@ -112,6 +111,7 @@ def lloyd_alphas(bits, *, samples: int = 200_000, seed: int = 0) -> dict[int, Ll
     seed = check_positive_int(seed, name="seed", minimum=0, maximum=2**63 - 1)
     rng = np.random.default_rng(seed)
     return {b: half_gaussian_alpha(b, n=samples, rng=rng) for b in widths}
+
 
 def half_gaussian_mse(alpha: float, bits: int, *, rounding: str = "nearest") -> float:
     r"""Exact mean squared error of the b-bit uniform quantizer with step ``alpha`` on |N(0, 1)|.

@@ -427,11 +427,12 @@ def _stream_cell(column: str, mean: float, sd: float, *, spread: bool) -> str:
     both to the decimal place that shows the sd to one significant digit (two when it is a 1:
     :func:`stelib.rounding.se_decimals`), at most three; a spread of 0 as ``± 0.000``."""
     small = column == "loss" and abs(mean) < 0.01
-    if not spread or small or not sd > 0:
-        text = fmt(mean, ".2e" if small else ".3f") if column == "loss" else f"{mean:.3f}"
-        return text if not spread else text + (f" ± {sd:.1e}" if small else f" ± {sd:.3f}")
-    spec = f".{min(se_decimals(sd), 3)}f"
-    return f"{fmt(mean, spec) if column == 'loss' else format(mean, spec)} ± {format(sd, spec)}"
+    if spread and not small and sd > 0:
+        spec = sd_spec = f".{min(se_decimals(sd), 3)}f"
+    else:
+        spec, sd_spec = (".2e", ".1e") if small else (".3f", ".3f")
+    text = fmt(mean, spec) if column == "loss" else format(mean, spec)
+    return f"{text} ± {format(sd, sd_spec)}" if spread else text
 
 
 def stream_table(histories: dict, stes, *, streams: int, loss_tol: float) -> StreamTable:

@@ -84,7 +84,6 @@ def _alphas(params: dict) -> dict[int, float]:
     return {b: f.alpha for b, f in fits.items()}
 
 
-
 MNIST_TRAIN = 60_000  #: images in MNIST's training set, on which Yin et al. train LeNet-5
 
 
@@ -99,6 +98,7 @@ def budget_text(params: dict = PRACTICE_FULL) -> str:
     return (f"{params['epochs']} epochs of {n:,} training images in batches of {params['batch_size']} are "
             f"{steps:,} SGD steps per run; the same epochs of MNIST's {MNIST_TRAIN:,} images are "
             f"{MNIST_TRAIN / n:.0f} times as many images, and at the same batch size as many times the steps")
+
 
 def practice_full_unit(arch: str, seed: int, *, params: dict = PRACTICE_FULL, alpha=None, data=None) -> list[dict]:
     """The rows of one unit of ``practice-full``: network ``arch`` started from seed ``seed``."""
