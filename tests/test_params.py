@@ -283,6 +283,9 @@ CROSS = [
     ("general_inputs", {"digits_kind": "patch"}, r"digits_kind='patch', n=2"),
     ("scale_symmetry", {"fit_norms": [10, 5]}, r"fit_norms=\[10, 5\]"),
     ("scale_symmetry", {"norms": [1.0, 3.0, 2.0]}, r"norms=\[1.0, 3.0, 2.0\] .*increasing"),
+    ("practice", {"mixed_precision": True}, r"mixed_precision=True, archs=\['mlp', 'cnn'\]"),
+    ("practice", {"mixed_precision": True, "dataset": "mnist", "archs": ["mlp", "lenet5"]},
+     r"mixed_precision only when every arch is lenet5"),
 ]
 
 
@@ -297,6 +300,8 @@ def test_valid_combinations_are_accepted():
     path = ROOT / "chapters" / "yin_gaussian.ipynb"
     values = check_overrides(specs.get("yin_gaussian"), path, {"seeds": 500, "sgd_seeds": 200})
     assert values["sgd_seeds"] == 200
+    big = {"mixed_precision": True, "dataset": "cifar10", "archs": ["vgg11", "resnet20"]}
+    assert check_overrides(specs.get("practice"), ROOT / "chapters" / "practice.ipynb", big)["mixed_precision"]
     gi = ROOT / "chapters" / "general_inputs.ipynb"
     check_overrides(specs.get("general_inputs"), gi, {"m": 4, "v_star": [1.0, -1, 1, 0.5]})
     check_overrides(specs.get("general_inputs"), gi, {"digits_kind": "patch", "n": 4})

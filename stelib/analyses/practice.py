@@ -271,11 +271,12 @@ def _tuple(values, name, check):
     return values
 
 
-def _build(arch, configs, seeds, norm, width, data):
+def _build(arch, configs, seeds, norm, width, data, mixed_precision=False):
     if arch in BIG_ARCHS:
         if len(data.shape) != 3:
             raise ValueError(f"arch={arch!r} needs image data (mnist or cifar10), got dataset {data.name!r}")
-        return BatchedNets(configs, seeds, arch=arch, in_shape=data.shape, norm=norm)  # one computation
+        return BatchedNets(configs, seeds, arch=arch, in_shape=data.shape, norm=norm,
+                           mixed_precision=mixed_precision)  # one computation
     if arch == "cnn" and data.shape not in ((64,), (1, 8, 8)):
         raise ValueError(f"arch='cnn' is the 8x8 digits network, got dataset {data.name!r}; use 'lenet5'")
     if arch == "mlp":
@@ -288,7 +289,7 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
           alpha: dict[int, float] | None = None, act_range: float = 1.0, init: str = "random",
           pre_epochs: int = 10, width: int | None = None, data: DataSplit | None = None, data_seed: int = 0,
           device: str = "cpu", diverge_factor: float = 2.0, n_eval: int | None = None,
-          n_probe: int = 256, progress: bool = False) -> PracticeResult:
+          n_probe: int = 256, progress: bool = False, mixed_precision: bool = False) -> PracticeResult:
     """Train ``arch`` with every combination of ``bits`` x ``stes`` x ``seeds`` (see the module docstring).
 
     ``alpha``: the step per bit width (every one in ``bits``); default act_range / (2^b - 1),
@@ -296,10 +297,19 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
     a full-precision ReLU network per seed (same architecture and ``norm``, ``pre_epochs``
     epochs at ``lr``) and starts every quantized model from the one with its seed. ``width``:
     hidden width of the MLP (default 32) or channels of the CNN's second convolution (default
-    16). ``progress=True`` shows a bar over the epochs on standard error. Raises ``ValueError``
-    naming any bad argument before anything is trained.
+    16). ``progress=True`` shows a bar over the epochs on standard error.
+    ``mixed_precision=True`` (``arch`` lenet5, vgg11 or resnet20 only; off by default) trains the
+    full-precision start and the quantized networks with bf16 autocast and channels-last memory
+    (:class:`stelib.bignets.BatchedNets`): faster on a GPU with tensor cores, and it **changes the
+    numerics**, so a run differs from its float32 twin (compare them with
+    :func:`stelib.practice_report.precision_text`). Raises ``ValueError`` naming any bad argument
+    before anything is trained.
     """
     check_choice(arch, ARCHITECTURES, name="arch")
+    if not isinstance(mixed_precision, bool):
+        raise ValueError(f"mixed_precision={mixed_precision!r} must be True or False")
+    if mixed_precision and arch not in BIG_ARCHS:
+        raise ValueError(f"mixed_precision=True needs arch lenet5, vgg11 or resnet20, got arch={arch!r}")
     bits = _tuple(bits, "bits", lambda b: check_positive_int(b, name="bits", maximum=8))
     stes = check_choices(stes, names(), name="stes")
     stes = _tuple(stes, "stes", lambda s: s)
@@ -324,11 +334,11 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
               n_probe=n_probe, progress=progress)
     pre = None
     if init == "pretrained":
-        fp = _build(arch, [ActConfig(0, 1.0, "relu")] * len(seeds), seeds, norm, width, data)
+        fp = _build(arch, [ActConfig(0, 1.0, "relu")] * len(seeds), seeds, norm, width, data, mixed_precision)
         pre = _result(arch, norm, (0,), ("relu",), seeds, {0: math.inf}, fp, fit(fp, data, epochs=pre_epochs, **kw))
         model = fp.select([seeds.index(s) for s in sds], configs)
     else:
-        model = _build(arch, configs, sds, norm, width, data)
+        model = _build(arch, configs, sds, norm, width, data, mixed_precision)
     h = fit(model, data, epochs=epochs, **kw)
     return _result(arch, norm, bits, stes, seeds, alpha, model, h, pre)
 

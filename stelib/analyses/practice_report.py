@@ -16,7 +16,8 @@ The chapter *Practice on real data* imports its tables and verdicts from here
   :func:`matches_reference`;
 * :mod:`stelib.report_frames` -- the frames of our runs (:func:`long_frame`, :func:`layer_frame`,
   :func:`summary_frame`, :func:`change_frame`), :func:`start_summary`, :func:`plot_runs`,
-  :func:`table_text` and :func:`changed_rows`.
+  :func:`table_text`, :func:`changed_rows` and, for a run in bf16 against its float32 twin,
+  :func:`precision_frame` and :func:`precision_text`.
 
 Each module's docstring has an example.
 """
@@ -25,7 +26,15 @@ from __future__ import annotations
 
 from stelib.analyses.report_frames import _reading as _reading
 from stelib.analyses.report_frames import change_frame as change_frame
-from stelib.analyses.report_frames import changed_rows, layer_frame, long_frame, start_summary, table_text
+from stelib.analyses.report_frames import (
+    changed_rows,
+    layer_frame,
+    long_frame,
+    precision_frame,
+    precision_text,
+    start_summary,
+    table_text,
+)
 from stelib.analyses.report_frames import plot_runs as plot_runs
 from stelib.analyses.report_frames import summary_frame as summary_frame
 from stelib.analyses.report_orderings import METRICS as METRICS
@@ -60,4 +69,5 @@ from stelib.analyses.report_yin import yin_verdicts as yin_verdicts
 __all__ = ["COMPARABLE", "REFERENCES", "YIN_TABLE", "all_ties", "compare_with_yin", "deep_networks_agree", "judge",
            "layer_frame", "load_yin_table", "long_frame", "ordering", "ordering_notes", "reference_verdicts",
            "start_summary", "table_text", "changed_verdicts", "verdict_changes", "verdict_text", "changed_rows",
-           "judged_pairs", "pair_changes", "moved_pairs", "matches_reference", "orderings_of"]
+           "judged_pairs", "pair_changes", "moved_pairs", "matches_reference", "orderings_of", "precision_frame",
+           "precision_text"]

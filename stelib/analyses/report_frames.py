@@ -15,7 +15,9 @@ Every section of the chapter that trains networks reads its
 * :func:`table_text` -- a frame as text with the digits a few seeds determine;
 * :func:`changed_rows` -- the rows of two such tables whose printed text differs (section
   "Yin et al.'s recipe at their epoch budget (stored runs)": what the recorded check of the
-  stored runs changes in the table the chapter prints).
+  stored runs changes in the table the chapter prints);
+* :func:`precision_frame`, :func:`precision_text` -- a run trained with ``mixed_precision=True``
+  (bf16) against its float32 twin, seed by seed (section "The same code at Yin et al.'s scale").
 
 Example
 -------
@@ -28,12 +30,14 @@ crelu 97.1    1.0
 
 from __future__ import annotations
 
+import math
+
 from stelib.analyses.report_orderings import stats_of
 from stelib.core._validate import check_choice
 from stelib.core.rounding import FLOOR, fmt
 
-__all__ = ["change_frame", "changed_rows", "layer_frame", "long_frame", "plot_runs", "start_summary",
-           "summary_frame", "table_text"]
+__all__ = ["change_frame", "changed_rows", "layer_frame", "long_frame", "plot_runs", "precision_frame",
+           "precision_text", "start_summary", "summary_frame", "table_text"]
 
 
 def long_frame(result, **labels):
@@ -140,6 +144,12 @@ def plot_runs(df, y: str, *, col: str | None = None, row: str | None = None, log
     return g
 
 
+def _check_n_test(n_test):
+    if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1:
+        raise ValueError(f"n_test={n_test!r} must be a positive integer (the number of test images)")
+    return n_test
+
+
 def start_summary(arch: str, result, n_test: int) -> str:
     """Three lines on the full-precision start of ``result`` (trained with ``init="pretrained"``).
 
@@ -153,8 +163,7 @@ def start_summary(arch: str, result, n_test: int) -> str:
     if pre is None:
         raise ValueError(f"result of {arch!r} has no full-precision start: train it with "
                          'init="pretrained"')
-    if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1:
-        raise ValueError(f"n_test={n_test!r} must be a positive integer (the number of test images)")
+    _check_n_test(n_test)
     acc = 100 * pre.test_accuracy[..., -1].flatten()
     right = (acc * n_test / 100).round().int().tolist()
     loss = ", ".join(f"{x:.4f}" for x in pre.train_loss[..., -1].flatten())
@@ -226,3 +235,58 @@ def changed_rows(before, after, *, keys=("arch", "bits", "ste"), labels=("before
              for side, (frame, label) in enumerate(((a, labels[0]), (b, labels[1])))]
     out = pd.concat(parts).sort_values(["_order", "_side"], kind="stable")
     return out[["numbers", *before.columns]].reset_index(drop=True)
+
+
+def precision_frame(mixed: dict, reference: dict, n_test: int):
+    """bf16 against float32, run by run: one row per (arch, bits, STE, seed) of ``reference``.
+
+    ``mixed`` and ``reference`` map an architecture to a :class:`~stelib.practice.PracticeResult`,
+    the first trained with ``mixed_precision=True``, the second without, with the same bits and
+    STEs and seeds among the first's (the same seed: the same initialisation and batches, see
+    :func:`stelib.practice.fit`). Columns: arch, bits, ste, seed, ``loss_bf16`` and ``loss_fp32``
+    (final training loss), ``right_bf16`` and ``right_fp32`` (test images classified right, of
+    ``n_test``), ``delta`` (bf16 minus float32, in images) and ``right_sd`` (the standard deviation
+    of ``right_bf16`` over all of ``mixed``'s seeds: the seed-to-seed spread the difference is to be
+    read against; NaN with one seed). Raises ValueError when the two do not match.
+    """
+    import pandas as pd
+
+    n_test = _check_n_test(n_test)
+    if not isinstance(mixed, dict) or not isinstance(reference, dict) or not reference:
+        raise ValueError("mixed and reference must be dicts {arch: PracticeResult}, reference not empty")
+    if set(reference) - set(mixed):
+        raise ValueError(f"reference has archs {sorted(set(reference) - set(mixed))} that mixed lacks")
+    rows = []
+    for arch, ref in reference.items():
+        mix = mixed[arch]
+        for name, r, want in (("mixed", mix, True), ("reference", ref, False)):
+            if getattr(r.model, "mixed_precision", False) is not want:
+                raise ValueError(f"{name}[{arch!r}] must be trained with mixed_precision={want}")
+        if (ref.bits, ref.stes) != (mix.bits, mix.stes) or set(ref.seeds) - set(mix.seeds):
+            raise ValueError(f"reference[{arch!r}] (bits {ref.bits}, stes {ref.stes}, seeds {ref.seeds}) must have "
+                             f"the bits and STEs of mixed[{arch!r}] ({mix.bits}, {mix.stes}) and seeds among {mix.seeds}")
+        right = [(r.test_accuracy[..., -1] * n_test).round() for r in (mix, ref)]
+        for i, b in enumerate(ref.bits):
+            for j, s in enumerate(ref.stes):
+                spread = float(right[0][i, j].std()) if len(mix.seeds) > 1 else math.nan
+                for k, sd in enumerate(ref.seeds):
+                    km = mix.seeds.index(sd)
+                    a, f = int(right[0][i, j, km]), int(right[1][i, j, k])
+                    rows.append({"arch": arch, "bits": b, "ste": s, "seed": sd,
+                                 "loss_bf16": float(mix.train_loss[i, j, km, -1]),
+                                 "loss_fp32": float(ref.train_loss[i, j, k, -1]),
+                                 "right_bf16": a, "right_fp32": f, "delta": a - f, "right_sd": spread})
+    return pd.DataFrame(rows)
+
+
+def precision_text(mixed: dict, reference: dict, n_test: int) -> str:
+    """:func:`precision_frame` as a table (:func:`table_text`) and a line that sums it up: the
+    range of the differences in test images right, their number, and (on a second line) the
+    largest seed-to-seed standard deviation of the bf16 runs."""
+    df = precision_frame(mixed, reference, n_test)
+    lo, hi = int(df["delta"].min()), int(df["delta"].max())
+    line = (f"bf16 minus float32, same seed: {lo:+d} to {hi:+d} of {n_test} test images right "
+            f"({len(df)} runs)")
+    if df["right_sd"].notna().all():
+        line += f";\nsd of the bf16 runs over seeds: up to {fmt(df['right_sd'].max(), '#.2g').removesuffix('.')} images"
+    return table_text(df) + "\n" + line

@@ -43,11 +43,14 @@ SPEC = ChapterSpec("practice", {
     "data_seed": Param(0, Int(0, 2**31 - 1), "seed of the digits' train/test split"),
     "device": Param("cpu", DEVICE, '"cpu", "cuda" or "auto" (a GPU when one is present)'),
     "full": Param(False, Bool(), "True: Yin's epochs (50 on digits/MNIST, 200 on CIFAR-10) and seeds 0-4"),
+    "mixed_precision": Param(False, Bool(), "bf16 for lenet5, vgg11, resnet20: changes the numerics"),
 }, rules=(
     Rule("repel_bits is one of bits", lambda v: v["repel_bits"] in v["bits"], ("repel_bits", "bits")),
     Rule("archs 'cnn' only with dataset 'digits' (use 'lenet5' for mnist or cifar10)",
          lambda v: not ("cnn" in v["archs"] and v["dataset"] != "digits"), ("archs", "dataset")),
     Rule("archs lenet5, vgg11 and resnet20 only with dataset mnist or cifar10",
          lambda v: not (v["dataset"] == "digits" and set(v["archs"]) & BIG), ("dataset", "archs")),
+    Rule("mixed_precision only when every arch is lenet5, vgg11 or resnet20 (mlp and cnn run in float32)",
+         lambda v: not (v["mixed_precision"] and set(v["archs"]) - BIG), ("mixed_precision", "archs")),
     DEVICE_RULE,
 ))
