@@ -18,28 +18,32 @@ from stelib.core import _graphs
 F64 = torch.float64
 
 
-def _stand_in(state, step, *, wrong=False, fail=False, defer=False):
-    """A graph factory: capturing saves and restores the state (a capture runs nothing), the
-    replay runs ``step`` (``wrong``: and then nudges the state; ``fail``: the capture raises;
-    ``defer``: the captured step leaves a check for later)."""
+def _stand_in(state, *, wrong=False, fail=False, defer=False):
+    """A graph factory: given the function to capture, capturing runs it and restores the state
+    (a capture launches nothing), the replay runs it again, Python and all (``wrong``: and then
+    nudges the state; ``fail``: the capture raises; ``defer``: the capture leaves a check for later
+    outside the captured function)."""
 
-    @contextlib.contextmanager
-    def capture():
-        saved = [x.clone() for x in state]
-        if fail:
-            raise RuntimeError("operation not permitted when stream is capturing")
-        yield
-        if defer:
-            cf.check_later(torch.tensor(False), lambda: "never")
-        for x, y in zip(state, saved, strict=True):
-            x.copy_(y)
+    def factory(fn):
+        @contextlib.contextmanager
+        def capture():
+            saved = [x.clone() for x in state]
+            if fail:
+                raise RuntimeError("operation not permitted when stream is capturing")
+            yield
+            if defer:
+                cf.check_later(torch.tensor(False), lambda: "never")
+            for x, y in zip(state, saved, strict=True):
+                x.copy_(y)
 
-    def replay():
-        step()
-        if wrong:
-            state[0].mul_(1 + 2**-50)
+        def replay():
+            fn()
+            if wrong:
+                state[0].mul_(1 + 2**-50)
 
-    return lambda: (replay, contextlib.nullcontext(), capture())
+        return replay, contextlib.nullcontext(), capture()
+
+    return factory
 
 
 def _counter():
@@ -53,7 +57,7 @@ def _counter():
 
 def test_a_faithful_graph_is_kept_and_the_state_moves_one_step():
     x, step = _counter()
-    replay = _graphs.capture_step(step, (x,), graph_factory=_stand_in((x,), step))
+    replay = _graphs.capture_step(step, (x,), graph_factory=_stand_in((x,)))
     assert replay is not None
     assert x.tolist() == [1.75, 3.25]  # one step, whatever the capture did
     replay()
@@ -66,12 +70,56 @@ def test_a_graph_that_differs_fails_or_defers_a_check_is_dropped(monkeypatch, ho
     x, step = _counter()
     with cf.trusted(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        replay = _graphs.capture_step(step, (x,), graph_factory=_stand_in((x,), step, **{how: True}))
+        replay = _graphs.capture_step(step, (x,), graph_factory=_stand_in((x,), **{how: True}))
         assert not cf._PENDING.get()  # the captured step's deferred check is not left behind
     assert replay is None
     assert x.tolist() == [1.75, 3.25]  # still exactly one step
     warned = any(issubclass(w.category, RuntimeWarning) and "without a graph" in str(w.message) for w in caught)
     assert warned == (how != "defer")  # a deferred check is a known limit, not a failure
+
+
+def test_a_deferred_check_of_the_step_is_replayed_and_sticks(monkeypatch):
+    """A step that leaves a check for later is graphed: every replay ORs the check into a flag no
+    replay clears, read at each flush. Here the check fails at one step only (x[0] in (5, 8)) and
+    passes again at the next: a flush after both still raises, with the message of the check."""
+    monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", True)
+    x, count = _counter()
+
+    def step():
+        count()
+        cf.check_later((x[0] > 5) & (x[0] < 8), lambda: f"x[0] = {float(x[0]):.4g}, in (5, 8)")
+
+    with pytest.raises(ValueError, match="replayed as a CUDA graph"), cf.trusted():  # its exit flushes
+        replay = _graphs.capture_step(step, (x,), graph_factory=_stand_in((x,)))
+        assert replay is not None and x.tolist() == [1.75, 3.25]  # kept; still one step
+        cf.flush()  # the warm-up's and the step's own checks pass; the graph's flag stays
+        assert len(cf._PENDING.get()) == 1
+        replay()
+        replay()  # x[0] = 4.5625: passes
+        cf.flush()
+        replay()  # 7.09375: fails
+        replay()  # 10.89: passes again
+        with pytest.raises(ValueError, match=r"x\[0\] = 10.89, in \(5, 8\) \[found at a step replayed as a CUDA"):
+            cf.flush()
+        assert len(cf._PENDING.get()) == 1  # the flag stays set: every later flush raises too
+
+
+def test_a_step_whose_checks_change_in_number_is_not_graphed(monkeypatch):
+    monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", True)
+    x, count = _counter()
+    calls = []
+
+    def step():
+        count()
+        calls.append(1)
+        for _ in range(len(calls)):  # one check in the warm-up, two in the capture
+            cf.check_later(x[0] < 0, lambda: "never")
+
+    with cf.trusted(), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no warning: a known limit
+        assert _graphs.capture_step(step, (x,), graph_factory=_stand_in((x,))) is None
+        assert all(len(e) == 2 for e in cf._PENDING.get())  # ordinary checks only: read once
+    assert x.tolist() == [1.75, 3.25]
 
 
 def test_graphs_are_wanted_on_cuda_for_long_loops_unless_turned_off(monkeypatch):
@@ -91,28 +139,34 @@ def _models():
     return [(yin, torch.ones(5, 2, dtype=F64), w0), (lin, torch.zeros(5, 1, dtype=F64), w0)]
 
 
+REGISTERED = ("identity", "sigmoid", "crelu", "hardtanh", "approxsign")  # checks left for later
+
+
 @pytest.mark.parametrize("case", [0, 1], ids=["yin", "linear_teacher"])
 @pytest.mark.parametrize("lr", [0.2, (0.2, 1e3, 0.3, 1e50, 0.2)], ids=["converging", "diverging"])
-def test_the_loop_with_a_graph_gives_the_same_runs(monkeypatch, case, lr):
+@pytest.mark.parametrize("stes", [("identity", "relu", "crelu", "relu", "crelu"), REGISTERED],
+                         ids=["builtin", "registered"])
+def test_the_loop_with_a_graph_gives_the_same_runs(monkeypatch, case, lr, stes):
     """The GPU's path (taken on the CPU) with the step replayed by the stand-in from step 2 on
-    equals the same path without it, bit for bit, divergence records included."""
+    equals the same path without it, bit for bit, divergence records included; registered
+    surrogates, whose quadrature and finiteness checks wait for the records, are graphed too."""
     model, v0, w0 = _models()[case]
-    stes = ("identity", "relu", "crelu", "relu", "crelu")
     monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", True)
     plain = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=80, record_every=7)
     captured = []
     real = _graphs.capture_step
 
     def capture(step, state):
-        captured.append(len(state))
-        return real(step, state, graph_factory=_stand_in(state, step))
+        replay = real(step, state, graph_factory=_stand_in(state))
+        captured.append((len(state), replay is not None))
+        return replay
 
     monkeypatch.setattr(_graphs, "wanted", lambda device, steps: True)
     monkeypatch.setattr(_graphs, "capture_step", capture)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the graph is kept, not dropped
         graphed = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=80, record_every=7)
-    assert captured == [7]
+    assert captured == [(7, True)]  # one capture, kept
     for name in ("steps", "loss", "theta", "w_norm", "grad_norm", "v", "w", "diverged", "diverged_step"):
         a, b = getattr(plain, name), getattr(graphed, name)
         assert torch.equal(a, b) or (a.is_floating_point() and torch.equal(a.isnan(), b.isnan())

@@ -41,6 +41,27 @@ def test_operations_are_counted_on_request(tmp_path):
         code = f"import torch\nt = torch.zeros(3)\nfor _ in range({n}):\n    t = t + 1\n"
         nbformat.write(new_notebook(cells=[new_code_cell(code)]), path)
         rows, _, ops = sc.count(path, tmp_path, ops=True)
-        got.append(ops)
+        got.append(ops["n"])
         assert rows == []  # no value read
+        assert dict(ops["sites"]) == {"chapter": ops["n"]}  # no stelib call: all the chapter's own
     assert got[1] - got[0] == 20 and got[0] >= 10, got
+
+
+def test_a_graphed_step_counts_one_operation_per_replay(tmp_path):
+    """--ops on the GPU's paths: population CGD's step, replayed by a stand-in graph, counts one
+    operation per step after the capture; on the CPU's paths every operation of every step counts."""
+    got = {}
+    for gpu in (True, False):
+        for n in (100, 200):
+            path = tmp_path / f"cgd{n}.ipynb"
+            code = ("import torch\nfrom stelib import LinearTeacherModel, population_cgd\n"
+                    "m = LinearTeacherModel(torch.tensor([1.0, 0.5], dtype=torch.float64))\n"
+                    "w0 = torch.tensor([[0.3, 1.0], [1.0, -0.2]], dtype=torch.float64)\n"
+                    "h = population_cgd(m, torch.zeros(2, 1, dtype=torch.float64), w0, ste=('crelu', 'relu'),\n"
+                    f"                   lr=0.1, steps={n}, record_every={n})\n")
+            nbformat.write(new_notebook(cells=[new_code_cell(code)]), path)
+            got[gpu, n] = sc.count(path, tmp_path, gpu_paths=gpu, ops=True)[2]
+    assert got[True, 200]["n"] - got[True, 100]["n"] == 100  # one launch per step
+    assert dict(got[True, 200]["sites"])["(graph replays)"] == 200 - 1  # steps 3-200 and the check
+    assert got[False, 200]["n"] - got[False, 100]["n"] >= 100 * 20  # op by op: tens per step
+    assert "(graph replays)" not in dict(got[False, 200]["sites"])

@@ -20,7 +20,10 @@ by ``tools/gpu_session.sh``).
 ``TorchDispatchMode``; the run is slower for it). On a GPU most of them are kernel launches of
 a few microseconds each whatever their size, so at 5 us per operation the count gives a rough
 floor for a GPU run of the chapter, printed next to its recorded CPU time. Views and the
-chapter's CPU-side tensors are counted too, so it is an estimate, not a measurement.
+chapter's CPU-side tensors are counted too, so it is an estimate, not a measurement. A CGD step
+that a GPU replays as a CUDA graph (``stelib.core._graphs``) is replayed here by a stand-in that
+counts one operation per replay (the site ``(graph replays)``); the other operations are listed
+by the stelib call the chapter made (the outermost stelib frame; ``chapter`` for its own code).
 
 Usage::
 
@@ -76,14 +79,58 @@ _cf._DEVICE_PATH_ON_CPU = GPU_PATHS
 '''
 
 OPS = r'''
+import collections as _c2, contextlib as _cl
 from torch.utils._python_dispatch import TorchDispatchMode as _TDM
 
 class _OpCount(_TDM):
     n = 0
+    off = False  # inside a stand-in graph replay: its operations are one launch
+    sites = _c2.Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        _OpCount.n += 1
+        if not _OpCount.off:
+            _OpCount.n += 1
+            _OpCount.sites[_op_site()] += 1
         return func(*args, **(kwargs or {}))
+
+def _op_site():
+    """The outermost stelib frame below the chapter's code (the call the chapter made)."""
+    f, site = _s._getframe(2), "chapter"
+    while f is not None:
+        name = f.f_code.co_filename
+        if "/stelib/" in name:
+            site = f"{name[name.rfind('/stelib/') + 1:]}:{f.f_code.co_name}"
+        f = f.f_back
+    return site
+
+if GRAPHS:  # population CGD replays its step as a CUDA graph on a GPU: here a stand-in
+    import stelib.core._graphs as _g
+    _real_capture = _g.capture_step
+    _g.wanted = lambda device, steps: steps >= _g.MIN_STEPS
+
+    def _capture(step, state, graph_factory=None):
+        def factory(fn):  # fn: the step (and its deferred checks) as the library captures it
+            @_cl.contextmanager
+            def capture():  # a capture records the step once (counted) and launches nothing
+                saved = [x.clone() for x in state]
+                yield
+                for x, y in zip(state, saved):
+                    x.copy_(y)
+
+            def replay():  # one launch, whatever the step holds
+                _OpCount.off = True
+                try:
+                    fn()
+                finally:
+                    _OpCount.off = False
+                _OpCount.n += 1
+                _OpCount.sites["(graph replays)"] += 1
+
+            return replay, _cl.nullcontext(), capture()
+
+        return _real_capture(step, state, graph_factory=factory)
+
+    _g.capture_step = _capture
 
 _OPS = _OpCount()
 _OPS.__enter__()  # active for the cells that follow, on this thread
@@ -94,24 +141,26 @@ import json as _j
 _ops = None
 if "_OPS" in globals():
     _OPS.__exit__(None, None, None)
-    _ops = _OpCount.n
+    _ops = {"n": _OpCount.n, "sites": _OpCount.sites.most_common()}
 with open(OUT, "w") as _f:
     _j.dump({"reads": [[k[0], k[1], v] for k, v in _SYNC_SITES.most_common()], "ops": _ops}, _f)
 '''
 LAUNCH_US = 5.0  # a typical CUDA kernel launch, in microseconds (the --ops floor)
 
 
-def count(path: Path, workdir: Path, gpu_paths: bool = True, ops: bool = False) -> tuple[list, float, int | None]:
+def count(path: Path, workdir: Path, gpu_paths: bool = True, ops: bool = False) -> tuple[list, float, dict | None]:
     """Execute the notebook ``path`` (in its folder) with the counting spies; the (method, site,
     count) rows, most first, the seconds it took, and with ``ops`` the ATen operations it
-    dispatched (else None). Nothing is written next to it."""
+    dispatched, ``{"n": total, "sites": [[call, count], ...]}`` (else None); with ``gpu_paths``
+    a CGD step that a GPU replays as a CUDA graph counts as one operation per replay. Nothing is
+    written next to it."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     out = workdir / f"{path.stem}.json"
     spy = SPY.replace("for _n in READS", f"for _n in {READS!r}").replace("GPU_PATHS", repr(gpu_paths))
-    nb.cells.insert(0, nbformat.v4.new_code_cell(spy + (OPS if ops else "")))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(spy + (OPS.replace("GRAPHS", repr(gpu_paths)) if ops else "")))
     nb.cells.append(nbformat.v4.new_code_cell(DUMP.replace("OUT", repr(str(out)))))
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=1800, kernel_name="python3",
@@ -153,8 +202,11 @@ def main(argv=None) -> int:
             print(f"\n{chapter}: {total} value reads ({secs:.0f} s)")
             if ops is not None:
                 cpu = _recorded_seconds(chapter)
-                print(f"  {ops} ATen operations: x {LAUNCH_US:g} us = {ops * LAUNCH_US * 1e-6:.1f} s "
+                n = ops["n"]
+                print(f"  {n} ATen operations: x {LAUNCH_US:g} us = {n * LAUNCH_US * 1e-6:.1f} s "
                       f"launch floor on a GPU" + (f" (recorded CPU run {cpu:.1f} s)" if cpu else ""))
+                for site, k in ops["sites"][:args.top]:
+                    print(f"  {k:8d}  ops       {site}")
             for method, site, n in rows[:args.top]:
                 print(f"  {n:8d}  {method:9s} {site}")
     if args.json:

@@ -73,13 +73,15 @@ def check_later(bad: torch.Tensor, message) -> None:
 
 
 def flush() -> None:
-    """Read the checks :func:`check_later` kept (one read for all) and raise the first failing."""
+    """Read the checks :func:`check_later` kept (one read for all) and raise the first failing.
+    Each is read once, except the flags a CUDA graph keeps for its replayed step
+    (:func:`stelib.core._graphs.capture_step`), read at every flush until the loop ends."""
     pending = _PENDING.get()
     if not pending:
         return
     items = list(pending)
-    pending.clear()
-    flags = torch.stack([b.reshape(()) for b, _ in items])
+    pending[:] = [e for e in items if len(e) == 3]  # a graph's flags stay
+    flags = torch.stack([e[0].reshape(()) for e in items])
     if bool(flags.any()):
         raise ValueError(items[int(flags.to(torch.uint8).argmax())][1]())
 

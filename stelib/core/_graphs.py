@@ -41,33 +41,58 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
     ``step`` as a CUDA graph, or ``None`` when that is not possible or not the same.
 
     ``step()`` must update the tensors of ``state`` in place (every tensor it writes is in
-    ``state``) and read nothing back to the host (otherwise a warning, and ``None``). A step that
-    leaves a check for later (:func:`stelib.core._closedform.check_later`, e.g. a registered
-    surrogate's) gives ``None`` without a warning: it runs op by op. A warm-up step on the capture's stream and
-    the capture are followed by one replay, each from a copy of the state; then the state is
-    restored and ``step()`` itself runs. The graph is kept only if its replay gave every tensor of
-    the state bit for bit. So ``state`` always ends one ``step()`` further on, whatever happens. ``graph_factory`` stands in for
-    ``torch.cuda.CUDAGraph`` (for tests): it returns ``(replay, warm, capture)``, the graph's replay
-    and the contexts for a warm-up step and for the capture.
+    ``state``) and read nothing back to the host (otherwise a warning, and ``None``). A warm-up
+    step on the capture's stream and the capture are followed by one replay, each from a copy of
+    the state; then the state is restored and ``step()`` itself runs. The graph is kept only if
+    its replay gave every tensor of the state bit for bit. So ``state`` always ends one
+    ``step()`` further on, whatever happens.
+
+    Checks the step leaves for later (:func:`stelib.core._closedform.check_later`, e.g. a
+    registered surrogate's quadrature accuracy and finiteness) are replayed too: the graph ORs
+    each one's flag into a flag of its own that no replay clears, and those flags stay among the
+    pending checks, read at every :func:`~stelib.core._closedform.flush` (the loop's records) until
+    the loop ends. A check that failed at any replay since the last record raises there, with its
+    message and a note that the numbers in it are those of the last replay. A step that leaves a
+    different number of checks in the warm-up and in the capture is not replayed (``None``, no
+    warning). ``graph_factory`` stands in for ``torch.cuda.CUDAGraph`` (for tests): given the
+    function to capture, it returns ``(replay, warm, capture)``, the graph's replay and the
+    contexts for a warm-up step and for the capture.
     """
     saved = [x.clone() for x in state]
     pending = cf._PENDING.get()
-    replay, replayed = None, None
+    replay, replayed, sticky = None, None, []
     try:
-        replay, warm, context = (graph_factory or _cuda_graph)()
+        n0 = len(pending) if pending is not None else 0
+        captured = step
+        replay, warm, context = (graph_factory or _cuda_graph)(lambda: captured())
         with warm:  # one step on the capture's stream first (libraries set up their handles)
             step()
+        checks = (len(pending) - n0) if pending is not None else 0  # the step's deferred checks
+        if checks:
+            flags = torch.zeros(checks, dtype=torch.bool, device=state[0].device)  # before the capture
+
+            def captured():  # the step, then its checks ORed into flags no replay clears
+                first = len(pending)
+                step()
+                new = pending[first:]
+                del pending[first:]
+                if len(new) != checks:
+                    raise _Deferred
+                flags.logical_or_(torch.stack([b.reshape(()) for b, _ in new]))
+                sticky[:] = [m for _, m in new]
         for x, y in zip(state, saved, strict=True):
             x.copy_(y)
         before = len(pending) if pending is not None else 0
         with context:
-            step()
-        if pending is not None and len(pending) != before:  # a deferred check: not replayable
+            captured()
+        if pending is not None and len(pending) != before:  # a check outside the step: not replayable
             del pending[before:]
             raise _Deferred
         replay()
         replayed = [x.clone() for x in state]
-    except _Deferred:  # e.g. a registered surrogate's quadrature check: op by op, by design
+        if checks:
+            flags.zero_()  # the verification replay's step is redone below, with its own checks
+    except _Deferred:
         replay = None
     except RuntimeError as e:  # e.g. a host read or an unsupported operation during capture
         warnings.warn(f"CUDA graph capture of the CGD step failed ({e}); running it without a graph",
@@ -82,11 +107,18 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
         warnings.warn("the CUDA graph of the CGD step did not reproduce the step bit for bit; running "
                       "it without a graph", RuntimeWarning, stacklevel=3)
         return None
+    for i, message in enumerate(sticky):
+        pending.append((flags[i], _replayed(message), True))
     return replay
 
 
+def _replayed(message: Callable[[], str]) -> Callable[[], str]:
+    return lambda: (f"{message()} [found at a step replayed as a CUDA graph since the last record: "
+                    "the numbers are those of the last replay]")
+
+
 class _Deferred(Exception):
-    """The captured step left a check for later (it would be read once, not at every replay)."""
+    """The checks the step leaves for later differ between the warm-up and the capture."""
 
 
 @contextlib.contextmanager
@@ -97,6 +129,6 @@ def _on(stream):
     torch.cuda.current_stream().wait_stream(stream)
 
 
-def _cuda_graph():
+def _cuda_graph(fn: Callable[[], None]):  # fn: what the capture context will run (unused here)
     graph, stream = torch.cuda.CUDAGraph(), torch.cuda.Stream()
     return graph.replay, _on(stream), torch.cuda.graph(graph, stream=stream)
