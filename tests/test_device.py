@@ -494,9 +494,12 @@ def test_cuda_matches_cpu():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 @pytest.mark.parametrize("teacher", ["yin", "linear"])
-def test_cuda_graph_of_the_step_gives_the_same_runs(monkeypatch, teacher):
+@pytest.mark.parametrize("kinds", [("relu", "crelu", "identity"), ("sigmoid", "hardtanh", "crelu")],
+                         ids=["builtin", "registered"])
+def test_cuda_graph_of_the_step_gives_the_same_runs(monkeypatch, teacher, kinds):
     """On CUDA, population_cgd replays its step as a CUDA graph (stelib.core._graphs): the graph
-    is kept (no warning) and the runs equal those launched op by op, bit for bit."""
+    is kept (no warning) and the runs equal those launched op by op, bit for bit; with registered
+    surrogates too, whose deferred checks the graph replays into flags read at the records."""
     import warnings
 
     from stelib.core import _graphs
@@ -508,7 +511,7 @@ def test_cuda_graph_of_the_step_gives_the_same_runs(monkeypatch, teacher):
     g = _gen(5)
     v0 = torch.randn(6, model.m, generator=g, dtype=F64).to(dev)
     w0 = torch.randn(6, 2, generator=g, dtype=F64).to(dev)
-    stes, lr = ("relu", "crelu", "identity") * 2, (0.1, 0.1, 0.1, 0.1, 1e3, 0.1)
+    stes, lr = kinds * 2, (0.1, 0.1, 0.1, 0.1, 1e3, 0.1)
     kept = []
     real = _graphs.capture_step
     monkeypatch.setattr(_graphs, "capture_step", lambda step, state: kept.append(real(step, state)) or kept[-1])
