@@ -96,13 +96,14 @@ def main(argv=None) -> None:
 
 def _graph_vs_eager(model, v0, w0, steps, repeats) -> None:
     """On CUDA: the step replayed as a CUDA graph (stelib.core._graphs) against launched op by op
-    (STELIB_CUDA_GRAPHS=0), microseconds per step, and whether the runs are the same bit for bit."""
+    (STELIB_CUDA_GRAPHS=0), microseconds per step, and whether the runs are the same bit for bit;
+    for the built-in STEs and a registered one (sigmoid, whose deferred checks the graph replays)."""
     import os
 
     print(f"one run on {v0.device}: CUDA graph of the step against op by op, microseconds per step")
     old = os.environ.get("STELIB_CUDA_GRAPHS")
     try:
-        for ste in ("identity", "relu", "crelu"):
+        for ste in ("identity", "relu", "crelu", "sigmoid"):  # sigmoid: registered, its checks replayed
             us, runs = {}, {}
             for flag in ("1", "0"):
                 os.environ["STELIB_CUDA_GRAPHS"] = flag
