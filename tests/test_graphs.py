@@ -146,13 +146,18 @@ REGISTERED = ("identity", "sigmoid", "crelu", "hardtanh", "approxsign")  # check
 @pytest.mark.parametrize("lr", [0.2, (0.2, 1e3, 0.3, 1e50, 0.2)], ids=["converging", "diverging"])
 @pytest.mark.parametrize("stes", [("identity", "relu", "crelu", "relu", "crelu"), REGISTERED],
                          ids=["builtin", "registered"])
-def test_the_loop_with_a_graph_gives_the_same_runs(monkeypatch, case, lr, stes):
+@pytest.mark.parametrize(("every", "steps"), [(2, 81), (1, 80), (7, 80)],
+                         ids=["records_apart", "record_every_step", "few_records"])
+def test_the_loop_with_a_graph_gives_the_same_runs(monkeypatch, case, lr, stes, every, steps):
     """The GPU's path (taken on the CPU) with the step replayed by the stand-in from step 2 on
     equals the same path without it, bit for bit, divergence records included; registered
-    surrogates, whose quadrature and finiteness checks wait for the records, are graphed too."""
+    surrogates, whose quadrature and finiteness checks wait for the records, are graphed too;
+    with records at most FUSE_EVERY steps apart and enough of them (not 11 blocks of 7 steps) the
+    graph holds a block of steps and its record (four buffers and a row counter more in its
+    state), and 81 steps with records 2 apart end with a shorter block of 1 step."""
     model, v0, w0 = _models()[case]
     monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", True)
-    plain = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=80, record_every=7)
+    plain = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=steps, record_every=every)
     captured = []
     real = _graphs.capture_step
 
@@ -165,8 +170,8 @@ def test_the_loop_with_a_graph_gives_the_same_runs(monkeypatch, case, lr, stes):
     monkeypatch.setattr(_graphs, "capture_step", capture)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the graph is kept, not dropped
-        graphed = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=80, record_every=7)
-    assert captured == [(7, True)]  # one capture, kept
+        graphed = population_cgd(model, v0, w0, ste=stes, lr=lr, steps=steps, record_every=every)
+    assert captured == [(7 if every == 7 else 12, True)]  # one capture, kept
     for name in ("steps", "loss", "theta", "w_norm", "grad_norm", "v", "w", "diverged", "diverged_step"):
         a, b = getattr(plain, name), getattr(graphed, name)
         assert torch.equal(a, b) or (a.is_floating_point() and torch.equal(a.isnan(), b.isnan())
@@ -174,3 +179,30 @@ def test_the_loop_with_a_graph_gives_the_same_runs(monkeypatch, case, lr, stes):
     if not isinstance(lr, float):  # runs 2 and 4 diverge, at steps past the capture
         assert plain.diverged.tolist() == [False, True, False, True, False]
         assert bool((plain.diverged_step[plain.diverged] > 2).all())
+
+
+@pytest.mark.parametrize("every", [1, 5])
+def test_a_single_run_that_diverges_raises_the_same_with_a_graph(monkeypatch, every):
+    """One run (on_divergence="raise"): with the block of steps and record replayed by the stand-in
+    the loop raises at the same record, with the same message, as without a graph."""
+    from stelib.core.train import TrainingDiverged
+
+    model, v0, w0 = _models()[1]
+    monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", True)
+    kw = dict(ste="crelu", lr=40.0, steps=200, record_every=every)
+    with pytest.raises(TrainingDiverged) as plain:
+        population_cgd(model, v0[:1], w0[:1], **kw)
+    real = _graphs.capture_step
+    kept = []
+    monkeypatch.setattr(_graphs, "wanted", lambda device, steps: True)
+    monkeypatch.setattr(_graphs, "capture_step", lambda step, state: _capture_kept(real, step, state, kept))
+    with pytest.raises(TrainingDiverged) as graphed:
+        population_cgd(model, v0[:1], w0[:1], **kw)
+    assert kept == [True] and str(graphed.value) == str(plain.value)
+    assert "diverged at step" in str(plain.value)
+
+
+def _capture_kept(real, step, state, kept):
+    replay = real(step, state, graph_factory=_stand_in(state))
+    kept.append(replay is not None)
+    return replay

@@ -26,6 +26,7 @@ from stelib.core import _closedform as cf
 __all__ = ["MIN_STEPS", "capture_step", "wanted"]
 
 MIN_STEPS = 64  # fewer steps than this do not repay a capture (a few milliseconds)
+MIN_BLOCKS = 8  # a graph of several steps and a record: fewer replays than this do not repay it
 
 
 def wanted(device: torch.device, steps: int) -> bool:
@@ -44,7 +45,7 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
     ``state``) and read nothing back to the host (otherwise a warning, and ``None``). A warm-up
     step on the capture's stream and the capture are followed by one replay, each from a copy of
     the state; then the state is restored and ``step()`` itself runs. The graph is kept only if
-    its replay gave every tensor of the state bit for bit. So ``state`` always ends one
+    its replay gave every tensor of the state bit for bit (NaNs included). So ``state`` always ends one
     ``step()`` further on, whatever happens.
 
     Checks the step leaves for later (:func:`stelib.core._closedform.check_later`, e.g. a
@@ -103,13 +104,21 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
     step()
     if replay is None:
         return None
-    if not all(torch.equal(a, b) for a, b in zip(state, replayed, strict=True)):
+    if not all(_same_bits(a, b) for a, b in zip(state, replayed, strict=True)):
         warnings.warn("the CUDA graph of the CGD step did not reproduce the step bit for bit; running "
                       "it without a graph", RuntimeWarning, stacklevel=3)
         return None
     for i, message in enumerate(sticky):
         pending.append((flags[i], _replayed(message), True))
     return replay
+
+
+def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal bit for bit (a NaN equals a NaN with the same bits, as in a record of a diverged run)."""
+    if a.is_floating_point() and a.dtype == b.dtype and a.shape == b.shape:
+        ints = {2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+        return torch.equal(a.view(ints), b.view(ints))
+    return torch.equal(a, b)
 
 
 def _replayed(message: Callable[[], str]) -> Callable[[], str]:

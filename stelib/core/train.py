@@ -41,6 +41,11 @@ from stelib.core.rounding import fmt
 from stelib.core.ste import check_ste, derivative_unchecked, names
 
 DTYPE = torch.float64
+RECORDED = ("loss", "theta", "w_norm", "grad_norm")  # a run's records besides the step
+FUSED_MAX = 2**24  # record values (records x runs x 4) at most, for a graph that holds the records
+FUSE_EVERY = 16  # steps between records at most, for a graph that holds the records
+# Such a graph also needs 16 (record_every - 1) blocks at least: its capture runs three blocks op by
+# op, which a loop of few long blocks does not repay (counted with tools/sync_count.py --ops).
 
 
 class TrainingDiverged(FloatingPointError):
@@ -172,7 +177,10 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     """The step loop. ``trace``, a list, receives ``(v, w)`` (runs in the caller's order) at
     every record: the path itself, for :func:`stelib.fields.cgd_path`. ``graph``: the step may be
     replayed as a CUDA graph (:mod:`stelib.core._graphs`; runs on a CUDA device only, and only a
-    step that draws no random numbers and reads nothing back)."""
+    step that draws no random numbers and reads nothing back). With records at most
+    :data:`FUSE_EVERY` steps apart (and no ``trace``) the graph holds a block of steps and the
+    record that ends it: the rows go to buffers on the device (at most :data:`FUSED_MAX` values);
+    the history is the same."""
     R = v.shape[0]
     inv = torch.argsort(perm)
     rec = {k: [] for k in ("steps", "loss", "theta", "w_norm", "grad_norm")}
@@ -197,25 +205,34 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
 
     nan = torch.tensor(float("nan"), dtype=DTYPE, device=v.device)  # once: a copy from the host waits
 
-    def record(t, gnorm):
-        flush()  # the checks the closed forms kept since the last record (GPU; one read)
+    def measure(t, gnorm):
+        """The record's four rows at step t (a number, or the step counter on the device), after
+        stopping the finite runs whose loss overflows (no host read on the sync-free path)."""
         loss = loss_fn(v, w)
         bad = alive & ~torch.isfinite(loss)
         if sync_free or bool(bad.any()):  # finite v, w whose loss overflows: diverged too
             diverge(bad, t)
+        return (torch.where(alive, loss, nan), torch.where(alive, _theta(w, ref), nan),
+                torch.where(alive, norm(w)[:, 0], nan), torch.where(alive, gnorm, nan))
+
+    def raise_if_diverged():
         if sync_free and mode == "raise" and bool((dstep >= 0).any()):  # one read per record
             i = int(torch.nonzero(dstep >= 0)[0])
             raise_diverged(i, int(dstep[i]))
+
+    def record(t, gnorm):
+        flush()  # the checks the closed forms kept since the last record (GPU; one read)
+        values = measure(t, gnorm)
+        raise_if_diverged()
         rec["steps"].append(t)
-        rec["loss"].append(torch.where(alive, loss, nan))
-        rec["theta"].append(torch.where(alive, _theta(w, ref), nan))
-        rec["w_norm"].append(torch.where(alive, norm(w)[:, 0], nan))
-        rec["grad_norm"].append(torch.where(alive, gnorm, nan))
+        for k, x in zip(RECORDED, values, strict=True):
+            rec[k].append(x)
         if trace is not None:
             trace.append((v[inv], w[inv]))
 
     gv, gw = step_fn(v, w, groups)  # the start, with every check of the closed forms
     record(0, torch.linalg.vector_norm(gw, dim=-1))
+    bufs = None
     with trusted():  # the loop keeps the runs finite and w nonzero: no per-step value checks
         if sync_free:  # no host reads: one step updates one set of tensors in place
             gv, gw = gv.clone(), gw.clone()
@@ -232,14 +249,54 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
                 gv.copy_(g[0])
                 gw.copy_(g[1])
 
-            step = advance
-            for t in range(1, steps + 1):
-                if t == 2 and graph and _graphs.wanted(v.device, steps):  # capture_step makes step 2
-                    step = _graphs.capture_step(advance, (v, w, gv, gw, alive, dstep, t_dev)) or advance
-                else:
-                    step()
-                if t % record_every == 0 or t == steps:
-                    record(t, torch.linalg.vector_norm(gw, dim=-1))
+            state = [v, w, gv, gw, alive, dstep, t_dev]
+            wanted = graph and _graphs.wanted(v.device, steps)
+            blocks = steps // record_every  # steps between two records, then the record
+            rows = blocks + 1 + (steps % record_every > 0)
+            if (wanted and trace is None and record_every <= FUSE_EVERY and len(RECORDED) * rows * R <= FUSED_MAX
+                    and blocks >= max(_graphs.MIN_BLOCKS, 16 * (record_every - 1))):  # see FUSE_EVERY
+                # the graph holds a block: record_every steps and the record, whose rows go to
+                # buffers on the device (the host reads only what the records read: checks kept
+                # for later, and the divergence of a run that raises)
+                bufs = [torch.full((rows, R), float("nan"), dtype=DTYPE, device=v.device) for _ in RECORDED]
+                r_dev = torch.zeros((), dtype=torch.long, device=v.device)  # the last row written
+                state += [*bufs, r_dev]
+
+                def write_record():
+                    r_dev.add_(1)
+                    for b, x in zip(bufs, measure(t_dev, torch.linalg.vector_norm(gw, dim=-1)), strict=True):
+                        b.index_copy_(0, r_dev.view(1), x[None])
+
+                def block():
+                    for _ in range(record_every):
+                        advance()
+                    write_record()
+
+                step = block
+                for k in range(1, blocks + 1):
+                    if k == 2:  # capture_step makes block 2
+                        step = _graphs.capture_step(step, tuple(state)) or step
+                    else:
+                        step()
+                    flush()  # what record() does besides the rows
+                    raise_if_diverged()
+                    rec["steps"].append(k * record_every)
+                if steps % record_every:  # the last, shorter block, op by op
+                    for _ in range(steps % record_every):
+                        advance()
+                    write_record()
+                    flush()
+                    raise_if_diverged()
+                    rec["steps"].append(steps)
+            else:
+                step = advance
+                for t in range(1, steps + 1):
+                    if t == 2 and wanted:  # capture_step makes step 2
+                        step = _graphs.capture_step(advance, tuple(state)) or advance
+                    else:
+                        step()
+                    if t % record_every == 0 or t == steps:
+                        record(t, torch.linalg.vector_norm(gw, dim=-1))
         else:
             for t in range(1, steps + 1):
                 v_new = v - lr[:, None] * gv
@@ -254,7 +311,11 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
                 gv, gw = step_fn(v, w, groups)
                 if t % record_every == 0 or t == steps:
                     record(t, torch.linalg.vector_norm(gw, dim=-1))
-    stack = {k: torch.stack(rec[k])[:, inv] for k in ("loss", "theta", "w_norm", "grad_norm")}
+    if bufs is not None:
+        for k, b in zip(RECORDED, bufs, strict=True):
+            b[0].copy_(rec[k][0])
+            rec[k] = b
+    stack = {k: (rec[k] if isinstance(rec[k], torch.Tensor) else torch.stack(rec[k]))[:, inv] for k in RECORDED}
     return History(torch.tensor(rec["steps"], device=v.device), stack["loss"], stack["theta"], stack["w_norm"],
                    stack["grad_norm"], v[inv], w[inv], stes, lr[inv], ~alive[inv], dstep[inv])
 
