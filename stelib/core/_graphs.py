@@ -8,8 +8,9 @@ kernels once and replays them with one launch (PyTorch's ``torch.cuda.CUDAGraph`
 :func:`capture_step` takes the step as a function that updates a fixed set of tensors in place
 (the state) and reads nothing back to the host; it returns the graph's replay when the graph
 gives the same state as running the function, bit for bit, and ``None`` otherwise (then the
-loop runs the function itself). Nothing here runs on a CPU: :func:`stelib.train.population_cgd`
-uses it only for runs on a CUDA device, and ``STELIB_CUDA_GRAPHS=0`` turns it off.
+loop runs the function itself). :func:`stelib.train.population_cgd` captures one step, or a
+block of steps and the record that ends it. Nothing here runs on a CPU: population CGD uses it
+only for runs on a CUDA device, and ``STELIB_CUDA_GRAPHS=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
     ``state``) and read nothing back to the host (otherwise a warning, and ``None``). A warm-up
     step on the capture's stream and the capture are followed by one replay, each from a copy of
     the state; then the state is restored and ``step()`` itself runs. The graph is kept only if
-    its replay gave every tensor of the state bit for bit (NaNs included). So ``state`` always ends one
-    ``step()`` further on, whatever happens.
+    its replay gave every tensor of the state bit for bit (NaNs included). So ``state`` always
+    ends one ``step()`` further on, whatever happens.
 
     Checks the step leaves for later (:func:`stelib.core._closedform.check_later`, e.g. a
     registered surrogate's quadrature accuracy and finiteness) are replayed too: the graph ORs
