@@ -206,3 +206,24 @@ def _capture_kept(real, step, state, kept):
     replay = real(step, state, graph_factory=_stand_in(state))
     kept.append(replay is not None)
     return replay
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_same_bits_compares_bit_patterns(dtype):
+    """The graph's check: NaN records of diverged runs are equal when their bits are; -0.0 is not 0.0."""
+    a = torch.tensor([1.0, float("nan"), 0.0], dtype=dtype)
+    assert _graphs._same_bits(a, a.clone()) and not torch.equal(a, a.clone())
+    assert not _graphs._same_bits(a, torch.tensor([1.0, float("nan"), -0.0], dtype=dtype))
+    assert not _graphs._same_bits(a, a.nan_to_num())
+    assert _graphs._same_bits(torch.tensor([True, False]), torch.tensor([True, False]))
+
+
+@pytest.mark.parametrize("gpu_path", [True, False], ids=["gpu_path", "cpu_path"])
+def test_a_loss_that_overflows_at_the_start_raises_at_step_0(monkeypatch, gpu_path):
+    """A single run with finite v and w whose loss overflows is stopped at the first record."""
+    from stelib.core.train import TrainingDiverged
+
+    monkeypatch.setattr(cf, "_DEVICE_PATH_ON_CPU", gpu_path)
+    model, _, w0 = _models()[1]
+    with pytest.raises(TrainingDiverged, match="diverged at step 0 "):
+        population_cgd(model, torch.full((1, 1), 1e200, dtype=F64), w0[:1], ste="relu", lr=0.1, steps=3)

@@ -233,3 +233,25 @@ def test_recorded_angle_is_accurate_near_zero_and_pi():
     w0 = torch.tensor([[1.0, 1e-10], [-1.0, 1e-10]], dtype=F64)
     h = population_cgd(model, torch.zeros(2, 1, dtype=F64), w0, ste="crelu", lr=1e-3, steps=1)
     torch.testing.assert_close(h.theta[0], torch.tensor([1e-10, torch.pi - 1e-10], dtype=F64), rtol=1e-6, atol=0)
+
+
+def test_a_zero_learning_rate_is_refused():
+    model = LinearTeacherModel(torch.tensor([1.0, 0.5], dtype=torch.float64))
+    w0 = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    for lr in (0.0, (0.1, 0.0)):
+        with pytest.raises(ValueError, match=r"lr=.* must be a positive number"):
+            population_cgd(model, torch.zeros(2, 1, dtype=torch.float64), w0, ste="relu", lr=lr, steps=2)
+
+
+def test_a_model_without_a_reference_direction_records_no_angle():
+    """A model of your own with no w_star / a / reference_direction: theta is NaN, one per run."""
+    lin = LinearTeacherModel(torch.tensor([1.0, 0.5, 0.0], dtype=torch.float64))
+
+    class Own:  # the population-model interface, no reference direction
+        m, n = lin.m, lin.n
+        loss, grad_v, expected_coarse_grad = lin.loss, lin.grad_v, lin.expected_coarse_grad
+
+    w0 = torch.tensor([[1.0, 0.2, 0.1], [0.3, 1.0, 0.0]], dtype=torch.float64)
+    h = population_cgd(Own(), torch.zeros(2, 1, dtype=torch.float64), w0, ste="crelu", lr=0.1, steps=4)
+    assert h.theta.shape == h.loss.shape == (5, 2) and bool(h.theta.isnan().all())
+    assert torch.isfinite(h.loss).all()

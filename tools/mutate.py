@@ -68,7 +68,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     "network": ["tests/test_network.py", "tests/test_registry.py"],
     "outcomes": ["tests/test_outcomes.py", "tests/test_outcomes_edges.py", "tests/test_yin.py"],
     "params": ["tests/test_params.py", "tests/test_params_edges.py", "tests/test_registry.py", "tests/test_spec_bounds.py"],
-    "practice": ["tests/test_practice.py", "tests/test_practice_edges.py", "tests/test_bignets.py"],
+    "practice": ["tests/test_practice.py", "tests/test_practice_edges.py", "tests/test_bignets.py",
+                 "tests/test_precision.py"],
     "problems": ["tests/test_distributions.py", "tests/test_symmetry.py", "tests/test_library_bounds.py"],
     "profile": ["tests/test_fields.py", "tests/test_profile_edges.py"],
     "quantnets": ["tests/test_practice.py", "tests/test_practice_edges.py", "tests/test_bignets.py", "tests/test_rescaling.py",
@@ -85,7 +86,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "sweep_table": ["tests/test_sweep.py"],
     "sweep_workers": ["tests/test_sweep.py"],
     "lloyd": ["tests/test_lloyd.py", "tests/test_lloyd_edges.py"],
-    "report_frames": ["tests/test_practice_report.py", "tests/test_rescaling.py"],
+    "report_frames": ["tests/test_practice_report.py", "tests/test_rescaling.py", "tests/test_precision.py"],
     "report_orderings": ["tests/test_practice_report.py", "tests/test_rescaling.py"],
     "report_yin": ["tests/test_practice_report.py", "tests/test_rescaling.py"],
     "bignets": ["tests/test_bignets.py", "tests/test_bignets_edges.py", "tests/test_ensemble_ops.py"],
@@ -107,7 +108,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     "ix_scale_field": ["tests/test_interactive.py", "tests/test_library_bounds.py"],
     "ix_yin_landscape": ["tests/test_interactive.py", "tests/test_library_bounds.py"],
     "train": ["tests/test_train.py", "tests/test_closedform.py", "tests/test_library_bounds.py",
-              "tests/test_sync_free.py"],
+              "tests/test_sync_free.py", "tests/test_graphs.py"],
+    "_graphs": ["tests/test_graphs.py"],
     "cli": ["tests/test_cli.py"],
 }
 

@@ -80,7 +80,7 @@ def flush() -> None:
     if not pending:
         return
     items = list(pending)
-    pending[:] = [e for e in items if len(e) == 3]  # a graph's flags stay
+    pending[:] = [e for e in items if len(e) == 3 and e[2]]  # (flag, message, True): a graph's, kept
     flags = torch.stack([e[0].reshape(()) for e in items])
     if bool(flags.any()):
         raise ValueError(items[int(flags.to(torch.uint8).argmax())][1]())
