@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
@@ -10,7 +11,7 @@ from stelib.datasets import synthetic_split
 from stelib.practice import train
 from stelib.practice_report import precision_frame, precision_text
 
-KW = dict(bits=(2,), stes=("identity", "crelu"), epochs=1, lr=0.01, batch_size=16, norm="plain",
+KW = dict(bits=(2,), stes=("identity", "crelu"), epochs=2, lr=0.01, batch_size=16, norm="plain",
           alpha={2: 0.65}, init="pretrained", pre_epochs=1)
 
 
@@ -100,3 +101,19 @@ def test_the_chapter_cells_report_the_effect_of_bf16(capsys):
     del ns["fp32"]
     exec(next(s for s in code if s.startswith("if mixed_precision:")), ns)  # the default: nothing
     assert capsys.readouterr().out == "" and "fp32" not in ns
+
+
+def test_precision_frame_with_one_bf16_seed_and_one_test_image(runs):
+    """One seed in the bf16 run: no spread (NaN, no warning, no sd line); n_test = 1 is allowed;
+    a result whose model has no mixed_precision attribute (an MLP) counts as float32."""
+    d, mixed, fp32 = runs
+    one = train("lenet5", seeds=(1,), data=d, mixed_precision=True, **KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. the std of a single value
+        df = precision_frame({"lenet5": one}, {"lenet5": fp32}, 1)
+        text = precision_text({"lenet5": one}, {"lenet5": fp32}, d.x_test.shape[0])
+    assert df["right_sd"].isna().all() and set(df["right_bf16"]) <= {0, 1}
+    assert "sd of the bf16" not in text and text.endswith("(2 runs)")
+    mlp = train("mlp", bits=(2,), stes=("identity", "crelu"), seeds=(1,), epochs=1, data=d)
+    with pytest.raises(ValueError, match=r"mixed\['mlp'\] must be trained with mixed_precision=True"):
+        precision_frame({"mlp": mlp}, {"mlp": mlp}, 1)
