@@ -48,19 +48,28 @@ from stelib.tooling import toc  # noqa: E402
 READS = ("item", "__bool__", "__float__", "__int__", "tolist", "numpy")
 
 SPY = r'''
-import collections as _c, sys as _s, torch as _t
+import collections as _c, os as _os, sys as _s, torch as _t
+import stelib as _stelib
 _SYNC_SITES = _c.Counter()
+_PKG = _os.path.dirname(_os.path.abspath(_stelib.__file__)) + _os.sep  # not "/stelib/" in a path:
+# a virtual environment under ~/.cache/stelib/ holds it too
+
+def _in_stelib(name):
+    return name.startswith(_PKG)
+
+def _short(name):
+    return "stelib/" + name[len(_PKG):]
 
 def _sync_site():
     f, frames = _s._getframe(2), []
     while f is not None:
         name = f.f_code.co_filename
-        if "/torch/" not in name and (not frames or "/stelib/" in name):
+        if "/torch/" not in name and (not frames or _in_stelib(name)):
             frames.append(f)
         f = f.f_back
     def where(fr):
         name = fr.f_code.co_filename
-        short = name[name.rfind("/stelib/") + 1:] if "/stelib/" in name else "chapter"
+        short = _short(name) if _in_stelib(name) else "chapter"
         return f"{short}:{fr.f_lineno} {fr.f_code.co_name}"
     chain = frames[:1] + frames[1:][-3:]  # the read, then the outermost stelib calls
     return " <- ".join(where(fr) for fr in chain) if chain else "?"
@@ -98,8 +107,8 @@ def _op_site():
     f, site = _s._getframe(2), "chapter"
     while f is not None:
         name = f.f_code.co_filename
-        if "/stelib/" in name:
-            site = f"{name[name.rfind('/stelib/') + 1:]}:{f.f_code.co_name}"
+        if _in_stelib(name):
+            site = f"{_short(name)}:{f.f_code.co_name}"
         f = f.f_back
     return site
 
