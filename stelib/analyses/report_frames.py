@@ -288,5 +288,6 @@ def precision_text(mixed: dict, reference: dict, n_test: int) -> str:
     line = (f"bf16 minus float32, same seed: {lo:+d} to {hi:+d} of {n_test} test images right "
             f"({len(df)} runs)")
     if df["right_sd"].notna().all():
-        line += f";\nsd of the bf16 runs over seeds: up to {fmt(df['right_sd'].max(), '#.2g').removesuffix('.')} images"
+        sd = _formatter(df, "right_sd", 3, 2)(df["right_sd"].max())  # as the table writes it
+        line += f";\nsd of the bf16 runs over seeds: up to {sd} images"
     return table_text(df) + "\n" + line

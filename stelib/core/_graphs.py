@@ -65,7 +65,8 @@ def capture_step(step: Callable[[], None], state: Sequence[torch.Tensor], *,
     replay, replayed, sticky = None, None, []
     try:
         n0 = len(pending) if pending is not None else 0
-        captured = step
+        captured = step  # what the capture runs: redefined below when the step leaves checks, which
+        # the warm-up counts; the factory's function looks it up when called
         replay, warm, context = (graph_factory or _cuda_graph)(lambda: captured())
         with warm:  # one step on the capture's stream first (libraries set up their handles)
             step()

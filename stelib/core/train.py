@@ -183,7 +183,7 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
     the history is the same."""
     R = v.shape[0]
     inv = torch.argsort(perm)
-    rec = {k: [] for k in ("steps", "loss", "theta", "w_norm", "grad_norm")}
+    rec = {k: [] for k in ("steps", *RECORDED)}
     alive = torch.ones(R, dtype=torch.bool, device=v.device)
     dstep = torch.full((R,), -1, dtype=torch.long, device=v.device)
 
@@ -267,6 +267,11 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
                     for b, x in zip(bufs, measure(t_dev, torch.linalg.vector_norm(gw, dim=-1)), strict=True):
                         b.index_copy_(0, r_dev.view(1), x[None])
 
+                def close_record(t):  # what record() does besides the rows, written by the block
+                    flush()
+                    raise_if_diverged()
+                    rec["steps"].append(t)
+
                 def block():
                     for _ in range(record_every):
                         advance()
@@ -278,16 +283,12 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
                         step = _graphs.capture_step(step, tuple(state)) or step
                     else:
                         step()
-                    flush()  # what record() does besides the rows
-                    raise_if_diverged()
-                    rec["steps"].append(k * record_every)
+                    close_record(k * record_every)
                 if steps % record_every:  # the last, shorter block, op by op
                     for _ in range(steps % record_every):
                         advance()
                     write_record()
-                    flush()
-                    raise_if_diverged()
-                    rec["steps"].append(steps)
+                    close_record(steps)
             else:
                 step = advance
                 for t in range(1, steps + 1):
@@ -311,11 +312,13 @@ def _run(step_fn, loss_fn, v, w, lr, stes, perm, groups, mode, steps, record_eve
                 gv, gw = step_fn(v, w, groups)
                 if t % record_every == 0 or t == steps:
                     record(t, torch.linalg.vector_norm(gw, dim=-1))
-    if bufs is not None:
+    if bufs is None:
+        table = [torch.stack(rec[k]) for k in RECORDED]
+    else:  # the rows on the device, and record 0, made before the loop
+        table = bufs
         for k, b in zip(RECORDED, bufs, strict=True):
             b[0].copy_(rec[k][0])
-            rec[k] = b
-    stack = {k: (rec[k] if isinstance(rec[k], torch.Tensor) else torch.stack(rec[k]))[:, inv] for k in RECORDED}
+    stack = {k: x[:, inv] for k, x in zip(RECORDED, table, strict=True)}
     return History(torch.tensor(rec["steps"], device=v.device), stack["loss"], stack["theta"], stack["w_norm"],
                    stack["grad_norm"], v[inv], w[inv], stes, lr[inv], ~alive[inv], dstep[inv])
 
