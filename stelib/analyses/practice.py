@@ -300,8 +300,8 @@ def train(arch: str = "mlp", *, bits=(1, 2, 4), stes=STE_NAMES, seeds=(0, 1, 2),
     16). ``progress=True`` shows a bar over the epochs on standard error.
     ``mixed_precision=True`` (``arch`` lenet5, vgg11 or resnet20 only; off by default) trains the
     full-precision start and the quantized networks with bf16 autocast and channels-last memory
-    (:class:`stelib.bignets.BatchedNets`): faster on a GPU with tensor cores, and it **changes the
-    numerics**, so a run differs from its float32 twin (compare them with
+    (:class:`stelib.bignets.BatchedNets`), meant for speed on a GPU with tensor cores (not timed
+    here), and it **changes the numerics**, so a run differs from its float32 twin (compare them with
     :func:`stelib.practice_report.precision_text`). Raises ``ValueError`` naming any bad argument
     before anything is trained.
     """
