@@ -105,14 +105,17 @@ def test_input_size_limits():
 
 
 def test_gpu_check_runs_the_ensemble_benchmark(capsys, monkeypatch):
-    """tools/gpu_check.py --bench only: benchmarks/bench_bignets.py's table (here on the CPU, smallest
-    sizes); a bad option of the benchmark is reported and gives exit status 1."""
+    """tools/gpu_check.py --bench only: benchmarks/bench_bignets.py's table and bench_steps.py's
+    (here on the CPU, smallest sizes); a bad option of the benchmark is reported and gives exit
+    status 1."""
     spec = importlib.util.spec_from_file_location("gpu_check_bench", ROOT / "tools" / "gpu_check.py")
     gc = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "gpu_check_bench", gc)  # its dataclasses look their module up
     spec.loader.exec_module(gc)
-    assert gc.main(["--bench", "only", "--device", "cpu", "--bench-args", "--quick --archs lenet5"]) == 0
+    assert gc.main(["--bench", "only", "--device", "cpu", "--bench-args", "--quick --archs lenet5",
+                    "--steps-args", "--steps 5 --repeats 1"]) == 0
     out = capsys.readouterr().out
+    assert out.count("identical runs: True") == 6  # bench_steps: 3 STEs x 2 paths
     row = [line for line in out.splitlines() if line.split()[:1] == ["lenet5"]]
     assert "batched" in out and "one at a time" in out and len(row) == 1
     fields = row[0].split()

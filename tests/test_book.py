@@ -26,8 +26,11 @@ from stelib import book
 
 ROOT = book.ROOT
 CHROMIUM = Path("/usr/bin/chromium")
+# Every host name but 127.0.0.1 resolves to nothing, so a request that would leave the machine
+# fails at once in the browser itself (the tests record it as a problem); no request goes
+# through Python on its way (page.route), which once left a page's load state hanging.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+                 "--disable-component-update", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 PAGES = ["index.html", "genindex.html", "search.html",
          *[f"{Path(f).with_suffix('')}.html" for f in book.toc_files()]]
 # Known noise, suppressed explicitly: Chromium asks every site for /favicon.ico.
@@ -88,10 +91,14 @@ def student_built(tmp_path_factory) -> Path:
     return _build_from_stored_outputs(tmp_path_factory.mktemp("student"), student=True, pdf=True)
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # one line per request on stderr otherwise
+        pass
+
+
 @pytest.fixture(scope="session")
 def server(built):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(_QuietHandler, directory=str(built))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -126,45 +133,76 @@ def _new_page(browser, **kw):
     return page
 
 
-def _open(browser, server, page_path, width=1280):
-    """Open a page, recording console errors, failed requests and requests leaving localhost."""
-    page = _new_page(browser, viewport={"width": width, "height": 900})
+def _watch(page, local: tuple[str, ...]) -> tuple[list[str], set]:
+    """Record on ``page`` what goes wrong: requests not starting with one of ``local``, failed
+    requests, HTTP errors, console and page errors. Returns that list and the set of the page's
+    requests still in flight, which :func:`_settle` waits to empty."""
     problems: list[str] = []
+    pending: set = set()
 
-    def route(r):
-        if r.request.url.startswith(server) or r.request.url.startswith("data:"):
-            r.continue_()
-        else:
-            problems.append(f"request leaves localhost: {r.request.url}")
-            r.abort()
+    def request(r):
+        pending.add(r)
+        if not r.url.startswith(local):
+            problems.append(f"request leaves the machine: {r.url}")
 
-    page.route("**/*", route)
+    def failed(r):
+        pending.discard(r)
+        if not _ignored(r.url):
+            problems.append(f"failed: {r.url}")
+
+    page.on("request", request)
+    page.on("requestfinished", lambda r: pending.discard(r))  # a function playwright can tag
+    page.on("requestfailed", failed)
     page.on("console", lambda m: m.type == "error" and not _ignored(m.location.get("url", ""))
             and problems.append(f"console error: {m.text} ({m.location.get('url')})"))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: not _ignored(r.url) and problems.append(f"failed: {r.url}"))
     page.on("response", lambda r: r.status >= 400 and not _ignored(r.url)
             and problems.append(f"HTTP {r.status}: {r.url}"))
+    return problems, pending
+
+
+def _settle(page, pending: set, quiet_ms: int = 500, tick_ms: int = 100) -> None:
+    """Wait until none of the page's requests has been in flight for ``quiet_ms`` (what
+    Playwright's "networkidle" waits for); past PAGE_TIMEOUT_MS, fail naming those in flight."""
+    waited = quiet = 0
+    while quiet < quiet_ms:
+        if waited > PAGE_TIMEOUT_MS:
+            pytest.fail(f"requests in flight after {waited // 1000} s: {sorted(r.url for r in pending)[:5]}")
+        page.wait_for_timeout(tick_ms)  # the page's events are delivered meanwhile
+        waited += tick_ms
+        quiet = 0 if pending else quiet + tick_ms
+
+
+def _open(browser, server, page_path, width=1280):
+    """Open a page once its requests have settled; returns it with the problems recorded
+    (:func:`_watch`), which go on being recorded while the page is open."""
+    page = _new_page(browser, viewport={"width": width, "height": 900})
+    problems, pending = _watch(page, (server, "data:"))
     page.goto(f"{server}/{page_path}", wait_until="load")
-    page.wait_for_load_state("networkidle")
+    _settle(page, pending)
     return page, problems
 
 
 # ---------------------------------------------------------------------------- browser
 
 
+@pytest.fixture(scope="module", params=PAGES)
+def opened(request, built, server, browser):
+    """``(path, page, problems)``: each page of the book opened once, at 1366 px, for both the
+    content and the layout checks (pytest runs the tests of one page, then closes it)."""
+    assert (built / request.param).exists(), f"{request.param} was not built"
+    page, problems = _open(browser, server, request.param, width=1366)
+    yield request.param, page, problems
+    page.close()
+
+
 @pytest.mark.book
-@pytest.mark.parametrize("page_path", PAGES)
-def test_page_in_browser(page_path, built, server, browser):
-    assert (built / page_path).exists(), f"{page_path} was not built"
-    page, problems = _open(browser, server, page_path)
-    try:
-        text = page.evaluate(TEXT_CHECK)
-        images = page.evaluate(IMAGE_CHECK)
-        links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
-        page.wait_for_timeout(200)  # late console messages
-    finally:
-        page.close()
+def test_page_in_browser(opened, built, server):
+    page_path, page, problems = opened
+    text = page.evaluate(TEXT_CHECK)
+    images = page.evaluate(IMAGE_CHECK)
+    links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    page.wait_for_timeout(200)  # late console messages
     assert not text["raw"], f"raw TeX left in the text: {text['raw'][:5]}"
     assert not text["untypeset"], f"math not typeset by MathJax: {text['untypeset'][:5]}"
     if text["math"]:
@@ -173,6 +211,25 @@ def test_page_in_browser(page_path, built, server, browser):
     bad_links = [u for u in links if u.startswith(server) and not _link_ok(built, server, u)]
     assert not bad_links, f"internal links that do not resolve: {bad_links[:10]}"
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.book
+def test_the_page_checks_report_a_request_leaving_the_machine(browser, tmp_path):
+    """The guard of every page check: a request to another host is reported, fails in the
+    browser at once (no name resolves), and the page still settles."""
+    local = tmp_path / "page.html"
+    local.write_text('<p>x</p><img src="http://example.com/x.png"><img src="missing.png">'
+                     '<script src="https://cdn.example.org/a.js"></script>')
+    page = _new_page(browser)
+    problems, pending = _watch(page, ("file://",))
+    try:
+        page.goto(local.as_uri(), wait_until="load")
+        _settle(page, pending)
+    finally:
+        page.close()
+    for url in ("http://example.com/x.png", "https://cdn.example.org/a.js"):
+        assert f"request leaves the machine: {url}" in problems and f"failed: {url}" in problems
+    assert f"failed: {(tmp_path / 'missing.png').as_uri()}" in problems and not pending
 
 
 DESKTOP_CHECK = r"""() => {
@@ -192,16 +249,12 @@ DESKTOP_CHECK = r"""() => {
 
 
 @pytest.mark.book
-@pytest.mark.parametrize("page_path", PAGES)
-def test_desktop_layout_at_1366px(page_path, built, server, browser):
+def test_desktop_layout_at_1366px(opened):
     """At a 1366 px wide window every line of every code block (code cells, shell commands,
     literalincludes: every ``pre`` outside cell outputs) is visible without scrolling
     sideways, and the page shows one search box (the sidebar's), not a header button too."""
-    page, _ = _open(browser, server, page_path, width=1366)
-    try:
-        got = page.evaluate(DESKTOP_CHECK)
-    finally:
-        page.close()
+    page_path, page, _ = opened
+    got = page.evaluate(DESKTOP_CHECK)
     assert not got["wide"], f"code blocks that scroll sideways on {page_path}:\n" + "\n".join(got["wide"])
     if page_path != "search.html":  # the search page has its own search field in the article
         assert len(got["search"]) == 1, f"search boxes shown on {page_path}: {got['search']}"
@@ -500,23 +553,13 @@ IX_STATE = r"""(f) => { const gd = f.querySelector('.stelib-interactive-plot');
 
 
 def _check_interactive(browser, url: str, local: tuple[str, ...]) -> int:
-    """Open ``url``, refuse (and report) every request not starting with one of ``local``,
+    """Open ``url``, report every request not starting with one of ``local`` (the browser
+    resolves no host name, so none leaves) and every error (:func:`_watch`),
     wait for every interactive figure to be drawn, move each slider of each (a click at
     either end of its rail) and require the plotted data or marks to change; the static
     fallback is hidden on screen and shown in print. Returns the number of sliders moved."""
     page = _new_page(browser, viewport={"width": 1366, "height": 900})
-    outside: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(local):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    problems, _ = _watch(page, local)
     moved = 0
     try:
         page.goto(url, wait_until="load")
@@ -549,8 +592,7 @@ def _check_interactive(browser, url: str, local: tuple[str, ...]) -> int:
             assert not figs.nth(i).locator(".stelib-interactive-plot").is_visible()
     finally:
         page.close()
-    assert not outside, f"requests leaving the machine: {outside[:5]}"
-    assert not errors, errors
+    assert not problems, "\n".join(problems[:10])
     return moved
 
 
@@ -589,7 +631,8 @@ def test_interactive_figures_build(tmp_path, browser):
     (tmp_path / "_config.yml").write_text(
         "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: force\n"
         "sphinx:\n  extra_extensions: [sphinx-mathjax-offline, stelib.book]\n"
-        "  config:\n    html_static_path: [_static]\n    html_css_files: [stelib.css]\n")
+        "  config:\n    html_static_path: [_static]\n    html_css_files: [stelib.css]\n"
+        "    html_context: {default_mode: light}\n")  # as the book's (no console error)
     assert book.build(root=tmp_path) == 0
     html = tmp_path / "_build" / "html"
     page = (html / "chapters" / "ix.html").read_text()

@@ -41,7 +41,8 @@ Before the chapters, on CUDA (``--bench auto``, the default; ``on`` for any devi
 against one model after another, in model-images per second, with the bf16 + channels-last
 option too (target: about 80,000 model-images/s on one H200). ``--bench-args``
 passes options to it (e.g. ``"--models 9 --batch 256"``). Then ``benchmarks/bench_steps.py``
-counts and times one CGD run's step (the launch-bound single-run loops of the chapters).
+counts and times one CGD run's step (the launch-bound single-run loops of the chapters);
+``--steps-args`` passes options to it (default ``"--steps 300 --repeats 2"``).
 """
 
 from __future__ import annotations
@@ -207,15 +208,18 @@ def bench_bignets(device: str, args: str = "") -> bool:
                           ["--device", device, *shlex.split(args)])
 
 
-def bench_steps(device: str) -> bool:
+STEPS_ARGS = "--steps 300 --repeats 2"
+
+
+def bench_steps(device: str, args: str = STEPS_ARGS) -> bool:
     """Run ``benchmarks/bench_steps.py`` (one CGD run's operations and time per step: the
-    launch-bound loops of the chapters) on ``device`` (cpu, cuda or auto); True when it ran to
-    the end."""
+    launch-bound loops of the chapters) on ``device`` (cpu, cuda or auto) with the options
+    ``args``; True when it ran to the end."""
     import torch
 
     dev = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
     return _run_benchmark("bench_steps", "one run of population CGD: operations and time per step",
-                          ["--device", dev, "--steps", "300", "--repeats", "2"])
+                          ["--device", dev, *shlex.split(args)])
 
 
 def main(argv=None) -> int:
@@ -231,6 +235,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bench", choices=("auto", "on", "off", "only"), default="auto",
                     help="the ensemble benchmark bench_bignets first: auto (on CUDA), on, off, only (no chapters)")
     ap.add_argument("--bench-args", default="", help="options passed to benchmarks/bench_bignets.py")
+    ap.add_argument("--steps-args", default=STEPS_ARGS, help="options passed to benchmarks/bench_steps.py")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from stelib.tooling import toc
@@ -248,7 +253,7 @@ def main(argv=None) -> int:
     ok = True
     if args.bench in ("on", "only") or (args.bench == "auto" and args.device == "cuda"):
         ok = bench_bignets(args.device, args.bench_args)
-        ok = bench_steps(args.device) and ok
+        ok = bench_steps(args.device, args.steps_args) and ok
         if args.bench == "only":
             return 0 if ok else 1
     timings = json.loads((ROOT / "chapters" / "reproducibility.json").read_text())["chapters"]
