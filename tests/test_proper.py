@@ -3,6 +3,7 @@ proper_radii, proper_yin), against independent references: scipy's adaptive quad
 Brent's method, sympy's exact Gaussian integrals for the piecewise-polynomial derivatives, NumPy
 re-implementations."""
 
+import functools
 import math
 
 import numpy as np
@@ -100,6 +101,7 @@ PIECES = {  # (value of mu'(x / c) on 0 < x < c as a polynomial in x, same on -c
 }
 
 
+@functools.cache  # two tests integrate the same pieces (seconds each)
 def sympy_moments(name):
     """M_0, M_1^+, M_2 as exact functions of c (the negative half by x -> -x)."""
     pos, neg = PIECES[name]
