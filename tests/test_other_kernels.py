@@ -1,5 +1,5 @@
-"""`make test` runs nbval a second time under other CPU kernels; the settings take effect, and
-the sanitizer hides no digit."""
+"""`make test` runs nbval on every chapter under other CPU kernels than the stored outputs were
+made with; the settings take effect, and the sanitizer hides no digit."""
 
 from __future__ import annotations
 
@@ -25,11 +25,17 @@ def test_settings_file_lists_the_kernel_switches():
     assert {"MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS"} <= set(env)
 
 
-def test_make_test_runs_the_chapters_again_under_those_settings():
+def test_make_test_runs_the_chapters_under_those_settings():
+    """Every chapter once, under the other kernels; the library tests without the chapters (the
+    chapters under this machine's own kernels are `make test-chapters`)."""
     make = (ROOT / "Makefile").read_text()
     assert "tests/other_kernels.env" in make
     recipe = make.split("\ntest: ", 1)[1].split("\n\n", 1)[0]
     assert re.search(r"env \$\(OTHER_KERNELS\) \$\(PY\) -m pytest .*chapters", recipe), recipe
+    plain = [ln for ln in recipe.splitlines() if "-m pytest" in ln and "OTHER_KERNELS" not in ln]
+    assert len(plain) == 1 and plain[0].split()[-1] == "tests", plain
+    chapters = make.split("\ntest-chapters: ", 1)[1].split("\n\n", 1)[0]
+    assert "OTHER_KERNELS" not in chapters and chapters.rstrip().endswith("chapters"), chapters
 
 
 def test_the_settings_change_the_kernels_torch_runs():

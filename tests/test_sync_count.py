@@ -51,7 +51,7 @@ def test_a_graphed_step_counts_one_operation_per_replay(tmp_path):
     """--ops on the GPU's paths: population CGD's step, replayed by a stand-in graph, counts one
     operation per step after the capture; on the CPU's paths every operation of every step counts."""
     got = {}
-    for gpu, sizes in ((True, (64, 128)), (False, (20, 40))):  # a graph from MIN_STEPS = 64 on
+    for gpu, sizes in ((True, (64, 128)), (False, (40,))):  # a graph from MIN_STEPS = 64 on
         for n in sizes:
             path = tmp_path / f"cgd{n}.ipynb"
             code = ("import torch\nfrom stelib import LinearTeacherModel, population_cgd\n"
@@ -63,5 +63,5 @@ def test_a_graphed_step_counts_one_operation_per_replay(tmp_path):
             got[gpu, n] = sc.count(path, tmp_path, gpu_paths=gpu, ops=True)[2]
     assert got[True, 128]["n"] - got[True, 64]["n"] == 64  # one launch per step
     assert dict(got[True, 128]["sites"])["(graph replays)"] == 128 - 1  # steps 3-128 and the check
-    assert got[False, 40]["n"] - got[False, 20]["n"] >= 20 * 20  # op by op: tens per step
+    assert got[False, 40]["n"] >= 40 * 20  # op by op: tens per step
     assert "(graph replays)" not in dict(got[False, 40]["sites"])
