@@ -43,9 +43,9 @@ help:
 	@echo "make book     build the book into _build/html (creates .venv, executes chapters, cached)"
 	@echo "make student  the student's edition, to hand out: no solutions in pages, search, sources;"
 	@echo "              PDF handouts too; _build/student/_build/{html,pdf} (make book: the teacher's)"
-	@echo "make test     library tests, book build and browser checks, then nbval on every chapter under"
+	@echo "make test     library tests, book build and browser checks, and nbval on every chapter under"
 	@echo "              other CPU kernels; on every core (JOBS=auto; JOBS=1: one process)"
-	@echo "make test-kernels  only the nbval pass, under tests/other_kernels.env"
+	@echo "make test-kernels  only the chapters, under tests/other_kernels.env"
 	@echo "make test-chapters nbval on every chapter under this machine's own kernels (not in make test)"
 	@echo "make test-py313    library tests (no chapters, no browser) under Python 3.13 in a fresh venv"
 	@echo "              resolved from pyproject.toml's ranges alone ($(VENV313); PYTHON313=...)"
@@ -83,9 +83,11 @@ teacher: student  # deprecated name of `student` (it never was the teacher's edi
 
 # The chapters under other CPU kernels (tests/other_kernels.env) than the ones `make execute` stored
 # their outputs with: nbval fails on any shown digit that depends on the machine's summation order.
-# `make test` runs them so, once; `make test-chapters` under this machine's own kernels (a second
-# pass, which CI's 15 minutes on a slow 2-core machine do not hold).
-OTHER_KERNELS := $(shell grep -v '^\#' tests/other_kernels.env)
+# The settings go to the chapters' kernels alone (tests/conftest.py writes a kernel spec with them),
+# so one pytest run holds the library tests, on this machine's own kernels, and the chapters.
+# `make test-chapters` runs the chapters under this machine's own kernels (not part of make test:
+# CI's 15 minutes on a slow 2-core machine do not hold a second pass).
+KERNEL_ENV := --chapter-kernel-env tests/other_kernels.env
 # pytest-xdist: one worker per core; --dist loadfile keeps each notebook (and the book's browser
 # checks, which share one build) on one worker; the longest files go first (tests/conftest.py).
 # JOBS=1 runs everything in this process.
@@ -94,14 +96,13 @@ XDIST = $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile --no-loadscope-reor
 
 test: $(STAMP)
 	$(PY) -m ruff check stelib tests benchmarks tools
-	$(PY) -m pytest $(XDIST) tests
-	env $(OTHER_KERNELS) $(PY) -m pytest $(XDIST) -p no:cacheprovider chapters
+	$(PY) -m pytest $(XDIST) $(KERNEL_ENV)
 
 test-kernels: $(STAMP)
-	env $(OTHER_KERNELS) $(PY) -m pytest $(XDIST) -p no:cacheprovider chapters
+	$(PY) -m pytest $(XDIST) -p no:cacheprovider $(KERNEL_ENV) -m nbval
 
 test-chapters: $(STAMP)
-	$(PY) -m pytest $(XDIST) -p no:cacheprovider chapters
+	$(PY) -m pytest $(XDIST) -p no:cacheprovider -m nbval
 
 execute: $(STAMP)
 	$(PY) -m stelib execute

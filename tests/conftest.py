@@ -7,6 +7,8 @@ chapters.
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +29,24 @@ def pytest_collection_modifyitems(config, items):
         items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--chapter-kernel-env", metavar="FILE", default=None,
+                     help="execute the chapters (nbval) in kernels with these KEY=VALUE settings in "
+                          "their environment (make test: tests/other_kernels.env)")
+
+
 def pytest_configure(config):
+    env_file = config.getoption("chapter_kernel_env")
+    if env_file:  # a kernel spec of our own, found first on JUPYTER_PATH, for nbval's kernels only
+        import tempfile
+
+        from _kernelspec import NAME, read_settings, write_spec
+
+        folder = write_spec(read_settings(Path(env_file)), Path(tempfile.mkdtemp(prefix="stelib-kernelspec-")))
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), os.environ.get("JUPYTER_PATH")]))
+        config.option.nbval_current_env = False  # nbval takes the current environment's kernel first
+        config.option.nbval_kernel_name = NAME
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     # One intra-op thread: the library tests run beside nbval and the book build on 2 cores,
     # where OpenMP threads spinning against each other make small tensor ops up to 40x slower.
     import torch

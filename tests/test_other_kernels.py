@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / "tests" / "other_kernels.env"
 
@@ -26,16 +28,45 @@ def test_settings_file_lists_the_kernel_switches():
 
 
 def test_make_test_runs_the_chapters_under_those_settings():
-    """Every chapter once, under the other kernels; the library tests without the chapters (the
-    chapters under this machine's own kernels are `make test-chapters`)."""
+    """One pytest run: the library tests on this machine's kernels, every chapter in a kernel with
+    the other settings (make test-chapters: the chapters alone, on this machine's kernels)."""
     make = (ROOT / "Makefile").read_text()
-    assert "tests/other_kernels.env" in make
     recipe = make.split("\ntest: ", 1)[1].split("\n\n", 1)[0]
-    assert re.search(r"env \$\(OTHER_KERNELS\) \$\(PY\) -m pytest .*chapters", recipe), recipe
-    plain = [ln for ln in recipe.splitlines() if "-m pytest" in ln and "OTHER_KERNELS" not in ln]
-    assert len(plain) == 1 and plain[0].split()[-1] == "tests", plain
+    runs = [ln for ln in recipe.splitlines() if "-m pytest" in ln]
+    assert len(runs) == 1 and "$(KERNEL_ENV)" in runs[0] and " -m nbval" not in runs[0], recipe
+    assert "KERNEL_ENV := --chapter-kernel-env tests/other_kernels.env" in make
     chapters = make.split("\ntest-chapters: ", 1)[1].split("\n\n", 1)[0]
-    assert "OTHER_KERNELS" not in chapters and chapters.rstrip().endswith("chapters"), chapters
+    assert "KERNEL_ENV" not in chapters and chapters.rstrip().endswith("-m nbval"), chapters
+
+
+def test_the_kernel_spec_gives_the_settings_to_the_kernel_alone(tmp_path, monkeypatch):
+    """The kernel spec that --chapter-kernel-env writes: its kernel runs PyTorch's portable kernels
+    on one thread, though this process has none of the settings."""
+    from _kernelspec import NAME, read_settings, write_spec
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setenv("JUPYTER_PATH", str(write_spec(read_settings(ENV_FILE), tmp_path)))
+    for key in _settings():
+        monkeypatch.delenv(key, raising=False)
+    km, kc = start_new_kernel(kernel_name=NAME, startup_timeout=120)
+    try:
+        code = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
+        out = []
+        kc.execute_interactive(code, timeout=120,
+                               output_hook=lambda m: out.append(m["content"].get("text", "")))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert "".join(out).split() == ["DEFAULT", "1"], out
+
+
+def test_a_settings_file_with_a_bad_line_is_refused(tmp_path):
+    from _kernelspec import read_settings
+
+    bad = tmp_path / "bad.env"
+    bad.write_text("# fine\nA=1\nnot a setting\n")
+    with pytest.raises(ValueError, match="not a setting"):
+        read_settings(bad)
 
 
 def test_the_settings_change_the_kernels_torch_runs():
