@@ -156,16 +156,6 @@ def test_cli_refuses_bad_input_and_existing_results(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_refuses_without_importing_torch():
-    """argparse checks NAME against stored.NAMES, which imports no PyTorch: a refusal is instant."""
-    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "stelib", "results", "compute", "nope"],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert p.returncode == 2 and "invalid choice: 'nope'" in p.stderr
-    imported = {ln.rsplit("|", 1)[-1].strip().split(".")[0] for ln in p.stderr.splitlines()
-                if ln.startswith("import time:")}
-    assert "stelib" in imported and "torch" not in imported
-
-
 def test_cli_show_prints_the_provenance():
     p = _cli("show", "practice-full")
     assert p.returncode == 0

@@ -32,10 +32,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import torch
+import torch
 
 __all__ = ["COLUMNS", "NAMES", "PRACTICE_FULL", "StoredRuns", "as_checked", "budget_text", "check", "checked_runs", "compute",
            "data_dir", "load",
@@ -148,7 +146,6 @@ def compute(name: str = "practice-full", *, archs=None, seeds=None,
 
 def _provenance(name, params, archs, seeds, units, seconds, commit) -> dict:
     import numpy as np
-    import torch
 
     from stelib._version import __version__
 
@@ -351,21 +348,15 @@ class StoredRuns:
 
     @property
     def diverged(self) -> torch.Tensor:
-        import torch
-
         return ~torch.isfinite(self.train_loss[..., -1])
 
     def final(self, what: str = "test_accuracy") -> tuple[torch.Tensor, torch.Tensor]:
-        import torch
-
         x = getattr(self, what)[..., -1]
         return x.mean(dim=-1), (x.std(dim=-1) if x.shape[-1] > 1 else torch.zeros_like(x[..., 0]))
 
 
 def runs_of(rows: list[dict]) -> dict[str, StoredRuns]:
     """``{arch: StoredRuns}`` from stored rows."""
-    import torch
-
     out = {}
     for arch in dict.fromkeys(r["arch"] for r in rows):
         q = [r for r in rows if r["arch"] == arch and r["model"] == "quantized"]
