@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from _kernelspec import NAME, read_settings, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / "tests" / "other_kernels.env"
 
 
 def _settings() -> dict[str, str]:
-    lines = [ln.strip() for ln in ENV_FILE.read_text().splitlines()]
-    return dict(ln.split("=", 1) for ln in lines if ln and not ln.startswith("#"))
+    return read_settings(ENV_FILE)
 
 
 def test_settings_file_lists_the_kernel_switches():
@@ -42,7 +42,6 @@ def test_make_test_runs_the_chapters_under_those_settings():
 def test_the_kernel_spec_gives_the_settings_to_the_kernel_alone(tmp_path, monkeypatch):
     """The kernel spec that --chapter-kernel-env writes: its kernel runs PyTorch's portable kernels
     on one thread, though this process has none of the settings."""
-    from _kernelspec import NAME, read_settings, write_spec
     from jupyter_client.manager import start_new_kernel
 
     monkeypatch.setenv("JUPYTER_PATH", str(write_spec(read_settings(ENV_FILE), tmp_path)))
@@ -61,8 +60,6 @@ def test_the_kernel_spec_gives_the_settings_to_the_kernel_alone(tmp_path, monkey
 
 
 def test_a_settings_file_with_a_bad_line_is_refused(tmp_path):
-    from _kernelspec import read_settings
-
     bad = tmp_path / "bad.env"
     bad.write_text("# fine\nA=1\nnot a setting\n")
     with pytest.raises(ValueError, match="not a setting"):
